@@ -1,0 +1,93 @@
+/// The validated contents of a Braid configuration file: the LAN, the WANs, and how Braid
+/// lays out its marks and routing tables. Every value here has passed `ConfigLoader`'s checks,
+/// so the planner can render it without re-validating.
+public struct Config: Sendable, Equatable {
+    public var lan: LanConfig
+    public var wans: [WanConfig]
+    public var kernel: KernelLayoutConfig
+
+    public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig()) {
+        self.lan = lan
+        self.wans = wans
+        self.kernel = kernel
+    }
+}
+
+/// The interfaces where client traffic enters the gateway.
+public struct LanConfig: Sendable, Equatable {
+    public var interfaces: [String]
+
+    public init(interfaces: [String]) { self.interfaces = interfaces }
+}
+
+/// One uplink: the interface it leaves by, its next hop, its share of new connections, and its NAT.
+public struct WanConfig: Sendable, Equatable {
+    public var name: String
+    public var interface: String
+    public var gateway: IPv4Address
+    /// Relative share of new connections; 0 means "only when no weighted WAN is available".
+    public var weight: Int
+    public var nat: NatMode
+
+    public init(name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade) {
+        self.name = name
+        self.interface = interface
+        self.gateway = gateway
+        self.weight = weight
+        self.nat = nat
+    }
+}
+
+/// How connections leaving by a WAN get their source address.
+public enum NatMode: Sendable, Equatable, CustomStringConvertible {
+    /// Rewrite to the WAN interface's current address (dynamic ISP addresses).
+    case masquerade
+    /// Leave the source alone (routed public LAN, or NAT done upstream).
+    case none
+    /// Rewrite to this fixed address.
+    case snat(IPv4Address)
+
+    public var description: String {
+        switch self {
+        case .masquerade: "masquerade"
+        case .none: "none"
+        case .snat(let address): "snat to \(address)"
+        }
+    }
+}
+
+/// Where Braid puts its state in the shared kernel namespaces (fwmark bits, routing table ids,
+/// ip rule priorities), so that it can coexist with other software that uses the same resources.
+public struct KernelLayoutConfig: Sendable, Equatable {
+    /// The fwmark bits Braid owns; WAN marks are small integers shifted into this mask.
+    public var markMask: UInt32
+    /// Routing table id of the first WAN; WAN i uses `firstTable + i`.
+    public var firstTable: UInt32
+    /// Priority of Braid's first ip rule; Braid uses `firstRulePriority ... + wans.count + 1`.
+    public var firstRulePriority: UInt32
+
+    public static let defaultMarkMask: UInt32 = 0x00ff_0000
+    /// 200 is above the ids distributions hand out in rt_tables examples (1-100) and far below
+    /// the reserved 253-255.
+    public static let defaultFirstTable: UInt32 = 200
+    /// Below main (32766) so Braid's rules are consulted first, and well above 0 (local)
+    /// so rules other tools add at low priorities still win.
+    public static let defaultFirstRulePriority: UInt32 = 10000
+
+    public init(markMask: UInt32 = Self.defaultMarkMask,
+                firstTable: UInt32 = Self.defaultFirstTable,
+                firstRulePriority: UInt32 = Self.defaultFirstRulePriority) {
+        self.markMask = markMask
+        self.firstTable = firstTable
+        self.firstRulePriority = firstRulePriority
+    }
+
+    /// The shift that moves a WAN number into the mask's lowest bit.
+    public var markShift: UInt32 { UInt32(markMask.trailingZeroBitCount) }
+
+    /// How many distinct non-zero WAN numbers fit in the mask's contiguous run of bits.
+    public var markCapacity: Int {
+        let bits = (markMask >> markShift).trailingZeroBitCount == 0 ? (~(markMask >> markShift)).trailingZeroBitCount : 0
+        return bits >= 31 ? Int(Int32.max) : (1 << bits) - 1
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Yams
+
+/// Turns YAML text into a validated `Config`, or reports every problem with its key path and line.
+/// It checks what can be known from the file alone; whether interfaces exist is the planner's
+/// question, asked against the host at `apply`.
+public enum ConfigLoader {
+    /// Where `braid` looks when no `-c` is given.
+    public static let defaultPath = "/etc/braid/braid.yaml"
+
+    /// The most a weight may be, so that the sum of 255 weights still fits comfortably in the
+    /// 32-bit modulus nft's `numgen` takes.
+    public static let maximumWeight = 1_000_000
+
+    public static func load(path: String) throws(ConfigError) -> Config {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "no such file"
+            throw .unreadable(path: path, reason: reason)
+        }
+        return try parse(text)
+    }
+
+    public static func parse(_ text: String) throws(ConfigError) -> Config {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw syntaxError(error)
+        } catch {
+            throw .syntax(message: "\(error)", line: nil)
+        }
+        guard let root else {
+            throw .invalid([ConfigIssue(path: "", line: nil, message: "the config is empty; it needs `lan` and `wans`")])
+        }
+        var collector = IssueCollector()
+        let config = readConfig(YAMLCursor(node: root, path: ""), &collector)
+        if let config, collector.issues.isEmpty { return config }
+        throw .invalid(collector.issues)
+    }
+
+    private static func syntaxError(_ error: YamlError) -> ConfigError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return .syntax(message: problem, line: mark.line)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return .syntax(message: "duplicate key \(duplicates.joined(separator: ", "))", line: context.mark.line)
+        default:
+            return .syntax(message: "\(error)", line: nil)
+        }
+    }
+
+    private static func readConfig(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> Config? {
+        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel"]) else { return nil }
+        var kernel = KernelLayoutConfig()
+        if let kernelCursor = keys["kernel"] { kernel = readKernelLayout(kernelCursor, &collector) ?? kernel }
+
+        let lan: LanConfig?
+        if let lanCursor = keys["lan"] { lan = readLan(lanCursor, &collector) } else {
+            collector.report(path: "lan", line: cursor.line, "missing; list the LAN interfaces under lan.interfaces")
+            lan = nil
+        }
+        let wans: [WanConfig]?
+        if let wansCursor = keys["wans"] { wans = readWans(wansCursor, lan: lan, kernel: kernel, &collector) } else {
+            collector.report(path: "wans", line: cursor.line, "missing; list at least one WAN")
+            wans = nil
+        }
+        guard let lan, let wans else { return nil }
+        return Config(lan: lan, wans: wans, kernel: kernel)
+    }
+
+    private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {
+        guard let keys = collector.mapping(cursor, allowed: ["interfaces"]) else { return nil }
+        guard let interfacesCursor = keys["interfaces"] else {
+            collector.report(path: cursor.child("interfaces"), line: cursor.line,
+                             "missing; list the interfaces where client traffic enters")
+            return nil
+        }
+        guard let items = collector.sequence(interfacesCursor, of: "interface names") else { return nil }
+        if items.isEmpty { collector.report(interfacesCursor, "needs at least one interface") }
+        var names: [String] = []
+        for item in items {
+            guard let name = collector.string(item, of: "an interface name") else { continue }
+            guard Identifiers.isValidInterfaceName(name) else {
+                collector.report(item, "\"\(name)\" is not a valid interface name (1-15 of a-z A-Z 0-9 _ - .)")
+                continue
+            }
+            if names.contains(name) { collector.report(item, "\"\(name)\" is listed twice") }
+            names.append(name)
+        }
+        return LanConfig(interfaces: names)
+    }
+
+    private static func readWans(_ cursor: YAMLCursor, lan: LanConfig?, kernel: KernelLayoutConfig,
+                                 _ collector: inout IssueCollector) -> [WanConfig]? {
+        guard let items = collector.sequence(cursor, of: "WANs") else { return nil }
+        if items.isEmpty {
+            collector.report(cursor, "needs at least one WAN")
+            return nil
+        }
+        if items.count > kernel.markCapacity {
+            collector.report(cursor, "\(items.count) WANs do not fit in kernel.mark_mask, which has room for \(kernel.markCapacity)")
+        }
+        var wans: [WanConfig] = []
+        var seenNames: [String: String] = [:]
+        var seenInterfaces: [String: String] = [:]
+        for item in items {
+            guard let wan = readWan(item, &collector) else { continue }
+            if let first = seenNames[wan.name] {
+                collector.report(YAMLCursor(node: item.node, path: item.path + ".name"), "\"\(wan.name)\" is already the name of \(first)")
+            }
+            if let first = seenInterfaces[wan.interface] {
+                collector.report(YAMLCursor(node: item.node, path: item.path + ".interface"), "\"\(wan.interface)\" is already used by \(first)")
+            }
+            if let lan, lan.interfaces.contains(wan.interface) {
+                collector.report(YAMLCursor(node: item.node, path: item.path + ".interface"), "\"\(wan.interface)\" is also a LAN interface (lan.interfaces)")
+            }
+            seenNames[wan.name] = seenNames[wan.name] ?? item.path
+            seenInterfaces[wan.interface] = seenInterfaces[wan.interface] ?? item.path
+            wans.append(wan)
+        }
+        if wans.count == items.count, !wans.isEmpty, wans.allSatisfy({ $0.weight == 0 }) {
+            collector.report(cursor, "every WAN has weight 0; at least one needs a positive weight")
+        }
+        if wans.count == items.count {
+            let lastTable = UInt64(kernel.firstTable) + UInt64(wans.count) - 1
+            if (UInt64(253)...255).overlaps(UInt64(kernel.firstTable)...lastTable) || lastTable > UInt64(UInt32.max) {
+                collector.report(path: "kernel.first_table", line: cursor.line,
+                                 "tables \(kernel.firstTable)-\(lastTable) would include the reserved tables 253-255 or overflow; pick another first_table")
+            }
+            if UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 1 >= 32766 {
+                collector.report(path: "kernel.first_rule_priority", line: cursor.line,
+                                 "Braid's rules \(kernel.firstRulePriority)-\(UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 1) must stay below the main table's rule (32766)")
+            }
+        }
+        return wans
+    }
+
+    private static func readWan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> WanConfig? {
+        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat"]) else { return nil }
+        func required(_ key: String, _ explanation: String) -> YAMLCursor? {
+            if let value = keys[key] { return value }
+            collector.report(path: cursor.child(key), line: cursor.line, "missing; \(explanation)")
+            return nil
+        }
+        var name: String?
+        if let nameCursor = required("name", "every WAN needs a name"), let text = collector.string(nameCursor, of: "a WAN name") {
+            if !Identifiers.isValidWanName(text) {
+                collector.report(nameCursor, "\"\(text)\" is not a valid WAN name (1-15 of a-z 0-9 _ -, starting with a letter or digit)")
+            } else if Identifiers.reservedWanNames.contains(text) {
+                collector.report(nameCursor, "\"\(text)\" is reserved; pick another name")
+            } else {
+                name = text
+            }
+        }
+        var interface: String?
+        if let interfaceCursor = required("interface", "name the interface this WAN leaves by"),
+           let text = collector.string(interfaceCursor, of: "an interface name") {
+            if Identifiers.isValidInterfaceName(text) { interface = text } else {
+                collector.report(interfaceCursor, "\"\(text)\" is not a valid interface name (1-15 of a-z A-Z 0-9 _ - .)")
+            }
+        }
+        var gateway: IPv4Address?
+        if let gatewayCursor = required("gateway", "give the IPv4 next hop of this WAN"),
+           let text = collector.string(gatewayCursor, of: "an IPv4 address") {
+            if let address = IPv4Address(text), !address.isUnusableAsHost { gateway = address } else {
+                collector.report(gatewayCursor, "\"\(text)\" is not a usable IPv4 host address")
+            }
+        }
+        var weight = 1
+        if let weightCursor = keys["weight"] {
+            guard let value = collector.integer(weightCursor, in: 0...maximumWeight, of: "a weight") else { return nil }
+            weight = value
+        }
+        var nat = NatMode.masquerade
+        if let natCursor = keys["nat"], let text = collector.string(natCursor, of: "masquerade, none, or an IPv4 address") {
+            switch text {
+            case "masquerade": nat = .masquerade
+            case "none": nat = .none
+            default:
+                if let address = IPv4Address(text), !address.isUnusableAsHost { nat = .snat(address) } else {
+                    collector.report(natCursor, "\"\(text)\" is not masquerade, none, or an IPv4 address to SNAT to")
+                    return nil
+                }
+            }
+        } else if keys["nat"] != nil {
+            return nil
+        }
+        guard let name, let interface, let gateway else { return nil }
+        return WanConfig(name: name, interface: interface, gateway: gateway, weight: weight, nat: nat)
+    }
+
+    private static func readKernelLayout(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> KernelLayoutConfig? {
+        guard let keys = collector.mapping(cursor, allowed: ["mark_mask", "first_table", "first_rule_priority"]) else { return nil }
+        var layout = KernelLayoutConfig()
+        if let maskCursor = keys["mark_mask"], let mask = collector.integer(maskCursor, in: 1...Int(UInt32.max), of: "a 32-bit mark mask") {
+            let value = UInt32(mask)
+            let shifted = value >> UInt32(value.trailingZeroBitCount)
+            if shifted & (shifted &+ 1) != 0 {
+                collector.report(maskCursor, "0x\(String(value, radix: 16)) is not one contiguous run of bits")
+            } else if value.nonzeroBitCount < 2 {
+                collector.report(maskCursor, "0x\(String(value, radix: 16)) leaves room for only one WAN mark; use at least 2 bits")
+            } else {
+                layout.markMask = value
+            }
+        }
+        if let tableCursor = keys["first_table"], let table = collector.integer(tableCursor, in: 1...Int(Int32.max), of: "a routing table id") {
+            layout.firstTable = UInt32(table)
+        }
+        if let priorityCursor = keys["first_rule_priority"],
+           let priority = collector.integer(priorityCursor, in: 1...32000, of: "an ip rule priority") {
+            layout.firstRulePriority = UInt32(priority)
+        }
+        return layout
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Runs an external program with an argv array (never through a shell) and captures its output.
+/// The kernel port talks to `nft`, `ip`, `sysctl` and `conntrack` only through this.
+public protocol CommandRunner: Sendable {
+    func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult
+}
+
+extension CommandRunner {
+    public func run(_ arguments: [String]) throws(KernelError) -> CommandResult {
+        try run(arguments, input: nil)
+    }
+
+    /// Runs and throws `KernelError.commandFailed` on a non-zero exit.
+    @discardableResult
+    public func check(_ arguments: [String], input: String? = nil) throws(KernelError) -> String {
+        let result = try run(arguments, input: input)
+        guard result.status == 0 else {
+            throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
+        }
+        return result.standardOutput
+    }
+}
+
+/// What a finished program left behind.
+public struct CommandResult: Sendable, Equatable {
+    public var status: Int32
+    public var standardOutput: String
+    public var standardError: String
+
+    public init(status: Int32, standardOutput: String, standardError: String) {
+        self.status = status
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
+}
+
+/// Runs programs in this process's network namespace, found on the usual sbin/bin paths.
+public struct ProcessCommandRunner: CommandRunner {
+    public init() {}
+
+    static let searchPath = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
+
+    public func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
+        guard let program = arguments.first else { throw .commandFailed(arguments: arguments, status: -1, standardError: "empty command") }
+        let executable: String
+        if program.hasPrefix("/") { executable = program } else {
+            guard let found = Self.searchPath.map({ "\($0)/\(program)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                throw .missingProgram(program)
+            }
+            executable = found
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = Array(arguments.dropFirst())
+        let outputPipe = Pipe(), errorPipe = Pipe(), inputPipe = Pipe()
+        process.standardOutput = outputPipe
+        process.standardError = errorPipe
+        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
+        do {
+            try process.run()
+        } catch {
+            throw .commandFailed(arguments: arguments, status: -1, standardError: "could not start: \(error)")
+        }
+        // Drain both pipes while the program runs so a large listing cannot fill a pipe and stall it.
+        let output = PipeDrain(outputPipe.fileHandleForReading)
+        let errors = PipeDrain(errorPipe.fileHandleForReading)
+        if let input {
+            inputPipe.fileHandleForWriting.write(Data(input.utf8))
+            try? inputPipe.fileHandleForWriting.close()
+        }
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, standardOutput: output.finish(), standardError: errors.finish())
+    }
+}
+
+/// Reads a pipe to its end on a background thread.
+private final class PipeDrain: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func finish() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Runs every program inside a named network namespace (`ip netns exec NAME …`): how the lab and
+/// the demo drive a Braid router that lives in a namespace.
+public struct NamespacedCommandRunner: CommandRunner {
+    public let namespace: String
+    let base: any CommandRunner
+
+    public init(namespace: String, base: any CommandRunner = ProcessCommandRunner()) {
+        self.namespace = namespace
+        self.base = base
+    }
+
+    public func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
+        var result = try base.run(["ip", "netns", "exec", namespace] + arguments, input: input)
+        if result.status != 0, result.standardError.contains("Cannot open network namespace") {
+            result.standardError = "network namespace \(namespace) does not exist"
+        }
+        return result
+    }
+}

@@ -1,0 +1,138 @@
+import BraidConfig
+import BraidPlanner
+
+/// Installs a config into the kernel and removes it again: plan, read back, diff, perform the
+/// steps, undo them all if one fails, and verify. The same code drives the real kernel and the fake.
+public struct GatewayApplier: Sendable {
+    public let kernel: any KernelPort
+    public let store: AppliedStateStore
+
+    public init(kernel: any KernelPort, store: AppliedStateStore) {
+        self.kernel = kernel
+        self.store = store
+    }
+
+    /// What an apply did.
+    public struct Report: Sendable {
+        public var desired: DesiredState
+        public var performed: [KernelStep]
+    }
+
+    public func plan(_ config: Config, availability: WanAvailability = .allAvailable) throws(ApplyError) -> DesiredState {
+        let facts: HostFacts
+        do { facts = try kernel.readHostFacts() } catch { throw .kernel(error) }
+        do { return try GatewayPlanner.plan(config, host: facts, availability: availability) } catch { throw .plan(error) }
+    }
+
+    @discardableResult
+    public func apply(_ config: Config, availability: WanAvailability = .allAvailable) throws(ApplyError) -> Report {
+        let desired = try plan(config, availability: availability)
+        let previousState: AppliedState?
+        var state: AppliedState
+        let steps: [KernelStep]
+        do {
+            let observed = try kernel.readState(layout: config.kernel)
+            previousState = try store.load()
+            state = previousState ?? AppliedState()
+            let desiredKeys = desired.sysctls.map(\.key)
+            let current = try kernel.readSysctls(desiredKeys)
+            for key in desiredKeys where state.originalSysctls[key] == nil { state.originalSysctls[key] = current[key] }
+            // Sysctls of WANs that left the config go back to what they were before Braid.
+            var restores: [KernelStep] = []
+            for (key, original) in state.originalSysctls.sorted(by: { $0.key < $1.key }) where !desiredKeys.contains(key) {
+                if let now = try? kernel.readSysctls([key])[key], now != original {
+                    restores.append(.setSysctl(key: key, value: original, previous: now))
+                }
+                state.originalSysctls[key] = nil
+            }
+            let source = desired.ruleset.render()
+            let unchanged = observed.table != nil && previousState?.rulesetSource == source
+                && previousState?.rulesetListing == observed.table?.statelessListing
+            steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged) + restores
+            // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
+            if !steps.isEmpty {
+                var early = state
+                early.originalSysctls.merge(previousState?.originalSysctls ?? [:]) { mine, _ in mine }
+                try store.save(early)
+            }
+        } catch {
+            throw .kernel(error)
+        }
+
+        try perform(steps, restoringStateTo: previousState)
+
+        do {
+            let after = try kernel.readState(layout: config.kernel)
+            let sysctls = try kernel.readSysctls(desired.sysctls.map(\.key))
+            let remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
+            guard remaining.isEmpty else { throw ApplyError.verificationFailed(remaining) }
+            state.rulesetSource = desired.ruleset.render()
+            state.rulesetListing = after.table?.statelessListing
+            try store.save(state)
+        } catch let error as ApplyError {
+            throw error
+        } catch let error as KernelError {
+            throw .kernel(error)
+        } catch {
+            throw .kernel(.notPermitted("\(error)"))
+        }
+        return Report(desired: desired, performed: steps)
+    }
+
+    /// Runs `steps` in order; on the first failure undoes the ones done, newest first.
+    func perform(_ steps: [KernelStep], restoringStateTo previousState: AppliedState?) throws(ApplyError) {
+        var done: [KernelStep] = []
+        for step in steps {
+            do {
+                try kernel.perform(step)
+                done.append(step)
+            } catch {
+                var rollbackFailures: [String] = []
+                for completed in done.reversed() {
+                    do { try kernel.perform(completed.inverse) } catch let undoError {
+                        rollbackFailures.append("\(completed.inverse): \(undoError)")
+                    }
+                }
+                do {
+                    if let previousState { try store.save(previousState) } else { try store.remove() }
+                } catch let storeError {
+                    rollbackFailures.append("\(storeError)")
+                }
+                throw .stepFailed(step: step, error: error, rollbackFailures: rollbackFailures)
+            }
+        }
+    }
+
+    /// Removes every rule, route and table Braid installed (found by its tag, not by the config, so
+    /// it works after the config changed) and restores the sysctls it changed.
+    @discardableResult
+    public func down() throws(ApplyError) -> [KernelStep] {
+        let observed: ObservedKernelState
+        let state: AppliedState?
+        do {
+            observed = try kernel.readState(layout: KernelLayoutConfig())
+            state = try store.load()
+        } catch {
+            throw .kernel(error)
+        }
+        var steps: [KernelStep] = []
+        if let table = observed.table { steps.append(.loadRuleset(transaction: "", previousListing: table.listing).inverse) }
+        steps += observed.policyRules.map { .deleteRule($0) }
+        steps += observed.routes.map { .deleteRoute($0) }
+        if let state {
+            let current = (try? kernel.readSysctls(Array(state.originalSysctls.keys))) ?? [:]
+            for (key, original) in state.originalSysctls.sorted(by: { $0.key < $1.key }) where current[key] != original {
+                steps.append(.setSysctl(key: key, value: original, previous: current[key] ?? ""))
+            }
+        }
+        var failures: [String] = []
+        for step in steps {
+            do { try kernel.perform(step) } catch { failures.append("\(step): \(error)") }
+        }
+        if failures.isEmpty {
+            do { try store.remove() } catch { failures.append("\(error)") }
+        }
+        guard failures.isEmpty else { throw .incompleteRemoval(failures) }
+        return steps
+    }
+}

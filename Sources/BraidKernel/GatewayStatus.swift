@@ -1,0 +1,58 @@
+import BraidConfig
+import BraidPlanner
+
+/// One WAN's live state as `braid status` shows it.
+public struct WanStatus: Sendable, Equatable, Codable {
+    public var name: String
+    public var interface: String
+    public var linkUp: Bool
+    public var mark: String
+    public var table: UInt32
+    public var weight: Int
+    /// Share of new connections in the installed split, as "numerator/denominator".
+    public var share: String
+    public var connections: Int
+    public var received: TrafficCounter
+    public var transmitted: TrafficCounter
+}
+
+/// The whole gateway's state for `braid status`.
+public struct GatewayStatus: Sendable, Equatable, Codable {
+    /// False when Braid's table is not in the kernel (never applied, or removed by `down`).
+    public var installed: Bool
+    public var wans: [WanStatus]
+
+    /// Reads live numbers for the WANs of `config`: link state, connections by conntrack mark,
+    /// and the per-WAN counters in Braid's table.
+    public static func read(config: Config, kernel: any KernelPort) throws(KernelError) -> GatewayStatus {
+        let facts = try kernel.readHostFacts()
+        let observed = try kernel.readState(layout: config.kernel)
+        let counters = try kernel.readCounters()
+        var planningFacts = facts
+        for wan in config.wans where planningFacts.interfaces[wan.interface] == nil {
+            planningFacts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, isUp: false)
+        }
+        for name in config.lan.interfaces where planningFacts.interfaces[name] == nil {
+            planningFacts.interfaces[name] = InterfaceFacts(name: name, isUp: false)
+        }
+        let desired = try? GatewayPlanner.plan(config, host: planningFacts)
+        var wans: [WanStatus] = []
+        for (index, wan) in config.wans.enumerated() {
+            let mark = config.kernel.mark(forWanAt: index)
+            let planned = desired?.wans[index]
+            wans.append(WanStatus(
+                name: wan.name, interface: wan.interface, linkUp: facts.interfaces[wan.interface]?.isUp ?? false,
+                mark: hex(mark), table: config.kernel.table(forWanAt: index), weight: wan.weight,
+                share: planned.map { "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
+                connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
+                received: counters["\(wan.name)_rx"] ?? TrafficCounter(packets: 0, bytes: 0),
+                transmitted: counters["\(wan.name)_tx"] ?? TrafficCounter(packets: 0, bytes: 0)))
+        }
+        return GatewayStatus(installed: observed.table != nil, wans: wans)
+    }
+}
+
+func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}

@@ -1,0 +1,68 @@
+import BraidPlanner
+
+/// The ordered steps that take the kernel from what Braid observed to what it desires. Pure.
+///
+/// Order matters for traffic while the steps run: routes first (a rule must never point at an
+/// empty table), then rules, then the nft table that starts marking packets, then sysctls (so
+/// forwarding starts only when everything is in place); stale rules and routes go last, after
+/// nothing marks packets for them any more.
+public enum KernelChangeSet {
+    public static func steps(from observed: ObservedKernelState, to desired: DesiredState,
+                             sysctls currentSysctls: [String: String], rulesetUnchanged: Bool) -> [KernelStep] {
+        var steps: [KernelStep] = []
+        var stale: [KernelStep] = []
+
+        let observedBySlot = Dictionary(observed.routes.map { ($0.slot, $0) }, uniquingKeysWith: { first, _ in first })
+        let desiredSlots = Set(desired.routes.map(\.slot))
+        for route in desired.routes {
+            switch observedBySlot[route.slot] {
+            case nil: steps.append(.addRoute(route))
+            case let existing? where existing != route: steps.append(.replaceRoute(old: existing, new: route))
+            default: break
+            }
+        }
+        var seenSlots = Set<RouteSlot>()
+        for route in observed.routes {
+            // A second route in a slot Braid keeps is a duplicate; a route in a slot it no longer uses is stale.
+            if !desiredSlots.contains(route.slot) || !seenSlots.insert(route.slot).inserted && !desired.routes.contains(route) {
+                stale.append(.deleteRoute(route))
+            }
+        }
+
+        let observedRules = Set(observed.policyRules)
+        for rule in desired.policyRules where !observedRules.contains(rule) { steps.append(.addRule(rule)) }
+        let desiredRules = Set(desired.policyRules)
+        var keptRules = Set<PolicyRule>()
+        for rule in observed.policyRules where !desiredRules.contains(rule) || !keptRules.insert(rule).inserted {
+            stale.append(.deleteRule(rule))
+        }
+
+        if !rulesetUnchanged {
+            steps.append(.loadRuleset(transaction: transaction(replacing: observed.table, with: desired.ruleset),
+                                      previousListing: observed.table?.listing))
+        }
+
+        for setting in desired.sysctls {
+            let current = currentSysctls[setting.key] ?? ""
+            if current != setting.value { steps.append(.setSysctl(key: setting.key, value: setting.value, previous: current)) }
+        }
+        return steps + stale
+    }
+
+    /// One nft transaction that turns whatever Braid's table holds into `ruleset`. Rules and maps
+    /// are rebuilt; counters are kept (their totals are the history `braid status` shows), except
+    /// those of WANs that are gone.
+    public static func transaction(replacing existing: ObservedTable?, with ruleset: NftablesRuleset) -> String {
+        let table = "\(ruleset.family) \(ruleset.name)"
+        var lines = ["add table \(table)"]
+        if let existing {
+            lines.append("flush table \(table)")
+            lines += existing.maps.map { "delete map \(table) \($0)" }
+            lines += existing.sets.map { "delete set \(table) \($0)" }
+            lines += existing.chains.map { "delete chain \(table) \($0)" }
+            let keep = Set(ruleset.counters.map(\.name))
+            lines += existing.counters.filter { !keep.contains($0) }.map { "delete counter \(table) \($0)" }
+        }
+        return lines.joined(separator: "\n") + "\n" + ruleset.render()
+    }
+}

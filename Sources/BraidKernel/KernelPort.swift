@@ -1,0 +1,27 @@
+import BraidConfig
+import BraidPlanner
+
+/// The narrow interface between Braid and the kernel: read the host, read what Braid installed,
+/// perform one step, and read the live numbers `braid status` shows. `LinuxKernel` is the real one;
+/// `FakeKernel` keeps the same state in memory for tests.
+public protocol KernelPort: Sendable {
+    func readHostFacts() throws(KernelError) -> HostFacts
+    func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState
+    func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String]
+    func perform(_ step: KernelStep) throws(KernelError)
+    /// Conntrack entries whose mark, under `mask`, equals `mark`.
+    func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
+    /// Braid's named counters: name → (packets, bytes).
+    func readCounters() throws(KernelError) -> [String: TrafficCounter]
+}
+
+/// Packet and byte totals of one nft counter.
+public struct TrafficCounter: Sendable, Equatable, Codable {
+    public var packets: UInt64
+    public var bytes: UInt64
+
+    public init(packets: UInt64, bytes: UInt64) {
+        self.packets = packets
+        self.bytes = bytes
+    }
+}

@@ -1,0 +1,43 @@
+import BraidPlanner
+
+/// One change to the kernel, small enough to undo. An apply is a list of steps; when one fails,
+/// the inverses of those already done run in reverse, leaving the kernel as it was.
+public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
+    case addRoute(Route)
+    case deleteRoute(Route)
+    /// Swap the route in a slot (a WAN's gateway changed): the old one is what an undo restores.
+    case replaceRoute(old: Route, new: Route)
+    case addRule(PolicyRule)
+    case deleteRule(PolicyRule)
+    /// Load one nft transaction; `previousListing` (nil: no table before) is what an undo restores.
+    case loadRuleset(transaction: String, previousListing: String?)
+    /// Put back a table as it was listed, or remove Braid's table when `listing` is nil.
+    case restoreRuleset(listing: String?)
+    case setSysctl(key: String, value: String, previous: String)
+
+    public var inverse: KernelStep {
+        switch self {
+        case .addRoute(let route): .deleteRoute(route)
+        case .deleteRoute(let route): .addRoute(route)
+        case .replaceRoute(let old, let new): .replaceRoute(old: new, new: old)
+        case .addRule(let rule): .deleteRule(rule)
+        case .deleteRule(let rule): .addRule(rule)
+        case .loadRuleset(_, let previous): .restoreRuleset(listing: previous)
+        case .restoreRuleset: .restoreRuleset(listing: nil) // only used as an inverse; never inverted itself
+        case .setSysctl(let key, let value, let previous): .setSysctl(key: key, value: previous, previous: value)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .addRoute(let route): "add route \(route)"
+        case .deleteRoute(let route): "delete route \(route)"
+        case .replaceRoute(_, let new): "replace route \(new)"
+        case .addRule(let rule): "add ip rule \(rule)"
+        case .deleteRule(let rule): "delete ip rule \(rule)"
+        case .loadRuleset: "load nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
+        case .restoreRuleset(let listing): listing == nil ? "delete nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)" : "restore nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
+        case .setSysctl(let key, let value, _): "set sysctl \(key) = \(value)"
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import BraidConfig
+import BraidPlanner
+import Foundation
+
+/// The real kernel port: `ip` for links, rules and routes, `nft` for the table (one transaction per
+/// change, read back as JSON), `sysctl` and `conntrack`. Separate processes keep Braid free of
+/// libnftables' GPL-2 licence and of its crashes.
+public struct LinuxKernel: KernelPort {
+    let runner: any CommandRunner
+
+    public init(runner: any CommandRunner = ProcessCommandRunner()) {
+        self.runner = runner
+    }
+
+    var tableReference: [String] { [RoutingLayout.tableFamily, RoutingLayout.tableName] }
+    var protocolTag: String { "\(RoutingLayout.protocolTag)" }
+
+    public func readHostFacts() throws(KernelError) -> HostFacts {
+        let output = try runner.check(["ip", "-j", "address", "show"])
+        guard let links = try parseJSON(output, command: "ip -j address show") as? [[String: Any]] else {
+            throw .unexpectedOutput(command: "ip -j address show", detail: "not a list")
+        }
+        return HostFacts(interfaces: links.compactMap { link in
+            guard let name = link["ifname"] as? String else { return nil }
+            let flags = link["flags"] as? [String] ?? []
+            let addresses = (link["addr_info"] as? [[String: Any]] ?? []).compactMap { info -> InterfaceAddress? in
+                guard info["family"] as? String == "inet", let local = info["local"] as? String,
+                      let address = IPv4Address(local), let length = info["prefixlen"] as? Int else { return nil }
+                return InterfaceAddress(address: address, prefixLength: length)
+            }
+            return InterfaceFacts(name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: addresses)
+        })
+    }
+
+    public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
+        ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes(), table: try readTable())
+    }
+
+    func readPolicyRules() throws(KernelError) -> [PolicyRule] {
+        let output = try runner.check(["ip", "-j", "rule", "show"])
+        guard let rules = try parseJSON(output, command: "ip -j rule show") as? [[String: Any]] else { return [] }
+        return rules.compactMap { rule -> PolicyRule? in
+            guard "\(rule["protocol"] ?? "")" == protocolTag, let priority = rule["priority"] as? Int,
+                  let table = rule["table"] as? String else { return nil }
+            let tableNumber: UInt32? = table == "main" ? RoutingLayout.mainTable : UInt32(table)
+            guard let tableNumber else { return nil }
+            return PolicyRule(priority: UInt32(priority), fwmark: (rule["fwmark"] as? String).flatMap(parseHex),
+                              fwmask: (rule["fwmask"] as? String).flatMap(parseHex), table: tableNumber,
+                              suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
+        }
+    }
+
+    func readRoutes() throws(KernelError) -> [Route] {
+        let output = try runner.check(["ip", "-j", "route", "show", "table", "all", "proto", protocolTag])
+        guard let routes = try parseJSON(output, command: "ip -j route show") as? [[String: Any]] else { return [] }
+        return routes.compactMap { route -> Route? in
+            guard let destination = route["dst"] as? String, let gatewayText = route["gateway"] as? String,
+                  let gateway = IPv4Address(gatewayText), let device = route["dev"] as? String,
+                  let table = (route["table"] as? String).flatMap({ UInt32($0) }) else { return nil }
+            return Route(table: table, destination: destination == "default" ? nil : IPv4Prefix(destination),
+                         gateway: gateway, device: device)
+        }
+    }
+
+    func readTable() throws(KernelError) -> ObservedTable? {
+        let result = try runner.run(["nft", "-j", "list", "table"] + tableReference)
+        if result.status != 0 {
+            if result.standardError.contains("No such file or directory") { return nil }
+            throw .commandFailed(arguments: ["nft", "-j", "list", "table"] + tableReference, status: result.status, standardError: result.standardError)
+        }
+        guard let document = try parseJSON(result.standardOutput, command: "nft -j list table") as? [String: Any],
+              let objects = document["nftables"] as? [[String: Any]] else {
+            throw .unexpectedOutput(command: "nft -j list table", detail: "no nftables array")
+        }
+        func names(_ kind: String) -> [String] {
+            objects.compactMap { ($0[kind] as? [String: Any])?["name"] as? String }
+        }
+        let stateless = try runner.check(["nft", "-s", "list", "table"] + tableReference)
+        let listing = try runner.check(["nft", "list", "table"] + tableReference)
+        return ObservedTable(counters: names("counter"), maps: names("map"), sets: names("set"), chains: names("chain"),
+                             statelessListing: stateless, listing: listing)
+    }
+
+    public func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] {
+        var values: [String: String] = [:]
+        for key in keys {
+            values[key] = try runner.check(["sysctl", "-n", key]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return values
+    }
+
+    public func perform(_ step: KernelStep) throws(KernelError) {
+        switch step {
+        case .addRoute(let route):
+            try runner.check(["ip", "route", "add"] + route.arguments + ["proto", protocolTag])
+        case .deleteRoute(let route):
+            try runner.check(["ip", "route", "del"] + route.arguments + ["proto", protocolTag])
+        case .replaceRoute(_, let new):
+            try runner.check(["ip", "route", "replace"] + new.arguments + ["proto", protocolTag])
+        case .addRule(let rule):
+            try runner.check(["ip", "rule", "add"] + rule.arguments + ["protocol", protocolTag])
+        case .deleteRule(let rule):
+            try runner.check(["ip", "rule", "del"] + rule.arguments + ["protocol", protocolTag])
+        case .loadRuleset(let transaction, _):
+            try runner.check(["nft", "-f", "-"], input: transaction)
+        case .restoreRuleset(let listing):
+            // `add` then `delete` makes the delete safe when the table is already gone (nft 1.0.6 has no `destroy`).
+            let table = tableReference.joined(separator: " ")
+            try runner.check(["nft", "-f", "-"], input: "add table \(table)\ndelete table \(table)\n" + (listing ?? ""))
+        case .setSysctl(let key, let value, _):
+            try runner.check(["sysctl", "-q", "-w", "\(key)=\(value)"])
+        }
+    }
+
+    public func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        let arguments = ["conntrack", "-L", "-m", "\(mark)/\(mask)"]
+        let result = try runner.run(arguments)
+        guard result.status == 0 else {
+            throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
+        }
+        // conntrack prints the total on stderr: "… N flow entries have been shown."
+        if let range = result.standardError.range(of: #"(\d+) flow entr"#, options: .regularExpression) {
+            return Int(result.standardError[range].prefix { $0.isNumber }) ?? 0
+        }
+        return result.standardOutput.split(separator: "\n").count
+    }
+
+    public func readCounters() throws(KernelError) -> [String: TrafficCounter] {
+        let result = try runner.run(["nft", "-j", "list", "counters", "table"] + tableReference)
+        guard result.status == 0 else { return [:] }
+        guard let document = try parseJSON(result.standardOutput, command: "nft -j list counters") as? [String: Any],
+              let objects = document["nftables"] as? [[String: Any]] else { return [:] }
+        var counters: [String: TrafficCounter] = [:]
+        for object in objects {
+            guard let counter = object["counter"] as? [String: Any], let name = counter["name"] as? String else { continue }
+            counters[name] = TrafficCounter(packets: UInt64(counter["packets"] as? Int ?? 0), bytes: UInt64(counter["bytes"] as? Int ?? 0))
+        }
+        return counters
+    }
+
+    private func parseJSON(_ text: String, command: String) throws(KernelError) -> Any {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return [Any]() }
+        do {
+            return try JSONSerialization.jsonObject(with: Data(trimmed.utf8))
+        } catch {
+            throw .unexpectedOutput(command: command, detail: "\(error)")
+        }
+    }
+
+    private func parseHex(_ text: String) -> UInt32? {
+        text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
+    }
+}

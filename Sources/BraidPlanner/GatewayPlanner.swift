@@ -1,0 +1,78 @@
+import BraidConfig
+
+/// Turns a config, the host's interfaces and the WANs' availability into the complete kernel
+/// state Braid wants. Pure: no I/O, same inputs give the same state, so its output is golden-tested.
+public enum GatewayPlanner {
+    public static func plan(_ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable) throws(PlanError) -> DesiredState {
+        try checkInterfaces(config, host: host)
+        let layout = config.kernel
+        let linkUp = { (wan: WanConfig) in host.interfaces[wan.interface]?.isUp ?? false }
+        let usable = config.wans.indices.filter { index in
+            let wan = config.wans[index]
+            return linkUp(wan) && !availability.unavailable.contains(wan.name)
+        }
+        let split = WeightedSplit(weights: splitWeights(config, usable: usable))
+        let wans = config.wans.enumerated().map { index, wan in
+            let share = split.slices.first { $0.wanIndex == index }?.share ?? 0
+            return PlannedWan(name: wan.name, interface: wan.interface, gateway: wan.gateway,
+                              mark: layout.mark(forWanAt: index), table: layout.table(forWanAt: index),
+                              weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
+        }
+        return DesiredState(
+            ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split),
+            policyRules: policyRules(config, usable: usable, split: split),
+            routes: config.wans.enumerated().compactMap { index, wan in
+                // The kernel refuses a gateway route through a link that is down; such a WAN's table
+                // stays empty, so its mark falls through to the fallback rule until the link returns.
+                linkUp(wan) ? Route(table: layout.table(forWanAt: index), gateway: wan.gateway, device: wan.interface) : nil
+            },
+            sysctls: sysctls(config),
+            wans: wans
+        )
+    }
+
+    /// Weighted WANs share new connections; weight-0 WANs are standbys that share equally only
+    /// when no weighted WAN is usable. When no WAN is usable at all, the configured weights stay
+    /// in force: sending connections somewhere beats dropping every one of them.
+    static func splitWeights(_ config: Config, usable: [Int]) -> [(wanIndex: Int, weight: Int)] {
+        let weighted = usable.filter { config.wans[$0].weight > 0 }
+        if !weighted.isEmpty { return weighted.map { ($0, config.wans[$0].weight) } }
+        if !usable.isEmpty { return usable.map { ($0, 1) } }
+        return config.wans.indices.map { ($0, config.wans[$0].weight) }
+    }
+
+    static func policyRules(_ config: Config, usable: [Int], split: WeightedSplit) -> [PolicyRule] {
+        let layout = config.kernel
+        var rules = [PolicyRule(priority: layout.suppressRulePriority, table: RoutingLayout.mainTable, suppressPrefixLength: 0)]
+        for index in config.wans.indices {
+            rules.append(PolicyRule(priority: layout.fwmarkRulePriority(forWanAt: index), fwmark: layout.mark(forWanAt: index),
+                                    fwmask: layout.markMask, table: layout.table(forWanAt: index)))
+        }
+        // Unmarked traffic (the router's own, before its output chain picks a WAN, and anything
+        // from interfaces Braid does not manage) still needs a default route even when main has
+        // none: it uses the usable WAN with the largest share.
+        let preferred = split.slices.max { $0.share < $1.share || ($0.share == $1.share && $0.wanIndex > $1.wanIndex) }?.wanIndex
+            ?? usable.first ?? 0
+        rules.append(PolicyRule(priority: layout.fallbackRulePriority(wanCount: config.wans.count), table: layout.table(forWanAt: preferred)))
+        return rules
+    }
+
+    static func sysctls(_ config: Config) -> [SysctlSetting] {
+        [SysctlSetting(key: "net/ipv4/ip_forward", value: "1", reason: "forward LAN traffic to the WANs")]
+            + config.wans.map { wan in
+                SysctlSetting(key: "net/ipv4/conf/\(wan.interface)/rp_filter", value: RoutingLayout.looseReversePathFilter,
+                              reason: "loose reverse-path filtering: strict mode drops replies that arrive on \(wan.name) when the main table's default route points elsewhere")
+            }
+    }
+
+    static func checkInterfaces(_ config: Config, host: HostFacts) throws(PlanError) {
+        var problems: [PlanError.Problem] = []
+        for (index, name) in config.lan.interfaces.enumerated() where host.interfaces[name] == nil {
+            problems.append(.init(path: "lan.interfaces[\(index)]", message: "\"\(name)\" does not exist on this host"))
+        }
+        for (index, wan) in config.wans.enumerated() where host.interfaces[wan.interface] == nil {
+            problems.append(.init(path: "wans[\(index)].interface", message: "\"\(wan.interface)\" does not exist on this host"))
+        }
+        if !problems.isEmpty { throw PlanError(problems: problems) }
+    }
+}

@@ -1,0 +1,24 @@
+/// Renders a `DesiredState` as the text `braid plan` prints: the nft table, then the ip rules,
+/// routes and sysctls written as the commands that would install them.
+public enum PlanPrinter {
+    public static func render(_ state: DesiredState) -> String {
+        var lines: [String] = []
+        lines.append("# nftables: loaded as one transaction")
+        lines.append(state.ruleset.render())
+        lines.append("# ip rules (protocol \(RoutingLayout.protocolTag))")
+        lines += state.policyRules.map { "ip rule add \($0) protocol \(RoutingLayout.protocolTag)" }
+        lines.append("")
+        lines.append("# routes (proto \(RoutingLayout.protocolTag))")
+        lines += state.routes.map { "ip route add \($0) proto \(RoutingLayout.protocolTag)" }
+        lines.append("")
+        lines.append("# sysctls")
+        lines += state.sysctls.map { "sysctl -w \($0.key)=\($0.value)  # \($0.reason)" }
+        lines.append("")
+        lines.append("# WANs")
+        for wan in state.wans {
+            let share = wan.splitModulus == 0 ? "0" : "\(wan.splitShare)/\(wan.splitModulus)"
+            lines.append("# \(wan.name): interface \(wan.interface), gateway \(wan.gateway), mark \(hex(wan.mark)), table \(wan.table), weight \(wan.weight), share of new connections \(share), nat \(wan.nat)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

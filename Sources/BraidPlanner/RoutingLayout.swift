@@ -1,0 +1,40 @@
+import BraidConfig
+
+/// The fixed numbers Braid uses in the kernel, in one place. The configurable ones (mark mask,
+/// first table, first priority) come from `KernelLayoutConfig`; these are the ones that are not.
+public enum RoutingLayout {
+    /// The `protocol` value on every ip rule and route Braid installs. It is how `apply` and
+    /// `down` find Braid's own entries among everyone else's, without a state file. 213 is unused
+    /// by the kernel's RTPROT_* list and by common routing daemons (BGP/OSPF/ISIS use 186-192).
+    public static let protocolTag: UInt32 = 213
+    /// The nft table that holds everything Braid puts in netfilter.
+    public static let tableFamily = "inet"
+    public static let tableName = "braid"
+    public static let mainTable: UInt32 = 254
+    /// Sysctl values that reverse-path filtering treats as loose.
+    public static let looseReversePathFilter = "2"
+}
+
+extension KernelLayoutConfig {
+    /// The fwmark value of the WAN at `index` (0-based): WAN numbers start at 1 so that 0 can
+    /// mean "no WAN chosen yet".
+    public func mark(forWanAt index: Int) -> UInt32 {
+        UInt32(index + 1) << markShift
+    }
+
+    public func table(forWanAt index: Int) -> UInt32 {
+        firstTable + UInt32(index)
+    }
+
+    /// The rule that lets main's specific routes (LAN, VPN, connected subnets) win over the
+    /// per-WAN default routes; without it, replies to LAN hosts would leave by a WAN.
+    public var suppressRulePriority: UInt32 { firstRulePriority }
+
+    public func fwmarkRulePriority(forWanAt index: Int) -> UInt32 {
+        firstRulePriority + 1 + UInt32(index)
+    }
+
+    public func fallbackRulePriority(wanCount: Int) -> UInt32 {
+        firstRulePriority + 1 + UInt32(wanCount)
+    }
+}

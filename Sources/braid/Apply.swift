@@ -1,0 +1,27 @@
+import ArgumentParser
+import BraidKernel
+
+/// `braid apply`: installs the config, or replaces what is installed; idempotent.
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Install the config into the kernel (atomically; idempotent).")
+
+    @OptionGroup var options: ConfigOptions
+    @OptionGroup var state: StateOptions
+
+    func run() throws {
+        let config = try loadConfig(options)
+        try requireRoot("apply")
+        let applier = GatewayApplier(kernel: LinuxKernel(), store: AppliedStateStore(directory: state.stateDirectory))
+        do {
+            let report = try applier.apply(config)
+            if report.performed.isEmpty {
+                print("Braid is already up to date: nothing changed")
+            } else {
+                for step in report.performed { print("  \(step)") }
+                print("applied \(report.performed.count) change(s) for \(config.wans.count) WAN(s)")
+            }
+        } catch {
+            throw exitStatus(for: error)
+        }
+    }
+}

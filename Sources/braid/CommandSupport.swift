@@ -1,0 +1,44 @@
+import ArgumentParser
+import BraidConfig
+import BraidKernel
+import BraidPlanner
+import Foundation
+
+/// Exit statuses: 2 for input the user must fix, 1 for the kernel refusing.
+enum ExitStatus {
+    static let invalidInput = ExitCode(2)
+    static let kernelFailure = ExitCode(1)
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("error: " + message.replacingOccurrences(of: "\n", with: "\nerror: ") + "\n").utf8))
+}
+
+func printWarning(_ message: String) {
+    FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
+}
+
+/// Loads the config or exits with status 2 and every problem listed.
+func loadConfig(_ options: ConfigOptions) throws -> Config {
+    do {
+        return try ConfigLoader.load(path: options.config)
+    } catch {
+        printError("\(options.config): " + (error.issues.count > 1 ? "\(error.issues.count) problems" : "invalid"))
+        printError(error.description)
+        throw ExitStatus.invalidInput
+    }
+}
+
+/// Maps an apply/down failure to its message and exit status.
+func exitStatus(for error: ApplyError) -> ExitCode {
+    printError(error.description)
+    if case .plan = error { return ExitStatus.invalidInput }
+    return ExitStatus.kernelFailure
+}
+
+func requireRoot(_ command: String) throws {
+    if geteuid() != 0 {
+        printError("`braid \(command)` changes the kernel and must run as root (or with CAP_NET_ADMIN)")
+        throw ExitStatus.kernelFailure
+    }
+}
