@@ -19,7 +19,8 @@ let package = Package(
         .target(name: "BraidConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BraidPlanner", dependencies: ["BraidConfig"]),
         .target(name: "BraidKernel", dependencies: ["BraidConfig", "BraidPlanner"]),
-        .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
+        .target(name: "CNamespace"),
+        .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "CNamespace"]),
         .executableTarget(
             name: "braid",
             dependencies: [

@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// The `braid` command: parses arguments and hands each command to the libraries.
 @main
-struct Braid: ParsableCommand {
+struct Braid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Braid: a multi-WAN gateway for Linux (nftables + policy routing).",
-        subcommands: [Check.self, Plan.self, Apply.self, Down.self, Status.self]
+        subcommands: [Check.self, Plan.self, Apply.self, Down.self, Status.self, Demo.self]
     )
 }
 

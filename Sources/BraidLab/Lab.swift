@@ -1,0 +1,175 @@
+import BraidConfig
+import BraidKernel
+import Foundation
+
+/// A multi-WAN network built from namespaces: LAN hosts on a bridge behind a router, one ISP per
+/// WAN, and an "internet" host that every ISP reaches. Tests, benchmarks and `braid demo` run Braid
+/// on the router and send real traffic through it.
+///
+/// ```
+///  lan1..N ──(bridge lan0 10.77.0.1/24)── router ──wanI 100.64.I.2/24── ispI ──198.18.I.0/24── internet 198.19.0.10
+/// ```
+/// Each ISP forwards only its own customer range (100.64.I.0/24), as real ISPs filter spoofed
+/// sources (BCP 38): a packet that leaves by the wrong WAN, or without NAT, is dropped there.
+public final class Lab: Sendable {
+    /// The internet host's service address, on its loopback.
+    public static let serverAddress = IPv4Address("198.19.0.10")!
+    /// Port of the who-am-I server on the internet host and on the router.
+    public static let serverPort: UInt16 = 8080
+    public static let routerLanAddress = IPv4Address("10.77.0.1")!
+    public static let lanInterface = "lan0"
+
+    public let prefix: String
+    public let router: NetworkNamespace
+    public let internet: NetworkNamespace
+    public let lanHosts: [NetworkNamespace]
+    public let wans: [LabWan]
+    /// Directory for Braid's state file on the lab router.
+    public let stateDirectory: String
+    private let servers = LockedBox<[WhoAmIServer]>([])
+
+    /// Builds a lab with `wanCount` WANs and `lanHostCount` LAN hosts. Names start with a prefix
+    /// unique to this process, so parallel runs never collide and stale labs can be found.
+    public init(wanCount: Int, lanHostCount: Int = 1, name: String = "lab") throws {
+        guard geteuid() == 0 else { throw LabError("the lab needs root (network namespaces)") }
+        guard (1...32).contains(wanCount), (1...50).contains(lanHostCount) else { throw LabError("unsupported lab size") }
+        Lab.removeStaleLabs()
+        let prefix = "braid\(getpid())\(name)\(Lab.counter.update { value -> Int in value += 1; return value })"
+        self.prefix = prefix
+        router = NetworkNamespace(name: "\(prefix)-router")
+        internet = NetworkNamespace(name: "\(prefix)-net")
+        lanHosts = (1...lanHostCount).map { NetworkNamespace(name: "\(prefix)-lan\($0)") }
+        wans = (1...wanCount).map { index in
+            LabWan(index: index, namespace: NetworkNamespace(name: "\(prefix)-isp\(index)"))
+        }
+        stateDirectory = NSTemporaryDirectory() + "\(prefix)-state"
+        do { try build() } catch {
+            teardown()
+            throw error
+        }
+    }
+
+    private static let counter = LockedBox(0)
+
+    public var allNamespaces: [NetworkNamespace] { [router, internet] + lanHosts + wans.map(\.namespace) }
+
+    public func lanHostAddress(_ index: Int) -> IPv4Address { IPv4Address(Lab.routerLanAddress.value + 1 + UInt32(index)) }
+
+    private func build() throws {
+        for namespace in allNamespaces {
+            try ProcessCommandRunner().check(["ip", "netns", "add", namespace.name])
+            try namespace.ip([["link", "set", "lo", "up"]])
+        }
+        // Router: LAN bridge, strict reverse-path filtering as Debian ships it, no default route in
+        // main, so that every path to the internet is Braid's doing.
+        try router.ip([["link", "add", Lab.lanInterface, "type", "bridge"],
+                       ["address", "add", "\(Lab.routerLanAddress)/24", "dev", Lab.lanInterface],
+                       ["link", "set", Lab.lanInterface, "up"]])
+        try router.sysctl("net/ipv4/conf/all/rp_filter", "1")
+        try router.sysctl("net/ipv4/conf/default/rp_filter", "1")
+        for (index, host) in lanHosts.enumerated() {
+            let port = "lanport\(index + 1)"
+            try ProcessCommandRunner().check(["ip", "link", "add", port, "netns", router.name, "type", "veth", "peer", "name", "eth0", "netns", host.name])
+            try router.ip([["link", "set", port, "master", Lab.lanInterface], ["link", "set", port, "up"]])
+            try host.ip([["address", "add", "\(lanHostAddress(index))/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
+                         ["route", "add", "default", "via", "\(Lab.routerLanAddress)"]])
+        }
+        try internet.ip([["address", "add", "\(Lab.serverAddress)/32", "dev", "lo"]])
+        for wan in wans {
+            let isp = wan.namespace
+            try ProcessCommandRunner().check(["ip", "link", "add", wan.routerInterface, "netns", router.name, "type", "veth", "peer", "name", "customer", "netns", isp.name])
+            try ProcessCommandRunner().check(["ip", "link", "add", "upstream", "netns", isp.name, "type", "veth", "peer", "name", wan.internetInterface, "netns", internet.name])
+            try router.ip([["address", "add", "\(wan.routerAddress)/24", "dev", wan.routerInterface], ["link", "set", wan.routerInterface, "up"]])
+            try isp.ip([["address", "add", "\(wan.gateway)/24", "dev", "customer"], ["link", "set", "customer", "up"],
+                        ["address", "add", "\(wan.upstreamAddress)/24", "dev", "upstream"], ["link", "set", "upstream", "up"],
+                        ["route", "add", "default", "via", "\(wan.internetSideAddress)"]])
+            try isp.sysctl("net/ipv4/ip_forward", "1")
+            try isp.run(["nft", "-f", "-"], input: """
+                table inet isp {
+                    chain forward {
+                        type filter hook forward priority filter; policy accept;
+                        iifname "customer" ip saddr != \(wan.customerRange) counter drop comment "BCP 38: only our customers' addresses"
+                    }
+                }
+                """)
+            try internet.ip([["address", "add", "\(wan.internetSideAddress)/24", "dev", wan.internetInterface],
+                             ["link", "set", wan.internetInterface, "up"],
+                             ["route", "add", "\(wan.customerRange)", "via", "\(wan.upstreamAddress)"]])
+        }
+        try startServer(in: internet)
+        try startServer(in: router)
+    }
+
+    /// Starts a who-am-I server on `namespace` (TCP and UDP port `serverPort`).
+    public func startServer(in namespace: NetworkNamespace) throws {
+        let server = try WhoAmIServer(namespace: namespace.name, port: Lab.serverPort)
+        servers.update { $0.append(server) }
+    }
+
+    /// The WAN a server saw traffic come from, by the address it saw.
+    public func wan(forPeer address: String) -> LabWan? {
+        wans.first { "\($0.routerAddress)" == address.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// A config for this lab's router with the given weights (1 each when omitted).
+    public func configYAML(weights: [Int]? = nil, extraWanKeys: [String: String] = [:]) -> String {
+        var lines = ["lan:", "  interfaces: [\(Lab.lanInterface)]", "wans:"]
+        for (index, wan) in wans.enumerated() {
+            lines += ["  - name: \(wan.name)", "    interface: \(wan.routerInterface)", "    gateway: \(wan.gateway)",
+                      "    weight: \(weights?[index] ?? 1)"]
+            for (key, value) in extraWanKeys.sorted(by: { $0.key < $1.key }) { lines.append("    \(key): \(value)") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Removes every namespace of this lab and stops its servers; safe to call twice.
+    public func teardown() {
+        for server in servers.value { server.stop() }
+        servers.value = []
+        for namespace in allNamespaces {
+            _ = try? ProcessCommandRunner().run(["ip", "netns", "del", namespace.name])
+        }
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+    }
+
+    /// Builds a lab, runs `body`, and tears the lab down whether `body` returns or throws.
+    public static func with<Result: Sendable>(wanCount: Int, lanHostCount: Int = 1, name: String = "lab",
+                                              _ body: (Lab) async throws -> Result) async throws -> Result {
+        let lab = try Lab(wanCount: wanCount, lanHostCount: lanHostCount, name: name)
+        do {
+            let result = try await body(lab)
+            lab.teardown()
+            return result
+        } catch {
+            lab.teardown()
+            throw error
+        }
+    }
+
+    /// Deletes namespaces left by lab processes that died without cleaning up (killed, crashed).
+    public static func removeStaleLabs() {
+        guard let output = try? ProcessCommandRunner().check(["ip", "netns", "list"]) else { return }
+        for line in output.split(separator: "\n") {
+            let name = String(line.split(separator: " ").first ?? "")
+            guard name.hasPrefix("braid"), let pid = Int32(name.dropFirst(5).prefix { $0.isNumber }),
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            _ = try? ProcessCommandRunner().run(["ip", "netns", "del", name])
+        }
+    }
+}
+
+/// One lab WAN: the router's interface and address, the ISP's gateway and its upstream link.
+public struct LabWan: Sendable {
+    public let index: Int
+    public let namespace: NetworkNamespace
+
+    public var name: String { "isp\(index)" }
+    public var routerInterface: String { "wan\(index)" }
+    public var routerAddress: IPv4Address { IPv4Address("100.64.\(index).2")! }
+    public var gateway: IPv4Address { IPv4Address("100.64.\(index).1")! }
+    public var customerRange: String { "100.64.\(index).0/24" }
+    /// The ISP's end of its link to the internet host.
+    public var upstreamAddress: IPv4Address { IPv4Address("198.18.\(index).1")! }
+    public var internetSideAddress: IPv4Address { IPv4Address("198.18.\(index).2")! }
+    public var internetInterface: String { "isp\(index)" }
+}

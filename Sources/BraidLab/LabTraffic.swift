@@ -1,0 +1,82 @@
+import BraidConfig
+import Foundation
+
+/// Traffic the lab sends through Braid, from any namespace, and what the far side saw.
+public enum LabTraffic {
+    /// The answers to `count` new TCP connections, one request each: the address the server saw,
+    /// or "failed: …" for a connection that did not get an answer.
+    public static func newConnections(from namespace: NetworkNamespace, count: Int, to address: IPv4Address = Lab.serverAddress,
+                                      port: UInt16 = Lab.serverPort, timeout: Double = 2) async throws -> [String] {
+        try await NamespaceThread.run(in: namespace.name) {
+            (0..<count).map { _ in
+                do {
+                    let socket = try LabSocket.tcpConnect(to: address, port: port, timeout: timeout)
+                    defer { socket.close() }
+                    try socket.send("who\n")
+                    return try socket.readLine() ?? "failed: closed"
+                } catch {
+                    return "failed: \(error)"
+                }
+            }
+        }
+    }
+
+    /// One UDP request and its answer.
+    public static func udpRequest(from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress,
+                                  port: UInt16 = Lab.serverPort) async throws -> String {
+        try await NamespaceThread.run(in: namespace.name) {
+            let socket = try LabSocket.udp()
+            defer { socket.close() }
+            try socket.sendDatagram("who\n", to: address, port: port)
+            return try socket.receiveDatagram().0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Counts answers by value.
+    public static func tally(_ answers: [String]) -> [String: Int] {
+        answers.reduce(into: [:]) { $0[$1.hasPrefix("failed") ? "failed" : $1, default: 0] += 1 }
+    }
+}
+
+/// One TCP connection that keeps sending requests until stopped, recording every answer: a
+/// stand-in for a video call or an SSH session that must survive re-applies and failovers.
+public final class LongLivedFlow: Sendable {
+    private let answers = LockedBox<[String]>([])
+    private let running = LockedBox(true)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Opens the connection from `namespace` and starts sending one request every `interval` seconds.
+    public init(from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress,
+                port: UInt16 = Lab.serverPort, interval: Double = 0.02) async throws {
+        let socket = try await NamespaceThread.run(in: namespace.name) {
+            try LabSocket.tcpConnect(to: address, port: port)
+        }
+        let answers = self.answers, running = self.running, finished = self.finished
+        Thread.detachNewThread {
+            while running.value {
+                do {
+                    try socket.send("who\n")
+                    let answer = try socket.readLine() ?? "failed: closed"
+                    answers.update { $0.append(answer) }
+                    if answer.hasPrefix("failed") { break }
+                } catch {
+                    answers.update { $0.append("failed: \(error)") }
+                    break
+                }
+                Thread.sleep(forTimeInterval: interval)
+            }
+            socket.close()
+            finished.signal()
+        }
+    }
+
+    /// The answers so far.
+    public var answersSoFar: [String] { answers.value }
+
+    /// Stops the flow and returns every answer it received, in order.
+    public func stop() -> [String] {
+        running.value = false
+        finished.wait()
+        return answers.value
+    }
+}
