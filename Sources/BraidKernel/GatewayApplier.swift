@@ -116,7 +116,7 @@ public struct GatewayApplier: Sendable {
             throw .kernel(error)
         }
         var steps: [KernelStep] = []
-        if let table = observed.table { steps.append(.loadRuleset(transaction: "", previousListing: table.listing).inverse) }
+        if observed.table != nil { steps.append(.restoreRuleset(listing: nil)) }
         steps += observed.policyRules.map { .deleteRule($0) }
         steps += observed.routes.map { .deleteRoute($0) }
         if let state {

@@ -30,7 +30,8 @@ public final class Lab: Sendable {
 
     /// Builds a lab with `wanCount` WANs and `lanHostCount` LAN hosts. Names start with a prefix
     /// unique to this process, so parallel runs never collide and stale labs can be found.
-    public init(wanCount: Int, lanHostCount: Int = 1, name: String = "lab") throws {
+    /// `wanInterfaceNames` names the router's WAN interfaces (default wan1, wan2, …).
+    public init(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil) throws {
         guard geteuid() == 0 else { throw LabError("the lab needs root (network namespaces)") }
         guard (1...32).contains(wanCount), (1...50).contains(lanHostCount) else { throw LabError("unsupported lab size") }
         Lab.removeStaleLabs()
@@ -40,7 +41,8 @@ public final class Lab: Sendable {
         internet = NetworkNamespace(name: "\(prefix)-net")
         lanHosts = (1...lanHostCount).map { NetworkNamespace(name: "\(prefix)-lan\($0)") }
         wans = (1...wanCount).map { index in
-            LabWan(index: index, namespace: NetworkNamespace(name: "\(prefix)-isp\(index)"))
+            LabWan(index: index, namespace: NetworkNamespace(name: "\(prefix)-isp\(index)"),
+                   routerInterface: wanInterfaceNames?[index - 1] ?? "wan\(index)")
         }
         stateDirectory = NSTemporaryDirectory() + "\(prefix)-state"
         do { try build() } catch {
@@ -96,13 +98,13 @@ public final class Lab: Sendable {
                              ["link", "set", wan.internetInterface, "up"],
                              ["route", "add", "\(wan.customerRange)", "via", "\(wan.upstreamAddress)"]])
         }
-        try startServer(in: internet)
+        try startServer(in: internet, address: Lab.serverAddress)
         try startServer(in: router)
     }
 
     /// Starts a who-am-I server on `namespace` (TCP and UDP port `serverPort`).
-    public func startServer(in namespace: NetworkNamespace) throws {
-        let server = try WhoAmIServer(namespace: namespace.name, port: Lab.serverPort)
+    public func startServer(in namespace: NetworkNamespace, address: IPv4Address = IPv4Address(0)) throws {
+        let server = try WhoAmIServer(namespace: namespace.name, address: address, port: Lab.serverPort)
         servers.update { $0.append(server) }
     }
 
@@ -130,12 +132,13 @@ public final class Lab: Sendable {
             _ = try? ProcessCommandRunner().run(["ip", "netns", "del", namespace.name])
         }
         try? FileManager.default.removeItem(atPath: stateDirectory)
+        try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "\(prefix)-files")
     }
 
     /// Builds a lab, runs `body`, and tears the lab down whether `body` returns or throws.
-    public static func with<Result: Sendable>(wanCount: Int, lanHostCount: Int = 1, name: String = "lab",
+    public static func with<Result: Sendable>(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil,
                                               _ body: (Lab) async throws -> Result) async throws -> Result {
-        let lab = try Lab(wanCount: wanCount, lanHostCount: lanHostCount, name: name)
+        let lab = try Lab(wanCount: wanCount, lanHostCount: lanHostCount, name: name, wanInterfaceNames: wanInterfaceNames)
         do {
             let result = try await body(lab)
             lab.teardown()
@@ -163,8 +166,10 @@ public struct LabWan: Sendable {
     public let index: Int
     public let namespace: NetworkNamespace
 
+    /// The router's interface towards this ISP.
+    public let routerInterface: String
+
     public var name: String { "isp\(index)" }
-    public var routerInterface: String { "wan\(index)" }
     public var routerAddress: IPv4Address { IPv4Address("100.64.\(index).2")! }
     public var gateway: IPv4Address { IPv4Address("100.64.\(index).1")! }
     public var customerRange: String { "100.64.\(index).0/24" }
@@ -172,4 +177,30 @@ public struct LabWan: Sendable {
     public var upstreamAddress: IPv4Address { IPv4Address("198.18.\(index).1")! }
     public var internetSideAddress: IPv4Address { IPv4Address("198.18.\(index).2")! }
     public var internetInterface: String { "isp\(index)" }
+}
+
+extension Lab {
+    /// Interfaces on the router whose sysctls a snapshot records.
+    public var routerInterfaces: [String] { [Lab.lanInterface] + wans.map(\.routerInterface) }
+
+    /// A snapshot of the router's kernel state.
+    public func routerSnapshot() throws -> KernelSnapshot {
+        try KernelSnapshot.take(router, interfaces: routerInterfaces)
+    }
+
+    /// Writes `text` to a file in the lab's scratch directory and returns its path.
+    public func writeFile(_ name: String, _ text: String) throws -> String {
+        let directory = NSTemporaryDirectory() + "\(prefix)-files"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs the `braid` executable at `binary` on the router, with the lab's state directory.
+    public func runBraid(_ binary: String, _ arguments: [String]) throws -> CommandResult {
+        var full = [binary] + arguments
+        if let command = arguments.first, ["apply", "down"].contains(command) { full += ["--state-dir", stateDirectory] }
+        return try router.runner.run(full)
+    }
 }

@@ -8,10 +8,12 @@ public final class WhoAmIServer: Sendable {
     private let datagrams: LabSocket
     private let connections = LockedBox<[LabSocket]>([])
 
-    /// Starts listening on `port` (TCP and UDP) in `namespace`.
-    public init(namespace: String, port: UInt16) throws {
+    /// Starts listening on `port` (TCP and UDP) in `namespace`. UDP binds `address`: an unbound
+    /// UDP socket on a multi-homed host answers from whichever address routing picks, and NAT
+    /// on the way back would not recognise the reply.
+    public init(namespace: String, address: IPv4Address = IPv4Address(0), port: UInt16) throws {
         let (listener, datagrams) = try NamespaceThread.runBlocking(in: namespace) {
-            (try LabSocket.tcpListener(port: port), try LabSocket.udp(port: port, timeout: 0))
+            (try LabSocket.tcpListener(port: port), try LabSocket.udp(port: port, address: address, timeout: 0))
         }
         self.listener = listener
         self.datagrams = datagrams

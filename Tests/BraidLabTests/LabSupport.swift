@@ -1,0 +1,50 @@
+import BraidConfig
+import BraidLab
+import Foundation
+import Testing
+
+/// Lab tests need root for network namespaces. Elsewhere they are skipped with this reason;
+/// under CI=true they always run, so a CI machine without root fails loudly instead of passing empty.
+enum LabRequirement {
+    static let isAvailable = geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
+    static let reason: Comment = "lab tests build network namespaces and need root (they always run when CI=true)"
+}
+
+/// The `braid` executable built next to the test bundle.
+enum BraidExecutable {
+    static var path: String {
+        get throws {
+            let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for directory in [bundle, bundle.deletingLastPathComponent()] {
+                let candidate = directory.appendingPathComponent("braid").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            }
+            let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/braid").path
+            if FileManager.default.isExecutableFile(atPath: fromSource) { return fromSource }
+            throw LabError("the braid executable was not built next to the tests; run `swift build` first")
+        }
+    }
+}
+
+/// Binomial tolerance for a share observed over `trials`: `deviations` standard deviations.
+/// 5 deviations make a false failure about one in 1.7 million runs.
+func binomialTolerance(trials: Int, probability: Double, deviations: Double = 5) -> Double {
+    deviations * (Double(trials) * probability * (1 - probability)).squareRoot()
+}
+
+extension Lab {
+    /// Counts answers per lab WAN name ("failed" for connections that got none).
+    func countByWan(_ answers: [String]) -> [String: Int] {
+        answers.reduce(into: [:]) { counts, answer in counts[wan(forPeer: answer)?.name ?? "failed", default: 0] += 1 }
+    }
+
+    /// Applies `yaml` on the router with the real CLI and expects success.
+    @discardableResult
+    func applyExpectingSuccess(_ yaml: String, file: String = "braid.yaml") throws -> String {
+        let path = try writeFile(file, yaml)
+        let result = try runBraid(try BraidExecutable.path, ["apply", "-c", path])
+        #expect(result.status == 0, "braid apply failed: \(result.standardError)")
+        return result.standardOutput
+    }
+}
