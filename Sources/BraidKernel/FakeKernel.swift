@@ -98,7 +98,8 @@ public final class FakeKernel: KernelPort {
                 state.counters = Dictionary(uniqueKeysWithValues: Self.names("counter", in: text).map { ($0, kept[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
             case .restoreRuleset(let listing):
                 state.table = listing
-                if listing == nil { state.counters = [:] }
+                let names = listing.map { Self.names("counter", in: $0) } ?? []
+                state.counters = Dictionary(uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
             case .setSysctl(let key, let value, _):
                 guard state.sysctls[key] != nil else { return refuse(step, "sysctl: cannot stat /proc/sys/\(key)") }
                 state.sysctls[key] = value

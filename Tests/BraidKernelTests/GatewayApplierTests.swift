@@ -1,0 +1,205 @@
+import BraidConfig
+import BraidKernel
+import BraidPlanner
+import Foundation
+import Testing
+
+/// The applier against the fake kernel: what `apply` and `down` do, in which order, and that any
+/// failure leaves the kernel exactly as it was. No root needed.
+@Suite struct GatewayApplierTests {
+    static let yaml = """
+        lan:
+          interfaces: [lan0]
+        wans:
+          - name: isp1
+            interface: wan1
+            gateway: 192.168.1.1
+            weight: 70
+          - name: isp2
+            interface: wan2
+            gateway: 192.168.2.1
+            weight: 30
+        """
+
+    static func makeKernel() -> FakeKernel {
+        FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), InterfaceFacts(name: "wan1"), InterfaceFacts(name: "wan2"),
+                                InterfaceFacts(name: "wan3")])
+    }
+
+    static func makeApplier(_ kernel: FakeKernel) -> GatewayApplier {
+        let directory = NSTemporaryDirectory() + "braid-applier-test-\(UUID().uuidString)"
+        return GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: directory))
+    }
+
+    @Test func firstApplyInstallsRoutesRulesTableAndSysctlsInThatOrder() throws {
+        let kernel = Self.makeKernel()
+        let report = try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
+        let kinds = report.performed.map { step -> String in
+            switch step {
+            case .addRoute: "route"
+            case .addRule: "rule"
+            case .loadRuleset: "nft"
+            case .setSysctl: "sysctl"
+            default: "other"
+            }
+        }
+        #expect(kinds == ["route", "route", "rule", "rule", "rule", "rule", "nft", "sysctl", "sysctl", "sysctl"])
+        let state = kernel.snapshot
+        #expect(state.routes.count == 2)
+        #expect(state.policyRules.count == 4)
+        #expect(state.sysctls["net/ipv4/ip_forward"] == "1")
+        #expect(state.sysctls["net/ipv4/conf/wan1/rp_filter"] == "2")
+        #expect(state.table?.contains("numgen random mod 10") == true)
+    }
+
+    @Test func reapplyingTheSameConfigPerformsNoStep() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let config = try ConfigLoader.parse(Self.yaml)
+        try applier.apply(config)
+        let before = kernel.performed.count
+        let report = try applier.apply(config)
+        #expect(report.performed.isEmpty)
+        #expect(kernel.performed.count == before)
+    }
+
+    @Test func aTableChangedBehindBraidsBackIsReloaded() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let config = try ConfigLoader.parse(Self.yaml)
+        try applier.apply(config)
+        kernel.update { $0.table = $0.table! + "# edited by hand\n" }
+        let report = try applier.apply(config)
+        #expect(report.performed.count == 1)
+        if case .loadRuleset = report.performed.first {} else { Issue.record("expected a reload, got \(report.performed)") }
+    }
+
+    @Test func newWeightsChangeOnlyTheRuleset() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        let report = try applier.apply(try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "weight: 30", with: "weight: 10")))
+        #expect(report.performed.count == 1)
+        #expect(kernel.snapshot.table?.contains("numgen random mod 8") == true)
+    }
+
+    @Test func aNewGatewayReplacesTheRouteInPlace() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        let report = try applier.apply(try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.254")))
+        #expect(report.performed.contains { if case .replaceRoute = $0 { true } else { false } })
+        #expect(kernel.snapshot.routes.contains { $0.gateway == IPv4Address("192.168.2.254") })
+        #expect(kernel.snapshot.routes.count == 2)
+    }
+
+    @Test func removingAWanRemovesItsRouteRuleAndRestoresItsSysctl() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        try applier.apply(try ConfigLoader.parse(threeWans))
+        #expect(kernel.snapshot.sysctls["net/ipv4/conf/wan3/rp_filter"] == "2")
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        let state = kernel.snapshot
+        #expect(state.routes.count == 2)
+        #expect(!state.policyRules.contains { $0.table == 202 })
+        #expect(state.sysctls["net/ipv4/conf/wan3/rp_filter"] == "1")
+        #expect(state.counters.keys.sorted() == ["isp1_rx", "isp1_tx", "isp2_rx", "isp2_tx"])
+    }
+
+    /// Fails each step of a first install in turn, then each step of a reconfiguration.
+    @Test(arguments: 0..<10)
+    func aFailureAtAnyStepLeavesTheKernelAsItWas(failingStep: Int) throws {
+        for existing in [false, true] {
+            let kernel = Self.makeKernel()
+            let applier = Self.makeApplier(kernel)
+            if existing { try applier.apply(try ConfigLoader.parse(Self.yaml)) }
+            let before = kernel.snapshot
+            let changed = try ConfigLoader.parse(existing
+                ? Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.9").replacingOccurrences(of: "weight: 30", with: "weight: 5")
+                    + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+                : Self.yaml)
+            let counter = StepCounter(failAt: failingStep)
+            kernel.failSteps { _ in counter.next() }
+            do {
+                try applier.apply(changed)
+                // Fewer steps than the failing index: the apply had nothing to fail.
+                #expect(counter.seen <= failingStep)
+            } catch let error {
+                guard case .stepFailed(_, _, let rollbackFailures) = error else {
+                    Issue.record("unexpected error \(error)")
+                    continue
+                }
+                #expect(rollbackFailures.isEmpty)
+                kernel.failSteps(where: nil)
+                #expect(kernel.snapshot == before, "step \(failingStep) (existing: \(existing)) left the kernel changed")
+                // And the store still describes the old state: a retry or a `down` works.
+                try applier.apply(changed)
+                try applier.down()
+            }
+        }
+    }
+
+    @Test func downRemovesEverythingAndRestoresSysctls() throws {
+        let kernel = Self.makeKernel()
+        let before = kernel.snapshot
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        try applier.down()
+        var after = kernel.snapshot
+        after.counters = [:]
+        #expect(after == before)
+        #expect(try applier.down().isEmpty)
+    }
+
+    @Test func downLeavesForeignRulesAndRoutesAlone() throws {
+        // The fake stores only what Braid adds, so this checks the applier's selection: it deletes
+        // by what it observed (its own protocol tag), never by config.
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        let steps = try applier.down()
+        #expect(steps.allSatisfy { step in
+            switch step {
+            case .deleteRule, .deleteRoute, .restoreRuleset(listing: nil), .setSysctl: true
+            default: false
+            }
+        })
+    }
+
+    @Test func aMissingInterfaceIsReportedBeforeAnyChange() throws {
+        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), InterfaceFacts(name: "wan1")])
+        #expect {
+            try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
+        } throws: { error in
+            guard let error = error as? ApplyError, case .plan(let planError) = error else { return false }
+            return planError.description.contains("wans[1].interface: \"wan2\" does not exist")
+        }
+        #expect(kernel.performed.isEmpty)
+    }
+
+    @Test func aWanWithItsLinkDownGetsNoRouteAndNoShare() throws {
+        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), InterfaceFacts(name: "wan1"), InterfaceFacts(name: "wan2", isUp: false)])
+        let report = try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
+        #expect(kernel.snapshot.routes.map(\.device) == ["wan1"])
+        #expect(report.desired.wans[1].splitShare == 0)
+    }
+}
+
+/// Counts steps across the fake's failure hook and fails exactly one of them.
+final class StepCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    let failAt: Int
+
+    init(failAt: Int) { self.failAt = failAt }
+
+    var seen: Int { lock.withLock { count } }
+
+    func next() -> Bool {
+        lock.withLock {
+            defer { count += 1 }
+            return count == failAt
+        }
+    }
+}
