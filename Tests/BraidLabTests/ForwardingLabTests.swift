@@ -96,3 +96,35 @@ extension LabTests {
         }
     }
 }
+
+extension LabTests {
+    /// `braid status` and `braid check` through the real CLI.
+    @Suite struct Reporting {
+        @Test("status shows each WAN's connections and counters after traffic")
+        func statusReportsConnectionsAndCounters() async throws {
+            try await Lab.with(wanCount: 2, name: "stat") { lab in
+                let yaml = lab.configYAML(weights: [1, 1])
+                let path = try lab.writeFile("braid.yaml", yaml)
+                let notInstalled = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path])
+                #expect(notInstalled.standardOutput.contains("not installed"))
+                try lab.applyExpectingSuccess(yaml)
+                // Keep connections open so conntrack holds them while status runs.
+                var flows: [LongLivedFlow] = []
+                for _ in 0..<10 { flows.append(try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.05)) }
+                try await Task.sleep(for: .milliseconds(200))
+                let result = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--json"])
+                let used = Set(flows.flatMap { $0.stop() }.compactMap { lab.wan(forPeer: $0)?.name })
+                #expect(result.status == 0, "\(result.standardError)")
+                let status = try JSONDecoder().decode(GatewayStatus.self, from: Data(result.standardOutput.utf8))
+                #expect(status.installed)
+                #expect(status.wans.map(\.connections).reduce(0, +) >= 10)
+                for wan in status.wans where used.contains(wan.name) {
+                    #expect(wan.connections > 0 && wan.transmitted.packets > 0 && wan.received.packets > 0, "\(wan)")
+                    #expect(wan.linkUp && wan.share == "1/2")
+                }
+                let table = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path])
+                #expect(table.standardOutput.contains("isp1") && table.standardOutput.contains("CONNS"))
+            }
+        }
+    }
+}
