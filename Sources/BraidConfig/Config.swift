@@ -5,11 +5,15 @@ public struct Config: Sendable, Equatable {
     public var lan: LanConfig
     public var wans: [WanConfig]
     public var kernel: KernelLayoutConfig
+    /// When a WAN goes down, delete the conntrack entries that carry its mark (and only those), so
+    /// its clients reconnect through a healthy WAN at once instead of waiting for their timeouts.
+    public var flushOnDown: Bool
 
-    public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig()) {
+    public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true) {
         self.lan = lan
         self.wans = wans
         self.kernel = kernel
+        self.flushOnDown = flushOnDown
     }
 }
 
@@ -28,13 +32,20 @@ public struct WanConfig: Sendable, Equatable {
     /// Relative share of new connections; 0 means "only when no weighted WAN is available".
     public var weight: Int
     public var nat: NatMode
+    /// Only the lowest tier with a usable WAN carries balanced traffic; higher tiers are backups.
+    public var tier: Int
+    /// Probes that decide whether the WAN is usable; nil means "usable while its link is up".
+    public var health: HealthCheckConfig?
 
-    public init(name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade) {
+    public init(name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade,
+                tier: Int = 1, health: HealthCheckConfig? = nil) {
         self.name = name
         self.interface = interface
         self.gateway = gateway
         self.weight = weight
         self.nat = nat
+        self.tier = tier
+        self.health = health
     }
 }
 

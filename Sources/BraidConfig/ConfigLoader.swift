@@ -53,7 +53,9 @@ public enum ConfigLoader {
     }
 
     private static func readConfig(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> Config? {
-        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down"]) else { return nil }
+        var flushOnDown = true
+        if let flushCursor = keys["flush_on_down"], let value = collector.boolean(flushCursor) { flushOnDown = value }
         var kernel = KernelLayoutConfig()
         if let kernelCursor = keys["kernel"] { kernel = readKernelLayout(kernelCursor, &collector) ?? kernel }
 
@@ -68,7 +70,7 @@ public enum ConfigLoader {
             wans = nil
         }
         guard let lan, let wans else { return nil }
-        return Config(lan: lan, wans: wans, kernel: kernel)
+        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown)
     }
 
     private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {
@@ -139,7 +141,7 @@ public enum ConfigLoader {
     }
 
     private static func readWan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> WanConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health"]) else { return nil }
         func required(_ key: String, _ explanation: String) -> YAMLCursor? {
             if let value = keys[key] { return value }
             collector.report(path: cursor.child(key), line: cursor.line, "missing; \(explanation)")
@@ -188,8 +190,69 @@ public enum ConfigLoader {
         } else if keys["nat"] != nil {
             return nil
         }
+        var tier = 1
+        if let tierCursor = keys["tier"] {
+            guard let value = collector.integer(tierCursor, in: 1...100, of: "a tier") else { return nil }
+            tier = value
+        }
+        var health: HealthCheckConfig?
+        if let healthCursor = keys["health"] {
+            guard let value = readHealth(healthCursor, &collector) else { return nil }
+            health = value
+        }
         guard let name, let interface, let gateway else { return nil }
-        return WanConfig(name: name, interface: interface, gateway: gateway, weight: weight, nat: nat)
+        return WanConfig(name: name, interface: interface, gateway: gateway, weight: weight, nat: nat, tier: tier, health: health)
+    }
+
+    private static func readHealth(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> HealthCheckConfig? {
+        let allowed = ["targets", "method", "interval", "timeout", "down_after", "up_after", "quorum"]
+        guard let keys = collector.mapping(cursor, allowed: allowed) else { return nil }
+        let before = collector.issues.count
+        var targets: [IPv4Address] = []
+        if let targetsCursor = keys["targets"] {
+            if let items = collector.sequence(targetsCursor, of: "IPv4 addresses") {
+                if items.isEmpty { collector.report(targetsCursor, "needs at least one target") }
+                for item in items {
+                    guard let text = collector.string(item, of: "an IPv4 address") else { continue }
+                    if let address = IPv4Address(text), !address.isUnusableAsHost { targets.append(address) } else {
+                        collector.report(item, "\"\(text)\" is not a usable IPv4 address")
+                    }
+                }
+            }
+        } else {
+            collector.report(path: cursor.child("targets"), line: cursor.line, "missing; list one or more addresses to probe")
+        }
+        var check = HealthCheckConfig(targets: targets)
+        if let methodCursor = keys["method"], let text = collector.string(methodCursor, of: "a probe method") {
+            switch HealthCheckMethod.parse(text) {
+            case .success(let method): check.method = method
+            case .failure(let error): collector.report(methodCursor, "\"\(text)\": \(error.reason)")
+            }
+        }
+        func duration(_ key: String, _ range: ClosedRange<Duration>) -> Duration? {
+            guard let durationCursor = keys[key], let text = collector.string(durationCursor, of: "a duration") else { return nil }
+            guard let value = DurationText.parse(text) else {
+                collector.report(durationCursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
+                return nil
+            }
+            guard range.contains(value) else {
+                collector.report(durationCursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
+                return nil
+            }
+            return value
+        }
+        if let value = duration("interval", .milliseconds(20)...(.seconds(3600))) { check.interval = value }
+        if let value = duration("timeout", .milliseconds(10)...(.seconds(60))) { check.timeout = value }
+        if let countCursor = keys["down_after"], let value = collector.integer(countCursor, in: 1...1000, of: "a number of rounds") { check.downAfter = value }
+        if let countCursor = keys["up_after"], let value = collector.integer(countCursor, in: 1...1000, of: "a number of rounds") { check.upAfter = value }
+        if let quorumCursor = keys["quorum"], let value = collector.integer(quorumCursor, in: 1...1000, of: "a number of targets") {
+            if !targets.isEmpty, value > targets.count {
+                collector.report(quorumCursor, "\(value) is more than the \(targets.count) target(s); the WAN could never be up")
+            } else {
+                check.quorum = value
+            }
+        }
+        return collector.issues.count == before ? check : nil
     }
 
     private static func readKernelLayout(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> KernelLayoutConfig? {

@@ -66,6 +66,18 @@ struct IssueCollector {
         return scalar.string
     }
 
+    /// `true` or `false`.
+    mutating func boolean(_ cursor: YAMLCursor) -> Bool? {
+        guard let text = string(cursor, of: "true or false") else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default:
+            report(cursor, "\"\(text)\" is not true or false")
+            return nil
+        }
+    }
+
     /// A decimal or 0x-hexadecimal integer within `range`.
     mutating func integer(_ cursor: YAMLCursor, in range: ClosedRange<Int>, of what: String) -> Int? {
         guard let text = string(cursor, of: what) else { return nil }

@@ -31,14 +31,18 @@ public enum GatewayPlanner {
         )
     }
 
-    /// Weighted WANs share new connections; weight-0 WANs are standbys that share equally only
-    /// when no weighted WAN is usable. When no WAN is usable at all, the configured weights stay
-    /// in force: sending connections somewhere beats dropping every one of them.
+    /// Only the lowest tier that has a usable WAN carries new connections. Within it, weighted WANs
+    /// share by weight; weight-0 WANs are standbys that share equally only when no weighted WAN of
+    /// that tier is usable. When no WAN is usable at all, the configured weights stay in force:
+    /// sending connections somewhere (the first WAN to recover takes them at once) beats dropping all.
     static func splitWeights(_ config: Config, usable: [Int]) -> [(wanIndex: Int, weight: Int)] {
-        let weighted = usable.filter { config.wans[$0].weight > 0 }
+        guard let lowestTier = usable.map({ config.wans[$0].tier }).min() else {
+            return config.wans.indices.map { ($0, config.wans[$0].weight) }
+        }
+        let tier = usable.filter { config.wans[$0].tier == lowestTier }
+        let weighted = tier.filter { config.wans[$0].weight > 0 }
         if !weighted.isEmpty { return weighted.map { ($0, config.wans[$0].weight) } }
-        if !usable.isEmpty { return usable.map { ($0, 1) } }
-        return config.wans.indices.map { ($0, config.wans[$0].weight) }
+        return tier.map { ($0, 1) }
     }
 
     static func policyRules(_ config: Config, usable: [Int], split: WeightedSplit) -> [PolicyRule] {

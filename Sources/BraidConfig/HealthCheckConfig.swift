@@ -1,0 +1,121 @@
+/// How Braid decides whether a WAN is usable: probes to one or more targets, sent through that WAN,
+/// every `interval`; `downAfter` failed rounds in a row take it out, `upAfter` good rounds bring it back.
+public struct HealthCheckConfig: Sendable, Equatable {
+    public var targets: [IPv4Address]
+    public var method: HealthCheckMethod
+    public var interval: Duration
+    public var timeout: Duration
+    public var downAfter: Int
+    public var upAfter: Int
+    /// How many targets must answer for a round to pass.
+    public var quorum: Int
+
+    /// Defaults chosen for sub-second failover on a dead upstream (see docs/config.md): a round every
+    /// 150 ms, each probe given 300 ms, three failed rounds → down. Worst case from the cut to the
+    /// verdict: one interval of phase + two more intervals + one timeout = 750 ms.
+    public static let defaultInterval = Duration.milliseconds(150)
+    public static let defaultTimeout = Duration.milliseconds(300)
+    public static let defaultDownAfter = 3
+    public static let defaultUpAfter = 5
+
+    public init(targets: [IPv4Address], method: HealthCheckMethod = .icmp, interval: Duration = Self.defaultInterval,
+                timeout: Duration = Self.defaultTimeout, downAfter: Int = Self.defaultDownAfter,
+                upAfter: Int = Self.defaultUpAfter, quorum: Int = 1) {
+        self.targets = targets
+        self.method = method
+        self.interval = interval
+        self.timeout = timeout
+        self.downAfter = downAfter
+        self.upAfter = upAfter
+        self.quorum = quorum
+    }
+
+    /// The longest a dead upstream can go unnoticed with these settings.
+    public var worstCaseDetection: Duration { interval * (downAfter) + timeout }
+}
+
+/// What a probe does to a target.
+public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
+    /// ICMP echo request; up when the matching reply arrives.
+    case icmp
+    /// TCP connect to the port; up when the handshake completes (or the target refuses: it answered).
+    case tcp(port: UInt16)
+    /// HTTP GET of `path` with `Host: host`; up on a 2xx or 3xx status.
+    case http(host: String, port: UInt16, path: String)
+    /// DNS query (type A) for `name` over UDP port 53; up on any answer.
+    case dns(name: String)
+
+    public var description: String {
+        switch self {
+        case .icmp: "icmp"
+        case .tcp(let port): "tcp:\(port)"
+        case .http(let host, let port, let path): "http://\(host)\(port == 80 ? "" : ":\(port)")\(path)"
+        case .dns(let name): "dns:\(name)"
+        }
+    }
+
+    /// Parses `icmp`, `tcp:PORT`, `http://HOST[:PORT]/PATH` or `dns:NAME`; nil with a reason on error.
+    public static func parse(_ text: String) -> Result<HealthCheckMethod, MethodParseError> {
+        if text == "icmp" { return .success(.icmp) }
+        if text.hasPrefix("tcp:") {
+            guard let port = UInt16(text.dropFirst(4)), port > 0 else { return .failure(.init("tcp needs a port 1-65535, as tcp:443")) }
+            return .success(.tcp(port: port))
+        }
+        if text.hasPrefix("http://") {
+            let rest = text.dropFirst(7)
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            let authority = rest[..<slash]
+            let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+            let pieces = authority.split(separator: ":", omittingEmptySubsequences: false)
+            guard let host = pieces.first, !host.isEmpty, pieces.count <= 2, isHostName(host) else {
+                return .failure(.init("http needs a host name, as http://example.com/health"))
+            }
+            var port: UInt16 = 80
+            if pieces.count == 2 {
+                guard let parsed = UInt16(pieces[1]), parsed > 0 else { return .failure(.init("the http port must be 1-65535")) }
+                port = parsed
+            }
+            guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else {
+                return .failure(.init("the http path may not contain spaces, quotes or non-ASCII characters"))
+            }
+            return .success(.http(host: String(host), port: port, path: path))
+        }
+        if text.hasPrefix("dns:") {
+            let name = text.dropFirst(4)
+            guard isHostName(name), name.split(separator: ".").allSatisfy({ (1...63).contains($0.count) }), name.count <= 253 else {
+                return .failure(.init("dns needs a domain name, as dns:example.com"))
+            }
+            return .success(.dns(name: String(name)))
+        }
+        return .failure(.init("expected icmp, tcp:PORT, http://HOST[:PORT]/PATH or dns:NAME"))
+    }
+
+    static func isHostName(_ text: Substring) -> Bool {
+        !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+    }
+}
+
+/// Why a health-check method string was refused.
+public struct MethodParseError: Error, Sendable {
+    public var reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// Parses durations written as `100ms`, `1s`, `1.5s` or `2m`.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }), let value = Double(number), value.isFinite else { return nil }
+            // "1m" must not be read as "1" + "m" when the user meant ms: "ms" is checked first.
+            return .milliseconds(Int64((value * scale * 1000).rounded()))
+        }
+        return nil
+    }
+
+    public static func format(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
+}
