@@ -9,23 +9,39 @@ let package = Package(
         .library(name: "BraidConfig", targets: ["BraidConfig"]),
         .library(name: "BraidPlanner", targets: ["BraidPlanner"]),
         .library(name: "BraidKernel", targets: ["BraidKernel"]),
+        .library(name: "BraidHealth", targets: ["BraidHealth"]),
+        .library(name: "BraidDaemon", targets: ["BraidDaemon"]),
         .library(name: "BraidLab", targets: ["BraidLab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "BraidConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BraidPlanner", dependencies: ["BraidConfig"]),
         .target(name: "BraidKernel", dependencies: ["BraidConfig", "BraidPlanner"]),
-        .target(name: "CNamespace"),
-        .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "CNamespace"]),
+        .target(name: "BraidHealth", dependencies: ["BraidConfig"]),
+        .target(name: "CBraidLinux"),
+        .target(
+            name: "BraidDaemon",
+            dependencies: [
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidHealth", "CBraidLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "CBraidLinux"]),
         .executableTarget(
             name: "braid",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab", "BraidDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "BraidConfigTests", dependencies: ["BraidConfig"]),
@@ -34,6 +50,7 @@ let package = Package(
             dependencies: ["BraidConfig", "BraidPlanner"],
             resources: [.copy("Golden")]
         ),
+        .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
         .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"]),
     ],

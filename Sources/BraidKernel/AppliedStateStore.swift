@@ -47,8 +47,7 @@ public struct AppliedStateStore: Sendable {
             // Write then rename, so a crash never leaves half a file where the originals were.
             let temporary = path + ".new"
             try encoder.encode(state).write(to: URL(fileURLWithPath: temporary))
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
             throw .notPermitted("cannot write Braid's state file \(path): \(error)")
         }

@@ -114,6 +114,14 @@ public final class FakeKernel: KernelPort {
         state.withLock { $0.connectionsByMark[mark & mask] ?? 0 }
     }
 
+    public func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        state.withLock { state in
+            let count = state.connectionsByMark[mark & mask] ?? 0
+            state.connectionsByMark[mark & mask] = nil
+            return count
+        }
+    }
+
     public func readCounters() throws(KernelError) -> [String: TrafficCounter] {
         state.withLock { $0.counters }
     }

@@ -9,7 +9,8 @@ public struct WanStatus: Sendable, Equatable, Codable {
     public var mark: String
     public var table: UInt32
     public var weight: Int
-    /// Share of new connections in the installed split, as "numerator/denominator".
+    /// Share of new connections the config gives this WAN with the links as they are now, as
+    /// "numerator/denominator" (what `apply` installs; the daemon may have narrowed it by health).
     public var share: String
     public var connections: Int
     public var received: TrafficCounter

@@ -10,7 +10,8 @@ public enum KernelChangeSet {
     public static func steps(from observed: ObservedKernelState, to desired: DesiredState,
                              sysctls currentSysctls: [String: String], rulesetUnchanged: Bool) -> [KernelStep] {
         var steps: [KernelStep] = []
-        var stale: [KernelStep] = []
+        var staleRoutes: [KernelStep] = []
+        var staleRules: [KernelStep] = []
 
         let observedBySlot = Dictionary(observed.routes.map { ($0.slot, $0) }, uniquingKeysWith: { first, _ in first })
         let desiredSlots = Set(desired.routes.map(\.slot))
@@ -25,7 +26,7 @@ public enum KernelChangeSet {
         for route in observed.routes {
             // A second route in a slot Braid keeps is a duplicate; a route in a slot it no longer uses is stale.
             if !desiredSlots.contains(route.slot) || !seenSlots.insert(route.slot).inserted && !desired.routes.contains(route) {
-                stale.append(.deleteRoute(route))
+                staleRoutes.append(.deleteRoute(route))
             }
         }
 
@@ -34,7 +35,7 @@ public enum KernelChangeSet {
         let desiredRules = Set(desired.policyRules)
         var keptRules = Set<PolicyRule>()
         for rule in observed.policyRules where !desiredRules.contains(rule) || !keptRules.insert(rule).inserted {
-            stale.append(.deleteRule(rule))
+            staleRules.append(.deleteRule(rule))
         }
 
         if !rulesetUnchanged {
@@ -46,7 +47,8 @@ public enum KernelChangeSet {
             let current = currentSysctls[setting.key] ?? ""
             if current != setting.value { steps.append(.setSysctl(key: setting.key, value: setting.value, previous: current)) }
         }
-        return steps + stale
+        // Rules before routes, so no rule points at an emptied table even for a moment.
+        return steps + staleRules + staleRoutes
     }
 
     /// One nft transaction that turns whatever Braid's table holds into `ruleset`. Rules and maps

@@ -11,6 +11,9 @@ public protocol KernelPort: Sendable {
     func perform(_ step: KernelStep) throws(KernelError)
     /// Conntrack entries whose mark, under `mask`, equals `mark`.
     func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
+    /// Deletes the conntrack entries whose mark, under `mask`, equals `mark` (and no others);
+    /// returns how many were deleted.
+    func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
     /// Braid's named counters: name → (packets, bytes).
     func readCounters() throws(KernelError) -> [String: TrafficCounter]
 }

@@ -37,21 +37,24 @@ public struct LinuxKernel: KernelPort {
     }
 
     func readPolicyRules() throws(KernelError) -> [PolicyRule] {
-        let output = try runner.check(["ip", "-j", "rule", "show"])
+        // -N: numbers, not names from /etc/iproute2/rt_tables, so a named table id still reads back.
+        let output = try runner.check(["ip", "-N", "-j", "rule", "show"])
         guard let rules = try parseJSON(output, command: "ip -j rule show") as? [[String: Any]] else { return [] }
         return rules.compactMap { rule -> PolicyRule? in
             guard "\(rule["protocol"] ?? "")" == protocolTag, let priority = rule["priority"] as? Int,
                   let table = rule["table"] as? String else { return nil }
             let tableNumber: UInt32? = table == "main" ? RoutingLayout.mainTable : UInt32(table)
             guard let tableNumber else { return nil }
-            return PolicyRule(priority: UInt32(priority), fwmark: (rule["fwmark"] as? String).flatMap(parseHex),
-                              fwmask: (rule["fwmask"] as? String).flatMap(parseHex), table: tableNumber,
+            let fwmark = (rule["fwmark"] as? String).flatMap(parseHex)
+            // ip omits the mask when it is all ones.
+            let fwmask = (rule["fwmask"] as? String).flatMap(parseHex) ?? (fwmark == nil ? nil : UInt32.max)
+            return PolicyRule(priority: UInt32(priority), fwmark: fwmark, fwmask: fwmask, table: tableNumber,
                               suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
         }
     }
 
     func readRoutes() throws(KernelError) -> [Route] {
-        let output = try runner.check(["ip", "-j", "route", "show", "table", "all", "proto", protocolTag])
+        let output = try runner.check(["ip", "-N", "-j", "route", "show", "table", "all", "proto", protocolTag])
         guard let routes = try parseJSON(output, command: "ip -j route show") as? [[String: Any]] else { return [] }
         return routes.compactMap { route -> Route? in
             guard let destination = route["dst"] as? String, let gatewayText = route["gateway"] as? String,
@@ -123,6 +126,19 @@ public struct LinuxKernel: KernelPort {
             return Int(result.standardError[range].prefix { $0.isNumber }) ?? 0
         }
         return result.standardOutput.split(separator: "\n").count
+    }
+
+    public func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        let arguments = ["conntrack", "-D", "-m", "\(mark)/\(mask)"]
+        let result = try runner.run(arguments)
+        // conntrack exits 1 when nothing matched; the summary on stderr tells the count either way.
+        if let range = result.standardError.range(of: #"(\d+) flow entr"#, options: .regularExpression) {
+            return Int(result.standardError[range].prefix { $0.isNumber }) ?? 0
+        }
+        guard result.status == 0 else {
+            throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
+        }
+        return 0
     }
 
     public func readCounters() throws(KernelError) -> [String: TrafficCounter] {

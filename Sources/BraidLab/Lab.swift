@@ -14,6 +14,10 @@ import Foundation
 public final class Lab: Sendable {
     /// The internet host's service address, on its loopback.
     public static let serverAddress = IPv4Address("198.19.0.10")!
+    /// A second internet address that answers pings, for health checks with several targets.
+    public static let secondServerAddress = IPv4Address("198.19.0.11")!
+    /// An address on the internet side that nothing answers: a dead health-check target.
+    public static let deadAddress = IPv4Address("198.19.0.99")!
     /// Port of the who-am-I server on the internet host and on the router.
     public static let serverPort: UInt16 = 8080
     public static let routerLanAddress = IPv4Address("10.77.0.1")!
@@ -27,6 +31,10 @@ public final class Lab: Sendable {
     /// Directory for Braid's state file on the lab router.
     public let stateDirectory: String
     private let servers = LockedBox<[WhoAmIServer]>([])
+    private let daemons = LockedBox<[LabDaemon]>([])
+
+    /// Daemons started on this lab are killed at teardown, whatever the test did.
+    func register(_ daemon: LabDaemon) { daemons.update { $0.append(daemon) } }
 
     /// Builds a lab with `wanCount` WANs and `lanHostCount` LAN hosts. Names start with a prefix
     /// unique to this process, so parallel runs never collide and stale labs can be found.
@@ -76,7 +84,8 @@ public final class Lab: Sendable {
             try host.ip([["address", "add", "\(lanHostAddress(index))/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
                          ["route", "add", "default", "via", "\(Lab.routerLanAddress)"]])
         }
-        try internet.ip([["address", "add", "\(Lab.serverAddress)/32", "dev", "lo"]])
+        try internet.ip([["address", "add", "\(Lab.serverAddress)/32", "dev", "lo"],
+                         ["address", "add", "\(Lab.secondServerAddress)/32", "dev", "lo"]])
         for wan in wans {
             let isp = wan.namespace
             try ProcessCommandRunner().check(["ip", "link", "add", wan.routerInterface, "netns", router.name, "type", "veth", "peer", "name", "customer", "netns", isp.name])
@@ -88,9 +97,12 @@ public final class Lab: Sendable {
             try isp.sysctl("net/ipv4/ip_forward", "1")
             try isp.run(["nft", "-f", "-"], input: """
                 table inet isp {
+                    chain outage {
+                    }
                     chain forward {
                         type filter hook forward priority filter; policy accept;
                         iifname "customer" ip saddr != \(wan.customerRange) counter drop comment "BCP 38: only our customers' addresses"
+                        jump outage
                     }
                 }
                 """)
@@ -124,8 +136,25 @@ public final class Lab: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Cuts the ISP's upstream: it stops forwarding anything, while the router's link to it stays up
+    /// (the failure only health checks can see).
+    public func cutUpstream(_ wan: LabWan) throws {
+        try wan.namespace.run(["nft", "add", "rule", "inet", "isp", "outage", "drop"])
+    }
+
+    public func healUpstream(_ wan: LabWan) throws {
+        try wan.namespace.run(["nft", "flush", "chain", "inet", "isp", "outage"])
+    }
+
+    /// Takes the ISP's end of the router link down: the router sees its WAN interface lose carrier.
+    public func setRouterLink(_ wan: LabWan, up: Bool) throws {
+        try wan.namespace.ip([["link", "set", "customer", up ? "up" : "down"]])
+    }
+
     /// Removes every namespace of this lab and stops its servers; safe to call twice.
     public func teardown() {
+        for daemon in daemons.value { daemon.kill9() }
+        daemons.value = []
         for server in servers.value { server.stop() }
         servers.value = []
         for namespace in allNamespaces {

@@ -1,4 +1,4 @@
-import CNamespace
+import CBraidLinux
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidDaemon
 import BraidKernel
 import Foundation
 
@@ -7,6 +8,7 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show each WAN's link, mark, table, connections and counters.")
 
     @OptionGroup var options: ConfigOptions
+    @OptionGroup var state: StateOptions
     @Flag(name: .customLong("json"), help: "Print JSON.")
     var json = false
 
@@ -19,12 +21,15 @@ struct Status: ParsableCommand {
             printError(error.description)
             throw ExitStatus.kernelFailure
         }
+        let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(StatusReport(installed: status.installed, wans: status.wans, daemon: health)), as: UTF8.self))
         } else {
             print(StatusTable.render(status))
+            print(health.map(HealthTable.render) ?? "\nNo daemon is running (`braid run` health-checks the WANs).")
         }
     }
 }
@@ -44,6 +49,30 @@ enum StatusTable {
                 .trimmingCharacters(in: .whitespaces)
         }
         if !status.installed { lines.insert("Braid is not installed (run `braid apply`).", at: 0) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `braid status --json`: the kernel's view plus, when a daemon runs, its live health.
+struct StatusReport: Encodable {
+    var installed: Bool
+    var wans: [WanStatus]
+    var daemon: DaemonStatus?
+}
+
+/// The daemon's health view: state, since when and why, and each target's RTT and loss.
+enum HealthTable {
+    static func render(_ status: DaemonStatus) -> String {
+        var lines = ["", "Daemon pid \(status.pid), config \(status.configPath):"]
+        let formatter = ISO8601DateFormatter()
+        for wan in status.wans {
+            lines.append("  \(wan.name): \(wan.state) since \(formatter.string(from: wan.since)) (\(wan.reason))")
+            if let probe = wan.probe { lines.append("    probe: \(probe)") }
+            for target in wan.targets {
+                let rtt = target.lastRTTMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
+                lines.append("    \(target.address): rtt \(rtt), loss \(Int((target.loss * 100).rounded()))%")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }

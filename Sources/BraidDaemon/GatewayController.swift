@@ -1,0 +1,240 @@
+import BraidConfig
+import BraidHealth
+import BraidKernel
+import BraidPlanner
+import Foundation
+import Logging
+import Synchronization
+
+/// Something the control loop must react to.
+public enum DaemonEvent: Sendable {
+    /// A finished probe round; `generation` identifies the config it was probed under.
+    case round(generation: Int, wanName: String, ProbeRound)
+    /// rtnetlink reported a link or address change.
+    case linkChanged
+    /// SIGHUP: re-read the config.
+    case reload
+}
+
+/// The daemon's control loop: events in (probe rounds, link changes, reloads), health state
+/// machines updated, and on every change of a WAN's usability a fresh plan applied atomically.
+/// Owned by one task; only the status snapshot is shared (with the status socket's thread).
+public final class GatewayController {
+    public private(set) var config: Config
+    let configPath: String
+    let applier: GatewayApplier
+    let logger: Logger
+    let clock = ContinuousClock()
+    let emit: @Sendable (DaemonEvent) -> Void
+    let status: StatusBoard
+
+    private var trackers: [String: WanHealthTracker] = [:]
+    private var probers: [WanProber] = []
+    private var generation = 0
+    private var linkUp: [String: Bool] = [:]
+    private var interfaceAddresses: [String: [InterfaceAddress]] = [:]
+    private var reasons: [String: (text: String, since: Date)] = [:]
+
+    public init(config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
+                status: StatusBoard, emit: @escaping @Sendable (DaemonEvent) -> Void) {
+        self.config = config
+        self.configPath = configPath
+        self.applier = applier
+        self.logger = logger
+        self.status = status
+        self.emit = emit
+    }
+
+    /// Installs the config, or adopts an existing Braid state (an unchanged re-apply touches
+    /// nothing, so no flow drops across a daemon restart), then starts probing.
+    public func start() throws(ApplyError) {
+        do { try refreshLinks() } catch { throw .kernel(error) }
+        resetTrackers(previous: [:], previousConfig: nil)
+        let report = try applier.apply(config, availability: availability)
+        if report.performed.isEmpty {
+            logger.info("adopted the installed Braid state unchanged", metadata: ["wans": "\(config.wans.count)"])
+        } else {
+            logger.info("installed \(report.performed.count) change(s)", metadata: ["wans": "\(config.wans.count)"])
+        }
+        startProbers()
+        publishStatus()
+    }
+
+    public func stop() {
+        for prober in probers { prober.stop() }
+        probers = []
+    }
+
+    public func handle(_ event: DaemonEvent) {
+        switch event {
+        case .round(let roundGeneration, let wanName, let round):
+            guard roundGeneration == generation, var tracker = trackers[wanName] else { return }
+            let transition = tracker.record(round, at: clock.now)
+            trackers[wanName] = tracker
+            if let transition { healthChanged(wanName, transition, round: round) }
+            publishStatus()
+        case .linkChanged:
+            linkEvent()
+        case .reload:
+            reload()
+        }
+    }
+
+    /// WANs that must not take new connections: probes say down. (Link-down WANs are excluded by
+    /// the planner from the host facts.)
+    var availability: WanAvailability {
+        WanAvailability(unavailable: Set(trackers.filter { $0.value.state == .down }.map(\.key)))
+    }
+
+    private func healthChanged(_ wanName: String, _ transition: WanHealthTracker.Transition, round: ProbeRound) {
+        guard let index = config.wans.firstIndex(where: { $0.name == wanName }) else { return }
+        let failures = zip(config.wans[index].health?.targets ?? [], round.outcomes).compactMap { target, outcome -> String? in
+            if case .failed(let reason) = outcome { return "\(target): \(reason)" }
+            return nil
+        }
+        let detection = milliseconds(transition.detectionTime)
+        let reason = transition.state == .down
+            ? "\(transition.rounds) failed rounds in a row (\(failures.joined(separator: "; ")))"
+            : "\(transition.rounds) good rounds in a row"
+        reasons[wanName] = (reason, Date())
+        let applied = reapply()
+        logger.notice("\(wanName) is \(transition.state.rawValue): \(reason)", metadata: [
+            "detection_ms": "\(detection)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+        ])
+        if transition.state == .down { flush(index) }
+    }
+
+    private func linkEvent() {
+        let before = linkUp
+        let addressesBefore = interfaceAddresses
+        do { try refreshLinks() } catch {
+            logger.error("cannot read interfaces after a link event: \(error)")
+            return
+        }
+        var changed: [Int] = []
+        for (index, wan) in config.wans.enumerated() where before[wan.name] != linkUp[wan.name] {
+            changed.append(index)
+            reasons[wan.name] = ("link \(linkUp[wan.name] == true ? "up" : "down")", Date())
+        }
+        let addressesChanged = addressesBefore != interfaceAddresses
+        guard !changed.isEmpty || addressesChanged else { return }
+        let applied = reapply()
+        for index in changed {
+            let wan = config.wans[index]
+            logger.notice("\(wan.name) link is \(linkUp[wan.name] == true ? "up" : "down") (\(wan.interface))", metadata: [
+                "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+            ])
+            if linkUp[wan.name] != true { flush(index) }
+        }
+        if changed.isEmpty { logger.info("interface addresses changed; re-planned", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"]) }
+        publishStatus()
+    }
+
+    private func reload() {
+        let newConfig: Config
+        do {
+            newConfig = try ConfigLoader.load(path: configPath)
+        } catch {
+            logger.error("SIGHUP: the new config is invalid; keeping the running one:\n\(error)")
+            return
+        }
+        let oldConfig = config
+        let oldTrackers = trackers
+        config = newConfig
+        stop()
+        resetTrackers(previous: oldTrackers, previousConfig: oldConfig)
+        do {
+            let report = try applier.apply(config, availability: availability)
+            logger.notice("SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
+        } catch {
+            logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")
+            config = oldConfig
+            trackers = oldTrackers
+        }
+        startProbers()
+        publishStatus()
+    }
+
+    /// Trackers for the current config; a WAN whose health settings did not change keeps its state.
+    private func resetTrackers(previous: [String: WanHealthTracker], previousConfig: Config?) {
+        trackers = [:]
+        for wan in config.wans {
+            guard let check = wan.health else { continue }
+            if let old = previous[wan.name], old.check == check { trackers[wan.name] = old } else {
+                trackers[wan.name] = WanHealthTracker(check: check, now: clock.now)
+            }
+        }
+    }
+
+    private func startProbers() {
+        generation += 1
+        let currentGeneration = generation
+        for (index, wan) in config.wans.enumerated() {
+            guard let check = wan.health else { continue }
+            let emit = self.emit
+            let name = wan.name
+            let prober = WanProber(interface: wan.interface, mark: config.kernel.mark(forWanAt: index), check: check) { round in
+                emit(.round(generation: currentGeneration, wanName: name, round))
+            }
+            prober.start()
+            probers.append(prober)
+        }
+    }
+
+    /// Applies a fresh plan; returns how long it took in milliseconds, or nil when it failed.
+    @discardableResult
+    private func reapply() -> Int? {
+        let started = clock.now
+        do {
+            try applier.apply(config, availability: availability)
+            return milliseconds(clock.now - started)
+        } catch {
+            logger.error("re-plan failed, the previous state is still in force: \(error)")
+            return nil
+        }
+    }
+
+    private func flush(_ index: Int) {
+        guard config.flushOnDown else { return }
+        let wan = config.wans[index]
+        do {
+            let deleted = try applier.kernel.flushConnections(mark: config.kernel.mark(forWanAt: index), mask: config.kernel.markMask)
+            logger.info("flushed \(deleted) connection(s) of \(wan.name) so its clients reconnect through a healthy WAN")
+        } catch {
+            logger.error("cannot flush \(wan.name)'s connections: \(error)")
+        }
+    }
+
+    private func refreshLinks() throws(KernelError) {
+        let facts = try applier.kernel.readHostFacts()
+        for wan in config.wans {
+            linkUp[wan.name] = facts.interfaces[wan.interface]?.isUp ?? false
+            interfaceAddresses[wan.interface] = facts.interfaces[wan.interface]?.addresses ?? []
+        }
+    }
+
+    private func publishStatus() {
+        let wans = config.wans.map { wan -> WanHealthStatus in
+            let tracker = trackers[wan.name]
+            let state = linkUp[wan.name] != true ? "link-down" : (tracker?.state.rawValue ?? "up")
+            let reason = reasons[wan.name]
+            let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
+                TargetHealthStatus(address: "\(address)",
+                                   lastRTTMilliseconds: tracker?.lastRTT(target: index).map { Double(milliseconds($0, precise: true)) / 1000 },
+                                   loss: tracker?.loss(target: index) ?? 0)
+            }
+            return WanHealthStatus(state: state, name: wan.name, since: reason?.since ?? status.snapshot.startedAt,
+                                   reason: reason?.text ?? (wan.health == nil ? "no health check: up while its link is up" : "starting"),
+                                   probe: wan.health.map { "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)" },
+                                   targets: targets)
+        }
+        status.update { $0.wans = wans }
+    }
+}
+
+/// Whole milliseconds of a duration (or microseconds when `precise`).
+func milliseconds(_ duration: Duration, precise: Bool = false) -> Int {
+    let (seconds, attoseconds) = duration.components
+    return precise ? Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000)
+        : Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+}

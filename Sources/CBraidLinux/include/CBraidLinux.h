@@ -1,0 +1,12 @@
+#ifndef BRAID_CBRAIDLINUX_H
+#define BRAID_CBRAIDLINUX_H
+
+/// Moves the calling thread into the network namespace open at `descriptor` (setns(2) is a
+/// GNU extension that Swift's Glibc module does not export).
+int braid_enter_network_namespace(int descriptor);
+
+/// Opens an rtnetlink socket subscribed to link and IPv4 address changes (RTMGRP_LINK,
+/// RTMGRP_IPV4_IFADDR), with a large receive buffer; -1 and errno on failure.
+int braid_open_link_monitor(void);
+
+#endif

@@ -1,0 +1,44 @@
+import ArgumentParser
+import BraidDaemon
+import BraidKernel
+import Logging
+import ServiceLifecycle
+
+/// `braid run`: the daemon, in the foreground. Health-checks every WAN and re-plans on every change.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: apply the config, health-check every WAN, fail over in under a second.",
+        discussion: "SIGHUP re-reads the config (an invalid one is logged and ignored). SIGTERM stops the daemon and leaves the dataplane in place.")
+
+    @OptionGroup var options: ConfigOptions
+    @OptionGroup var state: StateOptions
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let config = try loadConfig(options)
+        try requireRoot("run")
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            printError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error")
+            throw ExitStatus.invalidInput
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "braid")
+        let daemon = GatewayDaemon(config: config, configPath: options.config, kernel: LinuxKernel(),
+                                   store: AppliedStateStore(directory: state.stateDirectory), logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ApplyError {
+            throw exitStatus(for: error)
+        } catch {
+            printError("\(error)")
+            throw ExitStatus.kernelFailure
+        }
+    }
+}
