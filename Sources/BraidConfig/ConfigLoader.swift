@@ -110,14 +110,16 @@ public enum ConfigLoader {
         var seenInterfaces: [String: String] = [:]
         for item in items {
             guard let wan = readWan(item, &collector) else { continue }
+            let nameCursor = YAMLCursor(node: item.node["name"] ?? item.node, path: item.path + ".name")
+            let interfaceCursor = YAMLCursor(node: item.node["interface"] ?? item.node, path: item.path + ".interface")
             if let first = seenNames[wan.name] {
-                collector.report(YAMLCursor(node: item.node, path: item.path + ".name"), "\"\(wan.name)\" is already the name of \(first)")
+                collector.report(nameCursor, "\"\(wan.name)\" is already the name of \(first)")
             }
             if let first = seenInterfaces[wan.interface] {
-                collector.report(YAMLCursor(node: item.node, path: item.path + ".interface"), "\"\(wan.interface)\" is already used by \(first)")
+                collector.report(interfaceCursor, "\"\(wan.interface)\" is already used by \(first)")
             }
             if let lan, lan.interfaces.contains(wan.interface) {
-                collector.report(YAMLCursor(node: item.node, path: item.path + ".interface"), "\"\(wan.interface)\" is also a LAN interface (lan.interfaces)")
+                collector.report(interfaceCursor, "\"\(wan.interface)\" is also a LAN interface (lan.interfaces)")
             }
             seenNames[wan.name] = seenNames[wan.name] ?? item.path
             seenInterfaces[wan.interface] = seenInterfaces[wan.interface] ?? item.path

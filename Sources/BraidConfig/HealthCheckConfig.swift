@@ -82,7 +82,7 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
         }
         if text.hasPrefix("dns:") {
             let name = text.dropFirst(4)
-            guard isHostName(name), name.split(separator: ".").allSatisfy({ (1...63).contains($0.count) }), name.count <= 253 else {
+            guard isHostName(name), name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.count) }), name.count <= 253 else {
                 return .failure(.init("dns needs a domain name, as dns:example.com"))
             }
             return .success(.dns(name: String(name)))

@@ -40,7 +40,7 @@ public struct IPv4Prefix: Sendable, Hashable, CustomStringConvertible {
     public let length: Int
 
     public init?(address: IPv4Address, length: Int) {
-        guard (0...32).contains(length) else { return nil }
+        guard (0...32).contains(length), address.value & ~Self.mask(length) == 0 else { return nil }
         self.address = address
         self.length = length
     }
@@ -52,6 +52,7 @@ public struct IPv4Prefix: Sendable, Hashable, CustomStringConvertible {
         var length = 32
         if pieces.count == 2 {
             guard (1...2).contains(pieces[1].count), pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }),
+                  !(pieces[1].count == 2 && pieces[1].first == "0"),
                   let parsed = Int(pieces[1]), parsed <= 32 else { return nil }
             length = parsed
         }

@@ -83,7 +83,8 @@ struct IssueCollector {
         guard let text = string(cursor, of: what) else { return nil }
         let value: Int?
         if text.hasPrefix("0x") || text.hasPrefix("0X") {
-            value = Int(text.dropFirst(2), radix: 16)
+            let digits = text.dropFirst(2)
+            value = !digits.isEmpty && digits.allSatisfy(\.isHexDigit) ? Int(digits, radix: 16) : nil
         } else if text.allSatisfy({ $0.isASCII && $0.isNumber }) || (text.first == "-" && text.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) && text.count > 1) {
             value = Int(text)
         } else {

@@ -46,8 +46,8 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
                 mark: hex(mark), table: config.kernel.table(forWanAt: index), weight: wan.weight,
                 share: planned.map { "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
                 connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
-                received: counters["\(wan.name)_rx"] ?? TrafficCounter(packets: 0, bytes: 0),
-                transmitted: counters["\(wan.name)_tx"] ?? TrafficCounter(packets: 0, bytes: 0)))
+                received: counters["rx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0),
+                transmitted: counters["tx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0)))
         }
         return GatewayStatus(installed: observed.table != nil, wans: wans)
     }

@@ -12,6 +12,7 @@ public enum GatewayPlanner {
             return linkUp(wan) && !availability.unavailable.contains(wan.name)
         }
         let split = WeightedSplit(weights: splitWeights(config, usable: usable))
+        let routerSplit = WeightedSplit(weights: splitWeights(config, usable: usable).filter { config.wans[$0.wanIndex].nat != .none })
         let wans = config.wans.enumerated().map { index, wan in
             let share = split.slices.first { $0.wanIndex == index }?.share ?? 0
             return PlannedWan(name: wan.name, interface: wan.interface, gateway: wan.gateway,
@@ -19,7 +20,7 @@ public enum GatewayPlanner {
                               weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
         }
         return DesiredState(
-            ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split),
+            ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split, routerSplit: routerSplit),
             policyRules: policyRules(config, usable: usable, split: split),
             routes: config.wans.enumerated().compactMap { index, wan in
                 // The kernel refuses a gateway route through a link that is down; such a WAN's table

@@ -5,7 +5,7 @@ import BraidConfig
 /// connection gets a mark from the weighted split (from the LAN or the router itself) or from its
 /// arrival interface (from a WAN), and NAT is per outgoing WAN.
 enum RulesetPlanner {
-    static func ruleset(config: Config, wans: [PlannedWan], split: WeightedSplit) -> NftablesRuleset {
+    static func ruleset(config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit) -> NftablesRuleset {
         let mask = config.kernel.markMask
         let keep = ~mask
         let maskText = hex(mask)
@@ -14,8 +14,9 @@ enum RulesetPlanner {
 
         var counters: [NftablesCounter] = []
         for wan in wans {
-            counters.append(NftablesCounter(name: "\(wan.name)_rx", comment: wan == wans.first ? "Per-WAN packet and byte totals, read by `braid status`; objects survive re-applies." : nil))
-            counters.append(NftablesCounter(name: "\(wan.name)_tx"))
+            // Prefixed, because nft names may not start with a digit and WAN names may.
+            counters.append(NftablesCounter(name: "rx_\(wan.name)", comment: wan == wans.first ? "Per-WAN packet and byte totals, read by `braid status`; objects survive re-applies." : nil))
+            counters.append(NftablesCounter(name: "tx_\(wan.name)"))
         }
 
         let maps = [
@@ -34,10 +35,16 @@ enum RulesetPlanner {
                              "goto choose_\(wans[slice.wanIndex].name)")
                         },
                         comment: "New connections, spread by weight over the usable WANs."),
+            NftablesMap(name: "router_connection_split", type: "typeof numgen random mod \(max(routerSplit.modulus, 1)) : verdict", isInterval: true,
+                        elements: routerSplit.slices.map { slice in
+                            (slice.lowerBound == slice.upperBound ? "\(slice.lowerBound)" : "\(slice.lowerBound)-\(slice.upperBound)",
+                             "goto choose_\(wans[slice.wanIndex].name)")
+                        },
+                        comment: "The router's own new connections, over the usable WANs that NAT."),
             NftablesMap(name: "rx_counters", type: "type ifname : counter",
-                        elements: wans.map { ("\"\($0.interface)\"", "\"\($0.name)_rx\"") }),
+                        elements: wans.map { ("\"\($0.interface)\"", "\"rx_\($0.name)\"") }),
             NftablesMap(name: "tx_counters", type: "type ifname : counter",
-                        elements: wans.map { ("\"\($0.interface)\"", "\"\($0.name)_tx\"") }),
+                        elements: wans.map { ("\"\($0.interface)\"", "\"tx_\($0.name)\"") }),
         ]
 
         var chains: [NftablesChain] = []
@@ -50,8 +57,8 @@ enum RulesetPlanner {
                              comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
                 NftablesRule("ct state != new return"),
                 NftablesRule("iifname vmap @wan_by_ingress"),
-                NftablesRule("iifname \(lanInterfaces) fib daddr type local return",
-                             comment: "Traffic for the router itself needs no WAN."),
+                NftablesRule("iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
+                             comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
                 NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split"),
             ],
             comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
@@ -63,9 +70,11 @@ enum RulesetPlanner {
                              comment: "Replies to connections that arrived on a WAN leave by that WAN."),
                 NftablesRule("ct state != new return"),
                 NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
-                NftablesRule("oifname \(wanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split",
-                             comment: "The router's own connections towards the internet are balanced like the LAN's."),
-            ],
+                NftablesRule("meta mark & \(maskText) != 0 return", comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
+            ] + (routerSplit.modulus == 0 ? [] : [
+                NftablesRule("oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
+                             comment: "The router's own connections towards the internet are balanced like the LAN's,\nover the WANs that rewrite the source address (a `nat: none` WAN would keep another WAN's)."),
+            ]),
             comment: "A `route` chain: changing the mark here makes the kernel route the packet again."))
         chains.append(NftablesChain(
             name: "postrouting_count", hook: "type filter hook postrouting priority filter; policy accept;",

@@ -104,7 +104,7 @@ import Testing
         #expect(state.routes.count == 2)
         #expect(!state.policyRules.contains { $0.table == 202 })
         #expect(state.sysctls["net/ipv4/conf/wan3/rp_filter"] == "1")
-        #expect(state.counters.keys.sorted() == ["isp1_rx", "isp1_tx", "isp2_rx", "isp2_tx"])
+        #expect(state.counters.keys.sorted() == ["rx_isp1", "rx_isp2", "tx_isp1", "tx_isp2"])
     }
 
     /// Fails each step of a first install in turn, then each step of a reconfiguration.

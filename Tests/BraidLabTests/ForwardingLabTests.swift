@@ -128,3 +128,21 @@ extension LabTests {
         }
     }
 }
+
+extension LabTests.Reporting {
+    @Test("Every golden ruleset is accepted by the kernel (nft -c, in a scratch namespace)")
+    func goldenRulesetsLoad() async throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("BraidPlannerTests/Golden")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".plan") }
+        #expect(files.count >= 5)
+        try await Lab.with(wanCount: 1, name: "gold") { lab in
+            for file in files {
+                let plan = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+                let ruleset = plan.components(separatedBy: "# ip rules").first ?? plan
+                let result = try lab.router.runner.run(["nft", "-c", "-f", "-"], input: ruleset)
+                #expect(result.status == 0, "\(file): \(result.standardError)")
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import BraidConfig
+import BraidKernel
+import BraidLab
+import Foundation
+import Testing
+
+extension LabTests {
+    /// `braid run` on the lab router: health checks through each WAN, failover, recovery, tiers,
+    /// reloads and restarts, with real packets.
+    @Suite struct Failover {
+        /// Health settings every test uses unless it says otherwise: the documented defaults.
+        static let health = "{ targets: [\(Lab.serverAddress)] }"
+
+        static func startDaemon(_ lab: Lab, yaml: String, file: String = "braid.yaml") async throws -> LabDaemon {
+            let path = try lab.writeFile(file, yaml)
+            let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
+            try await daemon.waitForLog("running")
+            return daemon
+        }
+
+        @Test("A cut upstream stops getting new connections within the default bound; others keep succeeding")
+        func upstreamCutFailsOver() async throws {
+            try await Lab.with(wanCount: 2, name: "cut") { lab in
+                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
+                try await Task.sleep(for: .milliseconds(400))
+                let sampler = ConnectionSampler(from: lab.lanHosts[0])
+                try await Task.sleep(for: .milliseconds(300))
+                let cutAt = ContinuousClock.now
+                try lab.cutUpstream(lab.wans[0])
+                let cutDone = ContinuousClock.now
+                try await daemon.waitForLog("isp1 is down")
+                try await Task.sleep(for: .milliseconds(700))
+                let samples = await sampler.stop()
+                let beforeCut = samples.filter { $0.startedAt < cutAt }
+                #expect(beforeCut.allSatisfy { !$0.neededRetransmission }, "connections were slow before the cut")
+                // The last new connection whose first SYN went to the dead WAN.
+                let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
+                let switchTime = lastOnDeadWan.startedAt - cutAt
+                // Defaults: 150 ms interval, 300 ms timeout, 3 rounds: at most 750 ms to decide, plus the apply.
+                #expect(switchTime < .milliseconds(1000), "new connections still went to the dead WAN \(switchTime) after the cut")
+                let afterSwitch = samples.filter { $0.startedAt > max(lastOnDeadWan.startedAt, cutDone) }
+                let unexpected = afterSwitch.filter { $0.neededRetransmission || lab.wan(forPeer: $0.answer)?.name != "isp2" }
+                #expect(afterSwitch.count > 20 && unexpected.isEmpty,
+                        "after the switch: \(unexpected.map { "\($0.startedAt - cutAt): \($0.answer)" })")
+                // Every connection succeeded in the end: the dead WAN's were re-balanced after the flush.
+                #expect(samples.allSatisfy { !$0.failed }, "failed: \(samples.filter(\.failed).map(\.answer))")
+                #expect(await daemon.stop() == 0)
+            }
+        }
+
+        @Test("A WAN whose router-side link goes down is out within 0.2 s, without waiting for probes")
+        func linkDownIsImmediate() async throws {
+            try await Lab.with(wanCount: 2, name: "link") { lab in
+                // Slow probes, so only the link event can explain a fast reaction.
+                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
+                    "health": "{ targets: [\(Lab.serverAddress)], interval: 2s, timeout: 1s }"]))
+                let skip = daemon.log.count
+                let downAt = ContinuousClock.now
+                try lab.setRouterLink(lab.wans[0], up: false)
+                let line = try await daemon.waitForLog("isp1 link is down", after: skip)
+                #expect(line.arrivedAt - downAt < .milliseconds(200), "noticed after \(line.arrivedAt - downAt)")
+                let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
+                #expect(counts == ["isp2": 50])
+                try lab.setRouterLink(lab.wans[0], up: true)
+                try await daemon.waitForLog("isp1 link is up", after: skip)
+                let healed = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
+                #expect(healed["isp1", default: 0] > 20 && healed["failed"] == nil, "after the link returned: \(healed)")
+            }
+        }
+
+        @Test("After healing, the WAN carries traffic again after up_after good rounds")
+        func healedWanReturns() async throws {
+            try await Lab.with(wanCount: 2, name: "heal") { lab in
+                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
+                    "health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 5 }"]))
+                try lab.cutUpstream(lab.wans[0])
+                try await daemon.waitForLog("isp1 is down")
+                let skip = daemon.log.count
+                let healedAt = ContinuousClock.now
+                try lab.healUpstream(lab.wans[0])
+                let line = try await daemon.waitForLog("isp1 is up", after: skip)
+                #expect(line.text.contains("5 good rounds"))
+                // Five rounds 100 ms apart: at least 400 ms, and not much more than 600 ms.
+                let elapsed = line.arrivedAt - healedAt
+                #expect(elapsed > .milliseconds(390) && elapsed < .milliseconds(900), "came back after \(elapsed)")
+                let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
+                #expect(counts["isp1", default: 0] > 20 && counts["failed"] == nil, "after healing: \(counts)")
+            }
+        }
+
+        @Test("With two targets and quorum 1, a dead target keeps the WAN up; two lost probes in a row never flip it")
+        func quorumAndSingleLosses() async throws {
+            try await Lab.with(wanCount: 2, name: "quor") { lab in
+                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
+                    "health": "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1, interval: 100ms, timeout: 200ms }"]))
+                // Drop exactly two consecutive probes to the live target on isp1 (down_after is 3): each
+                // echo request is 36 bytes on the wire (20 IP + 8 ICMP + 8 payload).
+                try lab.wans[0].namespace.run(["nft", "add", "rule", "inet", "isp", "outage",
+                                               "ip", "daddr", "\(Lab.serverAddress)", "icmp", "type", "echo-request",
+                                               "quota", "until", "72", "bytes", "drop"])
+                try await Task.sleep(for: .milliseconds(1500))
+                #expect(!daemon.logText.contains("is down"), "a WAN flipped:\n\(daemon.logText)")
+                let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
+                #expect(counts["isp1", default: 0] > 20 && counts["isp2", default: 0] > 20, "split: \(counts)")
+            }
+        }
+
+        @Test("Flows on healthy WANs survive a failover; the dead WAN's flows are deleted only with flush_on_down",
+              arguments: [true, false])
+        func flowsAcrossFailover(flushOnDown: Bool) async throws {
+            try await Lab.with(wanCount: 2, name: "flow\(flushOnDown ? 1 : 0)") { lab in
+                let yaml = "flush_on_down: \(flushOnDown)\n" + lab.configYAML(extraWanKeys: ["health": Self.health])
+                let daemon = try await Self.startDaemon(lab, yaml: yaml)
+                var flows: [LongLivedFlow] = []
+                for _ in 0..<8 { flows.append(try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)) }
+                try await Task.sleep(for: .milliseconds(200))
+                let onIsp2 = flows.filter { lab.wan(forPeer: $0.answersSoFar.first ?? "")?.name == "isp2" }
+                try #require(!onIsp2.isEmpty && onIsp2.count < flows.count, "flows did not land on both WANs")
+                try lab.cutUpstream(lab.wans[0])
+                try await daemon.waitForLog("isp1 is down")
+                try await Task.sleep(for: .milliseconds(300))
+                let isp1Mark = "0x10000/0xff0000"
+                // TCP only: the health probes keep going out through isp1 (that is how it is seen to recover).
+                let remaining = try lab.router.run(["conntrack", "-L", "-p", "tcp", "-m", isp1Mark])
+                let isp1Entries = remaining.split(separator: "\n").count
+                for flow in onIsp2 {
+                    let answers = flow.stop()
+                    #expect(!answers.contains { $0.hasPrefix("failed") }, "a flow on the healthy WAN broke")
+                }
+                for flow in flows where !onIsp2.contains(where: { $0 === flow }) { _ = flow.stop() }
+                if flushOnDown {
+                    #expect(isp1Entries == 0, "isp1's conntrack entries were not flushed:\n\(remaining)")
+                    #expect(daemon.logText.contains("flushed"))
+                } else {
+                    #expect(isp1Entries > 0, "isp1's entries were deleted although flush_on_down is false")
+                }
+            }
+        }
+
+        @Test("The backup tier carries traffic only while the whole primary tier is down")
+        func tiers() async throws {
+            try await Lab.with(wanCount: 3, name: "tier") { lab in
+                var yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"])
+                yaml = yaml.replacingOccurrences(of: "name: isp3\n", with: "name: isp3\n    tier: 2\n")
+                let daemon = try await Self.startDaemon(lab, yaml: yaml)
+                var counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
+                #expect(counts["isp3"] == nil && counts["failed"] == nil, "primary tier up: \(counts)")
+                try lab.cutUpstream(lab.wans[0])
+                try await daemon.waitForLog("isp1 is down")
+                counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
+                #expect(counts == ["isp2": 50], "one primary left: \(counts)")
+                try lab.cutUpstream(lab.wans[1])
+                try await daemon.waitForLog("isp2 is down")
+                counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
+                #expect(counts == ["isp3": 50], "whole primary tier down: \(counts)")
+                let skip = daemon.log.count
+                try lab.healUpstream(lab.wans[1])
+                try await daemon.waitForLog("isp2 is up", after: skip)
+                counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
+                #expect(counts == ["isp2": 50], "primary back: \(counts)")
+            }
+        }
+
+        @Test("SIGHUP with new weights: the split follows and a long-lived flow survives; an invalid config is ignored")
+        func reloadOnHangup() async throws {
+            try await Lab.with(wanCount: 2, name: "hup") { lab in
+                let path = try lab.writeFile("braid.yaml", lab.configYAML(weights: [1, 1], extraWanKeys: ["health": Self.health]))
+                let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
+                try await daemon.waitForLog("running")
+                let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
+                try await Task.sleep(for: .milliseconds(100))
+                let flowWan = try #require(lab.wan(forPeer: flow.answersSoFar.first ?? ""))
+                // All new connections to the other WAN: only the conntrack mark can keep the flow where it is.
+                let weights = flowWan.name == "isp1" ? [0, 1] : [1, 0]
+                try lab.configYAML(weights: weights, extraWanKeys: ["health": Self.health]).write(toFile: path, atomically: true, encoding: .utf8)
+                daemon.signal(SIGHUP)
+                try await daemon.waitForLog("config reloaded")
+                let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
+                let other = flowWan.name == "isp1" ? "isp2" : "isp1"
+                #expect(counts == [other: 60], "after SIGHUP: \(counts)")
+                try "wans: [".write(toFile: path, atomically: true, encoding: .utf8)
+                daemon.signal(SIGHUP)
+                try await daemon.waitForLog("keeping the running one")
+                #expect(daemon.isRunning)
+                let answers = flow.stop()
+                #expect(Set(answers) == ["\(flowWan.routerAddress)"], "the flow moved or broke: \(lab.countByWan(answers))")
+            }
+        }
+
+        @Test("kill -9 and a restart: the new daemon adopts the dataplane and a long-lived flow survives")
+        func restartAdoptsState() async throws {
+            try await Lab.with(wanCount: 2, name: "kill") { lab in
+                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health])
+                let first = try await Self.startDaemon(lab, yaml: yaml)
+                let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
+                try await Task.sleep(for: .milliseconds(100))
+                first.kill9()
+                let snapshot = try lab.routerSnapshot()
+                try await Task.sleep(for: .milliseconds(200))
+                let second = try await Self.startDaemon(lab, yaml: yaml, file: "braid.yaml")
+                #expect(second.logText.contains("adopted the installed Braid state unchanged"), "\(second.logText)")
+                #expect(try lab.routerSnapshot() == snapshot)
+                try await Task.sleep(for: .milliseconds(200))
+                let answers = flow.stop()
+                #expect(answers.count > 15 && Set(answers).count == 1 && !answers[0].hasPrefix("failed"), "flow: \(lab.countByWan(answers))")
+                // SIGTERM leaves the dataplane in place.
+                #expect(await second.stop() == 0)
+                #expect(try lab.routerSnapshot().ruleset.contains("table inet braid"))
+            }
+        }
+    }
+}
