@@ -44,6 +44,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(
+            name: "failover-benchmark",
+            dependencies: ["BraidConfig", "BraidLab"],
+            path: "Benchmarks/FailoverBenchmark"
+        ),
         .testTarget(name: "BraidConfigTests", dependencies: ["BraidConfig"]),
         .testTarget(
             name: "BraidPlannerTests",

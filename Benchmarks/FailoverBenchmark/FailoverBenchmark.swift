@@ -1,0 +1,97 @@
+import BraidConfig
+import BraidLab
+import Foundation
+
+/// Measures how fast `braid run` takes a dead WAN out of service, in the namespace lab, over many
+/// upstream cuts: detection time (cut → the daemon's verdict) and switch time (cut → start of the
+/// last new connection that still went to the dead WAN). Figures are also given as a ratio to the
+/// worst case the health settings promise, computed for the same run.
+///
+/// Run as root: `swift run -c release failover-benchmark [cuts] [interval] [timeout] [down_after]`.
+@main
+struct FailoverBenchmark {
+    static func main() async throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let cuts = arguments.first.flatMap(Int.init) ?? 10
+        let interval = arguments.dropFirst().first ?? DurationText.format(HealthCheckConfig.defaultInterval)
+        let timeout = arguments.dropFirst(2).first ?? DurationText.format(HealthCheckConfig.defaultTimeout)
+        let downAfter = arguments.dropFirst(3).first.flatMap(Int.init) ?? HealthCheckConfig.defaultDownAfter
+        guard let intervalValue = DurationText.parse(interval), let timeoutValue = DurationText.parse(timeout) else {
+            print("usage: failover-benchmark [cuts] [interval] [timeout] [down_after]")
+            exit(2)
+        }
+        let bound = intervalValue * downAfter + timeoutValue
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            print("error: build the braid product first (\(binary) is missing)")
+            exit(1)
+        }
+        print("Failover benchmark: \(cuts) upstream cuts, health icmp interval \(interval), timeout \(timeout), down_after \(downAfter), up_after 3")
+        print("Promised worst-case detection: \(milliseconds(bound)) ms")
+
+        let lab = try Lab(wanCount: 2, name: "bench")
+        defer { lab.teardown() }
+        do {
+            var detections: [Double] = []
+            var switches: [Double] = []
+            var linkDowns: [Double] = []
+            let yaml = lab.configYAML(extraWanKeys: [
+                "health": "{ targets: [\(Lab.serverAddress)], interval: \(interval), timeout: \(timeout), down_after: \(downAfter), up_after: 3 }"])
+            let daemon = try LabDaemon(lab: lab, binary: binary, configPath: try lab.writeFile("braid.yaml", yaml))
+            try await daemon.waitForLog("running")
+            for cut in 1...cuts {
+                // Let the phase of the probe rounds drift between cuts.
+                try await Task.sleep(for: .milliseconds(300 + Int.random(in: 0..<Int(milliseconds(intervalValue)))))
+                let sampler = ConnectionSampler(from: lab.lanHosts[0], interval: .milliseconds(10))
+                try await Task.sleep(for: .milliseconds(200))
+                let skip = daemon.log.count
+                let cutAt = ContinuousClock.now
+                try lab.cutUpstream(lab.wans[0])
+                let verdict = try await daemon.waitForLog("isp1 is down", after: skip)
+                try await Task.sleep(for: .milliseconds(300))
+                let samples = await sampler.stop()
+                let detection = milliseconds(verdict.arrivedAt - cutAt)
+                let switchTime = samples.last(where: { $0.neededRetransmission }).map { milliseconds($0.startedAt - cutAt) } ?? 0
+                detections.append(detection)
+                switches.append(switchTime)
+                try lab.healUpstream(lab.wans[0])
+                try await daemon.waitForLog("isp1 is up", after: skip)
+                print(String(format: "  cut %2d: detection %6.1f ms, switch %6.1f ms", cut, detection, switchTime))
+            }
+            for _ in 1...min(cuts, 5) {
+                let skip = daemon.log.count
+                let downAt = ContinuousClock.now
+                try lab.setRouterLink(lab.wans[0], up: false)
+                let line = try await daemon.waitForLog("isp1 link is down", after: skip)
+                linkDowns.append(milliseconds(line.arrivedAt - downAt))
+                try lab.setRouterLink(lab.wans[0], up: true)
+                try await daemon.waitForLog("isp1 link is up", after: skip)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            _ = await daemon.stop()
+            report(detections: detections, switches: switches, linkDowns: linkDowns, bound: bound)
+        }
+    }
+
+    static func report(detections: [Double], switches: [Double], linkDowns: [Double], bound: Duration) {
+        let boundMilliseconds = milliseconds(bound)
+        print("")
+        print("                median      max   (ratio to the promised \(Int(boundMilliseconds)) ms: median, max)")
+        for (name, values) in [("detection", detections), ("switch", switches)] {
+            print("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " %7.1f ms %7.1f ms   (%.2f, %.2f)", median(values), values.max() ?? 0,
+                         median(values) / boundMilliseconds, (values.max() ?? 0) / boundMilliseconds))
+        }
+        print("  link down " + String(format: " %7.1f ms %7.1f ms   (router-side link down → out; target 200 ms)",
+                                     median(linkDowns), linkDowns.max() ?? 0))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}
