@@ -22,7 +22,7 @@ let package = Package(
     targets: [
         .target(name: "BraidConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BraidPlanner", dependencies: ["BraidConfig"]),
-        .target(name: "BraidKernel", dependencies: ["BraidConfig", "BraidPlanner"]),
+        .target(name: "BraidKernel", dependencies: ["BraidConfig", "BraidPlanner", "CBraidLinux"]),
         .target(name: "BraidHealth", dependencies: ["BraidConfig"]),
         .target(name: "CBraidLinux"),
         .target(

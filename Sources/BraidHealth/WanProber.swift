@@ -180,9 +180,11 @@ public final class WanProber: @unchecked Sendable {
             }
             guard let bytes = ProbeSocket.receive(attempt.descriptor) else { return .failed(reason: "connection closed before a status line") }
             attempt.response += bytes
-            let text = String(decoding: attempt.response.prefix(64), as: UTF8.self)
-            guard let lineEnd = text.firstIndex(of: "\r") ?? (attempt.response.count >= 64 ? text.endIndex : nil) else { return nil }
-            let words = text[..<lineEnd].split(separator: " ")
+            // Bytes, not a String: Swift reads "\r\n" as one character.
+            guard let lineEnd = attempt.response.firstIndex(where: { $0 == 13 || $0 == 10 }) else {
+                return attempt.response.count > 1024 ? .failed(reason: "no status line in the first 1024 bytes") : nil
+            }
+            let words = String(decoding: attempt.response[..<lineEnd], as: UTF8.self).split(separator: " ")
             guard words.count >= 2, words[0].hasPrefix("HTTP/"), let status = Int(words[1]) else { return .failed(reason: "not an HTTP response") }
             return (200..<400).contains(status) ? .answered(rtt: rtt) : .failed(reason: "HTTP \(status)")
         case .dns:

@@ -50,38 +50,33 @@ public struct ProcessCommandRunner: CommandRunner {
             }
             executable = found
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = Array(arguments.dropFirst())
-        let outputPipe = Pipe(), errorPipe = Pipe(), inputPipe = Pipe()
-        process.standardOutput = outputPipe
-        process.standardError = errorPipe
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
+        let child: ChildProcess
         do {
-            try process.run()
+            child = try ChildProcess(executable: executable, arguments: arguments, withInput: input != nil)
         } catch {
             throw .commandFailed(arguments: arguments, status: -1, standardError: "could not start: \(error)")
         }
-        // Drain both pipes while the program runs so a large listing cannot fill a pipe and stall it.
-        let output = PipeDrain(outputPipe.fileHandleForReading)
-        let errors = PipeDrain(errorPipe.fileHandleForReading)
+        // Drain both pipes while the program runs so a large listing cannot fill a pipe and stall it;
+        // feed the input from another thread for the same reason.
+        let output = PipeDrain(child.outputDescriptor)
+        let errors = PipeDrain(child.errorDescriptor!)
         if let input {
-            inputPipe.fileHandleForWriting.write(Data(input.utf8))
-            try? inputPipe.fileHandleForWriting.close()
+            let bytes = Array(input.utf8)
+            Thread.detachNewThread { child.writeInputAndClose(bytes) }
         }
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, standardOutput: output.finish(), standardError: errors.finish())
+        let status = child.wait()
+        return CommandResult(status: status, standardOutput: output.finish(), standardError: errors.finish())
     }
 }
 
 /// Reads a pipe to its end on a background thread.
 private final class PipeDrain: @unchecked Sendable {
-    private var data = Data()
+    private var data: [UInt8] = []
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ handle: FileHandle) {
+    init(_ descriptor: Int32) {
         Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
+            data = ChildProcess.readAll(descriptor)
             done.signal()
         }
     }

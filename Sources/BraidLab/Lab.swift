@@ -32,6 +32,7 @@ public final class Lab: Sendable {
     public let stateDirectory: String
     private let servers = LockedBox<[WhoAmIServer]>([])
     private let daemons = LockedBox<[LabDaemon]>([])
+    private let responders = LockedBox<[ProbeResponders]>([])
 
     /// Daemons started on this lab are killed at teardown, whatever the test did.
     func register(_ daemon: LabDaemon) { daemons.update { $0.append(daemon) } }
@@ -112,6 +113,8 @@ public final class Lab: Sendable {
         }
         try startServer(in: internet, address: Lab.serverAddress)
         try startServer(in: router)
+        let probeResponders = try ProbeResponders(namespace: internet.name, address: Lab.secondServerAddress)
+        responders.update { $0.append(probeResponders) }
     }
 
     /// Starts a who-am-I server on `namespace` (TCP and UDP port `serverPort`).
@@ -157,6 +160,8 @@ public final class Lab: Sendable {
         daemons.value = []
         for server in servers.value { server.stop() }
         servers.value = []
+        for responder in responders.value { responder.stop() }
+        responders.value = []
         for namespace in allNamespaces {
             _ = try? ProcessCommandRunner().run(["ip", "netns", "del", namespace.name])
         }

@@ -9,39 +9,37 @@ public final class LabDaemon: @unchecked Sendable {
         public var text: String
     }
 
-    private let process = Process()
+    private let child: ChildProcess
     private let lines = LockedBox<[LogLine]>([])
 
     /// Starts `binary run -c configPath` in the lab router's namespace.
     public init(lab: Lab, binary: String, configPath: String, extraArguments: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") { process.executableURL = URL(fileURLWithPath: "/sbin/ip") }
-        process.arguments = ["netns", "exec", lab.router.name, binary, "run", "-c", configPath, "--state-dir", lab.stateDirectory] + extraArguments
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
+        child = try ChildProcess(executable: ip, arguments: ["ip", "netns", "exec", lab.router.name, binary, "run", "-c", configPath,
+                                                             "--state-dir", lab.stateDirectory] + extraArguments, mergeError: true)
         let lines = self.lines
-        let handle = pipe.fileHandleForReading
+        let descriptor = child.outputDescriptor
         Thread.detachNewThread {
-            var pending = Data()
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending += buffer[..<count]
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let text = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...newline)
+                    let text = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
                     lines.update { $0.append(LogLine(arrivedAt: ContinuousClock.now, text: text)) }
                 }
             }
+            close(descriptor)
         }
         lab.register(self)
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { child.pid }
+    public var isRunning: Bool { child.isRunning }
     public var log: [LogLine] { lines.value }
     public var logText: String { log.map(\.text).joined(separator: "\n") }
 
@@ -52,33 +50,29 @@ public final class LabDaemon: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             if let line = log.dropFirst(skipping).first(where: { $0.text.contains(text) }) { return line }
             if !isRunning, log.dropFirst(skipping).first(where: { $0.text.contains(text) }) == nil {
-                throw LabError("braid run exited (status \(process.terminationStatus)) before logging \"\(text)\":\n\(logText)")
+                try await Task.sleep(for: .milliseconds(50))
+                throw LabError("braid run exited (status \(child.wait())) before logging \"\(text)\":\n\(logText)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
         throw LabError("braid run did not log \"\(text)\" within \(timeout):\n\(logText)")
     }
 
-    public func signal(_ number: Int32) {
-        if process.isRunning { kill(process.processIdentifier, number) }
-    }
+    public func signal(_ number: Int32) { child.signal(number) }
 
     /// Sends SIGTERM and waits for the exit; SIGKILL after `grace`.
     @discardableResult
     public func stop(grace: Duration = .seconds(5)) async -> Int32 {
         signal(SIGTERM)
         let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        if process.isRunning {
-            signal(SIGKILL)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+        while isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        if isRunning { signal(SIGKILL) }
+        return child.wait()
     }
 
     /// Kills at once, as a crash or `kill -9` would, and reaps the process.
     public func kill9() {
         signal(SIGKILL)
-        process.waitUntilExit()
+        child.wait()
     }
 }

@@ -12,17 +12,22 @@ public final class LabSocket: @unchecked Sendable {
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
-    deinit { close() }
+    /// The descriptor is released only here, when no thread can still be using it: closing it
+    /// while another thread sits in recv would let that thread read from whatever socket the
+    /// kernel hands the same number to next.
+    deinit { Glibc.close(descriptor) }
 
+    /// Shuts the socket down, waking any thread blocked on it; every later call throws.
     public func close() {
         let wasClosed = closed.update { value -> Bool in
             defer { value = true }
             return value
         }
-        if !wasClosed {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            Glibc.close(descriptor)
-        }
+        if !wasClosed { shutdown(descriptor, Int32(SHUT_RDWR)) }
+    }
+
+    private func checkOpen() throws {
+        if closed.value { throw LabError("socket closed") }
     }
 
     public static func tcpListener(port: UInt16, address: IPv4Address = IPv4Address(0)) throws -> LabSocket {
@@ -54,6 +59,7 @@ public final class LabSocket: @unchecked Sendable {
     }
 
     public func accept() throws -> (LabSocket, IPv4Address) {
+        try checkOpen()
         var peer = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let client = withUnsafeMutablePointer(to: &peer) {
@@ -75,6 +81,7 @@ public final class LabSocket: @unchecked Sendable {
 
     /// Reads up to and including the next newline; nil at end of stream.
     public func readLine() throws -> String? {
+        try checkOpen()
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while true {
@@ -98,6 +105,22 @@ public final class LabSocket: @unchecked Sendable {
     }
 
     public func receiveDatagram() throws -> (String, IPv4Address, UInt16) {
+        let (bytes, address, port) = try receiveDatagramBytes()
+        return (String(decoding: bytes, as: UTF8.self), address, port)
+    }
+
+    public func sendDatagramBytes(_ bytes: [UInt8], to address: IPv4Address, port: UInt16) throws {
+        var target = Self.socketAddress(address, port)
+        let sent = withUnsafePointer(to: &target) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
+                bytes.withUnsafeBytes { sendto(descriptor, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard sent >= 0 else { throw Self.posixError("sendto \(address):\(port)") }
+    }
+
+    public func receiveDatagramBytes() throws -> ([UInt8], IPv4Address, UInt16) {
+        try checkOpen()
         var buffer = [UInt8](repeating: 0, count: 2048)
         var peer = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -107,7 +130,7 @@ public final class LabSocket: @unchecked Sendable {
             }
         }
         guard count >= 0 else { throw Self.posixError("receive datagram") }
-        return (String(decoding: buffer[..<count], as: UTF8.self), IPv4Address(UInt32(bigEndian: peer.sin_addr.s_addr)), UInt16(bigEndian: peer.sin_port))
+        return (Array(buffer[..<count]), IPv4Address(UInt32(bigEndian: peer.sin_addr.s_addr)), UInt16(bigEndian: peer.sin_port))
     }
 
     func setTimeout(_ seconds: Double) {

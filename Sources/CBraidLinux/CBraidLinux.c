@@ -2,6 +2,7 @@
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -25,4 +26,8 @@ int braid_open_link_monitor(void) {
         return -1;
     }
     return descriptor;
+}
+
+int braid_pipe_cloexec(int descriptors[2]) {
+    return pipe2(descriptors, O_CLOEXEC);
 }

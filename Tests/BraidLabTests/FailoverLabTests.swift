@@ -210,3 +210,72 @@ extension LabTests {
         }
     }
 }
+
+extension LabTests.Failover {
+    @Test("TCP, HTTP and DNS probes keep a WAN up while the target answers, and take it down when the upstream is cut",
+          arguments: ["tcp:80", "http://health.example/health", "dns:example.org"])
+    func probeMethods(method: String) async throws {
+        try await Lab.with(wanCount: 2, name: "m\(method.prefix(3))") { lab in
+            let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
+                "health": "{ targets: [\(Lab.secondServerAddress)], method: \"\(method)\", interval: 100ms, timeout: 200ms }"]))
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(!daemon.logText.contains("is down"), "a WAN went down with a healthy target:\n\(daemon.logText)")
+            let status = try #require(try Self.daemonHealth(lab))
+            for wan in status where wan.state != "up" { Issue.record("\(wan.name) is \(wan.state): \(wan.reason)") }
+            #expect(status.allSatisfy { $0.targets.first?.lastRTTMilliseconds != nil })
+            try lab.cutUpstream(lab.wans[1])
+            try await daemon.waitForLog("isp2 is down")
+        }
+    }
+
+    @Test("An HTTP target answering 503 counts as a failed probe")
+    func httpErrorStatusIsDown() async throws {
+        try await Lab.with(wanCount: 2, name: "h503") { lab in
+            let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
+                "health": "{ targets: [\(Lab.secondServerAddress)], method: \"http://health.example/broken\", interval: 100ms, timeout: 200ms }"]))
+            let line = try await daemon.waitForLog("isp1 is down")
+            #expect(line.text.contains("HTTP 503"), "\(line.text)")
+        }
+    }
+
+    @Test("braid status shows the running daemon's health: state, RTT and loss per target")
+    func statusShowsLiveHealth() async throws {
+        try await Lab.with(wanCount: 2, name: "live") { lab in
+            let yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1 }"])
+            let daemon = try await Self.startDaemon(lab, yaml: yaml)
+            try lab.cutUpstream(lab.wans[1])
+            try await daemon.waitForLog("isp2 is down")
+            let wans = try #require(try Self.daemonHealth(lab))
+            let isp1 = try #require(wans.first { $0.name == "isp1" })
+            let isp2 = try #require(wans.first { $0.name == "isp2" })
+            #expect(isp1.state == "up" && isp2.state == "down")
+            #expect(isp2.reason.contains("failed rounds"))
+            #expect(isp1.targets.count == 2)
+            #expect(isp1.targets[0].lastRTTMilliseconds != nil && isp1.targets[0].loss < 0.5)
+            #expect(isp1.targets[1].loss == 1, "the dead target's loss: \(isp1.targets[1])")
+            let text = try lab.runBraid(try BraidExecutable.path, ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--state-dir", lab.stateDirectory])
+            #expect(text.standardOutput.contains("isp2: down since"), "\(text.standardOutput)")
+        }
+    }
+
+    /// The `daemon.wans` part of `braid status --json`.
+    static func daemonHealth(_ lab: Lab) throws -> [HealthView]? {
+        let path = try lab.writeFile("status.yaml", lab.configYAML())
+        let result = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--json", "--state-dir", lab.stateDirectory])
+        struct Report: Decodable { var daemon: Daemon? }
+        struct Daemon: Decodable { var wans: [HealthView] }
+        return try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8)).daemon?.wans
+    }
+
+    struct HealthView: Decodable {
+        var name: String
+        var state: String
+        var reason: String
+        var targets: [Target]
+        struct Target: Decodable {
+            var address: String
+            var lastRTTMilliseconds: Double?
+            var loss: Double
+        }
+    }
+}

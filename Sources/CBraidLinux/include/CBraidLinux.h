@@ -9,4 +9,8 @@ int braid_enter_network_namespace(int descriptor);
 /// RTMGRP_IPV4_IFADDR), with a large receive buffer; -1 and errno on failure.
 int braid_open_link_monitor(void);
 
+
+
+/// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
+int braid_pipe_cloexec(int descriptors[2]);
 #endif
