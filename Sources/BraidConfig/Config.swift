@@ -8,12 +8,23 @@ public struct Config: Sendable, Equatable {
     /// When a WAN goes down, delete the conntrack entries that carry its mark (and only those), so
     /// its clients reconnect through a healthy WAN at once instead of waiting for their timeouts.
     public var flushOnDown: Bool
+    public var sticky: StickyMode
+    public var sets: [AddressSetConfig]
+    /// Tried in order; the first match wins; traffic no rule matches is balanced.
+    public var rules: [TrafficRuleConfig]
+    public var portForwards: [PortForwardConfig]
 
-    public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true) {
+    public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,
+                sticky: StickyMode = .none, sets: [AddressSetConfig] = [], rules: [TrafficRuleConfig] = [],
+                portForwards: [PortForwardConfig] = []) {
         self.lan = lan
         self.wans = wans
         self.kernel = kernel
         self.flushOnDown = flushOnDown
+        self.sticky = sticky
+        self.sets = sets
+        self.rules = rules
+        self.portForwards = portForwards
     }
 }
 

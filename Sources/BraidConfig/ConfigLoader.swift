@@ -20,10 +20,11 @@ public enum ConfigLoader {
             let reason = FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "no such file"
             throw .unreadable(path: path, reason: reason)
         }
-        return try parse(text)
+        return try parse(text, baseDirectory: (path as NSString).deletingLastPathComponent)
     }
 
-    public static func parse(_ text: String) throws(ConfigError) -> Config {
+    /// Parses config text; relative set file paths are read from `baseDirectory`.
+    public static func parse(_ text: String, baseDirectory: String = FileManager.default.currentDirectoryPath) throws(ConfigError) -> Config {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -36,7 +37,7 @@ public enum ConfigLoader {
             throw .invalid([ConfigIssue(path: "", line: nil, message: "the config is empty; it needs `lan` and `wans`")])
         }
         var collector = IssueCollector()
-        let config = readConfig(YAMLCursor(node: root, path: ""), &collector)
+        let config = readConfig(YAMLCursor(node: root, path: ""), baseDirectory: baseDirectory, &collector)
         if let config, collector.issues.isEmpty { return config }
         throw .invalid(collector.issues)
     }
@@ -52,8 +53,8 @@ public enum ConfigLoader {
         }
     }
 
-    private static func readConfig(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> Config? {
-        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down"]) else { return nil }
+    private static func readConfig(_ cursor: YAMLCursor, baseDirectory: String, _ collector: inout IssueCollector) -> Config? {
+        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down", "sticky", "sets", "rules", "port_forwards"]) else { return nil }
         var flushOnDown = true
         if let flushCursor = keys["flush_on_down"], let value = collector.boolean(flushCursor) { flushOnDown = value }
         var kernel = KernelLayoutConfig()
@@ -69,8 +70,17 @@ public enum ConfigLoader {
             collector.report(path: "wans", line: cursor.line, "missing; list at least one WAN")
             wans = nil
         }
+        var sticky = StickyMode.none
+        if let stickyCursor = keys["sticky"], let text = collector.string(stickyCursor, of: "none or source") {
+            if let mode = StickyMode(rawValue: text) { sticky = mode } else { collector.report(stickyCursor, "\"\(text)\" is not none or source") }
+        }
+        let wanNames = wans?.map(\.name) ?? []
+        var policy = TrafficPolicyReader(wanNames: wanNames, knownWans: wans != nil, baseDirectory: baseDirectory)
+        let sets = keys["sets"].map { policy.readSets($0, &collector) } ?? []
+        let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
+        let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
         guard let lan, let wans else { return nil }
-        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown)
+        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules, portForwards: forwards)
     }
 
     private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {
