@@ -107,9 +107,13 @@ public struct KernelLayoutConfig: Sendable, Equatable {
     /// The shift that moves a WAN number into the mask's lowest bit.
     public var markShift: UInt32 { UInt32(markMask.trailingZeroBitCount) }
 
-    /// How many distinct non-zero WAN numbers fit in the mask's contiguous run of bits.
+    /// How many WAN numbers fit in the mask's contiguous run of bits: every value but 0 (no WAN
+    /// chosen yet) and all-ones (reserved for rules that send traffic to the main table).
     public var markCapacity: Int {
         let bits = (markMask >> markShift).trailingZeroBitCount == 0 ? (~(markMask >> markShift)).trailingZeroBitCount : 0
-        return bits >= 31 ? Int(Int32.max) : (1 << bits) - 1
+        return bits >= 31 ? Int(Int32.max) : (1 << bits) - 2
     }
+
+    /// The mark of connections a rule sends to the main routing table (`use: [main]`).
+    public var mainMark: UInt32 { markMask }
 }

@@ -144,9 +144,9 @@ public enum ConfigLoader {
                 collector.report(path: "kernel.first_table", line: cursor.line,
                                  "tables \(kernel.firstTable)-\(lastTable) would include the reserved tables 253-255 or overflow; pick another first_table")
             }
-            if UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 1 >= 32766 {
+            if UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 2 >= 32766 {
                 collector.report(path: "kernel.first_rule_priority", line: cursor.line,
-                                 "Braid's rules \(kernel.firstRulePriority)-\(UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 1) must stay below the main table's rule (32766)")
+                                 "Braid's rules \(kernel.firstRulePriority)-\(UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 2) must stay below the main table's rule (32766)")
             }
         }
         return wans

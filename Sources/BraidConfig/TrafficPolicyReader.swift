@@ -161,6 +161,9 @@ struct TrafficPolicyReader {
                     targets.append(target)
                 }
                 if entries.isEmpty { collector.report(toCursor, "needs at least one target") }
+                if Set(targets.map { $0.port == nil }).count > 1 {
+                    collector.report(toCursor, "give every target a port, or none (then the arriving port is kept)")
+                }
             } else {
                 collector.report(path: item.child("to"), line: item.line, "missing; where connections are forwarded")
             }

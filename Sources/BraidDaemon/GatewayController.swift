@@ -144,7 +144,8 @@ public final class GatewayController {
         stop()
         resetTrackers(previous: oldTrackers, previousConfig: oldConfig)
         do {
-            let report = try applier.apply(config, availability: availability)
+            try refreshLinks()
+            let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
             logger.notice("SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")
@@ -186,7 +187,7 @@ public final class GatewayController {
     private func reapply() -> Int? {
         let started = clock.now
         do {
-            try applier.apply(config, availability: availability)
+            try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
             return milliseconds(clock.now - started)
         } catch {
             logger.error("re-plan failed, the previous state is still in force: \(error)")

@@ -86,7 +86,9 @@ public final class FakeKernel: KernelPort {
                 state.routes.append(new)
             case .addRule(let rule):
                 if state.policyRules.contains(rule) { return refuse(step, "RTNETLINK answers: File exists") }
-                state.policyRules.append(rule)
+                // The kernel keeps rules ordered by priority, a new rule after others of the same priority.
+                let index = state.policyRules.firstIndex { $0.priority > rule.priority } ?? state.policyRules.endIndex
+                state.policyRules.insert(rule, at: index)
             case .deleteRule(let rule):
                 guard let index = state.policyRules.firstIndex(of: rule) else { return refuse(step, "RTNETLINK answers: No such file or directory") }
                 state.policyRules.remove(at: index)

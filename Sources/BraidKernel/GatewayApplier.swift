@@ -18,15 +18,18 @@ public struct GatewayApplier: Sendable {
         public var performed: [KernelStep]
     }
 
-    public func plan(_ config: Config, availability: WanAvailability = .allAvailable) throws(ApplyError) -> DesiredState {
+    public func plan(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> DesiredState {
         let facts: HostFacts
         do { facts = try kernel.readHostFacts() } catch { throw .kernel(error) }
-        do { return try GatewayPlanner.plan(config, host: facts, availability: availability) } catch { throw .plan(error) }
+        do {
+            return try GatewayPlanner.plan(config, host: facts, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown)
+        } catch { throw .plan(error) }
     }
 
+    /// `missingInterfacesAreDown`: see `GatewayPlanner.plan`; the daemon sets it after its first apply.
     @discardableResult
-    public func apply(_ config: Config, availability: WanAvailability = .allAvailable) throws(ApplyError) -> Report {
-        let desired = try plan(config, availability: availability)
+    public func apply(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> Report {
+        let desired = try plan(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown)
         let previousState: AppliedState?
         var state: AppliedState
         let steps: [KernelStep]

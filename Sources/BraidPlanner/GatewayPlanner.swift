@@ -3,10 +3,17 @@ import BraidConfig
 /// Turns a config, the host's interfaces and the WANs' availability into the complete kernel
 /// state Braid wants. Pure: no I/O, same inputs give the same state, so its output is golden-tested.
 public enum GatewayPlanner {
-    public static func plan(_ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable) throws(PlanError) -> DesiredState {
-        try checkInterfaces(config, host: host)
+    /// `missingInterfacesAreDown`: the daemon re-plans while interfaces come and go (a PPP link, a
+    /// USB modem); for it a missing interface is a WAN that is down, not an error.
+    public static func plan(_ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable,
+                            missingInterfacesAreDown: Bool = false) throws(PlanError) -> DesiredState {
+        if !missingInterfacesAreDown { try checkInterfaces(config, host: host) }
         let layout = config.kernel
-        let linkUp = { (wan: WanConfig) in host.interfaces[wan.interface]?.isUp ?? false }
+        // Usable link: up, with an IPv4 address (without one the kernel refuses the gateway route).
+        let linkUp = { (wan: WanConfig) in
+            guard let facts = host.interfaces[wan.interface] else { return false }
+            return facts.isUp && !facts.addresses.isEmpty
+        }
         let usable = config.wans.indices.filter { index in
             let wan = config.wans[index]
             return linkUp(wan) && !availability.unavailable.contains(wan.name)
@@ -19,8 +26,12 @@ public enum GatewayPlanner {
                               mark: layout.mark(forWanAt: index), table: layout.table(forWanAt: index),
                               weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
         }
+        let usableNames = Set(usable.map { config.wans[$0].name })
+        let policy = PolicyCompiler.compile(config, wans: wans, usable: usableNames)
+        let sticky = config.sticky == .source ? stickyBuckets(config, weights: splitWeights(config, usable: usable)) : nil
         return DesiredState(
-            ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split, routerSplit: routerSplit),
+            ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split, routerSplit: routerSplit, policy: policy,
+                                            stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host)),
             policyRules: policyRules(config, usable: usable, split: split),
             routes: config.wans.enumerated().compactMap { index, wan in
                 // The kernel refuses a gateway route through a link that is down; such a WAN's table
@@ -46,6 +57,21 @@ public enum GatewayPlanner {
         return tier.map { ($0, 1) }
     }
 
+    /// Bucket → WAN for sticky balancing, as contiguous bucket ranges.
+    static func stickyBuckets(_ config: Config, weights: [(wanIndex: Int, weight: Int)]) -> [(lower: Int, upper: Int, wanIndex: Int)] {
+        let candidates = weights.filter { $0.weight > 0 }.map { ($0.wanIndex, $0.weight, config.wans[$0.wanIndex].name) }
+        guard !candidates.isEmpty else { return [] }
+        var ranges: [(lower: Int, upper: Int, wanIndex: Int)] = []
+        for (bucket, wanIndex) in StickyAssignment.assign(candidates).enumerated() {
+            if let last = ranges.last, last.wanIndex == wanIndex, last.upper == bucket - 1 {
+                ranges[ranges.count - 1].upper = bucket
+            } else {
+                ranges.append((bucket, bucket, wanIndex))
+            }
+        }
+        return ranges
+    }
+
     static func policyRules(_ config: Config, usable: [Int], split: WeightedSplit) -> [PolicyRule] {
         let layout = config.kernel
         var rules = [PolicyRule(priority: layout.suppressRulePriority, table: RoutingLayout.mainTable, suppressPrefixLength: 0)]
@@ -53,6 +79,8 @@ public enum GatewayPlanner {
             rules.append(PolicyRule(priority: layout.fwmarkRulePriority(forWanAt: index), fwmark: layout.mark(forWanAt: index),
                                     fwmask: layout.markMask, table: layout.table(forWanAt: index)))
         }
+        rules.append(PolicyRule(priority: layout.mainRulePriority(wanCount: config.wans.count), fwmark: layout.mainMark,
+                                fwmask: layout.markMask, table: RoutingLayout.mainTable))
         // Unmarked traffic (the router's own, before its output chain picks a WAN, and anything
         // from interfaces Braid does not manage) still needs a default route even when main has
         // none: it uses the usable WAN with the largest share.

@@ -5,14 +5,16 @@ public struct NftablesRuleset: Sendable, Equatable {
     public var family: String
     public var name: String
     public var counters: [NftablesCounter]
+    public var sets: [NftablesSet]
     public var maps: [NftablesMap]
     public var chains: [NftablesChain]
 
     public init(family: String = RoutingLayout.tableFamily, name: String = RoutingLayout.tableName,
-                counters: [NftablesCounter] = [], maps: [NftablesMap] = [], chains: [NftablesChain] = []) {
+                counters: [NftablesCounter] = [], sets: [NftablesSet] = [], maps: [NftablesMap] = [], chains: [NftablesChain] = []) {
         self.family = family
         self.name = name
         self.counters = counters
+        self.sets = sets
         self.maps = maps
         self.chains = chains
     }
@@ -26,6 +28,25 @@ public struct NftablesRuleset: Sendable, Equatable {
         for counter in counters {
             if let note = counter.comment { comment(note) }
             lines.append("\tcounter \(counter.name) {")
+            lines.append("\t}")
+        }
+        for set in sets {
+            if !lines.last!.hasSuffix("{") { lines.append("") }
+            if let note = set.comment { comment(note) }
+            lines.append("\tset \(set.name) {")
+            lines.append("\t\ttype \(set.type)")
+            if set.isInterval { lines.append("\t\tflags interval") }
+            if !set.elements.isEmpty {
+                lines.append("\t\telements = {")
+                // Many per line: sets can hold 100,000 prefixes.
+                var index = 0
+                while index < set.elements.count {
+                    let end = min(index + 8, set.elements.count)
+                    lines.append("\t\t\t" + set.elements[index..<end].joined(separator: ", ") + (end == set.elements.count ? "" : ","))
+                    index = end
+                }
+                lines.append("\t\t}")
+            }
             lines.append("\t}")
         }
         for map in maps {
@@ -68,6 +89,23 @@ public struct NftablesCounter: Sendable, Equatable {
 
     public init(name: String, comment: String? = nil) {
         self.name = name
+        self.comment = comment
+    }
+}
+
+/// A named set of addresses (`type` such as `ipv4_addr`); elements are already disjoint.
+public struct NftablesSet: Sendable, Equatable {
+    public var name: String
+    public var type: String
+    public var isInterval: Bool
+    public var elements: [String]
+    public var comment: String?
+
+    public init(name: String, type: String, isInterval: Bool, elements: [String], comment: String? = nil) {
+        self.name = name
+        self.type = type
+        self.isInterval = isInterval
+        self.elements = elements
         self.comment = comment
     }
 }

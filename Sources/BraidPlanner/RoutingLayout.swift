@@ -34,7 +34,12 @@ extension KernelLayoutConfig {
         firstRulePriority + 1 + UInt32(index)
     }
 
-    public func fallbackRulePriority(wanCount: Int) -> UInt32 {
+    /// `use: [main]` connections: their mark sends them to the main table.
+    public func mainRulePriority(wanCount: Int) -> UInt32 {
         firstRulePriority + 1 + UInt32(wanCount)
+    }
+
+    public func fallbackRulePriority(wanCount: Int) -> UInt32 {
+        firstRulePriority + 2 + UInt32(wanCount)
     }
 }

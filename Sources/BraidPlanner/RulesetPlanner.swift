@@ -5,7 +5,9 @@ import BraidConfig
 /// connection gets a mark from the weighted split (from the LAN or the router itself) or from its
 /// arrival interface (from a WAN), and NAT is per outgoing WAN.
 enum RulesetPlanner {
-    static func ruleset(config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit) -> NftablesRuleset {
+    static func ruleset(config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit,
+                        policy: PolicyCompiler.Output, stickyBuckets: [(lower: Int, upper: Int, wanIndex: Int)]?,
+                        forwards: PortForwardPlanner.Output) -> NftablesRuleset {
         let mask = config.kernel.markMask
         let keep = ~mask
         let maskText = hex(mask)
@@ -19,10 +21,11 @@ enum RulesetPlanner {
             counters.append(NftablesCounter(name: "tx_\(wan.name)"))
         }
 
-        let maps = [
+        let mainMark = hex(config.kernel.mainMark)
+        var maps = [
             NftablesMap(name: "wan_by_ct_mark", type: "type mark : verdict",
-                        elements: wans.map { (hex($0.mark), "goto restore_\($0.name)") },
-                        comment: "A connection's WAN, from its conntrack mark."),
+                        elements: wans.map { (hex($0.mark), "goto restore_\($0.name)") } + [(mainMark, "goto restore_main")],
+                        comment: "A connection's WAN, from its conntrack mark (\(mainMark): a rule sent it to the main table)."),
             NftablesMap(name: "wan_by_socket_mark", type: "type mark : verdict",
                         elements: wans.map { (hex($0.mark), "goto choose_\($0.name)") },
                         comment: "A local socket that chose its WAN itself (SO_MARK, as health probes do)."),
@@ -41,6 +44,17 @@ enum RulesetPlanner {
                              "goto choose_\(wans[slice.wanIndex].name)")
                         },
                         comment: "The router's own new connections, over the usable WANs that NAT."),
+        ]
+        if let stickyBuckets {
+            maps.append(NftablesMap(
+                name: "sticky_split", type: "typeof jhash ip saddr mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) : verdict", isInterval: true,
+                elements: stickyBuckets.map { range in
+                    (range.lower == range.upper ? "\(range.lower)" : "\(range.lower)-\(range.upper)", "goto choose_\(wans[range.wanIndex].name)")
+                },
+                comment: "sticky: source. A client's address hashes to one of \(StickyAssignment.bucketCount) buckets; buckets are given to WANs by\nweighted rendezvous hashing, so a WAN that leaves moves only its own clients."))
+        }
+        maps += policy.maps
+        maps += [
             NftablesMap(name: "rx_counters", type: "type ifname : counter",
                         elements: wans.map { ("\"\($0.interface)\"", "\"rx_\($0.name)\"") }),
             NftablesMap(name: "tx_counters", type: "type ifname : counter",
@@ -59,8 +73,10 @@ enum RulesetPlanner {
                 NftablesRule("iifname vmap @wan_by_ingress"),
                 NftablesRule("iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
                              comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
-                NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split"),
-            ],
+            ] + (policy.rules.isEmpty ? [] : [NftablesRule("iifname \(lanInterfaces) jump policy", comment: "Policy rules first; a rule that says `balance`, or no rule, lands on the split below.")])
+              + [stickyBuckets != nil
+                ? NftablesRule("iifname \(lanInterfaces) jhash ip saddr mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split")
+                : NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")],
             comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
         chains.append(NftablesChain(
             name: "output", hook: "type route hook output priority mangle; policy accept;",
@@ -71,7 +87,8 @@ enum RulesetPlanner {
                 NftablesRule("ct state != new return"),
                 NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
                 NftablesRule("meta mark & \(maskText) != 0 return", comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
-            ] + (routerSplit.modulus == 0 ? [] : [
+            ] + (policy.rules.isEmpty ? [] : [NftablesRule("oifname \(wanInterfaces) jump policy", comment: "Rules pin the router's own traffic too (by destination, protocol, port).")])
+              + (routerSplit.modulus == 0 ? [] : [
                 NftablesRule("oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
                              comment: "The router's own connections towards the internet are balanced like the LAN's,\nover the WANs that rewrite the source address (a `nat: none` WAN would keep another WAN's)."),
             ]),
@@ -79,9 +96,23 @@ enum RulesetPlanner {
         chains.append(NftablesChain(
             name: "postrouting_count", hook: "type filter hook postrouting priority filter; policy accept;",
             rules: [NftablesRule("counter name oifname map @tx_counters")]))
+        if !policy.rules.isEmpty {
+            chains.append(NftablesChain(name: "policy", rules: policy.rules,
+                                        comment: "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."))
+        }
+        if !forwards.prerouting.isEmpty {
+            chains.append(NftablesChain(name: "dstnat", hook: "type nat hook prerouting priority dstnat; policy accept;", rules: forwards.prerouting,
+                                        comment: "Port forwards. They match the WAN addresses, so LAN clients using the public address are translated too."))
+        }
+        if !forwards.output.isEmpty {
+            chains.append(NftablesChain(name: "output_dstnat", hook: "type nat hook output priority dstnat; policy accept;", rules: forwards.output,
+                                        comment: "Port forwards for the router's own connections to its WAN addresses."))
+        }
         chains.append(NftablesChain(
             name: "postrouting_nat", hook: "type nat hook postrouting priority srcnat; policy accept;",
-            rules: config.wans.compactMap { wan in
+            rules: (forwards.anyHairpin ? [NftablesRule("iifname \(lanInterfaces) oifname \(lanInterfaces) ct status dnat masquerade",
+                                                        comment: "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply.")] : [])
+              + config.wans.compactMap { wan in
                 switch wan.nat {
                 case .masquerade: NftablesRule("meta nfproto ipv4 oifname \"\(wan.interface)\" masquerade")
                 case .snat(let address): NftablesRule("meta nfproto ipv4 oifname \"\(wan.interface)\" snat ip to \(address)")
@@ -97,7 +128,11 @@ enum RulesetPlanner {
                 comment: "\(wan.name): mark the packet and remember the choice in conntrack; mark bits outside \(maskText) are kept."))
             chains.append(NftablesChain(name: "restore_\(wan.name)", rules: [NftablesRule(set)]))
         }
-        return NftablesRuleset(counters: counters, maps: maps, chains: chains)
+        let setMain = "meta mark set meta mark & \(hex(keep)) | \(mainMark)"
+        chains.append(NftablesChain(name: "choose_main", rules: [NftablesRule(setMain), NftablesRule("ct mark set ct mark & \(hex(keep)) | \(mainMark)")],
+                                    comment: "`use: [main]`: this mark sends the connection to the main routing table."))
+        chains.append(NftablesChain(name: "restore_main", rules: [NftablesRule(setMain)]))
+        return NftablesRuleset(counters: counters, sets: policy.sets, maps: maps, chains: chains)
     }
 
     static func setLiteral(_ names: [String]) -> String {

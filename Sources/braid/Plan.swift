@@ -14,9 +14,13 @@ struct Plan: ParsableCommand {
         var facts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
         // Planning on another machine is useful (review a config before deploying it); say what
         // is missing here instead of refusing, since `apply` checks it for real.
-        for name in config.lan.interfaces + config.wans.map(\.interface) where facts.interfaces[name] == nil {
+        for name in config.lan.interfaces where facts.interfaces[name] == nil {
             printWarning("interface \(name) does not exist on this host; planned as if it were up")
             facts.interfaces[name] = InterfaceFacts(name: name)
+        }
+        for wan in config.wans where facts.interfaces[wan.interface] == nil {
+            printWarning("interface \(wan.interface) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own")
+            facts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
         }
         do {
             print(PlanPrinter.render(try GatewayPlanner.plan(config, host: facts)), terminator: "")

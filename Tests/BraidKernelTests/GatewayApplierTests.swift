@@ -21,9 +21,13 @@ import Testing
             weight: 30
         """
 
+    static func wanInterface(_ number: Int, isUp: Bool = true) -> InterfaceFacts {
+        InterfaceFacts(name: "wan\(number)", isUp: isUp,
+                       addresses: [InterfaceAddress(address: IPv4Address("192.168.\(number).2")!, prefixLength: 24)])
+    }
+
     static func makeKernel() -> FakeKernel {
-        FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), InterfaceFacts(name: "wan1"), InterfaceFacts(name: "wan2"),
-                                InterfaceFacts(name: "wan3")])
+        FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), wanInterface(1), wanInterface(2), wanInterface(3)])
     }
 
     static func makeApplier(_ kernel: FakeKernel) -> GatewayApplier {
@@ -43,10 +47,10 @@ import Testing
             default: "other"
             }
         }
-        #expect(kinds == ["route", "route", "rule", "rule", "rule", "rule", "nft", "sysctl", "sysctl", "sysctl"])
+        #expect(kinds == ["route", "route", "rule", "rule", "rule", "rule", "rule", "nft", "sysctl", "sysctl", "sysctl"])
         let state = kernel.snapshot
         #expect(state.routes.count == 2)
-        #expect(state.policyRules.count == 4)
+        #expect(state.policyRules.count == 5)
         #expect(state.sysctls["net/ipv4/ip_forward"] == "1")
         #expect(state.sysctls["net/ipv4/conf/wan1/rp_filter"] == "2")
         #expect(state.table?.contains("numgen random mod 10") == true)
@@ -108,7 +112,7 @@ import Testing
     }
 
     /// Fails each step of a first install in turn, then each step of a reconfiguration.
-    @Test(arguments: 0..<10)
+    @Test(arguments: 0..<11)
     func aFailureAtAnyStepLeavesTheKernelAsItWas(failingStep: Int) throws {
         for existing in [false, true] {
             let kernel = Self.makeKernel()
@@ -168,7 +172,7 @@ import Testing
     }
 
     @Test func aMissingInterfaceIsReportedBeforeAnyChange() throws {
-        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), InterfaceFacts(name: "wan1")])
+        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), Self.wanInterface(1)])
         #expect {
             try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
         } throws: { error in
@@ -179,7 +183,7 @@ import Testing
     }
 
     @Test func aWanWithItsLinkDownGetsNoRouteAndNoShare() throws {
-        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), InterfaceFacts(name: "wan1"), InterfaceFacts(name: "wan2", isUp: false)])
+        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), Self.wanInterface(1), Self.wanInterface(2, isUp: false)])
         let report = try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
         #expect(kernel.snapshot.routes.map(\.device) == ["wan1"])
         #expect(report.desired.wans[1].splitShare == 0)

@@ -139,7 +139,7 @@ let weightedWithStandbyYAML = """
         let rendered = PlanPrinter.render(try plan(yaml))
         let assignment = /(meta|ct) mark set (meta|ct) mark & 0x([0-9a-f]{8}) \| 0x([0-9a-f]{8})/
         let matches = rendered.matches(of: assignment)
-        #expect(matches.count == 3 * 3, "two meta and one ct assignment per WAN")
+        #expect(matches.count == 3 * 3 + 3, "two meta and one ct assignment per WAN, and the same for the main-table mark")
         for match in matches {
             #expect(match.output.1 == match.output.2, "a mark is set from the same kind of mark")
             let keep = try #require(UInt32(match.output.3, radix: 16))
@@ -212,7 +212,8 @@ let weightedWithStandbyYAML = """
             "priority 10001 fwmark 0x00010000/0x00ff0000 lookup 200",
             "priority 10002 fwmark 0x00020000/0x00ff0000 lookup 201",
             "priority 10003 fwmark 0x00030000/0x00ff0000 lookup 202",
-            "priority 10004 lookup 201",
+            "priority 10004 fwmark 0x00ff0000/0x00ff0000 lookup main",
+            "priority 10005 lookup 201",
         ])
     }
 

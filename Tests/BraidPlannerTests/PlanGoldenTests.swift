@@ -126,7 +126,7 @@ struct GoldenScenario: Sendable, CustomTestStringConvertible {
         let state = try plan(scenario.yaml)
         #expect(state.wans.count == 16)
         #expect(state.wans.map(\.table) == Array(1000...1015))
-        #expect(state.policyRules.map(\.priority) == Array(500...517))
+        #expect(state.policyRules.map(\.priority) == Array(500...518))
     }
 
     @Test func wanWithLinkDownGetsNoRouteAndNoShare() throws {

@@ -3,11 +3,15 @@ import BraidPlanner
 import Testing
 
 extension HostFacts {
-    /// A host that has every LAN and WAN interface `config` names, all up except `linksDown`,
-    /// and none with addresses (the planner does not read them).
+    /// A host that has every LAN and WAN interface `config` names, all up except `linksDown`.
+    /// Each WAN has the address after its gateway on a /24 (a WAN needs an address to be usable).
     static func having(interfacesOf config: Config, linksDown: Set<String> = []) -> HostFacts {
-        let names = config.lan.interfaces + config.wans.map(\.interface)
-        return HostFacts(interfaces: names.map { InterfaceFacts(name: $0, isUp: !linksDown.contains($0)) })
+        let lan = config.lan.interfaces.map { InterfaceFacts(name: $0, isUp: true) }
+        let wans = config.wans.map { wan in
+            InterfaceFacts(name: wan.interface, isUp: !linksDown.contains(wan.interface),
+                           addresses: [InterfaceAddress(address: IPv4Address(wan.gateway.value &+ 1), prefixLength: 24)])
+        }
+        return HostFacts(interfaces: lan + wans)
     }
 }
 

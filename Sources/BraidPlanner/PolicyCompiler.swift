@@ -1,0 +1,181 @@
+import BraidConfig
+
+/// Compiles the ordered policy rules into nft maps, so that matching costs one lookup per run of
+/// rules of the same kind instead of one comparison per rule:
+///
+/// - rules that match only sources become one `ip saddr` interval map per run,
+/// - rules that match only destinations become one `ip daddr` interval map per run,
+/// - rules that match only a protocol and ports become one `meta l4proto . th dport` map per run,
+/// - any other rule (several criteria, a destination set, ICMP) is one nft rule.
+///
+/// Overlaps are resolved first-match-wins before the maps are written (nft interval maps refuse
+/// overlapping keys). A rule whose WANs are all unusable is left out, so traffic falls through to
+/// the next rule — unless its `use` list ends with `balance`, `main` or `drop`.
+enum PolicyCompiler {
+    /// What a rule does with the connections it matches, resolved against WAN availability.
+    enum Action: Equatable, Hashable {
+        case wan(Int)
+        case balance
+        case main
+        case drop
+    }
+
+    struct Output {
+        var sets: [NftablesSet] = []
+        var maps: [NftablesMap] = []
+        /// The body of the `policy` chain.
+        var rules: [NftablesRule] = []
+        var usesMain = false
+    }
+
+    static func resolve(_ rule: TrafficRuleConfig, config: Config, usable: Set<String>) -> Action? {
+        for target in rule.use {
+            switch target {
+            case .wan(let name):
+                if usable.contains(name), let index = config.wans.firstIndex(where: { $0.name == name }) { return .wan(index) }
+            case .balance: return .balance
+            case .main: return .main
+            case .drop: return .drop
+            }
+        }
+        return nil
+    }
+
+    static func verdict(_ action: Action, wans: [PlannedWan]) -> String {
+        switch action {
+        case .wan(let index): "goto choose_\(wans[index].name)"
+        // Leaving the policy chain lands on the caller's weighted split.
+        case .balance: "return"
+        case .main: "goto choose_main"
+        case .drop: "drop"
+        }
+    }
+
+    private enum Kind: Equatable {
+        case sources, destinations, ports, single
+    }
+
+    static func compile(_ config: Config, wans: [PlannedWan], usable: Set<String>) -> Output {
+        var output = Output()
+        output.sets = config.sets.map { set in
+            NftablesSet(name: "dst_\(set.name)", type: "ipv4_addr", isInterval: true,
+                        elements: mergedRanges(set.entries).map(rangeText), comment: set.name == config.sets.first?.name ? "Destination sets from the config, merged into disjoint ranges." : nil)
+        }
+        var blockIndex = 0
+        var pending: (kind: Kind, rules: [(TrafficRuleConfig, Action)])?
+
+        func flush() {
+            guard let block = pending, !block.rules.isEmpty else { return }
+            pending = nil
+            blockIndex += 1
+            let name = "rules_\(blockIndex)"
+            let names = block.rules.map(\.0.name)
+            let summary = names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
+            var partition = IntervalPartition<Action>()
+            for (rule, action) in block.rules {
+                switch block.kind {
+                case .sources: for prefix in rule.sources { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, action) }
+                case .destinations: for prefix in rule.destinations { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, action) }
+                case .ports:
+                    let number = protocolNumber(rule.transport!)
+                    for range in rule.destinationPorts { partition.add(number << 16 | UInt32(range.first), number << 16 | UInt32(range.last), action) }
+                case .single: break
+                }
+            }
+            let pieces = partition.merged
+            let (type, key): (String, String)
+            switch block.kind {
+            case .sources: (type, key) = ("type ipv4_addr : verdict", "ip saddr")
+            case .destinations: (type, key) = ("type ipv4_addr : verdict", "ip daddr")
+            default: (type, key) = ("typeof meta l4proto . th dport : verdict", "meta l4proto . th dport")
+            }
+            let elements = pieces.map { piece -> (key: String, value: String) in
+                let keyText: String
+                switch block.kind {
+                case .ports:
+                    let transport = piece.lower >> 16 == 6 ? "tcp" : "udp"
+                    let first = piece.lower & 0xffff, last = piece.upper & 0xffff
+                    keyText = "\(transport) . " + (first == last ? "\(first)" : "\(first)-\(last)")
+                default:
+                    keyText = rangeText(piece.lower, piece.upper)
+                }
+                return (keyText, verdict(piece.value, wans: wans))
+            }
+            output.maps.append(NftablesMap(name: name, type: type, isInterval: true, elements: elements, comment: summary))
+            output.rules.append(NftablesRule("\(key) vmap @\(name)"))
+        }
+
+        for rule in config.rules {
+            guard let action = resolve(rule, config: config, usable: usable) else {
+                continue
+            }
+            if action == .main { output.usesMain = true }
+            let kind = kind(of: rule)
+            if kind == .single {
+                flush()
+                output.rules.append(NftablesRule(singleRule(rule, verdict: verdict(action, wans: wans)), comment: "rule \"\(rule.name)\""))
+                continue
+            }
+            if pending?.kind != kind { flush(); pending = (kind, []) }
+            pending!.rules.append((rule, action))
+        }
+        flush()
+        return output
+    }
+
+    private static func kind(of rule: TrafficRuleConfig) -> Kind {
+        let hasSources = !rule.sources.isEmpty, hasDestinations = !rule.destinations.isEmpty
+        let hasPorts = !rule.destinationPorts.isEmpty, hasSet = rule.destinationSet != nil
+        if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources }
+        if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations }
+        if hasPorts && !hasSources && !hasDestinations && !hasSet && (rule.transport == .tcp || rule.transport == .udp) { return .ports }
+        return .single
+    }
+
+    private static func singleRule(_ rule: TrafficRuleConfig, verdict: String) -> String {
+        var matches: [String] = []
+        func list(_ items: [String]) -> String { items.count == 1 ? items[0] : "{ " + items.joined(separator: ", ") + " }" }
+        if !rule.sources.isEmpty { matches.append("ip saddr \(list(rule.sources.map(\.description)))") }
+        if !rule.destinations.isEmpty { matches.append("ip daddr \(list(rule.destinations.map(\.description)))") }
+        if let set = rule.destinationSet { matches.append("ip daddr @dst_\(set)") }
+        if let transport = rule.transport {
+            matches.append("meta l4proto \(transport.rawValue)")
+            if !rule.destinationPorts.isEmpty { matches.append("th dport \(list(rule.destinationPorts.map(\.description)))") }
+        }
+        return (matches + [verdict]).joined(separator: " ")
+    }
+
+    static func protocolNumber(_ transport: TransportProtocol) -> UInt32 {
+        switch transport {
+        case .tcp: 6
+        case .udp: 17
+        case .icmp: 1
+        }
+    }
+
+    /// Sorted, disjoint, merged ranges covering exactly the given prefixes.
+    static func mergedRanges(_ prefixes: [IPv4Prefix]) -> [(UInt32, UInt32)] {
+        let ranges = prefixes.map { ($0.address.value, $0.address.value | ~$0.mask) }.sorted { $0.0 < $1.0 }
+        var merged: [(UInt32, UInt32)] = []
+        for range in ranges {
+            if let last = merged.last, last.1 == UInt32.max || range.0 <= last.1 + 1 {
+                merged[merged.count - 1].1 = max(last.1, range.1)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
+    }
+
+    static func rangeText(_ range: (UInt32, UInt32)) -> String { rangeText(range.0, range.1) }
+
+    static func rangeText(_ lower: UInt32, _ upper: UInt32) -> String {
+        if lower == upper { return "\(IPv4Address(lower))" }
+        // A range that is exactly one prefix reads better as a prefix.
+        let size = UInt64(upper) - UInt64(lower) + 1
+        if size & (size - 1) == 0, UInt64(lower) % size == 0 {
+            return "\(IPv4Address(lower))/\(32 - (size.trailingZeroBitCount))"
+        }
+        return "\(IPv4Address(lower))-\(IPv4Address(upper))"
+    }
+}

@@ -1,0 +1,43 @@
+/// Sticky balancing: a hash of the client address picks one of `bucketCount` buckets (in nft,
+/// `jhash ip saddr mod 1024`), and each bucket belongs to one WAN. Buckets are assigned by weighted
+/// rendezvous hashing, so when a WAN leaves only its own buckets move, and when it comes back it
+/// takes exactly those buckets back: no other client changes public address.
+enum StickyAssignment {
+    static let bucketCount = 1024
+    /// Fixed, so that the same client lands in the same bucket across restarts and re-plans.
+    static let hashSeed: UInt32 = 0x0b4a_1d5e
+
+    /// The WAN index for every bucket, given (wanIndex, weight, name) candidates.
+    static func assign(_ candidates: [(wanIndex: Int, weight: Int, name: String)]) -> [Int] {
+        (0..<bucketCount).map { bucket in
+            var best = candidates[0].wanIndex
+            var bestScore = -Double.infinity
+            for candidate in candidates where candidate.weight > 0 {
+                // Weighted rendezvous: score = -w / ln(u), u uniform in (0, 1) from a stable hash.
+                let unit = (Double(stableHash("\(bucket)|\(candidate.name)") >> 11) + 0.5) / Double(1 << 53)
+                let score = -Double(candidate.weight) / log(unit)
+                if score > bestScore {
+                    bestScore = score
+                    best = candidate.wanIndex
+                }
+            }
+            return best
+        }
+    }
+
+    /// FNV-1a 64: stable across processes and platforms (Swift's Hasher is seeded per process).
+    static func stableHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        // A final avalanche so that nearby inputs spread over the whole range.
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        return hash
+    }
+}
+
+import Foundation
