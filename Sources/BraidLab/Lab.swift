@@ -27,6 +27,11 @@ public final class Lab: Sendable {
     public let router: NetworkNamespace
     public let internet: NetworkNamespace
     public let lanHosts: [NetworkNamespace]
+    /// A host on a second LAN (bridge `lan1`, 10.78.0.0/24), when the lab was built with one.
+    public let guestHost: NetworkNamespace?
+    public static let guestInterface = "lan1"
+    public static let routerGuestAddress = IPv4Address("10.78.0.1")!
+    public static let guestHostAddress = IPv4Address("10.78.0.2")!
     public let wans: [LabWan]
     /// Directory for Braid's state file on the lab router.
     public let stateDirectory: String
@@ -40,7 +45,7 @@ public final class Lab: Sendable {
     /// Builds a lab with `wanCount` WANs and `lanHostCount` LAN hosts. Names start with a prefix
     /// unique to this process, so parallel runs never collide and stale labs can be found.
     /// `wanInterfaceNames` names the router's WAN interfaces (default wan1, wan2, …).
-    public init(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil) throws {
+    public init(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil, guestLan: Bool = false) throws {
         guard geteuid() == 0 else { throw LabError("the lab needs root (network namespaces)") }
         guard (1...32).contains(wanCount), (1...50).contains(lanHostCount) else { throw LabError("unsupported lab size") }
         Lab.removeStaleLabs()
@@ -49,6 +54,7 @@ public final class Lab: Sendable {
         router = NetworkNamespace(name: "\(prefix)-router")
         internet = NetworkNamespace(name: "\(prefix)-net")
         lanHosts = (1...lanHostCount).map { NetworkNamespace(name: "\(prefix)-lan\($0)") }
+        guestHost = guestLan ? NetworkNamespace(name: "\(prefix)-guest") : nil
         wans = (1...wanCount).map { index in
             LabWan(index: index, namespace: NetworkNamespace(name: "\(prefix)-isp\(index)"),
                    routerInterface: wanInterfaceNames?[index - 1] ?? "wan\(index)")
@@ -62,7 +68,7 @@ public final class Lab: Sendable {
 
     private static let counter = LockedBox(0)
 
-    public var allNamespaces: [NetworkNamespace] { [router, internet] + lanHosts + wans.map(\.namespace) }
+    public var allNamespaces: [NetworkNamespace] { [router, internet] + lanHosts + [guestHost].compactMap { $0 } + wans.map(\.namespace) }
 
     public func lanHostAddress(_ index: Int) -> IPv4Address { IPv4Address(Lab.routerLanAddress.value + 1 + UInt32(index)) }
 
@@ -84,6 +90,15 @@ public final class Lab: Sendable {
             try router.ip([["link", "set", port, "master", Lab.lanInterface], ["link", "set", port, "up"]])
             try host.ip([["address", "add", "\(lanHostAddress(index))/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
                          ["route", "add", "default", "via", "\(Lab.routerLanAddress)"]])
+        }
+        if let guestHost {
+            try router.ip([["link", "add", Lab.guestInterface, "type", "bridge"],
+                           ["address", "add", "\(Lab.routerGuestAddress)/24", "dev", Lab.guestInterface],
+                           ["link", "set", Lab.guestInterface, "up"]])
+            try ProcessCommandRunner().check(["ip", "link", "add", "guestport", "netns", router.name, "type", "veth", "peer", "name", "eth0", "netns", guestHost.name])
+            try router.ip([["link", "set", "guestport", "master", Lab.guestInterface], ["link", "set", "guestport", "up"]])
+            try guestHost.ip([["address", "add", "\(Lab.guestHostAddress)/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
+                              ["route", "add", "default", "via", "\(Lab.routerGuestAddress)"]])
         }
         try internet.ip([["address", "add", "\(Lab.serverAddress)/32", "dev", "lo"],
                          ["address", "add", "\(Lab.secondServerAddress)/32", "dev", "lo"]])
@@ -118,19 +133,21 @@ public final class Lab: Sendable {
     }
 
     /// Starts a who-am-I server on `namespace` (TCP and UDP port `serverPort`).
-    public func startServer(in namespace: NetworkNamespace, address: IPv4Address = IPv4Address(0)) throws {
-        let server = try WhoAmIServer(namespace: namespace.name, address: address, port: Lab.serverPort)
+    public func startServer(in namespace: NetworkNamespace, address: IPv4Address = IPv4Address(0), identity: String? = nil) throws {
+        let server = try WhoAmIServer(namespace: namespace.name, address: address, port: Lab.serverPort, identity: identity)
         servers.update { $0.append(server) }
     }
 
     /// The WAN a server saw traffic come from, by the address it saw.
-    public func wan(forPeer address: String) -> LabWan? {
-        wans.first { "\($0.routerAddress)" == address.trimmingCharacters(in: .whitespaces) }
+    public func wan(forPeer answer: String) -> LabWan? {
+        let address = answer.split(separator: " ").first.map(String.init) ?? ""
+        return wans.first { "\($0.routerAddress)" == address }
     }
 
     /// A config for this lab's router with the given weights (1 each when omitted).
     public func configYAML(weights: [Int]? = nil, extraWanKeys: [String: String] = [:]) -> String {
-        var lines = ["lan:", "  interfaces: [\(Lab.lanInterface)]", "wans:"]
+        let lans = [Lab.lanInterface] + (guestHost == nil ? [] : [Lab.guestInterface])
+        var lines = ["lan:", "  interfaces: [\(lans.joined(separator: ", "))]", "wans:"]
         for (index, wan) in wans.enumerated() {
             lines += ["  - name: \(wan.name)", "    interface: \(wan.routerInterface)", "    gateway: \(wan.gateway)",
                       "    weight: \(weights?[index] ?? 1)"]
@@ -171,8 +188,8 @@ public final class Lab: Sendable {
 
     /// Builds a lab, runs `body`, and tears the lab down whether `body` returns or throws.
     public static func with<Result: Sendable>(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil,
-                                              _ body: (Lab) async throws -> Result) async throws -> Result {
-        let lab = try Lab(wanCount: wanCount, lanHostCount: lanHostCount, name: name, wanInterfaceNames: wanInterfaceNames)
+                                              guestLan: Bool = false, _ body: (Lab) async throws -> Result) async throws -> Result {
+        let lab = try Lab(wanCount: wanCount, lanHostCount: lanHostCount, name: name, wanInterfaceNames: wanInterfaceNames, guestLan: guestLan)
         do {
             let result = try await body(lab)
             lab.teardown()
@@ -215,7 +232,7 @@ public struct LabWan: Sendable {
 
 extension Lab {
     /// Interfaces on the router whose sysctls a snapshot records.
-    public var routerInterfaces: [String] { [Lab.lanInterface] + wans.map(\.routerInterface) }
+    public var routerInterfaces: [String] { [Lab.lanInterface] + (guestHost == nil ? [] : [Lab.guestInterface]) + wans.map(\.routerInterface) }
 
     /// A snapshot of the router's kernel state.
     public func routerSnapshot() throws -> KernelSnapshot {

@@ -47,9 +47,11 @@ public final class LabSocket: @unchecked Sendable {
     }
 
     /// Connects with a timeout (SO_SNDTIMEO bounds a blocking connect on Linux).
-    public static func tcpConnect(to address: IPv4Address, port: UInt16, timeout: Double = 2) throws -> LabSocket {
+    /// `source` binds the local address first: one host can act as many LAN clients.
+    public static func tcpConnect(to address: IPv4Address, port: UInt16, timeout: Double = 2, source: IPv4Address? = nil) throws -> LabSocket {
         let socket = try make(type: Int32(SOCK_STREAM.rawValue))
         socket.setTimeout(timeout)
+        if let source { try socket.bind(source, 0) }
         var target = socketAddress(address, port)
         let result = withUnsafePointer(to: &target) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

@@ -6,11 +6,11 @@ public enum LabTraffic {
     /// The answers to `count` new TCP connections, one request each: the address the server saw,
     /// or "failed: …" for a connection that did not get an answer.
     public static func newConnections(from namespace: NetworkNamespace, count: Int, to address: IPv4Address = Lab.serverAddress,
-                                      port: UInt16 = Lab.serverPort, timeout: Double = 2) async throws -> [String] {
+                                      port: UInt16 = Lab.serverPort, timeout: Double = 2, source: IPv4Address? = nil) async throws -> [String] {
         try await NamespaceThread.run(in: namespace.name) {
             (0..<count).map { _ in
                 do {
-                    let socket = try LabSocket.tcpConnect(to: address, port: port, timeout: timeout)
+                    let socket = try LabSocket.tcpConnect(to: address, port: port, timeout: timeout, source: source)
                     defer { socket.close() }
                     try socket.send("who\n")
                     return try socket.readLine() ?? "failed: closed"

@@ -11,7 +11,9 @@ public final class WhoAmIServer: Sendable {
     /// Starts listening on `port` (TCP and UDP) in `namespace`. UDP binds `address`: an unbound
     /// UDP socket on a multi-homed host answers from whichever address routing picks, and NAT
     /// on the way back would not recognise the reply.
-    public init(namespace: String, address: IPv4Address = IPv4Address(0), port: UInt16) throws {
+    /// `identity`, when given, follows the address in every answer ("10.0.0.5 backend-2"), so a test
+    /// can tell which of several servers answered.
+    public init(namespace: String, address: IPv4Address = IPv4Address(0), port: UInt16, identity: String? = nil) throws {
         let (listener, datagrams) = try NamespaceThread.runBlocking(in: namespace) {
             (try LabSocket.tcpListener(port: port), try LabSocket.udp(port: port, address: address, timeout: 0))
         }
@@ -24,7 +26,7 @@ public final class WhoAmIServer: Sendable {
                 Thread.detachNewThread {
                     while let line = try? client.readLine() {
                         if line == "quit" { break }
-                        if (try? client.send("\(peer)\n")) == nil { break }
+                        if (try? client.send("\(peer)\(identity.map { " \($0)" } ?? "")\n")) == nil { break }
                     }
                     client.close()
                     connections.update { $0.removeAll { $0 === client } }

@@ -23,7 +23,7 @@ enum PolicyCompiler {
     struct Output {
         var sets: [NftablesSet] = []
         var maps: [NftablesMap] = []
-        /// The body of the `policy` chain.
+        /// The body of the `traffic_rules` chain.
         var rules: [NftablesRule] = []
         var usesMain = false
     }
@@ -44,7 +44,7 @@ enum PolicyCompiler {
     static func verdict(_ action: Action, wans: [PlannedWan]) -> String {
         switch action {
         case .wan(let index): "goto choose_\(wans[index].name)"
-        // Leaving the policy chain lands on the caller's weighted split.
+        // Leaving the traffic_rules chain lands on the caller's weighted split.
         case .balance: "return"
         case .main: "goto choose_main"
         case .drop: "drop"

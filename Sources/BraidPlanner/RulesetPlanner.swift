@@ -47,7 +47,8 @@ enum RulesetPlanner {
         ]
         if let stickyBuckets {
             maps.append(NftablesMap(
-                name: "sticky_split", type: "typeof jhash ip saddr mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) : verdict", isInterval: true,
+                // Declared by a `numgen` of the same range: nft 1.0.6 crashes listing a map declared `typeof jhash …`.
+                name: "sticky_split", type: "typeof numgen random mod \(StickyAssignment.bucketCount) : verdict", isInterval: true,
                 elements: stickyBuckets.map { range in
                     (range.lower == range.upper ? "\(range.lower)" : "\(range.lower)-\(range.upper)", "goto choose_\(wans[range.wanIndex].name)")
                 },
@@ -73,7 +74,10 @@ enum RulesetPlanner {
                 NftablesRule("iifname vmap @wan_by_ingress"),
                 NftablesRule("iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
                              comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
-            ] + (policy.rules.isEmpty ? [] : [NftablesRule("iifname \(lanInterfaces) jump policy", comment: "Policy rules first; a rule that says `balance`, or no rule, lands on the split below.")])
+            ] + (policy.rules.isEmpty ? [] : [
+                NftablesRule("iifname \(lanInterfaces) jump traffic_rules", comment: "Policy rules first; a rule that says `balance`, or no rule, lands on the split below."),
+                NftablesRule("meta mark & \(maskText) != 0 return", comment: "A rule chose (its `goto` returns here)."),
+            ])
               + [stickyBuckets != nil
                 ? NftablesRule("iifname \(lanInterfaces) jhash ip saddr mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split")
                 : NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")],
@@ -87,7 +91,10 @@ enum RulesetPlanner {
                 NftablesRule("ct state != new return"),
                 NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
                 NftablesRule("meta mark & \(maskText) != 0 return", comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
-            ] + (policy.rules.isEmpty ? [] : [NftablesRule("oifname \(wanInterfaces) jump policy", comment: "Rules pin the router's own traffic too (by destination, protocol, port).")])
+            ] + (policy.rules.isEmpty ? [] : [
+                NftablesRule("oifname \(wanInterfaces) jump traffic_rules", comment: "Rules pin the router's own traffic too (by destination, protocol, port)."),
+                NftablesRule("meta mark & \(maskText) != 0 return"),
+            ])
               + (routerSplit.modulus == 0 ? [] : [
                 NftablesRule("oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
                              comment: "The router's own connections towards the internet are balanced like the LAN's,\nover the WANs that rewrite the source address (a `nat: none` WAN would keep another WAN's)."),
@@ -97,7 +104,7 @@ enum RulesetPlanner {
             name: "postrouting_count", hook: "type filter hook postrouting priority filter; policy accept;",
             rules: [NftablesRule("counter name oifname map @tx_counters")]))
         if !policy.rules.isEmpty {
-            chains.append(NftablesChain(name: "policy", rules: policy.rules,
+            chains.append(NftablesChain(name: "traffic_rules", rules: policy.rules,
                                         comment: "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."))
         }
         if !forwards.prerouting.isEmpty {
@@ -105,7 +112,7 @@ enum RulesetPlanner {
                                         comment: "Port forwards. They match the WAN addresses, so LAN clients using the public address are translated too."))
         }
         if !forwards.output.isEmpty {
-            chains.append(NftablesChain(name: "output_dstnat", hook: "type nat hook output priority dstnat; policy accept;", rules: forwards.output,
+            chains.append(NftablesChain(name: "output_dstnat", hook: "type nat hook output priority -100; policy accept;", rules: forwards.output,
                                         comment: "Port forwards for the router's own connections to its WAN addresses."))
         }
         chains.append(NftablesChain(

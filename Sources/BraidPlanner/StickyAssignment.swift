@@ -1,3 +1,4 @@
+import BraidConfig
 /// Sticky balancing: a hash of the client address picks one of `bucketCount` buckets (in nft,
 /// `jhash ip saddr mod 1024`), and each bucket belongs to one WAN. Buckets are assigned by weighted
 /// rendezvous hashing, so when a WAN leaves only its own buckets move, and when it comes back it
@@ -41,3 +42,29 @@ enum StickyAssignment {
 }
 
 import Foundation
+
+extension StickyAssignment {
+    /// The bucket nft puts `source` in: `jhash ip saddr mod bucketCount seed hashSeed` is the
+    /// kernel's jhash (lookup3) over the address's four bytes in network order, scaled to the
+    /// modulus with `reciprocal_scale`. Reproduced so `braid explain` can name a client's WAN.
+    static func bucket(for source: IPv4Address) -> Int {
+        let value = source.value
+        let bytes: [UInt32] = [value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff]
+        var a: UInt32 = 0xdead_beef &+ 4 &+ hashSeed
+        var b = a
+        var c = a
+        a &+= bytes[3] << 24
+        a &+= bytes[2] << 16
+        a &+= bytes[1] << 8
+        a &+= bytes[0]
+        func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { value << count | value >> (32 - count) }
+        c ^= b; c &-= rotate(b, 14)
+        a ^= c; a &-= rotate(c, 11)
+        b ^= a; b &-= rotate(a, 25)
+        c ^= b; c &-= rotate(b, 16)
+        a ^= c; a &-= rotate(c, 4)
+        b ^= a; b &-= rotate(a, 14)
+        c ^= b; c &-= rotate(b, 24)
+        return Int((UInt64(c) * UInt64(bucketCount)) >> 32)
+    }
+}

@@ -1,0 +1,129 @@
+import BraidConfig
+
+/// A connection to explain: where from, where to, and (optionally) protocol and port.
+public struct Flow: Sendable, Equatable {
+    public var source: IPv4Address
+    public var destination: IPv4Address
+    public var transport: TransportProtocol?
+    public var destinationPort: UInt16?
+
+    public init(source: IPv4Address, destination: IPv4Address, transport: TransportProtocol? = nil, destinationPort: UInt16? = nil) {
+        self.source = source
+        self.destination = destination
+        self.transport = transport
+        self.destinationPort = destinationPort
+    }
+}
+
+/// The answer to "which WAN would this flow take, and why": the steps Braid's ruleset takes for a
+/// new connection, in the same order and with the same availability the planner used.
+public struct FlowExplanation: Sendable, Equatable {
+    /// One line per decision, in order.
+    public var steps: [String]
+    /// The verdict in one line.
+    public var outcome: String
+    /// The WANs the flow may leave by (with their share when balanced); empty for main/drop/forwards.
+    public var wans: [String]
+}
+
+/// Walks a flow through the config as the compiled ruleset would. Pure, like the planner.
+public enum FlowExplainer {
+    public static func explain(_ flow: Flow, config: Config, host: HostFacts, availability: WanAvailability = .allAvailable) -> FlowExplanation {
+        var steps: [String] = []
+        let usable = config.wans.filter { wan in
+            guard let facts = host.interfaces[wan.interface] else { return false }
+            return facts.isUp && !facts.addresses.isEmpty && !availability.unavailable.contains(wan.name)
+        }.map(\.name)
+        let down = config.wans.map(\.name).filter { !usable.contains($0) }
+        steps.append(down.isEmpty ? "every WAN is usable" : "not usable now: \(down.joined(separator: ", "))")
+
+        // Inbound: a port forward on a WAN address.
+        for forward in config.portForwards {
+            let wans = forward.wans.isEmpty ? config.wans : config.wans.filter { forward.wans.contains($0.name) }
+            let addresses = wans.flatMap { host.interfaces[$0.interface]?.addresses.map(\.address) ?? [] }
+            guard addresses.contains(flow.destination), flow.transport == forward.transport,
+                  let port = flow.destinationPort, forward.ports.contains(port) else { continue }
+            let targets = forward.targets.map(\.description).joined(separator: ", ")
+            steps.append("port forward \"\(forward.name)\": \(forward.transport.rawValue) \(forward.ports) on \(flow.destination) → \(targets)")
+            return FlowExplanation(steps: steps, outcome: "forwarded to \(targets) (port forward \"\(forward.name)\"); replies leave by the WAN it arrived on", wans: [])
+        }
+
+        let setsByName = Dictionary(config.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (index, rule) in config.rules.enumerated() {
+            let label = "rule \(index + 1) \"\(rule.name)\""
+            if let mismatch = mismatch(rule, flow, sets: setsByName) {
+                steps.append("\(label): no match (\(mismatch))")
+                continue
+            }
+            for target in rule.use {
+                switch target {
+                case .wan(let name) where usable.contains(name):
+                    steps.append("\(label): matches; \(name) is its first usable choice")
+                    return FlowExplanation(steps: steps, outcome: "leaves by \(name) (\(label))", wans: [name])
+                case .wan(let name):
+                    steps.append("\(label): matches, but \(name) is not usable")
+                case .balance:
+                    steps.append("\(label): matches and says balance")
+                    return balanced(flow, config: config, usableNames: usable, steps: steps, reason: label)
+                case .main:
+                    steps.append("\(label): matches and says main")
+                    return FlowExplanation(steps: steps, outcome: "no WAN mark: the main routing table decides (\(label))", wans: [])
+                case .drop:
+                    steps.append("\(label): matches; none of its WANs is usable and it ends with drop")
+                    return FlowExplanation(steps: steps, outcome: "dropped (\(label))", wans: [])
+                }
+            }
+            steps.append("\(label): none of its WANs is usable; trying the next rule")
+        }
+        if !config.rules.isEmpty { steps.append("no rule decided") }
+        return balanced(flow, config: config, usableNames: usable, steps: steps, reason: "no rule")
+    }
+
+    static func balanced(_ flow: Flow, config: Config, usableNames: [String], steps: [String], reason: String) -> FlowExplanation {
+        var steps = steps
+        let usable = config.wans.indices.filter { usableNames.contains(config.wans[$0].name) }
+        let weights = GatewayPlanner.splitWeights(config, usable: usable).filter { $0.weight > 0 }
+        let total = weights.map(\.weight).reduce(0, +)
+        if config.sticky == .source, !weights.isEmpty {
+            let bucket = StickyAssignment.bucket(for: flow.source)
+            let ranges = GatewayPlanner.stickyBuckets(config, weights: weights)
+            if let range = ranges.first(where: { ($0.lower...$0.upper).contains(bucket) }) {
+                let name = config.wans[range.wanIndex].name
+                steps.append("sticky: source \(flow.source) hashes to bucket \(bucket) of \(StickyAssignment.bucketCount), which belongs to \(name)")
+                return FlowExplanation(steps: steps, outcome: "leaves by \(name) (sticky, \(reason))", wans: [name])
+            }
+        }
+        let shares = weights.map { entry -> String in
+            let percent = Double(entry.weight) * 100 / Double(max(total, 1))
+            return "\(config.wans[entry.wanIndex].name) \(percent.formatted(.number.precision(.fractionLength(0...1))))%"
+        }
+        steps.append("balanced by weight over the usable WANs of the lowest tier: \(shares.joined(separator: ", "))")
+        return FlowExplanation(steps: steps, outcome: "balanced: \(shares.joined(separator: ", ")) (\(reason))",
+                               wans: weights.map { config.wans[$0.wanIndex].name })
+    }
+
+    /// Why `rule` does not match `flow`, or nil when it does.
+    static func mismatch(_ rule: TrafficRuleConfig, _ flow: Flow, sets: [String: AddressSetConfig]) -> String? {
+        if !rule.sources.isEmpty, !rule.sources.contains(where: { $0.contains(flow.source) }) {
+            return "source \(flow.source) is not in \(rule.sources.map(\.description).joined(separator: ", "))"
+        }
+        if !rule.destinations.isEmpty, !rule.destinations.contains(where: { $0.contains(flow.destination) }) {
+            return "destination \(flow.destination) is not in \(rule.destinations.map(\.description).joined(separator: ", "))"
+        }
+        if let setName = rule.destinationSet, !(sets[setName]?.entries.contains { $0.contains(flow.destination) } ?? false) {
+            return "destination \(flow.destination) is not in set \(setName)"
+        }
+        if let transport = rule.transport {
+            guard flow.transport == transport else { return "protocol is \(flow.transport?.rawValue ?? "unknown"), not \(transport.rawValue)" }
+            if !rule.destinationPorts.isEmpty {
+                guard let port = flow.destinationPort else { return "no destination port given" }
+                if !rule.destinationPorts.contains(where: { $0.contains(port) }) {
+                    return "port \(port) is not in \(rule.destinationPorts.map(\.description).joined(separator: ", "))"
+                }
+            }
+        }
+        return nil
+    }
+}
+
+import Foundation
