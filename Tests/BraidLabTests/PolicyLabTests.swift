@@ -208,3 +208,35 @@ extension LabTests {
         }
     }
 }
+
+extension LabTests.Policy {
+    @Test("braid explain names the rule and the WAN a flow really takes, including a sticky client's WAN")
+    func explainMatchesReality() async throws {
+        try await Lab.with(wanCount: 3, name: "expl") { lab in
+            let clients = (0..<12).map { IPv4Address(Lab.routerLanAddress.value + 100 + UInt32($0)) }
+            try lab.lanHosts[0].ip(clients.map { ["address", "add", "\($0)/24", "dev", "eth0"] })
+            let yaml = "sticky: source\n" + lab.configYAML() + """
+                rules:
+                  - name: dns-via-isp2
+                    protocol: udp
+                    destination_port: 53
+                    use: [isp2]
+
+                """
+            let path = try lab.writeFile("braid.yaml", yaml)
+            try lab.applyExpectingSuccess(yaml)
+            for client in clients {
+                let observed = try #require(try await Self.counts(lab, from: lab.lanHosts[0], count: 2, source: client).keys.first)
+                let result = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--from", "\(client)", "--to", "\(Lab.serverAddress)",
+                                                                          "--proto", "tcp", "--dport", "\(Lab.serverPort)"])
+                #expect(result.status == 0, "\(result.standardError)")
+                #expect(result.standardOutput.contains("leaves by \(observed) (sticky"), "\(client) went by \(observed); explain said:\n\(result.standardOutput)")
+                #expect(result.standardOutput.contains("rule 1 \"dns-via-isp2\": no match (protocol is tcp, not udp)"))
+            }
+            let dns = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--from", "\(clients[0])", "--to", "192.0.2.53", "--proto", "udp", "--dport", "53"])
+            #expect(dns.standardOutput.contains("leaves by isp2 (rule 1 \"dns-via-isp2\")"), "\(dns.standardOutput)")
+            let bad = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--from", "10.77.0.300", "--to", "192.0.2.53"])
+            #expect(bad.status == 2 && bad.standardError.contains("--from"))
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import BraidConfig
+import BraidDaemon
+import BraidKernel
+import BraidPlanner
+
+/// `braid explain`: which rule a flow matches, which WAN(s) it may take, and why.
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Explain which WAN a new connection would take, and why.",
+        discussion: "Uses the running daemon's health when one runs (see --state-dir); otherwise every WAN whose link is up counts as usable.")
+
+    @OptionGroup var options: ConfigOptions
+    @OptionGroup var state: StateOptions
+    @Option(help: "Source address (a LAN client).")
+    var from: String
+    @Option(help: "Destination address.")
+    var to: String
+    @Option(name: .customLong("proto"), help: "tcp, udp or icmp.")
+    var transport: String?
+    @Option(help: "Destination port.")
+    var dport: Int?
+
+    func run() throws {
+        let config = try loadConfig(options)
+        guard let source = IPv4Address(from) else { return try invalid("--from: \"\(from)\" is not an IPv4 address") }
+        guard let destination = IPv4Address(to) else { return try invalid("--to: \"\(to)\" is not an IPv4 address") }
+        var transportValue: TransportProtocol?
+        if let transport {
+            guard let value = TransportProtocol(rawValue: transport) else { return try invalid("--proto: \"\(transport)\" is not tcp, udp or icmp") }
+            transportValue = value
+        }
+        var port: UInt16?
+        if let dport {
+            guard (1...65535).contains(dport), transportValue == .tcp || transportValue == .udp else {
+                return try invalid("--dport: needs 1-65535 and --proto tcp or udp")
+            }
+            port = UInt16(dport)
+        }
+        var facts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
+        for wan in config.wans where facts.interfaces[wan.interface] == nil {
+            printWarning("interface \(wan.interface) does not exist on this host; \(wan.name) counts as not usable")
+        }
+        var availability = WanAvailability()
+        if let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory)) {
+            availability.unavailable = Set(health.wans.filter { $0.state != "up" }.map(\.name))
+            print("live health from the daemon (pid \(health.pid))")
+        }
+        // Explain is for planning too: a missing LAN interface does not change a WAN's choice.
+        for name in config.lan.interfaces where facts.interfaces[name] == nil { facts.interfaces[name] = InterfaceFacts(name: name) }
+        let explanation = FlowExplainer.explain(Flow(source: source, destination: destination, transport: transportValue, destinationPort: port),
+                                                config: config, host: facts, availability: availability)
+        for step in explanation.steps { print("  \(step)") }
+        print(explanation.outcome)
+    }
+
+    private func invalid(_ message: String) throws {
+        printError(message)
+        throw ExitStatus.invalidInput
+    }
+}
