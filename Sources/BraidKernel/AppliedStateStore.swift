@@ -8,13 +8,20 @@ public struct AppliedState: Sendable, Equatable, Codable {
     public var originalSysctls: [String: String]
     /// The rendered table Braid loaded last.
     public var rulesetSource: String?
-    /// `nft -s list table` right after that load; a difference means someone changed the table.
-    public var rulesetListing: String?
+    /// The table's fingerprint right after that load; a difference means someone changed it.
+    public var rulesetFingerprint: String?
+    /// The objects that load created, by kind ("set", "map", "counter").
+    public var objects: [String: [String]]?
+    /// Set name → digest of its elements, so an unchanged set is not reloaded.
+    public var setDigests: [String: String]?
 
-    public init(originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetListing: String? = nil) {
+    public init(originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
+                objects: [String: [String]]? = nil, setDigests: [String: String]? = nil) {
         self.originalSysctls = originalSysctls
         self.rulesetSource = rulesetSource
-        self.rulesetListing = rulesetListing
+        self.rulesetFingerprint = rulesetFingerprint
+        self.objects = objects
+        self.setDigests = setDigests
     }
 }
 

@@ -44,12 +44,12 @@ public final class FakeKernel: KernelPort {
         HostFacts(interfaces: state.withLock { $0.interfaces })
     }
 
-    public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
+    public func readState(layout: KernelLayoutConfig, knownObjects: [String: [String]]?) throws(KernelError) -> ObservedKernelState {
         state.withLock { state in
             ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.table.map { text in
                 ObservedTable(counters: Self.names("counter", in: text), maps: Self.names("map", in: text),
                               sets: Self.names("set", in: text), chains: Self.names("chain", in: text),
-                              statelessListing: text, listing: text)
+                              fingerprint: "\(text.hashValue)")
             })
         }
     }
@@ -98,7 +98,8 @@ public final class FakeKernel: KernelPort {
                 let kept = state.counters.filter { Self.names("counter", in: text).contains($0.key) }
                 state.table = text
                 state.counters = Dictionary(uniqueKeysWithValues: Self.names("counter", in: text).map { ($0, kept[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
-            case .restoreRuleset(let listing):
+            case .restoreRuleset(let transaction):
+                let listing = transaction.flatMap { text in text.range(of: "table inet braid {").map { String(text[$0.lowerBound...]) } }
                 state.table = listing
                 let names = listing.map { Self.names("counter", in: $0) } ?? []
                 state.counters = Dictionary(uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })

@@ -34,8 +34,8 @@ public struct GatewayApplier: Sendable {
         var state: AppliedState
         let steps: [KernelStep]
         do {
-            let observed = try kernel.readState(layout: config.kernel)
             previousState = try store.load()
+            let observed = try kernel.readState(layout: config.kernel, knownObjects: previousState?.objects)
             state = previousState ?? AppliedState()
             let desiredKeys = desired.sysctls.map(\.key)
             let current = try kernel.readSysctls(desiredKeys)
@@ -50,8 +50,11 @@ public struct GatewayApplier: Sendable {
             }
             let source = desired.ruleset.render()
             let unchanged = observed.table != nil && previousState?.rulesetSource == source
-                && previousState?.rulesetListing == observed.table?.statelessListing
-            steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged) + restores
+                && previousState?.rulesetFingerprint == observed.table?.fingerprint
+            let digests = Self.setDigests(desired.ruleset)
+            let keptSets = Set(digests.filter { previousState?.setDigests?[$0.key] == $0.value }.map(\.key))
+            steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
+                                          keptSets: keptSets, previousSource: previousState?.rulesetSource) + restores
             // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
             if !steps.isEmpty {
                 var early = state
@@ -65,12 +68,19 @@ public struct GatewayApplier: Sendable {
         try perform(steps, restoringStateTo: previousState)
 
         do {
-            let after = try kernel.readState(layout: config.kernel)
+            let objects = ["set": desired.ruleset.sets.map(\.name), "map": desired.ruleset.maps.map(\.name),
+                           "counter": desired.ruleset.counters.map(\.name)]
+            let after = try kernel.readState(layout: config.kernel, knownObjects: objects)
             let sysctls = try kernel.readSysctls(desired.sysctls.map(\.key))
-            let remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
+            var remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
+            if Set(after.table?.chains ?? []) != Set(desired.ruleset.chains.map(\.name)) {
+                remaining.append(.loadRuleset(transaction: "", undo: nil))
+            }
             guard remaining.isEmpty else { throw ApplyError.verificationFailed(remaining) }
             state.rulesetSource = desired.ruleset.render()
-            state.rulesetListing = after.table?.statelessListing
+            state.rulesetFingerprint = after.table?.fingerprint
+            state.objects = objects
+            state.setDigests = Self.setDigests(desired.ruleset)
             try store.save(state)
         } catch let error as ApplyError {
             throw error
@@ -80,6 +90,18 @@ public struct GatewayApplier: Sendable {
             throw .kernel(.notPermitted("\(error)"))
         }
         return Report(desired: desired, performed: steps)
+    }
+
+    /// Set name → digest of its elements.
+    static func setDigests(_ ruleset: NftablesRuleset) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: ruleset.sets.map { set in
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for element in set.elements {
+                for byte in element.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+                hash = (hash ^ 0x2c) &* 0x0000_0100_0000_01b3
+            }
+            return (set.name, "\(set.elements.count):" + String(hash, radix: 16))
+        })
     }
 
     /// Runs `steps` in order; on the first failure undoes the ones done, newest first.
@@ -113,13 +135,13 @@ public struct GatewayApplier: Sendable {
         let observed: ObservedKernelState
         let state: AppliedState?
         do {
-            observed = try kernel.readState(layout: KernelLayoutConfig())
             state = try store.load()
+            observed = try kernel.readState(layout: KernelLayoutConfig(), knownObjects: state?.objects)
         } catch {
             throw .kernel(error)
         }
         var steps: [KernelStep] = []
-        if observed.table != nil { steps.append(.restoreRuleset(listing: nil)) }
+        if observed.table != nil { steps.append(.restoreRuleset(transaction: nil)) }
         steps += observed.policyRules.map { .deleteRule($0) }
         steps += observed.routes.map { .deleteRoute($0) }
         if let state {

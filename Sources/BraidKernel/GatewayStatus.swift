@@ -27,7 +27,7 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
     /// and the per-WAN counters in Braid's table.
     public static func read(config: Config, kernel: any KernelPort) throws(KernelError) -> GatewayStatus {
         let facts = try kernel.readHostFacts()
-        let observed = try kernel.readState(layout: config.kernel)
+        let observed = try kernel.readState(layout: config.kernel, knownObjects: [:])
         let counters = try kernel.readCounters()
         var planningFacts = facts
         for wan in config.wans where planningFacts.interfaces[wan.interface] == nil {

@@ -7,8 +7,12 @@ import BraidPlanner
 /// forwarding starts only when everything is in place); stale rules and routes go last, after
 /// nothing marks packets for them any more.
 public enum KernelChangeSet {
+    /// `keptSets`: sets whose content is already in the kernel (same digest as last applied), left
+    /// in place so a re-plan does not reload 100,000 prefixes. `previousSource`: the table Braid
+    /// loaded last, for the undo transaction.
     public static func steps(from observed: ObservedKernelState, to desired: DesiredState,
-                             sysctls currentSysctls: [String: String], rulesetUnchanged: Bool) -> [KernelStep] {
+                             sysctls currentSysctls: [String: String], rulesetUnchanged: Bool,
+                             keptSets: Set<String> = [], previousSource: String? = nil) -> [KernelStep] {
         var steps: [KernelStep] = []
         var staleRoutes: [KernelStep] = []
         var staleRules: [KernelStep] = []
@@ -39,8 +43,11 @@ public enum KernelChangeSet {
         }
 
         if !rulesetUnchanged {
-            steps.append(.loadRuleset(transaction: transaction(replacing: observed.table, with: desired.ruleset),
-                                      previousListing: observed.table?.listing))
+            let undo: String? = observed.table.map { _ in
+                undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource ?? "")
+            }
+            steps.append(.loadRuleset(transaction: transaction(replacing: observed.table, with: desired.ruleset, keptSets: keptSets),
+                                      undo: undo))
         }
 
         for setting in desired.sysctls {
@@ -54,17 +61,33 @@ public enum KernelChangeSet {
     /// One nft transaction that turns whatever Braid's table holds into `ruleset`. Rules and maps
     /// are rebuilt; counters are kept (their totals are the history `braid status` shows), except
     /// those of WANs that are gone.
-    public static func transaction(replacing existing: ObservedTable?, with ruleset: NftablesRuleset) -> String {
+    public static func transaction(replacing existing: ObservedTable?, with ruleset: NftablesRuleset, keptSets: Set<String> = []) -> String {
         let table = "\(ruleset.family) \(ruleset.name)"
         var lines = ["add table \(table)"]
+        var kept: Set<String> = []
         if let existing {
+            kept = keptSets.intersection(existing.sets)
             lines.append("flush table \(table)")
             lines += existing.maps.map { "delete map \(table) \($0)" }
-            lines += existing.sets.map { "delete set \(table) \($0)" }
+            lines += existing.sets.filter { !kept.contains($0) }.map { "delete set \(table) \($0)" }
             lines += existing.chains.map { "delete chain \(table) \($0)" }
             let keep = Set(ruleset.counters.map(\.name))
             lines += existing.counters.filter { !keep.contains($0) }.map { "delete counter \(table) \($0)" }
         }
-        return lines.joined(separator: "\n") + "\n" + ruleset.render()
+        var body = ruleset
+        body.sets.removeAll { kept.contains($0.name) }
+        return lines.joined(separator: "\n") + "\n" + body.render()
+    }
+
+    /// The transaction that puts back `previousSource` once `desired` is loaded: the same
+    /// flush-and-replace, with the previous declarative text as the new body. Kept sets are not
+    /// deleted; the previous text re-adds their (identical) elements.
+    static func undoTransaction(desired: NftablesRuleset, keptSets: Set<String>, previousSource: String) -> String {
+        let table = "\(desired.family) \(desired.name)"
+        var lines = ["add table \(table)", "flush table \(table)"]
+        lines += desired.maps.map { "delete map \(table) \($0.name)" }
+        lines += desired.sets.filter { !keptSets.contains($0.name) }.map { "delete set \(table) \($0.name)" }
+        lines += desired.chains.map { "delete chain \(table) \($0.name)" }
+        return lines.joined(separator: "\n") + "\n" + previousSource
     }
 }

@@ -6,7 +6,8 @@ import BraidPlanner
 /// `FakeKernel` keeps the same state in memory for tests.
 public protocol KernelPort: Sendable {
     func readHostFacts() throws(KernelError) -> HostFacts
-    func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState
+    /// `knownObjects` (kind → names, from Braid's state file) spares listing every set element.
+    func readState(layout: KernelLayoutConfig, knownObjects: [String: [String]]?) throws(KernelError) -> ObservedKernelState
     func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String]
     func perform(_ step: KernelStep) throws(KernelError)
     /// Conntrack entries whose mark, under `mask`, equals `mark`.

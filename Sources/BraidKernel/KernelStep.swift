@@ -9,10 +9,11 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
     case replaceRoute(old: Route, new: Route)
     case addRule(PolicyRule)
     case deleteRule(PolicyRule)
-    /// Load one nft transaction; `previousListing` (nil: no table before) is what an undo restores.
-    case loadRuleset(transaction: String, previousListing: String?)
-    /// Put back a table as it was listed, or remove Braid's table when `listing` is nil.
-    case restoreRuleset(listing: String?)
+    /// Load one nft transaction; `undo` is the transaction that restores the previous table (nil:
+    /// there was none, so an undo deletes the table).
+    case loadRuleset(transaction: String, undo: String?)
+    /// Load `transaction` to put back an earlier table, or delete Braid's table when it is nil.
+    case restoreRuleset(transaction: String?)
     case setSysctl(key: String, value: String, previous: String)
 
     public var inverse: KernelStep {
@@ -22,8 +23,8 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
         case .replaceRoute(let old, let new): .replaceRoute(old: new, new: old)
         case .addRule(let rule): .deleteRule(rule)
         case .deleteRule(let rule): .addRule(rule)
-        case .loadRuleset(_, let previous): .restoreRuleset(listing: previous)
-        case .restoreRuleset: .restoreRuleset(listing: nil) // only used as an inverse; never inverted itself
+        case .loadRuleset(_, let undo): .restoreRuleset(transaction: undo)
+        case .restoreRuleset: .restoreRuleset(transaction: nil) // only used as an inverse; never inverted itself
         case .setSysctl(let key, let value, let previous): .setSysctl(key: key, value: previous, previous: value)
         }
     }
@@ -36,7 +37,7 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
         case .addRule(let rule): "add ip rule \(rule)"
         case .deleteRule(let rule): "delete ip rule \(rule)"
         case .loadRuleset: "load nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
-        case .restoreRuleset(let listing): listing == nil ? "delete nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)" : "restore nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
+        case .restoreRuleset(let transaction): transaction == nil ? "delete nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)" : "restore nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
         case .setSysctl(let key, let value, _): "set sysctl \(key) = \(value)"
         }
     }

@@ -32,8 +32,8 @@ public struct LinuxKernel: KernelPort {
         })
     }
 
-    public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
-        ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes(), table: try readTable())
+    public func readState(layout: KernelLayoutConfig, knownObjects: [String: [String]]?) throws(KernelError) -> ObservedKernelState {
+        ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes(), table: try readTable(knownObjects: knownObjects))
     }
 
     func readPolicyRules() throws(KernelError) -> [PolicyRule] {
@@ -65,7 +65,29 @@ public struct LinuxKernel: KernelPort {
         }
     }
 
-    func readTable() throws(KernelError) -> ObservedTable? {
+    func readTable(knownObjects: [String: [String]]?) throws(KernelError) -> ObservedTable? {
+        // `list chains` does not fetch set elements: fast whatever the sets hold.
+        let output = try runner.check(["nft", "-j", "list", "chains", RoutingLayout.tableFamily])
+        guard let document = try parseJSON(output, command: "nft -j list chains") as? [String: Any],
+              let objects = document["nftables"] as? [[String: Any]] else {
+            throw .unexpectedOutput(command: "nft -j list chains", detail: "no nftables array")
+        }
+        let chains = objects.compactMap { $0["chain"] as? [String: Any] }.filter { $0["table"] as? String == RoutingLayout.tableName }
+        guard !chains.isEmpty else {
+            // No chains: either no table, or an empty one (never Braid's own shape); check cheaply.
+            let exists = try runner.run(["nft", "list", "map"] + tableReference + ["wan_by_ct_mark"]).status == 0
+            return exists ? try readTableByListing() : nil
+        }
+        let fingerprint = chains.map { "\($0["name"] ?? "")#\($0["handle"] ?? "")" }.sorted().joined(separator: ",")
+        let names = chains.compactMap { $0["name"] as? String }
+        guard let knownObjects else { return try readTableByListing(fingerprint: fingerprint) }
+        return ObservedTable(counters: knownObjects["counter"] ?? [], maps: knownObjects["map"] ?? [], sets: knownObjects["set"] ?? [],
+                             chains: names, fingerprint: fingerprint)
+    }
+
+    /// Names of every object, from a full listing: slow with large sets, used only when Braid's state
+    /// file does not say what it created.
+    func readTableByListing(fingerprint: String = "") throws(KernelError) -> ObservedTable? {
         let result = try runner.run(["nft", "-j", "list", "table"] + tableReference)
         if result.status != 0 {
             if result.standardError.contains("No such file or directory") { return nil }
@@ -78,10 +100,7 @@ public struct LinuxKernel: KernelPort {
         func names(_ kind: String) -> [String] {
             objects.compactMap { ($0[kind] as? [String: Any])?["name"] as? String }
         }
-        let stateless = try runner.check(["nft", "-s", "list", "table"] + tableReference)
-        let listing = try runner.check(["nft", "list", "table"] + tableReference)
-        return ObservedTable(counters: names("counter"), maps: names("map"), sets: names("set"), chains: names("chain"),
-                             statelessListing: stateless, listing: listing)
+        return ObservedTable(counters: names("counter"), maps: names("map"), sets: names("set"), chains: names("chain"), fingerprint: fingerprint)
     }
 
     public func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] {
@@ -106,10 +125,12 @@ public struct LinuxKernel: KernelPort {
             try runner.check(["ip", "rule", "del"] + rule.arguments + ["protocol", protocolTag])
         case .loadRuleset(let transaction, _):
             try runner.check(["nft", "-f", "-"], input: transaction)
-        case .restoreRuleset(let listing):
+        case .restoreRuleset(let transaction?):
+            try runner.check(["nft", "-f", "-"], input: transaction)
+        case .restoreRuleset(nil):
             // `add` then `delete` makes the delete safe when the table is already gone (nft 1.0.6 has no `destroy`).
             let table = tableReference.joined(separator: " ")
-            try runner.check(["nft", "-f", "-"], input: "add table \(table)\ndelete table \(table)\n" + (listing ?? ""))
+            try runner.check(["nft", "-f", "-"], input: "add table \(table)\ndelete table \(table)\n")
         case .setSysctl(let key, let value, _):
             try runner.check(["sysctl", "-q", "-w", "\(key)=\(value)"])
         }

@@ -15,24 +15,23 @@ public struct ObservedKernelState: Sendable, Equatable {
     }
 }
 
-/// Braid's nft table as listed by the kernel.
+/// The objects in Braid's nft table. Set, map and counter names come from Braid's state file
+/// when it has one (listing them from the kernel means listing every element).
 public struct ObservedTable: Sendable, Equatable {
     public var counters: [String]
     public var maps: [String]
     public var sets: [String]
     public var chains: [String]
-    /// `nft -s list table`: rules without counter values, to compare two moments.
-    public var statelessListing: String
-    /// `nft list table`: what a rollback reloads, counter values included.
-    public var listing: String
+    /// A cheap summary of the table's chains (names and handles). Listing the whole table costs
+    /// more than half a second once a set holds 100,000 prefixes, so re-applies compare this instead:
+    /// it changes when a chain is added, deleted or replaced behind Braid's back.
+    public var fingerprint: String
 
-    public init(counters: [String] = [], maps: [String] = [], sets: [String] = [], chains: [String] = [],
-                statelessListing: String, listing: String) {
+    public init(counters: [String] = [], maps: [String] = [], sets: [String] = [], chains: [String] = [], fingerprint: String) {
         self.counters = counters
         self.maps = maps
         self.sets = sets
         self.chains = chains
-        self.statelessListing = statelessListing
-        self.listing = listing
+        self.fingerprint = fingerprint
     }
 }

@@ -165,7 +165,7 @@ import Testing
         let steps = try applier.down()
         #expect(steps.allSatisfy { step in
             switch step {
-            case .deleteRule, .deleteRoute, .restoreRuleset(listing: nil), .setSysctl: true
+            case .deleteRule, .deleteRoute, .restoreRuleset(transaction: nil), .setSysctl: true
             default: false
             }
         })
