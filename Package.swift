@@ -49,6 +49,11 @@ let package = Package(
             dependencies: ["BraidConfig", "BraidLab"],
             path: "Benchmarks/FailoverBenchmark"
         ),
+        .executableTarget(
+            name: "policy-scale-benchmark",
+            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"],
+            path: "Benchmarks/PolicyScaleBenchmark"
+        ),
         .testTarget(name: "BraidConfigTests", dependencies: ["BraidConfig"]),
         .testTarget(
             name: "BraidPlannerTests",
