@@ -38,8 +38,11 @@ struct Explain: ParsableCommand {
             port = UInt16(dport)
         }
         var facts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
+        // Explaining a config for another machine is useful too: a missing WAN interface is assumed
+        // up (as `braid plan` does), with its gateway's address standing in for its own.
         for wan in config.wans where facts.interfaces[wan.interface] == nil {
-            printWarning("interface \(wan.interface) does not exist on this host; \(wan.name) counts as not usable")
+            printWarning("interface \(wan.interface) does not exist on this host; \(wan.name) is assumed up")
+            facts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
         }
         var availability = WanAvailability()
         if let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory)) {
