@@ -47,8 +47,10 @@ extension LabTests {
                 #expect(udp.keys.count == 3 && udp["failed"] == nil, "UDP: \(udp)")
                 // The set (from a file) catches 198.19.0.11 — but its port 8080 rule comes first, so use port 53 (UDP).
                 try lab.applyExpectingSuccess(yaml.replacingOccurrences(of: "destination_port: 8080-8081", with: "destination_port: 9000-9001"))
-                let toSetMember = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: IPv4Address("198.19.0.12")!))
-                #expect(toSetMember.keys.count > 1, "198.19.0.12 is not in the set, so it is balanced: \(toSetMember)")
+                let inSet = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: Lab.secondServerAddress))
+                #expect(inSet == ["isp1": 30], "198.19.0.11 is in the set (read from a file): \(inSet)")
+                let notInSet = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: IPv4Address("198.19.0.12")!))
+                #expect(notInSet.keys.count > 1, "198.19.0.12 is not in the set, so it is balanced: \(notInSet)")
             }
         }
 
@@ -94,6 +96,11 @@ extension LabTests {
                 try lab.cutUpstream(lab.wans[0])
                 try await daemon.waitForLog("isp1 is down")
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp2": 40])
+                // explain reads the daemon's live health.
+                let explained = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--state-dir", lab.stateDirectory,
+                                                                             "--from", "\(lab.lanHostAddress(0))", "--to", "\(Lab.serverAddress)"])
+                #expect(explained.standardOutput.contains("matches, but isp1 is not usable") && explained.standardOutput.contains("leaves by isp2"),
+                        "\(explained.standardOutput)")
                 let strict = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 5, to: Lab.secondServerAddress, timeout: 0.5)
                 #expect(strict.allSatisfy { $0.hasPrefix("failed") }, "`drop` must refuse: \(strict)")
                 try lab.cutUpstream(lab.wans[1])
