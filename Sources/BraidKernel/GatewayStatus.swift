@@ -52,8 +52,3 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
         return GatewayStatus(installed: observed.table != nil, wans: wans)
     }
 }
-
-func hex(_ value: UInt32) -> String {
-    let digits = String(value, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
-}

@@ -129,7 +129,8 @@ public struct SysctlSetting: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(key) = \(value)" }
 }
 
-func hex(_ value: UInt32) -> String {
+/// A 32-bit value as nft and ip print marks and masks: `0x00ff0000`.
+public func hex(_ value: UInt32) -> String {
     let digits = String(value, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }
