@@ -49,7 +49,8 @@ public final class GatewayController {
     /// nothing, so no flow drops across a daemon restart), then starts probing.
     public func start() throws(ApplyError) {
         do { try refreshLinks() } catch { throw .kernel(error) }
-        resetTrackers(previous: [:], previousConfig: nil)
+        let previouslyDown = Set((try? applier.store.load())?.unavailableWans ?? [])
+        resetTrackers(previous: [:], previousConfig: nil, previouslyDown: previouslyDown)
         let report = try applier.apply(config, availability: availability)
         if report.performed.isEmpty {
             logger.info("adopted the installed Braid state unchanged", metadata: ["wans": "\(config.wans.count)"])
@@ -157,12 +158,13 @@ public final class GatewayController {
     }
 
     /// Trackers for the current config; a WAN whose health settings did not change keeps its state.
-    private func resetTrackers(previous: [String: WanHealthTracker], previousConfig: Config?) {
+    private func resetTrackers(previous: [String: WanHealthTracker], previousConfig: Config?, previouslyDown: Set<String> = []) {
         trackers = [:]
         for wan in config.wans {
             guard let check = wan.health else { continue }
             if let old = previous[wan.name], old.check == check { trackers[wan.name] = old } else {
-                trackers[wan.name] = WanHealthTracker(check: check, now: clock.now)
+                trackers[wan.name] = WanHealthTracker(check: check, now: clock.now, initialState: previouslyDown.contains(wan.name) ? .down : .up)
+                if previouslyDown.contains(wan.name) { reasons[wan.name] = ("down before the restart; needs \(check.upAfter) good rounds", Date()) }
             }
         }
     }

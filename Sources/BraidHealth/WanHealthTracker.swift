@@ -28,9 +28,12 @@ public struct WanHealthTracker: Sendable {
     public private(set) var history: [[ProbeOutcome]]
     public static let historyLength = 20
 
-    public init(check: HealthCheckConfig, now: ContinuousClock.Instant) {
+    /// `initialState` lets a restarted daemon keep a WAN it had found down out of service until
+    /// `upAfter` good rounds, instead of trying it again at once.
+    public init(check: HealthCheckConfig, now: ContinuousClock.Instant, initialState: State = .up) {
         self.check = check
         self.since = now
+        self.state = initialState
         history = Array(repeating: [], count: check.targets.count)
     }
 

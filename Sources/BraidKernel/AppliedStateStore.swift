@@ -14,6 +14,8 @@ public struct AppliedState: Sendable, Equatable, Codable {
     public var objects: [String: [String]]?
     /// Set name → digest of its elements, so an unchanged set is not reloaded.
     public var setDigests: [String: String]?
+    /// WANs the last apply treated as unusable by health, so a restarted daemon starts from there.
+    public var unavailableWans: [String]?
 
     public init(originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
                 objects: [String: [String]]? = nil, setDigests: [String: String]? = nil) {

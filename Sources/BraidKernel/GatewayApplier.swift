@@ -81,6 +81,7 @@ public struct GatewayApplier: Sendable {
             state.rulesetFingerprint = after.table?.fingerprint
             state.objects = objects
             state.setDigests = Self.setDigests(desired.ruleset)
+            state.unavailableWans = availability.unavailable.sorted()
             try store.save(state)
         } catch let error as ApplyError {
             throw error

@@ -279,3 +279,22 @@ extension LabTests.Failover {
         }
     }
 }
+
+extension LabTests.Failover {
+    @Test("A restarted daemon keeps a WAN it had found down out of service, and changes nothing on adoption")
+    func restartRemembersDownWans() async throws {
+        try await Lab.with(wanCount: 2, name: "rmem") { lab in
+            let yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"])
+            let first = try await Self.startDaemon(lab, yaml: yaml)
+            try lab.cutUpstream(lab.wans[0])
+            try await first.waitForLog("isp1 is down")
+            first.kill9()
+            let second = try await Self.startDaemon(lab, yaml: yaml)
+            #expect(second.logText.contains("adopted the installed Braid state unchanged"), "\(second.logText)")
+            let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 40))
+            #expect(counts == ["isp2": 40], "after the restart: \(counts)")
+            try lab.healUpstream(lab.wans[0])
+            try await second.waitForLog("isp1 is up")
+        }
+    }
+}
