@@ -75,7 +75,10 @@ public enum ConfigLoader {
             if let mode = StickyMode(rawValue: text) { sticky = mode } else { collector.report(stickyCursor, "\"\(text)\" is not none or source") }
         }
         let wanNames = wans?.map(\.name) ?? []
-        var policy = TrafficPolicyReader(wanNames: wanNames, knownWans: wans != nil, baseDirectory: baseDirectory)
+        // References to WANs are checked only when every WAN entry was valid: otherwise a mistake in a
+        // WAN entry would be reported again at every rule that names it.
+        let wansComplete = wans != nil && !collector.issues.contains { $0.path == "wans" || $0.path.hasPrefix("wans[") }
+        var policy = TrafficPolicyReader(wanNames: wanNames, knownWans: wansComplete, baseDirectory: baseDirectory)
         let sets = keys["sets"].map { policy.readSets($0, &collector) } ?? []
         let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []

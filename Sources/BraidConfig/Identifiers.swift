@@ -20,7 +20,7 @@ public enum Identifiers {
     }
 
     /// Names Braid uses for its own things, which WAN names must not shadow.
-    public static let reservedWanNames: Set<String> = ["main", "local", "default", "balance", "all"]
+    public static let reservedWanNames: Set<String> = ["main", "local", "default", "balance", "drop", "all"]
 
     private static func isLowerAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
         ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar)

@@ -42,7 +42,9 @@ struct TrafficPolicyReader {
                 }
                 var entries: [IPv4Prefix] = []
                 var bad = 0
-                for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                // Split on any line break: Swift reads "\r\n" as one character, so splitting on "\n" alone
+                // would see a Windows-edited file as a single line.
+                for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
                     let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
                         .trimmingCharacters(in: .whitespaces) ?? ""
                     if line.isEmpty { continue }

@@ -43,6 +43,14 @@ public enum FlowExplainer {
             let addresses = wans.flatMap { host.interfaces[$0.interface]?.addresses.map(\.address) ?? [] }
             guard addresses.contains(flow.destination), flow.transport == forward.transport,
                   let port = flow.destinationPort, forward.ports.contains(port) else { continue }
+            // Without hairpin only arrivals on the WANs are translated; a LAN client reaches the router itself.
+            let fromLan = config.lan.interfaces.contains { name in
+                host.interfaces[name]?.addresses.contains { $0.subnet.contains(flow.source) } ?? false
+            }
+            if !forward.hairpin && fromLan {
+                steps.append("port forward \"\(forward.name)\" has hairpin off: a LAN client using \(flow.destination) is not forwarded")
+                continue
+            }
             let targets = forward.targets.map(\.description).joined(separator: ", ")
             steps.append("port forward \"\(forward.name)\": \(forward.transport.rawValue) \(forward.ports) on \(flow.destination) → \(targets)")
             return FlowExplanation(steps: steps, outcome: "forwarded to \(targets) (port forward \"\(forward.name)\"); replies leave by the WAN it arrived on", wans: [])
@@ -69,7 +77,7 @@ public enum FlowExplainer {
                     steps.append("\(label): matches and says main")
                     return FlowExplanation(steps: steps, outcome: "no WAN mark: the main routing table decides (\(label))", wans: [])
                 case .drop:
-                    steps.append("\(label): matches; none of its WANs is usable and it ends with drop")
+                    steps.append(rule.use.count == 1 ? "\(label): matches and says drop" : "\(label): matches; none of its WANs is usable and it ends with drop")
                     return FlowExplanation(steps: steps, outcome: "dropped (\(label))", wans: [])
                 }
             }

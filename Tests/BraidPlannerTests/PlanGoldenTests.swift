@@ -102,11 +102,41 @@ struct GoldenScenario: Sendable, CustomTestStringConvertible {
                 gateway: 100.64.0.1
                 weight: 0
             """, linksDown: ["wan1"]),
+
+        // Policy: a run of source rules, a destination prefix to main, two port rules, a
+        // multi-criteria rule with drop, destination sets (one merged from overlapping entries),
+        // sticky clients over tier 1, a hairpin port forward with weighted backends, and a
+        // non-hairpin forward of a UDP range.
+        GoldenScenario(fileName: "policy_sets_rules_sticky_hairpin.plan", yaml: """
+            sticky: source
+            lan:
+              interfaces: [lan0, guest0]
+            wans:
+              - {name: fiber, interface: wan0, gateway: 192.0.2.1, weight: 3}
+              - {name: cable, interface: wan1, gateway: 198.51.100.1, weight: 1}
+              - {name: lte, interface: wwan0, gateway: 100.64.0.1, tier: 2}
+            sets:
+              streaming: [198.18.0.0/24, 198.18.1.0/24, 203.0.113.64/26, 203.0.113.128/26, 198.18.0.7]
+              blocked: [198.19.255.0/24]
+            rules:
+              - {name: voip-phone, source: 10.0.0.20, use: [cable, fiber]}
+              - {name: gaming-pc, source: [10.0.0.50, 10.0.0.51], use: [fiber, lte]}
+              - {name: guest-net, source: 10.0.2.0/24, use: [lte, balance]}
+              - {name: office-vpn, destination: 172.16.0.0/12, use: [main]}
+              - {name: dns, protocol: udp, destination_port: 53, use: [fiber, balance]}
+              - {name: games, protocol: udp, destination_port: [3074, 27015-27030], use: [fiber, cable]}
+              - {name: kids-web, source: 10.0.0.128/25, protocol: tcp, destination_port: [80, 443], use: [cable, drop]}
+              - {name: streaming, destination_set: streaming, use: [cable, balance]}
+              - {name: blocked, destination_set: blocked, use: [drop]}
+            port_forwards:
+              - {name: web, wans: [fiber, cable], protocol: tcp, port: 443, to: [10.0.0.10:8443, 10.0.0.11:8443@2]}
+              - {name: game-server, wans: [fiber], protocol: udp, port: 27015-27030, to: 10.0.0.12, hairpin: false}
+            """),
     ]
 }
 
 /// Golden tests for `braid plan`'s text: the nft table, ip rules, routes, sysctls and WAN
-/// summary for five representative gateways. Re-record with `BRAID_RECORD_GOLDEN=1`.
+/// summary for six representative gateways. Re-record with `BRAID_RECORD_GOLDEN=1`.
 @Suite struct PlanGoldenTests {
     @Test(arguments: GoldenScenario.all)
     func planMatchesGoldenFile(_ scenario: GoldenScenario) throws {

@@ -1,0 +1,768 @@
+import BraidConfig
+@testable import BraidPlanner
+import Foundation
+import Testing
+
+/// Three WANs, weights 5/3/2, and the head of every policy config below.
+let threeWanPolicyYAML = """
+    lan:
+      interfaces: [lan0]
+    wans:
+      - {name: isp1, interface: wan0, gateway: 192.0.2.1, weight: 5}
+      - {name: isp2, interface: wan1, gateway: 198.51.100.1, weight: 3}
+      - {name: isp3, interface: wan2, gateway: 203.0.113.1, weight: 2}
+
+    """
+
+/// A seeded generator, so the randomised tests are the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+extension DesiredState {
+    func map(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> NftablesMap {
+        try #require(ruleset.maps.first { $0.name == name }, "no map \(name)", sourceLocation: sourceLocation)
+    }
+
+    func chain(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> NftablesChain {
+        try #require(ruleset.chains.first { $0.name == name }, "no chain \(name)", sourceLocation: sourceLocation)
+    }
+
+    /// The `traffic_rules` chain's rule texts, or [] when there is none.
+    var trafficRules: [String] { ruleset.chains.first { $0.name == "traffic_rules" }?.rules.map(\.text) ?? [] }
+
+    var policyMapNames: [String] { ruleset.maps.map(\.name).filter { $0.hasPrefix("rules_") } }
+}
+
+extension NftablesMap {
+    /// "key : value" per element, for compact expectations.
+    var lines: [String] { elements.map { "\($0.key) : \($0.value)" } }
+}
+
+// MARK: - IntervalPartition
+
+/// First-match-wins partitioning of overlapping ranges into the disjoint pieces an nft interval
+/// map can hold.
+@Suite struct IntervalPartitionTests {
+    typealias Piece = (lower: UInt32, upper: UInt32, value: String)
+
+    func pieces(_ partition: IntervalPartition<String>, merged: Bool = true) -> [String] {
+        (merged ? partition.merged : partition.pieces).map { "\($0.lower)-\($0.upper)=\($0.value)" }
+    }
+
+    @Test func laterOverlappingRangeOnlyFillsWhatIsLeft() {
+        var partition = IntervalPartition<String>()
+        partition.add(10, 20, "a")
+        partition.add(15, 30, "b")
+        partition.add(0, 12, "c")
+        #expect(pieces(partition) == ["0-9=c", "10-20=a", "21-30=b"])
+    }
+
+    @Test func laterBroaderRangeDoesNotOverrideAnEarlierNarrowerOne() {
+        var partition = IntervalPartition<String>()
+        partition.add(100, 100, "host")
+        partition.add(96, 103, "small")
+        partition.add(0, 1000, "broad")
+        #expect(pieces(partition) == ["0-95=broad", "96-99=small", "100-100=host", "101-103=small", "104-1000=broad"])
+    }
+
+    @Test func earlierBroaderRangeHidesALaterNarrowerOne() {
+        var partition = IntervalPartition<String>()
+        partition.add(0, 1000, "broad")
+        partition.add(100, 100, "host")
+        #expect(pieces(partition) == ["0-1000=broad"])
+    }
+
+    @Test func fullRangeIsOnePieceAndFillsAroundEarlierPieces() {
+        var whole = IntervalPartition<String>()
+        whole.add(0, UInt32.max, "all")
+        whole.add(5, 10, "late")
+        #expect(pieces(whole) == ["0-\(UInt32.max)=all"])
+
+        var holes = IntervalPartition<String>()
+        holes.add(0, 0, "first")
+        holes.add(UInt32.max, UInt32.max, "last")
+        holes.add(7, 9, "middle")
+        holes.add(0, UInt32.max, "all")
+        #expect(pieces(holes) == ["0-0=first", "1-6=all", "7-9=middle", "10-\(UInt32.max - 1)=all", "\(UInt32.max)-\(UInt32.max)=last"])
+    }
+
+    @Test func rangesTouchingTheTopOfTheSpaceDoNotWrap() {
+        var partition = IntervalPartition<String>()
+        partition.add(UInt32.max - 1, UInt32.max, "top")
+        partition.add(UInt32.max - 3, UInt32.max, "below")
+        #expect(pieces(partition) == ["\(UInt32.max - 3)-\(UInt32.max - 2)=below", "\(UInt32.max - 1)-\(UInt32.max)=top"])
+    }
+
+    @Test func adjacentPiecesWithEqualValuesAreMerged() {
+        var partition = IntervalPartition<String>()
+        partition.add(0, 9, "a")
+        partition.add(20, 29, "a")
+        partition.add(10, 19, "a")
+        partition.add(30, 39, "b")
+        partition.add(41, 50, "b")
+        #expect(pieces(partition, merged: false) == ["0-9=a", "10-19=a", "20-29=a", "30-39=b", "41-50=b"])
+        // 30-39 and 41-50 are not adjacent (40 is a hole), so they stay apart.
+        #expect(pieces(partition) == ["0-29=a", "30-39=b", "41-50=b"])
+    }
+
+    @Test func adjacentPiecesWithDifferentValuesAreNotMerged() {
+        var partition = IntervalPartition<String>()
+        partition.add(0, 9, "a")
+        partition.add(10, 19, "b")
+        #expect(pieces(partition) == ["0-9=a", "10-19=b"])
+    }
+
+    /// Against a brute-force first match over a small space, many random rule lists.
+    @Test func matchesBruteForceFirstMatch() {
+        var random = SplitMix64(seed: 4)
+        for _ in 0..<300 {
+            var partition = IntervalPartition<Int>()
+            var ranges: [(UInt32, UInt32)] = []
+            for value in 0..<Int.random(in: 1...12, using: &random) {
+                let lower = UInt32.random(in: 0...63, using: &random)
+                let upper = UInt32.random(in: lower...min(lower + 40, 63), using: &random)
+                ranges.append((lower, upper))
+                partition.add(lower, upper, value % 4)
+            }
+            let merged = partition.merged
+            for point in UInt32(0)...63 {
+                let expected = ranges.firstIndex { ($0.0...$0.1).contains(point) }.map { $0 % 4 }
+                let actual = merged.first { ($0.lower...$0.upper).contains(point) }?.value
+                #expect(actual == expected, "point \(point) in \(ranges)")
+            }
+            // Disjoint, sorted, and no two touching neighbours share a value.
+            for (left, right) in zip(merged, merged.dropFirst()) {
+                #expect(left.upper < right.lower)
+                #expect(!(left.upper + 1 == right.lower && left.value == right.value))
+            }
+        }
+    }
+}
+
+// MARK: - PolicyCompiler
+
+/// How rules become `traffic_rules`: runs of same-kind rules share one interval map, other rules
+/// are one nft rule each, and unusable rules are left out.
+@Suite struct PolicyCompilerTests {
+    @Test func noRulesMeansNoPolicyChainAndNoJump() throws {
+        let state = try plan(threeWanPolicyYAML)
+        #expect(state.trafficRules.isEmpty)
+        #expect(!state.ruleset.chains.contains { $0.name == "traffic_rules" })
+        #expect(try !state.chain("prerouting").rules.contains { $0.text.contains("traffic_rules") })
+        #expect(try !state.chain("output").rules.contains { $0.text.contains("traffic_rules") })
+    }
+
+    @Test func consecutiveSourceRulesBecomeOneMap() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            rules:
+              - {name: a, source: 10.0.0.50, use: [isp1]}
+              - {name: b, source: [10.0.1.0/24, 10.0.2.0/24], use: [isp2]}
+              - {name: c, source: 10.0.0.0/24, use: [isp3]}
+            """)
+        #expect(state.trafficRules == ["ip saddr vmap @rules_1"])
+        #expect(state.policyMapNames == ["rules_1"])
+        let map = try state.map("rules_1")
+        #expect(map.type == "type ipv4_addr : verdict" && map.isInterval)
+        #expect(map.comment == "rules \"a\" … \"c\" (3)")
+        #expect(map.lines == [
+            "10.0.0.0-10.0.0.49 : goto choose_isp3",
+            "10.0.0.50 : goto choose_isp1",
+            "10.0.0.51-10.0.0.255 : goto choose_isp3",
+            "10.0.1.0-10.0.2.255 : goto choose_isp2",
+        ])
+    }
+
+    @Test func changeOfKindStartsANewMap() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            rules:
+              - {name: s1, source: 10.0.0.50, use: [isp1]}
+              - {name: s2, source: 10.0.0.51, use: [isp2]}
+              - {name: d1, destination: 192.0.2.0/24, use: [isp3]}
+              - {name: p1, protocol: tcp, destination_port: [80, 443], use: [isp2]}
+              - {name: p2, protocol: udp, destination_port: 27015-27030, use: [isp1]}
+              - {name: s3, source: 10.0.0.52, use: [isp3]}
+            """)
+        #expect(state.trafficRules == [
+            "ip saddr vmap @rules_1",
+            "ip daddr vmap @rules_2",
+            "meta l4proto . th dport vmap @rules_3",
+            "ip saddr vmap @rules_4",
+        ])
+        #expect(try state.map("rules_1").lines == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
+        #expect(try state.map("rules_2").lines == ["192.0.2.0/24 : goto choose_isp3"])
+        let ports = try state.map("rules_3")
+        #expect(ports.type == "typeof meta l4proto . th dport : verdict" && ports.isInterval)
+        #expect(ports.lines == ["tcp . 80 : goto choose_isp2", "tcp . 443 : goto choose_isp2", "udp . 27015-27030 : goto choose_isp1"])
+        #expect(try state.map("rules_4").comment == "rule \"s3\"")
+    }
+
+    @Test func portRulesResolveOverlapsPerProtocol() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            rules:
+              - {name: narrow, protocol: tcp, destination_port: 8080, use: [isp1]}
+              - {name: wide, protocol: tcp, destination_port: 8000-8999, use: [isp2]}
+              - {name: same-on-udp, protocol: udp, destination_port: 8000-8999, use: [isp3]}
+              - {name: touching, protocol: tcp, destination_port: 9000-9100, use: [isp2]}
+            """)
+        #expect(try state.map("rules_1").lines == [
+            "tcp . 8000-8079 : goto choose_isp2",
+            "tcp . 8080 : goto choose_isp1",
+            "tcp . 8081-9100 : goto choose_isp2",
+            "udp . 8000-8999 : goto choose_isp3",
+        ])
+    }
+
+    @Test func multiCriteriaRuleIsOneNftRuleAndSplitsTheRun() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            sets:
+              cdn: [198.51.100.0/24]
+            rules:
+              - {name: s1, source: 10.0.0.50, use: [isp1]}
+              - {name: web-from-office, source: [10.0.1.0/24, 10.0.2.0/25], protocol: tcp, destination_port: [80, 443, 8000-8080], use: [isp2]}
+              - {name: s2, source: 10.0.0.51, use: [isp2]}
+              - {name: cdn, destination_set: cdn, use: [isp3]}
+              - {name: icmp, protocol: icmp, use: [isp1]}
+              - {name: tcp-only, protocol: tcp, use: [isp2]}
+              - {name: office-to-dc, source: 10.0.1.0/24, destination: 172.16.0.0/12, use: [main]}
+              - {name: everything, use: [isp3]}
+            """)
+        #expect(state.trafficRules == [
+            "ip saddr vmap @rules_1",
+            "ip saddr { 10.0.1.0/24, 10.0.2.0/25 } meta l4proto tcp th dport { 80, 443, 8000-8080 } goto choose_isp2",
+            "ip saddr vmap @rules_2",
+            "ip daddr @dst_cdn goto choose_isp3",
+            "meta l4proto icmp goto choose_isp1",
+            "meta l4proto tcp goto choose_isp2",
+            "ip saddr 10.0.1.0/24 ip daddr 172.16.0.0/12 goto choose_main",
+            "goto choose_isp3",
+        ])
+        let chain = try state.chain("traffic_rules")
+        #expect(chain.rules[1].comment == "rule \"web-from-office\"")
+        #expect(state.policyMapNames == ["rules_1", "rules_2"])
+    }
+
+    @Test func ruleWhoseWansAreAllUnusableIsLeftOutAndTheNextRuleTakesItsKeys() throws {
+        let yaml = threeWanPolicyYAML + """
+            rules:
+              - {name: pinned, source: 10.0.0.5, use: [isp1]}
+              - {name: lan, source: 10.0.0.0/24, use: [isp2]}
+            """
+        let allUp = try plan(yaml)
+        #expect(try allUp.map("rules_1").lines == [
+            "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp1", "10.0.0.6-10.0.0.255 : goto choose_isp2",
+        ])
+        let isp1Down = try plan(yaml, availability: WanAvailability(unavailable: ["isp1"]))
+        #expect(try isp1Down.map("rules_1").lines == ["10.0.0.0/24 : goto choose_isp2"])
+        #expect(try isp1Down.map("rules_1").comment == "rule \"lan\"")
+        // The same with the link down instead of the health check.
+        let isp1LinkDown = try plan(yaml, linksDown: ["wan0"])
+        #expect(try isp1LinkDown.map("rules_1").lines == ["10.0.0.0/24 : goto choose_isp2"])
+        // Every rule unusable: no chain, no jump.
+        let bothDown = try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"]))
+        #expect(bothDown.trafficRules.isEmpty && bothDown.policyMapNames.isEmpty)
+        #expect(try !bothDown.chain("prerouting").rules.contains { $0.text.contains("traffic_rules") })
+    }
+
+    @Test func leftOutSingleRuleDoesNotSplitTheRunAroundIt() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            rules:
+              - {name: s1, source: 10.0.0.50, use: [isp1]}
+              - {name: web, source: 10.0.0.0/24, protocol: tcp, destination_port: 443, use: [isp3]}
+              - {name: s2, source: 10.0.0.51, use: [isp2]}
+            """, availability: WanAvailability(unavailable: ["isp3"]))
+        #expect(state.trafficRules == ["ip saddr vmap @rules_1"])
+        #expect(try state.map("rules_1").lines == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
+    }
+
+    @Test func fallbackWithinUseFollowsAvailability() throws {
+        let yaml = threeWanPolicyYAML + """
+            rules:
+              - {name: r, destination: 192.0.2.0/24, use: [isp1, isp2, isp3]}
+            """
+        #expect(try plan(yaml).map("rules_1").lines == ["192.0.2.0/24 : goto choose_isp1"])
+        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).map("rules_1").lines == ["192.0.2.0/24 : goto choose_isp2"])
+        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).map("rules_1").lines == ["192.0.2.0/24 : goto choose_isp3"])
+    }
+
+    @Test func balanceMainAndDropBecomeReturnGotoChooseMainAndDrop() throws {
+        let yaml = threeWanPolicyYAML + """
+            rules:
+              - {name: b, source: 10.0.0.1, use: [balance]}
+              - {name: m, source: 10.0.0.2, use: [main]}
+              - {name: d, source: 10.0.0.3, use: [drop]}
+              - {name: fb, source: 10.0.0.4, use: [isp1, balance]}
+              - {name: fm, source: 10.0.0.5, use: [isp1, main]}
+              - {name: fd, source: 10.0.0.6, use: [isp1, drop]}
+            """
+        #expect(try plan(yaml).map("rules_1").lines == [
+            "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
+            "10.0.0.4-10.0.0.6 : goto choose_isp1",
+        ])
+        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).map("rules_1").lines == [
+            "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
+            "10.0.0.4 : return", "10.0.0.5 : goto choose_main", "10.0.0.6 : drop",
+        ])
+    }
+
+    @Test func policyChainIsJumpedFromPreroutingForTheLanAndFromOutputForTheWans() throws {
+        let state = try plan(threeWanPolicyYAML + "rules:\n  - {name: r, destination: 192.0.2.0/24, use: [isp1]}\n")
+        let prerouting = try state.chain("prerouting").rules.map(\.text)
+        let jump = try #require(prerouting.firstIndex(of: "iifname { \"lan0\" } jump traffic_rules"))
+        // After the router/broadcast exception and before the split, which a chosen mark skips.
+        #expect(prerouting[jump - 1].contains("fib daddr type { local, broadcast, multicast } return"))
+        #expect(prerouting[jump + 1] == "meta mark & 0x00ff0000 != 0 return")
+        #expect(prerouting[jump + 2].contains("vmap @new_connection_split"))
+        let output = try state.chain("output").rules.map(\.text)
+        let outputJump = try #require(output.firstIndex(of: "oifname { \"wan0\", \"wan1\", \"wan2\" } jump traffic_rules"))
+        #expect(output[outputJump + 1] == "meta mark & 0x00ff0000 != 0 return")
+        #expect(output[outputJump + 2].contains("vmap @router_connection_split"))
+    }
+
+    @Test func mainMarkIsTheWholeMaskAndHasItsOwnIpRuleBeforeTheFallback() throws {
+        let state = try plan(threeWanPolicyYAML + "rules:\n  - {name: r, destination: 172.16.0.0/12, use: [main]}\n")
+        let rules = state.policyRules
+        #expect(rules.map(\.priority) == Array(10000...10005))
+        #expect(rules[4] == PolicyRule(priority: 10004, fwmark: 0x00ff_0000, fwmask: 0x00ff_0000, table: 254))
+        #expect(rules[5].fwmark == nil && rules[5].table == 200)
+        #expect(try state.chain("choose_main").rules.map(\.text) == [
+            "meta mark set meta mark & 0xff00ffff | 0x00ff0000", "ct mark set ct mark & 0xff00ffff | 0x00ff0000",
+        ])
+        #expect(try state.map("wan_by_ct_mark").lines.last == "0x00ff0000 : goto restore_main")
+        // The WAN marks never reach the all-ones value.
+        #expect(!state.wans.contains { $0.mark == 0x00ff_0000 })
+    }
+
+    @Test func mainMarkFollowsACustomMask() throws {
+        let state = try plan(threeWanPolicyYAML + "kernel: {mark_mask: 0x0000f000, first_rule_priority: 500}\n")
+        #expect(state.policyRules.first { $0.table == 254 && $0.fwmark != nil } == PolicyRule(priority: 504, fwmark: 0xf000, fwmask: 0xf000, table: 254))
+    }
+
+    @Test func destinationSetsAreMergedIntoDisjointRanges() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            sets:
+              cdn: [10.0.0.128/25, 192.0.2.7, 10.0.0.0/25, 10.0.0.5, 192.0.2.0/24, 10.0.1.0/25, 203.0.113.1, 203.0.113.3]
+              empty: []
+              all: [0.0.0.0/0, 10.0.0.0/8]
+            rules:
+              - {name: cdn, destination_set: cdn, use: [isp2]}
+            """)
+        #expect(state.ruleset.sets.map(\.name) == ["dst_cdn", "dst_empty", "dst_all"])
+        let cdn = try #require(state.ruleset.sets.first)
+        #expect(cdn.type == "ipv4_addr" && cdn.isInterval)
+        #expect(cdn.elements == ["10.0.0.0-10.0.1.127", "192.0.2.0/24", "203.0.113.1", "203.0.113.3"])
+        #expect(state.ruleset.sets[1].elements.isEmpty)
+        #expect(state.ruleset.sets[2].elements == ["0.0.0.0/0"])
+    }
+
+    @Test func rangeTextPrefersPrefixes() {
+        #expect(PolicyCompiler.rangeText(0x0a00_0000, 0x0a00_00ff) == "10.0.0.0/24")
+        #expect(PolicyCompiler.rangeText(0x0a00_0001, 0x0a00_0001) == "10.0.0.1")
+        #expect(PolicyCompiler.rangeText(0x0a00_0001, 0x0a00_0002) == "10.0.0.1-10.0.0.2")
+        // Power-of-two size but not aligned: a range, not a prefix.
+        #expect(PolicyCompiler.rangeText(0x0a00_0080, 0x0a00_017f) == "10.0.0.128-10.0.1.127")
+        #expect(PolicyCompiler.rangeText(0, UInt32.max) == "0.0.0.0/0")
+    }
+}
+
+// MARK: - Sticky
+
+/// `sticky: source`: 1024 buckets handed to WANs by weighted rendezvous hashing.
+@Suite struct StickyAssignmentTests {
+    static let threeWans: [(wanIndex: Int, weight: Int, name: String)] = [(0, 5, "isp1"), (1, 3, "isp2"), (2, 2, "isp3")]
+
+    func counts(_ buckets: [Int]) -> [Int: Int] {
+        buckets.reduce(into: [:]) { $0[$1, default: 0] += 1 }
+    }
+
+    @Test func bucketsSpreadRoughlyByWeight() {
+        let buckets = StickyAssignment.assign(Self.threeWans)
+        #expect(buckets.count == StickyAssignment.bucketCount)
+        let perWan = counts(buckets)
+        for (index, share) in [(0, 0.5), (1, 0.3), (2, 0.2)] {
+            // Four binomial standard deviations: the assignment is fixed, so this either always
+            // holds or never does.
+            let expected = 1024 * share, tolerance = 4 * (1024 * share * (1 - share)).squareRoot()
+            #expect(abs(Double(perWan[index, default: 0]) - expected) <= tolerance, "\(perWan)")
+        }
+        let even = counts(StickyAssignment.assign([(0, 1, "a"), (1, 1, "b")]))
+        #expect(abs(even[0, default: 0] - 512) <= 64, "\(even)")
+    }
+
+    @Test func removingAWanMovesExactlyItsBucketsAndAddingItBackRestoresThem() {
+        let before = StickyAssignment.assign(Self.threeWans)
+        let without = StickyAssignment.assign(Self.threeWans.filter { $0.name != "isp2" })
+        for bucket in before.indices {
+            if before[bucket] == 1 {
+                #expect(without[bucket] != 1)
+            } else {
+                #expect(without[bucket] == before[bucket], "bucket \(bucket) moved from \(before[bucket]) to \(without[bucket])")
+            }
+        }
+        // isp2's buckets are shared by the other two, still roughly 5:2.
+        let moved = before.indices.filter { before[$0] == 1 }.map { without[$0] }
+        #expect(Set(moved) == [0, 2])
+        #expect(StickyAssignment.assign(Self.threeWans) == before)
+    }
+
+    @Test func bucketsFollowTheWanNameNotItsPosition() {
+        // Renumbering (a WAN inserted before) keeps every client's WAN by name.
+        let before = StickyAssignment.assign(Self.threeWans).map { Self.threeWans[$0].name }
+        let shifted: [(wanIndex: Int, weight: Int, name: String)] = [(wanIndex: 0, weight: 1, name: "new")]
+            + Self.threeWans.map { (wanIndex: $0.wanIndex + 1, weight: $0.weight, name: $0.name) }
+        let after = StickyAssignment.assign(shifted)
+        for bucket in before.indices where after[bucket] != 0 {
+            #expect(shifted[after[bucket]].name == before[bucket])
+        }
+    }
+
+    @Test func weightZeroCandidatesGetNoBuckets() {
+        let buckets = StickyAssignment.assign([(0, 0, "standby"), (1, 1, "isp1")])
+        #expect(Set(buckets) == [1])
+    }
+
+    /// The kernel's `jhash ip saddr mod 1024 seed 0x0b4a1d5e` for these addresses, read from a
+    /// real nft rule (`meta mark set jhash …`) and from an independent port of `jhash()`.
+    @Test(arguments: [("10.0.0.1", 490), ("10.0.0.50", 348), ("10.77.0.100", 905), ("192.168.1.2", 269), ("172.16.5.9", 315),
+                      ("0.0.0.0", 857), ("255.255.255.255", 44)])
+    func bucketMatchesTheKernelsJhash(_ text: String, _ expected: Int) throws {
+        let address = try #require(IPv4Address(text))
+        #expect(StickyAssignment.bucket(for: address) == expected)
+        #expect(StickyAssignment.bucket(for: address) == StickyAssignment.bucket(for: address))
+    }
+
+    @Test func bucketsOfManyAddressesStayInRangeAndSpread() {
+        var seen = Set<Int>()
+        for value in UInt32(0x0a00_0000)..<0x0a00_1000 {
+            let bucket = StickyAssignment.bucket(for: IPv4Address(value))
+            #expect((0..<StickyAssignment.bucketCount).contains(bucket))
+            seen.insert(bucket)
+        }
+        // 4096 addresses over 1024 buckets leave about 1024 / e^4 ≈ 19 empty.
+        #expect(seen.count > 950)
+    }
+
+    @Test func stickyMapCoversEveryBucketOnceAndReplacesTheRandomSplitForTheLan() throws {
+        let state = try plan("sticky: source\n" + threeWanPolicyYAML)
+        let map = try state.map("sticky_split")
+        #expect(map.type == "typeof numgen random mod 1024 : verdict" && map.isInterval)
+        let ranges = try stickyRanges(map)
+        #expect(ranges.first?.lower == 0 && ranges.last?.upper == 1023)
+        for (left, right) in zip(ranges, ranges.dropFirst()) {
+            #expect(left.upper + 1 == right.lower)
+            #expect(left.wan != right.wan, "neighbouring ranges of one WAN should be merged")
+        }
+        let prerouting = try state.chain("prerouting").rules.map(\.text)
+        #expect(prerouting.last == "iifname { \"lan0\" } jhash ip saddr mod 1024 seed 0x0b4a1d5e vmap @sticky_split")
+        #expect(!prerouting.contains { $0.contains("@new_connection_split") })
+        // The router's own connections are not sticky.
+        #expect(try state.chain("output").rules.contains { $0.text.contains("@router_connection_split") })
+    }
+
+    @Test func stickyMapDropsAnUnusableWansBucketsOnly() throws {
+        let allUp = try bucketWans(try plan("sticky: source\n" + threeWanPolicyYAML))
+        let isp2Down = try bucketWans(try plan("sticky: source\n" + threeWanPolicyYAML, availability: WanAvailability(unavailable: ["isp2"])))
+        for bucket in 0..<1024 {
+            if allUp[bucket] == "isp2" { #expect(isp2Down[bucket] != "isp2") } else { #expect(isp2Down[bucket] == allUp[bucket]) }
+        }
+    }
+}
+
+/// The ranges of a `sticky_split` map: "lo-hi : goto choose_wan" or "n : goto choose_wan".
+func stickyRanges(_ map: NftablesMap) throws -> [(lower: Int, upper: Int, wan: String)] {
+    try map.elements.map { element in
+        let bounds = element.key.split(separator: "-").compactMap { Int($0) }
+        let wan = try #require(element.value.split(separator: "_", maxSplits: 1).last.map(String.init))
+        return (bounds[0], bounds.last!, wan)
+    }
+}
+
+/// The WAN name of each of the 1024 buckets in a plan's `sticky_split`.
+func bucketWans(_ state: DesiredState) throws -> [String] {
+    var result = Array(repeating: "", count: 1024)
+    for range in try stickyRanges(try state.map("sticky_split")) {
+        for bucket in range.lower...range.upper { result[bucket] = range.wan }
+    }
+    return result
+}
+
+// MARK: - FlowExplainer
+
+/// `braid explain`: the same decisions as the compiled ruleset, in words.
+@Suite struct FlowExplainerTests {
+    static let yaml = threeWanPolicyYAML + """
+        sets:
+          cdn: [198.51.100.0/24]
+        rules:
+          - {name: gaming-pc, source: 10.0.0.50, use: [isp1, isp2]}
+          - {name: strict, source: 10.0.0.60, use: [isp3, drop]}
+          - {name: office, destination: 172.16.0.0/12, use: [main]}
+          - {name: dns, protocol: udp, destination_port: 53, use: [isp2]}
+          - {name: cdn, destination_set: cdn, use: [isp3]}
+          - {name: lan-default, source: 10.0.0.0/24, use: [isp1]}
+        port_forwards:
+          - {name: web, wans: [isp2], port: 8080, to: [10.0.0.2:80, 10.0.0.3:80@3]}
+        """
+
+    func explain(_ from: String, _ to: String, _ transport: TransportProtocol? = nil, _ port: UInt16? = nil,
+                 yaml: String = Self.yaml, unavailable: Set<String> = []) throws -> FlowExplanation {
+        let config = try ConfigLoader.parse(yaml)
+        let flow = Flow(source: try #require(IPv4Address(from)), destination: try #require(IPv4Address(to)), transport: transport, destinationPort: port)
+        return FlowExplainer.explain(flow, config: config, host: .having(interfacesOf: config), availability: WanAvailability(unavailable: unavailable))
+    }
+
+    @Test func firstMatchingRuleDecides() throws {
+        // 10.0.0.50 also matches lan-default and (with udp 53) dns, but gaming-pc comes first.
+        let result = try explain("10.0.0.50", "9.9.9.9", .udp, 53)
+        #expect(result.outcome == "leaves by isp1 (rule 1 \"gaming-pc\")")
+        #expect(result.wans == ["isp1"])
+        #expect(result.steps == ["every WAN is usable", "rule 1 \"gaming-pc\": matches; isp1 is its first usable choice"])
+    }
+
+    @Test func fallsBackToTheSecondWanWhenTheFirstIsUnavailable() throws {
+        let result = try explain("10.0.0.50", "9.9.9.9", unavailable: ["isp1"])
+        #expect(result.outcome == "leaves by isp2 (rule 1 \"gaming-pc\")")
+        #expect(result.steps == ["not usable now: isp1", "rule 1 \"gaming-pc\": matches, but isp1 is not usable",
+                                 "rule 1 \"gaming-pc\": matches; isp2 is its first usable choice"])
+    }
+
+    @Test func fallsThroughToTheNextRuleWhenNoWanOfTheRuleIsUsable() throws {
+        let result = try explain("10.0.0.50", "198.51.100.7", unavailable: ["isp1", "isp2"])
+        #expect(result.steps.contains("rule 1 \"gaming-pc\": none of its WANs is usable; trying the next rule"))
+        #expect(result.outcome == "leaves by isp3 (rule 5 \"cdn\")")
+    }
+
+    @Test func dropWhenTheRulesWansAreUnusable() throws {
+        #expect(try explain("10.0.0.60", "9.9.9.9").outcome == "leaves by isp3 (rule 2 \"strict\")")
+        let result = try explain("10.0.0.60", "9.9.9.9", unavailable: ["isp3"])
+        #expect(result.outcome == "dropped (rule 2 \"strict\")")
+        #expect(result.wans.isEmpty)
+    }
+
+    @Test func mainLeavesTheChoiceToTheMainTable() throws {
+        let result = try explain("10.0.0.70", "172.20.1.1", .tcp, 22)
+        #expect(result.outcome == "no WAN mark: the main routing table decides (rule 3 \"office\")")
+        #expect(result.wans.isEmpty)
+    }
+
+    @Test func nonMatchesAreExplained() throws {
+        let result = try explain("10.0.1.9", "8.8.8.8", .tcp, 53)
+        #expect(result.steps.contains("rule 1 \"gaming-pc\": no match (source 10.0.1.9 is not in 10.0.0.50/32)"))
+        #expect(result.steps.contains("rule 3 \"office\": no match (destination 8.8.8.8 is not in 172.16.0.0/12)"))
+        #expect(result.steps.contains("rule 4 \"dns\": no match (protocol is tcp, not udp)"))
+        #expect(result.steps.contains("rule 5 \"cdn\": no match (destination 8.8.8.8 is not in set cdn)"))
+        #expect(result.steps.contains("no rule decided"))
+        #expect(result.outcome == "balanced: isp1 50%, isp2 30%, isp3 20% (no rule)")
+        #expect(result.wans == ["isp1", "isp2", "isp3"])
+    }
+
+    @Test func balancedShareLeavesOutUnusableWans() throws {
+        let result = try explain("10.0.1.9", "8.8.8.8", unavailable: ["isp1"])
+        #expect(result.outcome == "balanced: isp2 60%, isp3 40% (no rule)")
+    }
+
+    @Test func portForwardOnAWanAddress() throws {
+        // HostFacts.having gives isp2's interface 198.51.100.2.
+        let result = try explain("203.0.113.99", "198.51.100.2", .tcp, 8080)
+        #expect(result.outcome == "forwarded to 10.0.0.2:80, 10.0.0.3:80@3 (port forward \"web\"); replies leave by the WAN it arrived on")
+        #expect(result.wans.isEmpty)
+        // Another WAN's address, another port, or UDP: not forwarded.
+        #expect(try !explain("203.0.113.99", "192.0.2.2", .tcp, 8080).outcome.hasPrefix("forwarded"))
+        #expect(try !explain("203.0.113.99", "198.51.100.2", .tcp, 8081).outcome.hasPrefix("forwarded"))
+        #expect(try !explain("203.0.113.99", "198.51.100.2", .udp, 8080).outcome.hasPrefix("forwarded"))
+    }
+
+    @Test func stickyOutcomeIsTheWanOfTheClientsBucketInThePlannedMap() throws {
+        let yaml = "sticky: source\n" + threeWanPolicyYAML + "rules:\n  - {name: dns, protocol: udp, destination_port: 53, use: [isp2, balance]}\n"
+        for unavailable in [Set<String>(), ["isp1"]] {
+            let config = try ConfigLoader.parse(yaml)
+            let host = HostFacts.having(interfacesOf: config)
+            let availability = WanAvailability(unavailable: unavailable)
+            let buckets = try bucketWans(try GatewayPlanner.plan(config, host: host, availability: availability))
+            for value in UInt32(0x0a00_0000)..<0x0a00_0100 {
+                let source = IPv4Address(value)
+                let bucket = StickyAssignment.bucket(for: source)
+                let explained = FlowExplainer.explain(Flow(source: source, destination: IPv4Address(0x0808_0808), transport: .tcp, destinationPort: 443),
+                                                      config: config, host: host, availability: availability)
+                #expect(explained.wans == [buckets[bucket]], "\(source) → bucket \(bucket)")
+                #expect(explained.outcome == "leaves by \(buckets[bucket]) (sticky, no rule)")
+                #expect(explained.steps.last == "sticky: source \(source) hashes to bucket \(bucket) of 1024, which belongs to \(buckets[bucket])")
+            }
+            // A rule's `balance` lands on the sticky split too.
+            let dns = FlowExplainer.explain(Flow(source: IPv4Address(0x0a00_0001), destination: IPv4Address(0x0808_0808), transport: .udp, destinationPort: 53),
+                                            config: config, host: host, availability: WanAvailability(unavailable: unavailable.union(["isp2"])))
+            #expect(dns.outcome.hasSuffix("(sticky, rule 1 \"dns\")"), "\(dns.outcome)")
+        }
+    }
+
+    /// Random rule lists of the kinds that compile to maps: the explainer's answer equals a walk
+    /// of the compiled `traffic_rules` maps, for random flows and random WAN availability.
+    @Test func explainerAgreesWithTheCompiledMaps() throws {
+        var random = SplitMix64(seed: 2024)
+        let targets: [[RuleTarget]] = [[.wan("isp1")], [.wan("isp2")], [.wan("isp1"), .wan("isp2")], [.wan("isp3"), .balance],
+                                       [.main], [.drop], [.wan("isp1"), .drop], [.balance], [.wan("isp2"), .main]]
+        let base = try ConfigLoader.parse(threeWanPolicyYAML)
+        for round in 0..<150 {
+            var config = base
+            config.rules = (0..<Int.random(in: 1...8, using: &random)).map { index in
+                func prefixes() -> [IPv4Prefix] {
+                    (0..<Int.random(in: 1...2, using: &random)).map { _ in
+                        let length = Int.random(in: 26...32, using: &random)
+                        let value = (0x0a00_0000 | UInt32.random(in: 0...255, using: &random)) & IPv4Prefix.mask(length)
+                        return IPv4Prefix(address: IPv4Address(value), length: length)!
+                    }
+                }
+                let use = targets[Int.random(in: 0..<targets.count, using: &random)]
+                switch Int.random(in: 0...2, using: &random) {
+                case 0: return TrafficRuleConfig(name: "r\(index)", sources: prefixes(), use: use)
+                case 1: return TrafficRuleConfig(name: "r\(index)", destinations: prefixes(), use: use)
+                default:
+                    let first = UInt16.random(in: 1...40, using: &random)
+                    return TrafficRuleConfig(name: "r\(index)", transport: Bool.random(using: &random) ? .tcp : .udp,
+                                             destinationPorts: [PortRange(first, UInt16.random(in: first...min(first + 10, 40), using: &random))], use: use)
+                }
+            }
+            let unavailable = Set(["isp1", "isp2", "isp3"].filter { _ in Int.random(in: 0..<3, using: &random) == 0 })
+            let host = HostFacts.having(interfacesOf: config)
+            let state = try GatewayPlanner.plan(config, host: host, availability: WanAvailability(unavailable: unavailable))
+            for _ in 0..<40 {
+                let flow = Flow(source: IPv4Address(0x0a00_0000 | UInt32.random(in: 0...255, using: &random)),
+                                destination: IPv4Address(0x0a00_0000 | UInt32.random(in: 0...255, using: &random)),
+                                transport: Bool.random(using: &random) ? .tcp : .udp, destinationPort: UInt16.random(in: 1...40, using: &random))
+                let explained = FlowExplainer.explain(flow, config: config, host: host, availability: WanAvailability(unavailable: unavailable))
+                let verdict = try walk(state, flow)
+                let context = "round \(round), \(flow), unavailable \(unavailable.sorted()): maps say \(verdict), explain says \(explained.outcome)\n\(config.rules)"
+                switch verdict {
+                case "return": #expect(explained.outcome.hasPrefix("balanced"), "\(context)")
+                case "goto choose_main": #expect(explained.outcome.hasPrefix("no WAN mark"), "\(context)")
+                case "drop": #expect(explained.outcome.hasPrefix("dropped"), "\(context)")
+                default: #expect(verdict == "goto choose_\(explained.wans.first ?? "?")" && explained.wans.count == 1, "\(context)")
+                }
+            }
+        }
+    }
+
+    /// Walks `traffic_rules` (map lookups only) like nft would; "return" when nothing decides.
+    func walk(_ state: DesiredState, _ flow: Flow) throws -> String {
+        for rule in state.trafficRules {
+            let parts = rule.components(separatedBy: " vmap @")
+            let map = try state.map(try #require(parts.last))
+            let key: UInt32
+            switch parts[0] {
+            case "ip saddr": key = flow.source.value
+            case "ip daddr": key = flow.destination.value
+            case "meta l4proto . th dport": key = PolicyCompiler.protocolNumber(flow.transport!) << 16 | UInt32(flow.destinationPort!)
+            default: Issue.record("unexpected rule \(rule)"); return "?"
+            }
+            for element in map.elements where try elementKey(element.key).contains(key) { return element.value }
+        }
+        return "return"
+    }
+
+    /// The keys an element covers, as a range of the same numbers the compiler partitions.
+    func elementKey(_ text: String) throws -> ClosedRange<UInt32> {
+        if text.hasPrefix("tcp . ") || text.hasPrefix("udp . ") {
+            let proto: UInt32 = text.hasPrefix("tcp") ? 6 : 17
+            let ports = try #require(PortRange.parse(String(text.dropFirst(6))))
+            return (proto << 16 | UInt32(ports.first))...(proto << 16 | UInt32(ports.last))
+        }
+        if let prefix = IPv4Prefix(text) { return prefix.address.value...(prefix.address.value | ~prefix.mask) }
+        let bounds = text.split(separator: "-").compactMap { IPv4Address($0) }
+        try #require(bounds.count == 2, "cannot read element key \(text)")
+        return bounds[0].value...bounds[1].value
+    }
+}
+
+// MARK: - Port forwards
+
+/// DNAT rules for port forwards: which addresses they match, and the weighted backend map.
+@Suite struct PortForwardPlannerTests {
+    func forward(_ targets: [String], ports: PortRange = PortRange(8080, 8080)) throws -> PortForwardConfig {
+        PortForwardConfig(name: "web", transport: .tcp, ports: ports, targets: try targets.map { try #require(ForwardTarget.parse($0)) })
+    }
+
+    @Test func singleTargetIsAPlainDnat() throws {
+        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2:80"])) == "10.0.0.2:80")
+        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2"], ports: PortRange(27015, 27030))) == "10.0.0.2")
+    }
+
+    @Test func weightedTargetsBecomeANumgenMap() throws {
+        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2:80", "10.0.0.3:80@3"]))
+                == "numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-3 : 10.0.0.3 . 80 }")
+        // Weights are reduced by their greatest common divisor.
+        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2:80@2", "10.0.0.3:8080@4", "10.0.0.4:80@2"]))
+                == "numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-2 : 10.0.0.3 . 8080, 3 : 10.0.0.4 . 80 }")
+        // Without ports, the arriving port is kept: addresses only.
+        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2", "10.0.0.3"], ports: PortRange(5000, 5100)))
+                == "numgen random mod 2 map { 0 : 10.0.0.2, 1 : 10.0.0.3 }")
+    }
+
+    @Test func hairpinForwardMatchesTheWanAddressesFromEverywhereAndTheRouter() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            port_forwards:
+              - {name: web, wans: [isp1, isp3], port: 8080, to: [10.0.0.2:80, 10.0.0.3:80@3]}
+            """)
+        let rule = "ip daddr { 192.0.2.2, 203.0.113.2 } meta l4proto tcp th dport 8080 dnat ip to numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-3 : 10.0.0.3 . 80 }"
+        #expect(try state.chain("dstnat").rules.map(\.text) == [rule])
+        #expect(try state.chain("dstnat").hook == "type nat hook prerouting priority dstnat; policy accept;")
+        #expect(try state.chain("output_dstnat").rules.map(\.text) == [rule])
+        #expect(try state.chain("output_dstnat").hook == "type nat hook output priority -100; policy accept;")
+        #expect(try state.chain("postrouting_nat").rules.first?.text == "iifname { \"lan0\" } oifname { \"lan0\" } ct status dnat masquerade")
+    }
+
+    @Test func forwardWithoutHairpinMatchesOnlyArrivalsOnItsWans() throws {
+        let state = try plan(threeWanPolicyYAML + """
+            port_forwards:
+              - {name: game, wans: [isp2], protocol: udp, port: 27015-27030, to: 10.0.0.3, hairpin: false}
+            """)
+        #expect(try state.chain("dstnat").rules.map(\.text) == [
+            "iifname { \"wan1\" } ip daddr 198.51.100.2 meta l4proto udp th dport 27015-27030 dnat ip to 10.0.0.3",
+        ])
+        #expect(!state.ruleset.chains.contains { $0.name == "output_dstnat" })
+        #expect(try !state.chain("postrouting_nat").rules.contains { $0.text.contains("ct status dnat") })
+    }
+
+    @Test func forwardOnAWanWithoutAnAddressIsLeftOut() throws {
+        let config = try ConfigLoader.parse(threeWanPolicyYAML + "port_forwards:\n  - {name: web, wans: [isp1], port: 80, to: 10.0.0.2}\n")
+        var host = HostFacts.having(interfacesOf: config)
+        host.interfaces["wan0"]?.addresses = []
+        let state = try GatewayPlanner.plan(config, host: host)
+        #expect(!state.ruleset.chains.contains { $0.name == "dstnat" })
+    }
+
+    @Test func noForwardsMeansNoNatChainsAndNoHairpinRule() throws {
+        let state = try plan(threeWanPolicyYAML)
+        #expect(!state.ruleset.chains.contains { $0.name == "dstnat" || $0.name == "output_dstnat" })
+        #expect(try state.chain("postrouting_nat").rules.allSatisfy { $0.text.hasPrefix("meta nfproto ipv4 oifname") })
+    }
+}
+
+/// Explainer bugs found in review and fixed.
+@Suite struct FlowExplainerRegressionTests {
+    /// A forward with `hairpin: false` only DNATs connections arriving on its WANs
+    /// (`iifname { WAN } …` in `dstnat`), but FlowExplainer ignores `hairpin` and says a LAN client
+    /// using the public address is forwarded; in the kernel it reaches the router itself.
+    @Test func lanClientIsNotForwardedByANonHairpinForward() throws {
+        let config = try ConfigLoader.parse(threeWanPolicyYAML + """
+            port_forwards:
+              - {name: game, wans: [isp1], protocol: udp, port: 27015, to: 10.0.0.12, hairpin: false}
+            """)
+        var host = HostFacts.having(interfacesOf: config)
+        host.interfaces["lan0"]?.addresses = [InterfaceAddress(address: IPv4Address(0x0a00_0001), prefixLength: 24)]
+        let fromLan = FlowExplainer.explain(Flow(source: IPv4Address(0x0a00_0005), destination: IPv4Address(0xc000_0202), transport: .udp, destinationPort: 27015),
+                                            config: config, host: host)
+        #expect(!fromLan.outcome.hasPrefix("forwarded"), "\(fromLan.outcome)")
+        // From the internet it is forwarded, as it should be.
+        let fromInternet = FlowExplainer.explain(Flow(source: IPv4Address(0x0808_0808), destination: IPv4Address(0xc000_0202), transport: .udp, destinationPort: 27015),
+                                                 config: config, host: host)
+        #expect(fromInternet.outcome.hasPrefix("forwarded to 10.0.0.12"))
+    }
+}
