@@ -14,6 +14,9 @@ public enum DaemonEvent: Sendable {
     case linkChanged
     /// SIGHUP: re-read the config.
     case reload
+    /// Time to compare the kernel with the plan again, to repair what others changed (an
+    /// `nft flush ruleset` from a firewall reload, a deleted rule or route).
+    case resync
 }
 
 /// The daemon's control loop: events in (probe rounds, link changes, reloads), health state
@@ -78,6 +81,8 @@ public final class GatewayController {
             linkEvent()
         case .reload:
             reload()
+        case .resync:
+            resync()
         }
     }
 
@@ -155,6 +160,21 @@ public final class GatewayController {
         }
         startProbers()
         publishStatus()
+    }
+
+    private func resync() {
+        let started = clock.now
+        do {
+            let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
+            if !report.performed.isEmpty {
+                logger.notice("repaired \(report.performed.count) change(s) made outside Braid", metadata: [
+                    "steps": "\(report.performed.map(\.description).joined(separator: "; "))",
+                    "apply_ms": "\(milliseconds(clock.now - started))",
+                ])
+            }
+        } catch {
+            logger.error("resync failed, will retry: \(error)")
+        }
     }
 
     /// Trackers for the current config; a WAN whose health settings did not change keeps its state.

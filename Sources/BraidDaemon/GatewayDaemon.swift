@@ -15,13 +15,19 @@ public struct GatewayDaemon: Service {
     let kernel: any KernelPort
     let store: AppliedStateStore
     let logger: Logger
+    /// How often the kernel is compared with the plan and repaired.
+    let resyncInterval: Duration
 
-    public init(config: Config, configPath: String, kernel: any KernelPort, store: AppliedStateStore, logger: Logger) {
+    public static let defaultResyncInterval = Duration.seconds(10)
+
+    public init(config: Config, configPath: String, kernel: any KernelPort, store: AppliedStateStore, logger: Logger,
+                resyncInterval: Duration = Self.defaultResyncInterval) {
         self.config = config
         self.configPath = configPath
         self.kernel = kernel
         self.store = store
         self.logger = logger
+        self.resyncInterval = resyncInterval
     }
 
     /// Where the status socket lives for a given state directory.
@@ -45,6 +51,12 @@ public struct GatewayDaemon: Service {
         let hangups = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) { continuation.yield(.reload) }
         }
+        let resyncs = Task { [resyncInterval] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: resyncInterval)
+                continuation.yield(.resync)
+            }
+        }
         logger.info("running", metadata: ["config": "\(configPath)", "status_socket": "\(statusServer.path)"])
 
         await withGracefulShutdownHandler {
@@ -53,6 +65,7 @@ public struct GatewayDaemon: Service {
             continuation.finish()
         }
         hangups.cancel()
+        resyncs.cancel()
         controller.stop()
         monitor.stop()
         statusServer.stop()

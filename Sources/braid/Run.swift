@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidConfig
 import BraidDaemon
 import BraidKernel
 import Logging
@@ -14,12 +15,18 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
+    @Option(help: "How often to compare the kernel with the plan and repair changes made outside Braid (e.g. 10s).")
+    var resyncInterval: String = "10s"
 
     func run() async throws {
         let config = try loadConfig(options)
         try requireRoot("run")
         guard let level = Logger.Level(rawValue: logLevel) else {
             printError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error")
+            throw ExitStatus.invalidInput
+        }
+        guard let resync = DurationText.parse(resyncInterval), resync >= .milliseconds(100) else {
+            printError("--resync-interval: \"\(resyncInterval)\" is not a duration of at least 100ms (as 10s or 500ms)")
             throw ExitStatus.invalidInput
         }
         LoggingSystem.bootstrap { label in
@@ -29,7 +36,7 @@ struct Run: AsyncParsableCommand {
         }
         let logger = Logger(label: "braid")
         let daemon = GatewayDaemon(config: config, configPath: options.config, kernel: LinuxKernel(),
-                                   store: AppliedStateStore(directory: state.stateDirectory), logger: logger)
+                                   store: AppliedStateStore(directory: state.stateDirectory), logger: logger, resyncInterval: resync)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -298,3 +298,24 @@ extension LabTests.Failover {
         }
     }
 }
+
+extension LabTests.Failover {
+    @Test("The daemon repairs what others change: a firewall reload's `nft flush ruleset`, a deleted ip rule")
+    func resyncRepairsOutsideChanges() async throws {
+        try await Lab.with(wanCount: 2, name: "sync") { lab in
+            let path = try lab.writeFile("braid.yaml", lab.configYAML(extraWanKeys: ["health": Self.health]))
+            let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path, extraArguments: ["--resync-interval", "500ms"])
+            try await daemon.waitForLog("running")
+            let healthy = try lab.routerSnapshot()
+            try lab.router.run(["nft", "flush", "ruleset"])
+            let repaired = try await daemon.waitForLog("repaired")
+            #expect(repaired.text.contains("load nft table inet braid"), "\(repaired.text)")
+            let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 40))
+            #expect(counts["failed"] == nil && counts.count == 2, "after the repair: \(counts)")
+            let skip = daemon.log.count
+            try lab.router.ip([["rule", "del", "priority", "10000"]])
+            try await daemon.waitForLog("repaired", after: skip)
+            #expect(try lab.routerSnapshot().rules == healthy.rules)
+        }
+    }
+}
