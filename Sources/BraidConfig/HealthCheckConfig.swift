@@ -58,8 +58,11 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
     public static func parse(_ text: String) -> Result<HealthCheckMethod, MethodParseError> {
         if text == "icmp" { return .success(.icmp) }
         if text.hasPrefix("tcp:") {
-            guard let port = UInt16(text.dropFirst(4)), port > 0 else { return .failure(.init("tcp needs a port 1-65535, as tcp:443")) }
-            return .success(.tcp(port: port))
+            // PortRange.parse takes digits only: "+80" and "0443" are refused, as for every other port.
+            guard let range = PortRange.parse(String(text.dropFirst(4))), range.count == 1 else {
+                return .failure(.init("tcp needs a port 1-65535, as tcp:443"))
+            }
+            return .success(.tcp(port: range.first))
         }
         if text.hasPrefix("http://") {
             let rest = text.dropFirst(7)
@@ -72,8 +75,8 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
             }
             var port: UInt16 = 80
             if pieces.count == 2 {
-                guard let parsed = UInt16(pieces[1]), parsed > 0 else { return .failure(.init("the http port must be 1-65535")) }
-                port = parsed
+                guard let range = PortRange.parse(String(pieces[1])), range.count == 1 else { return .failure(.init("the http port must be 1-65535")) }
+                port = range.first
             }
             guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else {
                 return .failure(.init("the http path may not contain spaces, quotes or non-ASCII characters"))

@@ -41,7 +41,7 @@ public struct PortRange: Sendable, Hashable, Comparable, CustomStringConvertible
         let pieces = text.split(separator: "-", omittingEmptySubsequences: false)
         guard (1...2).contains(pieces.count) else { return nil }
         let numbers = pieces.map { piece -> UInt16? in
-            guard !piece.isEmpty, piece.count <= 5, piece.allSatisfy({ $0.isASCII && $0.isNumber }),
+            guard !piece.isEmpty, piece.count <= 5, piece.allSatisfy({ $0.isASCII && $0.isNumber }), piece.first != "0",
                   let value = UInt16(piece), value > 0 else { return nil }
             return value
         }

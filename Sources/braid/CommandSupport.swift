@@ -38,7 +38,7 @@ func exitStatus(for error: ApplyError) -> ExitCode {
 
 func requireRoot(_ command: String) throws {
     if geteuid() != 0 {
-        printError("`braid \(command)` changes the kernel and must run as root (or with CAP_NET_ADMIN)")
+        printError("`braid \(command)` changes the kernel and must run as root")
         throw ExitStatus.kernelFailure
     }
 }

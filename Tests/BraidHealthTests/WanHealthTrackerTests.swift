@@ -87,7 +87,7 @@ import Testing
         #expect(method.description == described)
     }
 
-    @Test(arguments: ["ping", "tcp:", "tcp:0", "tcp:70000", "http://", "http://ex ample.com/", "dns:", "dns:a..b", "https://x/"])
+    @Test(arguments: ["ping", "tcp:", "tcp:0", "tcp:70000", "http://", "http://ex ample.com/", "dns:", "dns:a..b", "https://x/", "tcp:+80", "tcp:0443", "http://h:+8080/"])
     func badMethodsAreRejected(text: String) {
         #expect((try? HealthCheckMethod.parse(text).get()) == nil)
     }
