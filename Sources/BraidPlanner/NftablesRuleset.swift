@@ -30,39 +30,32 @@ public struct NftablesRuleset: Sendable, Equatable {
             lines.append("\tcounter \(counter.name) {")
             lines.append("\t}")
         }
-        for set in sets {
+        // Sets and maps share one layout: header, type, flags, then element lines joined by commas.
+        func collection(_ keyword: String, _ name: String, typeLine: String, isInterval: Bool, note: String?, elementLines: [String]) {
             if !lines.last!.hasSuffix("{") { lines.append("") }
-            if let note = set.comment { comment(note) }
-            lines.append("\tset \(set.name) {")
-            lines.append("\t\ttype \(set.type)")
-            if set.isInterval { lines.append("\t\tflags interval") }
-            if !set.elements.isEmpty {
+            if let note { comment(note) }
+            lines.append("\t\(keyword) \(name) {")
+            lines.append("\t\t\(typeLine)")
+            if isInterval { lines.append("\t\tflags interval") }
+            if !elementLines.isEmpty {
                 lines.append("\t\telements = {")
-                // Many per line: sets can hold 100,000 prefixes.
-                var index = 0
-                while index < set.elements.count {
-                    let end = min(index + 8, set.elements.count)
-                    lines.append("\t\t\t" + set.elements[index..<end].joined(separator: ", ") + (end == set.elements.count ? "" : ","))
-                    index = end
+                for (index, line) in elementLines.enumerated() {
+                    lines.append("\t\t\t" + line + (index == elementLines.count - 1 ? "" : ","))
                 }
                 lines.append("\t\t}")
             }
             lines.append("\t}")
         }
-        for map in maps {
-            if !lines.last!.hasSuffix("{") { lines.append("") }
-            if let note = map.comment { comment(note) }
-            lines.append("\tmap \(map.name) {")
-            lines.append("\t\t\(map.type)")
-            if map.isInterval { lines.append("\t\tflags interval") }
-            if !map.elements.isEmpty {
-                lines.append("\t\telements = {")
-                for (index, element) in map.elements.enumerated() {
-                    lines.append("\t\t\t\(element.key) : \(element.value)\(index == map.elements.count - 1 ? "" : ",")")
-                }
-                lines.append("\t\t}")
+        for set in sets {
+            // Eight per line: sets can hold 100,000 prefixes.
+            let rows = stride(from: 0, to: set.elements.count, by: 8).map {
+                set.elements[$0..<min($0 + 8, set.elements.count)].joined(separator: ", ")
             }
-            lines.append("\t}")
+            collection("set", set.name, typeLine: "type \(set.type)", isInterval: set.isInterval, note: set.comment, elementLines: rows)
+        }
+        for map in maps {
+            collection("map", map.name, typeLine: map.type, isInterval: map.isInterval, note: map.comment,
+                       elementLines: map.elements.map { "\($0.key) : \($0.value)" })
         }
         for chain in chains {
             lines.append("")
