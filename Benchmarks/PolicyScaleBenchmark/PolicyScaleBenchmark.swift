@@ -36,7 +36,7 @@ struct PolicyScaleBenchmark {
                 try applier.down()
                 let started = ContinuousClock.now
                 try applier.apply(config)
-                times.append(milliseconds(ContinuousClock.now - started))
+                times.append((ContinuousClock.now - started).inMilliseconds)
             }
             coldTimes.append(median(times))
             print(row(name, median(times), "ms", baseline: coldTimes[0]))
@@ -48,13 +48,13 @@ struct PolicyScaleBenchmark {
         for round in 0..<(2 * repetitions) {
             let started = ContinuousClock.now
             try applier.apply(large, availability: round % 2 == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
-            replans.append(milliseconds(ContinuousClock.now - started))
+            replans.append((ContinuousClock.now - started).inMilliseconds)
         }
         print(row("re-plan", median(replans), "ms", baseline: coldTimes[0]))
         let planStarted = ContinuousClock.now
         let facts = try kernel.readHostFacts()
         _ = try GatewayPlanner.plan(large, host: facts)
-        print(row("  of which planning (pure)", milliseconds(ContinuousClock.now - planStarted), "ms", baseline: coldTimes[0]))
+        print(row("  of which planning (pure)", (ContinuousClock.now - planStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
 
         print("")
         print("forwarding through the router (LAN host → internet host):")
@@ -71,7 +71,7 @@ struct PolicyScaleBenchmark {
                 let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 1000)
                 let failed = answers.filter { $0.hasPrefix("failed") }.count
                 if failed > 0 { print("  warning: \(failed) connections failed") }
-                rates.append(1000 / (milliseconds(ContinuousClock.now - started) / 1000))
+                rates.append(1000 / ((ContinuousClock.now - started).inMilliseconds / 1000))
             }
             throughput.append(median(speeds))
             connectionRates.append(median(rates))
@@ -132,9 +132,6 @@ struct PolicyScaleBenchmark {
         return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
 }
 
 /// A small deterministic generator, so every run benchmarks the same set.

@@ -122,3 +122,10 @@ public enum DurationText {
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 }
+
+extension Duration {
+    /// The duration in milliseconds, with fractions: for logs, status and benchmark figures.
+    public var inMilliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

@@ -98,7 +98,7 @@ public final class GatewayController {
             if case .failed(let reason) = outcome { return "\(target): \(reason)" }
             return nil
         }
-        let detection = milliseconds(transition.detectionTime)
+        let detection = Int(transition.detectionTime.inMilliseconds)
         let reason = transition.state == .down
             ? "\(transition.rounds) failed rounds in a row (\(failures.joined(separator: "; ")))"
             : "\(transition.rounds) good rounds in a row"
@@ -169,7 +169,7 @@ public final class GatewayController {
             if !report.performed.isEmpty {
                 logger.notice("repaired \(report.performed.count) change(s) made outside Braid", metadata: [
                     "steps": "\(report.performed.map(\.description).joined(separator: "; "))",
-                    "apply_ms": "\(milliseconds(clock.now - started))",
+                    "apply_ms": "\(Int((clock.now - started).inMilliseconds))",
                 ])
             }
         } catch {
@@ -210,7 +210,7 @@ public final class GatewayController {
         let started = clock.now
         do {
             try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
-            return milliseconds(clock.now - started)
+            return Int((clock.now - started).inMilliseconds)
         } catch {
             logger.error("re-plan failed, the previous state is still in force: \(error)")
             return nil
@@ -243,7 +243,7 @@ public final class GatewayController {
             let reason = reasons[wan.name]
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
                 TargetHealthStatus(address: "\(address)",
-                                   lastRTTMilliseconds: tracker?.lastRTT(target: index).map { Double(milliseconds($0, precise: true)) / 1000 },
+                                   lastRTTMilliseconds: tracker?.lastRTT(target: index).map { $0.inMilliseconds },
                                    loss: tracker?.loss(target: index) ?? 0)
             }
             return WanHealthStatus(state: state, name: wan.name, since: reason?.since ?? status.snapshot.startedAt,
@@ -255,9 +255,3 @@ public final class GatewayController {
     }
 }
 
-/// Whole milliseconds of a duration (or microseconds when `precise`).
-func milliseconds(_ duration: Duration, precise: Bool = false) -> Int {
-    let (seconds, attoseconds) = duration.components
-    return precise ? Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000)
-        : Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-}
