@@ -73,6 +73,25 @@ public final class LongLivedFlow: Sendable {
     /// The answers so far.
     public var answersSoFar: [String] { answers.value }
 
+    /// The first answer, waiting up to `timeout` for it: a loaded machine can take longer than any
+    /// fixed sleep to carry the first round trip. Nil if none arrived in time.
+    public func firstAnswer(within timeout: Duration = .seconds(3)) async -> String? {
+        await waitForAnswers(1, within: timeout).first
+    }
+
+    /// The answers so far once there are at least `count` of them (or a failure ended the flow), or
+    /// whatever arrived when `timeout` ran out.
+    @discardableResult
+    public func waitForAnswers(_ count: Int, within timeout: Duration = .seconds(5)) async -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let soFar = answers.value
+            if soFar.count >= count || soFar.last?.hasPrefix("failed") == true { return soFar }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return answers.value
+    }
+
     /// Stops the flow and returns every answer it received, in order.
     public func stop() -> [String] {
         running.value = false

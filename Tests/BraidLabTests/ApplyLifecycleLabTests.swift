@@ -29,8 +29,7 @@ extension LabTests {
                 var flow: LongLivedFlow?
                 for _ in 0..<40 {
                     let candidate = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.01)
-                    try await Task.sleep(for: .milliseconds(30))
-                    if let first = candidate.answersSoFar.first, lab.wan(forPeer: first)?.name == "isp1" { flow = candidate; break }
+                    if let first = await candidate.firstAnswer(), lab.wan(forPeer: first)?.name == "isp1" { flow = candidate; break }
                     _ = candidate.stop()
                 }
                 let isp1Flow = try #require(flow, "no flow landed on isp1 in 40 tries")

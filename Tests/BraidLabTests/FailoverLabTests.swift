@@ -111,11 +111,17 @@ extension LabTests {
             try await Lab.with(wanCount: 2, name: "flow\(flushOnDown ? 1 : 0)") { lab in
                 let yaml = "flush_on_down: \(flushOnDown)\n" + lab.configYAML(extraWanKeys: ["health": Self.health])
                 let daemon = try await Self.startDaemon(lab, yaml: yaml)
+                // Open flows until at least two sit on each WAN (the split is random, so a fixed number
+                // of flows could all land on one WAN).
                 var flows: [LongLivedFlow] = []
-                for _ in 0..<8 { flows.append(try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)) }
-                try await Task.sleep(for: .milliseconds(200))
-                let onIsp2 = flows.filter { lab.wan(forPeer: $0.answersSoFar.first ?? "")?.name == "isp2" }
-                try #require(!onIsp2.isEmpty && onIsp2.count < flows.count, "flows did not land on both WANs")
+                var onIsp2: [LongLivedFlow] = []
+                while flows.count < 40 && (onIsp2.count < 2 || flows.count - onIsp2.count < 2) {
+                    let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
+                    flows.append(flow)
+                    if lab.wan(forPeer: await flow.firstAnswer() ?? "")?.name == "isp2" { onIsp2.append(flow) }
+                }
+                try #require(onIsp2.count >= 2 && flows.count - onIsp2.count >= 2,
+                             "flows did not land on both WANs: \(onIsp2.count) of \(flows.count) on isp2")
                 try lab.cutUpstream(lab.wans[0])
                 try await daemon.waitForLog("isp1 is down")
                 try await Task.sleep(for: .milliseconds(300))
@@ -168,8 +174,7 @@ extension LabTests {
                 let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
                 try await daemon.waitForLog("running")
                 let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
-                try await Task.sleep(for: .milliseconds(100))
-                let flowWan = try #require(lab.wan(forPeer: flow.answersSoFar.first ?? ""))
+                let flowWan = try #require(lab.wan(forPeer: await flow.firstAnswer() ?? ""))
                 // All new connections to the other WAN: only the conntrack mark can keep the flow where it is.
                 let weights = flowWan.name == "isp1" ? [0, 1] : [1, 0]
                 try lab.configYAML(weights: weights, extraWanKeys: ["health": Self.health]).write(toFile: path, atomically: true, encoding: .utf8)
@@ -193,16 +198,17 @@ extension LabTests {
                 let yaml = lab.configYAML(extraWanKeys: ["health": Self.health])
                 let first = try await Self.startDaemon(lab, yaml: yaml)
                 let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
-                try await Task.sleep(for: .milliseconds(100))
+                await flow.waitForAnswers(3)
                 first.kill9()
                 let snapshot = try lab.routerSnapshot()
                 try await Task.sleep(for: .milliseconds(200))
                 let second = try await Self.startDaemon(lab, yaml: yaml, file: "braid.yaml")
                 #expect(second.logText.contains("adopted the installed Braid state unchanged"), "\(second.logText)")
                 #expect(try lab.routerSnapshot() == snapshot)
-                try await Task.sleep(for: .milliseconds(200))
+                let before = flow.answersSoFar.count
+                await flow.waitForAnswers(before + 10)
                 let answers = flow.stop()
-                #expect(answers.count > 15 && Set(answers).count == 1 && !answers[0].hasPrefix("failed"), "flow: \(lab.countByWan(answers))")
+                #expect(answers.count >= before + 10 && Set(answers).count == 1 && !answers[0].hasPrefix("failed"), "flow: \(lab.countByWan(answers))")
                 // SIGTERM leaves the dataplane in place.
                 #expect(await second.stop() == 0)
                 #expect(try lab.routerSnapshot().ruleset.contains("table inet braid"))

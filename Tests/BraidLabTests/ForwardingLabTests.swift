@@ -34,7 +34,7 @@ extension LabTests {
                 // Several connections, so that a per-packet (not per-connection) split could not pass by luck.
                 for _ in 0..<5 {
                     let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.001)
-                    try await Task.sleep(for: .milliseconds(150))
+                    await flow.waitForAnswers(20)
                     let answers = flow.stop()
                     #expect(answers.count >= 20)
                     #expect(Set(answers).count == 1, "one connection used several WANs: \(lab.countByWan(answers))")
@@ -111,7 +111,7 @@ extension LabTests {
                 // Keep connections open so conntrack holds them while status runs.
                 var flows: [LongLivedFlow] = []
                 for _ in 0..<10 { flows.append(try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.05)) }
-                try await Task.sleep(for: .milliseconds(200))
+                for flow in flows { await flow.waitForAnswers(2) }
                 let result = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--json"])
                 let used = Set(flows.flatMap { $0.stop() }.compactMap { lab.wan(forPeer: $0)?.name })
                 #expect(result.status == 0, "\(result.standardError)")
