@@ -37,6 +37,8 @@ public final class GatewayController {
     private var linkUp: [String: Bool] = [:]
     private var interfaceAddresses: [String: [InterfaceAddress]] = [:]
     private var reasons: [String: (text: String, since: Date)] = [:]
+    /// WAN name → mark, from the last successful apply (a WAN keeps its mark across config changes).
+    private var marks: [String: UInt32] = [:]
 
     public init(config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
                 status: StatusBoard, emit: @escaping @Sendable (DaemonEvent) -> Void) {
@@ -55,6 +57,7 @@ public final class GatewayController {
         let previouslyDown = Set((try? applier.store.load())?.unavailableWans ?? [])
         resetTrackers(previous: [:], previousConfig: nil, previouslyDown: previouslyDown)
         let report = try applier.apply(config, availability: availability)
+        remember(report)
         if report.performed.isEmpty {
             logger.info("adopted the installed Braid state unchanged", metadata: ["wans": "\(config.wans.count)"])
         } else {
@@ -152,6 +155,7 @@ public final class GatewayController {
         do {
             try refreshLinks()
             let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
+            remember(report)
             logger.notice("SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")
@@ -166,6 +170,7 @@ public final class GatewayController {
         let started = clock.now
         do {
             let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
+            remember(report)
             if !report.performed.isEmpty {
                 logger.notice("repaired \(report.performed.count) change(s) made outside Braid", metadata: [
                     "steps": "\(report.performed.map(\.description).joined(separator: "; "))",
@@ -192,11 +197,11 @@ public final class GatewayController {
     private func startProbers() {
         generation += 1
         let currentGeneration = generation
-        for (index, wan) in config.wans.enumerated() {
-            guard let check = wan.health else { continue }
+        for wan in config.wans {
+            guard let check = wan.health, let mark = marks[wan.name] else { continue }
             let emit = self.emit
             let name = wan.name
-            let prober = WanProber(interface: wan.interface, mark: config.kernel.mark(forWanAt: index), check: check) { round in
+            let prober = WanProber(interface: wan.interface, mark: mark, check: check) { round in
                 emit(.round(generation: currentGeneration, wanName: name, round))
             }
             prober.start()
@@ -209,7 +214,7 @@ public final class GatewayController {
     private func reapply() -> Int? {
         let started = clock.now
         do {
-            try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
+            remember(try applier.apply(config, availability: availability, missingInterfacesAreDown: true))
             return Int((clock.now - started).inMilliseconds)
         } catch {
             logger.error("re-plan failed, the previous state is still in force: \(error)")
@@ -220,12 +225,17 @@ public final class GatewayController {
     private func flush(_ index: Int) {
         guard config.flushOnDown else { return }
         let wan = config.wans[index]
+        guard let mark = marks[wan.name] else { return }
         do {
-            let deleted = try applier.kernel.flushConnections(mark: config.kernel.mark(forWanAt: index), mask: config.kernel.markMask)
+            let deleted = try applier.kernel.flushConnections(mark: mark, mask: config.kernel.markMask)
             logger.info("flushed \(deleted) connection(s) of \(wan.name) so its clients reconnect through a healthy WAN")
         } catch {
             logger.error("cannot flush \(wan.name)'s connections: \(error)")
         }
+    }
+
+    private func remember(_ report: GatewayApplier.Report) {
+        marks = Dictionary(uniqueKeysWithValues: report.desired.wans.map { ($0.name, $0.mark) })
     }
 
     private func refreshLinks() throws(KernelError) {

@@ -16,6 +16,8 @@ public struct AppliedState: Sendable, Equatable, Codable {
     public var setDigests: [String: String]?
     /// WANs the last apply treated as unusable by health, so a restarted daemon starts from there.
     public var unavailableWans: [String]?
+    /// WAN name → slot (mark, table, rule) the last apply gave it; see `WanSlotAssignment`.
+    public var wanSlots: [String: Int]?
 
     public init(originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
                 objects: [String: [String]]? = nil, setDigests: [String: String]? = nil) {

@@ -18,24 +18,54 @@ public struct GatewayApplier: Sendable {
         public var performed: [KernelStep]
     }
 
+    /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
     public func plan(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> DesiredState {
+        let previousSlots: [String: Int]
+        do {
+            let observed = try kernel.readState(layout: config.kernel, knownObjects: [:])
+            previousSlots = Self.previousSlots(config, stored: try store.load(), observed: observed)
+        } catch { throw .kernel(error) }
+        return try plan(config, availability: availability, previousSlots: previousSlots, missingInterfacesAreDown: missingInterfacesAreDown)
+    }
+
+    func plan(_ config: Config, availability: WanAvailability, previousSlots: [String: Int], missingInterfacesAreDown: Bool) throws(ApplyError) -> DesiredState {
         let facts: HostFacts
         do { facts = try kernel.readHostFacts() } catch { throw .kernel(error) }
         do {
-            return try GatewayPlanner.plan(config, host: facts, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown)
+            return try GatewayPlanner.plan(config, host: facts, availability: availability, previousSlots: previousSlots,
+                                           missingInterfacesAreDown: missingInterfacesAreDown)
         } catch { throw .plan(error) }
+    }
+
+    /// The slots WANs hold now: from the state file, or else read back from Braid's routes (table
+    /// → slot, device → WAN), so connections keep their WAN even when the state file was lost.
+    public static func previousSlots(_ config: Config, stored: AppliedState?, observed: ObservedKernelState) -> [String: Int] {
+        if let slots = stored?.wanSlots { return slots }
+        var slots: [String: Int] = [:]
+        for route in observed.routes where route.destination == nil && route.table >= config.kernel.firstTable {
+            guard let wan = config.wans.first(where: { $0.interface == route.device }) else { continue }
+            slots[wan.name] = Int(route.table - config.kernel.firstTable) + 1
+        }
+        return slots
     }
 
     /// `missingInterfacesAreDown`: see `GatewayPlanner.plan`; the daemon sets it after its first apply.
     @discardableResult
     public func apply(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> Report {
-        let desired = try plan(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown)
+        let stored: AppliedState?
+        let observedBefore: ObservedKernelState
+        do {
+            stored = try store.load()
+            observedBefore = try kernel.readState(layout: config.kernel, knownObjects: stored?.objects)
+        } catch { throw .kernel(error) }
+        let desired = try plan(config, availability: availability, previousSlots: Self.previousSlots(config, stored: stored, observed: observedBefore),
+                               missingInterfacesAreDown: missingInterfacesAreDown)
         let previousState: AppliedState?
         var state: AppliedState
         let steps: [KernelStep]
         do {
-            previousState = try store.load()
-            let observed = try kernel.readState(layout: config.kernel, knownObjects: previousState?.objects)
+            previousState = stored
+            let observed = observedBefore
             state = previousState ?? AppliedState()
             let desiredKeys = desired.sysctls.map(\.key)
             let current = try kernel.readSysctls(desiredKeys)
@@ -82,6 +112,7 @@ public struct GatewayApplier: Sendable {
             state.objects = objects
             state.setDigests = Self.setDigests(desired.ruleset)
             state.unavailableWans = availability.unavailable.sorted()
+            state.wanSlots = Dictionary(uniqueKeysWithValues: desired.wans.map { ($0.name, $0.slot) })
             try store.save(state)
         } catch let error as ApplyError {
             throw error

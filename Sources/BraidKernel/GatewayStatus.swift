@@ -25,7 +25,8 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
 
     /// Reads live numbers for the WANs of `config`: link state, connections by conntrack mark,
     /// and the per-WAN counters in Braid's table.
-    public static func read(config: Config, kernel: any KernelPort) throws(KernelError) -> GatewayStatus {
+    /// `stored`: the state file, for the slots (marks, tables) the WANs hold.
+    public static func read(config: Config, kernel: any KernelPort, stored: AppliedState?) throws(KernelError) -> GatewayStatus {
         let facts = try kernel.readHostFacts()
         let observed = try kernel.readState(layout: config.kernel, knownObjects: [:])
         let counters = try kernel.readCounters()
@@ -36,14 +37,17 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
         for name in config.lan.interfaces where planningFacts.interfaces[name] == nil {
             planningFacts.interfaces[name] = InterfaceFacts(name: name, isUp: false)
         }
-        let desired = try? GatewayPlanner.plan(config, host: planningFacts)
+        let slots = WanSlotAssignment.assign(config.wans, previous: GatewayApplier.previousSlots(config, stored: stored, observed: observed),
+                                             capacity: config.kernel.markCapacity)
+        let desired = try? GatewayPlanner.plan(config, host: planningFacts, previousSlots: slots)
         var wans: [WanStatus] = []
         for (index, wan) in config.wans.enumerated() {
-            let mark = config.kernel.mark(forWanAt: index)
+            let slot = slots[wan.name]!
+            let mark = config.kernel.mark(forSlot: slot)
             let planned = desired?.wans[index]
             wans.append(WanStatus(
                 name: wan.name, interface: wan.interface, linkUp: facts.interfaces[wan.interface]?.isUp ?? false,
-                mark: hex(mark), table: config.kernel.table(forWanAt: index), weight: wan.weight,
+                mark: hex(mark), table: config.kernel.table(forSlot: slot), weight: wan.weight,
                 share: planned.map { "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
                 connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
                 received: counters["rx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0),

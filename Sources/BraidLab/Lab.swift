@@ -145,10 +145,12 @@ public final class Lab: Sendable {
     }
 
     /// A config for this lab's router with the given weights (1 each when omitted).
-    public func configYAML(weights: [Int]? = nil, extraWanKeys: [String: String] = [:]) -> String {
+    /// `wanOrder`: which of the lab's WANs (by index) the config lists, in that order; default all.
+    public func configYAML(weights: [Int]? = nil, extraWanKeys: [String: String] = [:], wanOrder: [Int]? = nil) -> String {
         let lans = [Lab.lanInterface] + (guestHost == nil ? [] : [Lab.guestInterface])
         var lines = ["lan:", "  interfaces: [\(lans.joined(separator: ", "))]", "wans:"]
-        for (index, wan) in wans.enumerated() {
+        for index in wanOrder ?? Array(wans.indices) {
+            let wan = wans[index]
             lines += ["  - name: \(wan.name)", "    interface: \(wan.routerInterface)", "    gateway: \(wan.gateway)",
                       "    weight: \(weights?[index] ?? 1)"]
             for (key, value) in extraWanKeys.sorted(by: { $0.key < $1.key }) { lines.append("    \(key): \(value)") }

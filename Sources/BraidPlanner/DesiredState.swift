@@ -26,6 +26,8 @@ public struct PlannedWan: Sendable, Equatable {
     public var name: String
     public var interface: String
     public var gateway: IPv4Address
+    /// The WAN's number inside Braid's mark bits; it keeps it across config changes.
+    public var slot: Int
     public var mark: UInt32
     public var table: UInt32
     public var weight: Int
@@ -34,11 +36,12 @@ public struct PlannedWan: Sendable, Equatable {
     public var splitModulus: Int
     public var nat: NatMode
 
-    public init(name: String, interface: String, gateway: IPv4Address, mark: UInt32, table: UInt32,
+    public init(name: String, interface: String, gateway: IPv4Address, slot: Int, mark: UInt32, table: UInt32,
                 weight: Int, splitShare: Int, splitModulus: Int, nat: NatMode) {
         self.name = name
         self.interface = interface
         self.gateway = gateway
+        self.slot = slot
         self.mark = mark
         self.table = table
         self.weight = weight

@@ -3,12 +3,17 @@ import BraidConfig
 /// Turns a config, the host's interfaces and the WANs' availability into the complete kernel
 /// state Braid wants. Pure: no I/O, same inputs give the same state, so its output is golden-tested.
 public enum GatewayPlanner {
+    /// `previousSlots`: WAN name → slot of the last apply (`AppliedState.wanSlots`), so WANs keep
+    /// their marks when others are added, removed or reordered; empty numbers them as listed.
     /// `missingInterfacesAreDown`: the daemon re-plans while interfaces come and go (a PPP link, a
     /// USB modem); for it a missing interface is a WAN that is down, not an error.
     public static func plan(_ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable,
-                            missingInterfacesAreDown: Bool = false) throws(PlanError) -> DesiredState {
+                            previousSlots: [String: Int] = [:], missingInterfacesAreDown: Bool = false) throws(PlanError) -> DesiredState {
         if !missingInterfacesAreDown { try checkInterfaces(config, host: host) }
         let layout = config.kernel
+        let slots = WanSlotAssignment.assign(config.wans, previous: previousSlots, capacity: layout.markCapacity)
+        try checkSlots(slots, layout: layout)
+        let slot = { (index: Int) in slots[config.wans[index].name]! }
         // Usable link: up, with an IPv4 address (without one the kernel refuses the gateway route).
         let linkUp = { (wan: WanConfig) in
             guard let facts = host.interfaces[wan.interface] else { return false }
@@ -22,8 +27,8 @@ public enum GatewayPlanner {
         let routerSplit = WeightedSplit(weights: splitWeights(config, usable: usable).filter { config.wans[$0.wanIndex].nat != .none })
         let wans = config.wans.enumerated().map { index, wan in
             let share = split.slices.first { $0.wanIndex == index }?.share ?? 0
-            return PlannedWan(name: wan.name, interface: wan.interface, gateway: wan.gateway,
-                              mark: layout.mark(forWanAt: index), table: layout.table(forWanAt: index),
+            return PlannedWan(name: wan.name, interface: wan.interface, gateway: wan.gateway, slot: slot(index),
+                              mark: layout.mark(forSlot: slot(index)), table: layout.table(forSlot: slot(index)),
                               weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
         }
         let usableNames = Set(usable.map { config.wans[$0].name })
@@ -32,11 +37,11 @@ public enum GatewayPlanner {
         return DesiredState(
             ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split, routerSplit: routerSplit, policy: policy,
                                             stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host)),
-            policyRules: policyRules(config, usable: usable, split: split),
+            policyRules: policyRules(config, slots: slots, usable: usable, split: split),
             routes: config.wans.enumerated().compactMap { index, wan in
                 // The kernel refuses a gateway route through a link that is down; such a WAN's table
                 // stays empty, so its mark falls through to the fallback rule until the link returns.
-                linkUp(wan) ? Route(table: layout.table(forWanAt: index), gateway: wan.gateway, device: wan.interface) : nil
+                linkUp(wan) ? Route(table: layout.table(forSlot: slot(index)), gateway: wan.gateway, device: wan.interface) : nil
             },
             sysctls: sysctls(config),
             wans: wans
@@ -72,22 +77,42 @@ public enum GatewayPlanner {
         return ranges
     }
 
-    static func policyRules(_ config: Config, usable: [Int], split: WeightedSplit) -> [PolicyRule] {
+    static func policyRules(_ config: Config, slots: [String: Int], usable: [Int], split: WeightedSplit) -> [PolicyRule] {
         let layout = config.kernel
+        let highestSlot = slots.values.max() ?? 0
         var rules = [PolicyRule(priority: layout.suppressRulePriority, table: RoutingLayout.mainTable, suppressPrefixLength: 0)]
-        for index in config.wans.indices {
-            rules.append(PolicyRule(priority: layout.fwmarkRulePriority(forWanAt: index), fwmark: layout.mark(forWanAt: index),
-                                    fwmask: layout.markMask, table: layout.table(forWanAt: index)))
+        for slot in slots.values.sorted() {
+            rules.append(PolicyRule(priority: layout.fwmarkRulePriority(forSlot: slot), fwmark: layout.mark(forSlot: slot),
+                                    fwmask: layout.markMask, table: layout.table(forSlot: slot)))
         }
-        rules.append(PolicyRule(priority: layout.mainRulePriority(wanCount: config.wans.count), fwmark: layout.mainMark,
+        rules.append(PolicyRule(priority: layout.mainRulePriority(highestSlot: highestSlot), fwmark: layout.mainMark,
                                 fwmask: layout.markMask, table: RoutingLayout.mainTable))
         // Unmarked traffic (the router's own, before its output chain picks a WAN, and anything
         // from interfaces Braid does not manage) still needs a default route even when main has
-        // none: it uses the usable WAN with the largest share.
-        let preferred = split.slices.max { $0.share < $1.share || ($0.share == $1.share && $0.wanIndex > $1.wanIndex) }?.wanIndex
-            ?? usable.first ?? 0
-        rules.append(PolicyRule(priority: layout.fallbackRulePriority(wanCount: config.wans.count), table: layout.table(forWanAt: preferred)))
+        // none: it uses the usable WAN with the largest share (ties: the lowest slot, so that
+        // reordering the config changes nothing).
+        let slotOf = { (index: Int) in slots[config.wans[index].name]! }
+        let preferred = split.slices.max {
+            $0.share < $1.share || ($0.share == $1.share && slotOf($0.wanIndex) > slotOf($1.wanIndex))
+        }?.wanIndex ?? usable.first ?? 0
+        rules.append(PolicyRule(priority: layout.fallbackRulePriority(highestSlot: highestSlot),
+                                table: layout.table(forSlot: slots[config.wans[preferred].name]!)))
         return rules
+    }
+
+    /// The loader checks the tables and priorities of WANs numbered 1…count; a WAN that kept a
+    /// higher slot after others left can reach past them, which only this check can see.
+    static func checkSlots(_ slots: [String: Int], layout: KernelLayoutConfig) throws(PlanError) {
+        guard let highest = slots.values.max() else { return }
+        let lastTable = UInt64(layout.firstTable) + UInt64(highest) - 1
+        if (UInt64(253)...255).overlaps(UInt64(layout.firstTable)...lastTable) || lastTable > UInt64(UInt32.max) {
+            throw PlanError(problems: [.init(path: "kernel.first_table", message:
+                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs table \(lastTable), which is reserved or out of range; run `braid down` and apply again to renumber them, or pick another first_table")])
+        }
+        if UInt64(layout.firstRulePriority) + UInt64(highest) + 2 >= 32766 {
+            throw PlanError(problems: [.init(path: "kernel.first_rule_priority", message:
+                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(UInt64(layout.firstRulePriority) + UInt64(highest) + 2), at or above main's 32766; run `braid down` and apply again to renumber them, or lower first_rule_priority")])
+        }
     }
 
     static func sysctls(_ config: Config) -> [SysctlSetting] {

@@ -16,30 +16,30 @@ public enum RoutingLayout {
 }
 
 extension KernelLayoutConfig {
-    /// The fwmark value of the WAN at `index` (0-based): WAN numbers start at 1 so that 0 can
-    /// mean "no WAN chosen yet".
-    public func mark(forWanAt index: Int) -> UInt32 {
-        UInt32(index + 1) << markShift
+    /// The fwmark value of the WAN in `slot` (1-based, see `WanSlotAssignment`): 0 means "no
+    /// WAN chosen yet".
+    public func mark(forSlot slot: Int) -> UInt32 {
+        UInt32(slot) << markShift
     }
 
-    public func table(forWanAt index: Int) -> UInt32 {
-        firstTable + UInt32(index)
+    public func table(forSlot slot: Int) -> UInt32 {
+        firstTable + UInt32(slot - 1)
     }
 
     /// The rule that lets main's specific routes (LAN, VPN, connected subnets) win over the
     /// per-WAN default routes; without it, replies to LAN hosts would leave by a WAN.
     public var suppressRulePriority: UInt32 { firstRulePriority }
 
-    public func fwmarkRulePriority(forWanAt index: Int) -> UInt32 {
-        firstRulePriority + 1 + UInt32(index)
+    public func fwmarkRulePriority(forSlot slot: Int) -> UInt32 {
+        firstRulePriority + UInt32(slot)
     }
 
     /// `use: [main]` connections: their mark sends them to the main table.
-    public func mainRulePriority(wanCount: Int) -> UInt32 {
-        firstRulePriority + 1 + UInt32(wanCount)
+    public func mainRulePriority(highestSlot: Int) -> UInt32 {
+        firstRulePriority + 1 + UInt32(highestSlot)
     }
 
-    public func fallbackRulePriority(wanCount: Int) -> UInt32 {
-        firstRulePriority + 2 + UInt32(wanCount)
+    public func fallbackRulePriority(highestSlot: Int) -> UInt32 {
+        firstRulePriority + 2 + UInt32(highestSlot)
     }
 }

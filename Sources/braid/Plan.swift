@@ -8,6 +8,7 @@ struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the nft ruleset, ip rules, routes and sysctls apply would install.")
 
     @OptionGroup var options: ConfigOptions
+    @OptionGroup var state: StateOptions
 
     func run() throws {
         let config = try loadConfig(options)
@@ -22,8 +23,13 @@ struct Plan: ParsableCommand {
             printWarning("interface \(wan.interface) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own")
             facts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
         }
+        // The WANs' slots (marks, tables) as installed, when Braid is: apply keeps them.
+        let kernel = LinuxKernel()
+        let stored = (try? AppliedStateStore(directory: state.stateDirectory).load()) ?? nil
+        let observed = (try? kernel.readState(layout: config.kernel, knownObjects: [:])) ?? ObservedKernelState()
+        let previousSlots = GatewayApplier.previousSlots(config, stored: stored, observed: observed)
         do {
-            print(PlanPrinter.render(try GatewayPlanner.plan(config, host: facts)), terminator: "")
+            print(PlanPrinter.render(try GatewayPlanner.plan(config, host: facts, previousSlots: previousSlots)), terminator: "")
         } catch {
             printError(error.description)
             throw ExitStatus.invalidInput

@@ -16,7 +16,7 @@ struct Status: ParsableCommand {
         let config = try loadConfig(options)
         let status: GatewayStatus
         do {
-            status = try GatewayStatus.read(config: config, kernel: LinuxKernel())
+            status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: try AppliedStateStore(directory: state.stateDirectory).load())
         } catch {
             printError(error.description)
             throw ExitStatus.kernelFailure

@@ -111,6 +111,41 @@ import Testing
         #expect(state.counters.keys.sorted() == ["rx_isp1", "rx_isp2", "tx_isp1", "tx_isp2"])
     }
 
+    @Test func removingTheFirstWanLeavesTheOthersRoutesAndRulesUntouched() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        try applier.apply(try ConfigLoader.parse(threeWans))
+        let before = kernel.snapshot
+        // isp1 gone, the other two swapped: isp3 keeps mark 3 and table 202, isp2 mark 2 and table 201.
+        let report = try applier.apply(try ConfigLoader.parse("""
+            lan: { interfaces: [lan0] }
+            wans:
+              - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
+              - { name: isp2, interface: wan2, gateway: 192.168.2.1, weight: 30 }
+            """))
+        let after = kernel.snapshot
+        #expect(Set(after.routes) == Set(before.routes.filter { $0.table != 200 }))
+        #expect(Set(after.policyRules.filter { $0.fwmark != nil && $0.fwmark != 0xff_0000 })
+                == Set(before.policyRules.filter { $0.fwmark == 0x2_0000 || $0.fwmark == 0x3_0000 }))
+        #expect(!report.performed.contains { if case .addRoute = $0 { true } else { false } })
+        #expect(try applier.store.load()?.wanSlots == ["isp2": 2, "isp3": 3])
+    }
+
+    @Test func withoutAStateFileTheSlotsAreReadBackFromBraidsRoutes() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        try applier.apply(try ConfigLoader.parse(threeWans))
+        try applier.store.remove()
+        let state = try applier.plan(try ConfigLoader.parse("""
+            lan: { interfaces: [lan0] }
+            wans:
+              - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
+            """))
+        #expect(try #require(state.wans.first).mark == 0x3_0000)
+    }
+
     /// Fails each step of a first install in turn, then each step of a reconfiguration.
     @Test(arguments: 0..<11)
     func aFailureAtAnyStepLeavesTheKernelAsItWas(failingStep: Int) throws {

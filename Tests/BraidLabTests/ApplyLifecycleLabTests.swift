@@ -43,6 +43,41 @@ extension LabTests {
             }
         }
 
+        @Test("Removing one WAN and reordering the rest leaves the other WANs' open connections where they are")
+        func removingAWanKeepsTheOthersFlows() async throws {
+            try await Lab.with(wanCount: 3, name: "slot") { lab in
+                try lab.applyExpectingSuccess(lab.configYAML())
+                // One long-lived flow on isp2 and one on isp3. Their conntrack marks name their WAN;
+                // if marks followed list positions, removing isp1 would send them out the wrong
+                // uplink, where the ISP's anti-spoofing filter drops them.
+                var flows: [String: LongLivedFlow] = [:]
+                for _ in 0..<60 where flows.count < 2 {
+                    let candidate = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.01)
+                    if let first = await candidate.firstAnswer(), let name = lab.wan(forPeer: first)?.name,
+                       name != "isp1", flows[name] == nil {
+                        flows[name] = candidate
+                    } else {
+                        _ = candidate.stop()
+                    }
+                }
+                try #require(flows.count == 2, "no flows on both isp2 and isp3 in 60 tries")
+                try lab.applyExpectingSuccess(lab.configYAML(wanOrder: [2, 1]))
+                let newConnections = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
+                #expect(newConnections["isp1"] == nil && newConnections["failed"] == nil, "after removing isp1: \(newConnections)")
+                // isp1 back, last in the list: it takes the free slot, and the flows still stay.
+                try lab.applyExpectingSuccess(lab.configYAML(wanOrder: [2, 1, 0]))
+                let withIsp1 = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 90))
+                #expect(withIsp1["isp1", default: 0] > 10 && withIsp1["failed"] == nil, "after re-adding isp1: \(withIsp1)")
+                for (name, flow) in flows {
+                    let before = flow.answersSoFar.count
+                    await flow.waitForAnswers(before + 10)
+                    let answers = flow.stop()
+                    #expect(answers.count >= before + 10 && lab.countByWan(answers) == [name: answers.count],
+                            "the flow on \(name) moved or broke: \(lab.countByWan(answers))")
+                }
+            }
+        }
+
         @Test("down restores the kernel exactly, leaving a foreign nft table and ip rule untouched")
         func downRestoresSnapshot() async throws {
             try await Lab.with(wanCount: 3, name: "down") { lab in
