@@ -83,9 +83,9 @@ public enum NatMode: Sendable, Equatable, CustomStringConvertible {
 public struct KernelLayoutConfig: Sendable, Equatable {
     /// The fwmark bits Braid owns; WAN marks are small integers shifted into this mask.
     public var markMask: UInt32
-    /// Routing table id of the first WAN; WAN i uses `firstTable + i`.
+    /// Routing table id of WAN slot 1; the WAN in slot s uses `firstTable + s - 1`.
     public var firstTable: UInt32
-    /// Priority of Braid's first ip rule; Braid uses `firstRulePriority ... + wans.count + 1`.
+    /// Priority of Braid's first ip rule; Braid uses `firstRulePriority ... + highest slot + 2`.
     public var firstRulePriority: UInt32
 
     public static let defaultMarkMask: UInt32 = 0x00ff_0000
