@@ -113,8 +113,9 @@ struct TrafficPolicyReader {
     func readPortForwards(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> [PortForwardConfig] {
         guard let items = collector.sequence(cursor, of: "port forwards") else { return [] }
         var forwards: [PortForwardConfig] = []
+        var forwardIndices: [Int] = []
         var names: Set<String> = []
-        for item in items {
+        for (index, item) in items.enumerated() {
             guard let keys = collector.mapping(item, allowed: ["name", "wans", "protocol", "port", "to", "hairpin"]) else { continue }
             let before = collector.issues.count
             var name = ""
@@ -172,10 +173,25 @@ struct TrafficPolicyReader {
             var hairpin = true
             if let hairpinCursor = keys["hairpin"], let value = collector.boolean(hairpinCursor) { hairpin = value }
             if collector.issues.count == before {
-                forwards.append(PortForwardConfig(name: name, wans: wans, transport: transport, ports: portRange, targets: targets, hairpin: hairpin))
+                let forward = PortForwardConfig(name: name, wans: wans, transport: transport, ports: portRange, targets: targets, hairpin: hairpin)
+                // Two forwards of one port on one WAN: only the first would ever see a connection.
+                if let clash = forwards.enumerated().first(where: { overlap($0.element, forward) }), let portCursor = keys["port"] {
+                    let shared = clash.element.wans.isEmpty ? (forward.wans.isEmpty ? "every WAN" : forward.wans.joined(separator: ", "))
+                        : (forward.wans.isEmpty ? clash.element.wans : forward.wans.filter(clash.element.wans.contains)).joined(separator: ", ")
+                    collector.report(portCursor, "\(transport) \(portRange) on \(shared) is already forwarded by port_forwards[\(forwardIndices[clash.offset])] (\"\(clash.element.name)\")")
+                } else {
+                    forwards.append(forward)
+                    forwardIndices.append(index)
+                }
             }
         }
         return forwards
+    }
+
+    /// Same transport, a port in common and a WAN in common (no `wans` means every WAN).
+    private func overlap(_ first: PortForwardConfig, _ second: PortForwardConfig) -> Bool {
+        guard first.transport == second.transport, first.ports.first <= second.ports.last, second.ports.first <= first.ports.last else { return false }
+        return first.wans.isEmpty || second.wans.isEmpty || !Set(first.wans).isDisjoint(with: second.wans)
     }
 
     private func prefix(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> IPv4Prefix? {

@@ -169,6 +169,16 @@ private func address(_ text: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(config.rules.first?.destinationPorts == [PortRange(1, 1), PortRange(65535, 65535), PortRange(1, 65535), PortRange(8080, 8080)])
     }
 
+    @Test func onePortMayBeForwardedPerWanAndPerProtocol() throws {
+        let config = try ConfigLoader.parse(policyBaseYAML + """
+            port_forwards:
+              - { name: web1, wans: [isp1], port: 80, to: 10.0.0.2 }
+              - { name: web2, wans: [isp2], port: 80, to: 10.0.0.3 }
+              - { name: dns, protocol: udp, port: 53-80, to: 10.0.0.4 }
+            """)
+        #expect(config.portForwards.map(\.name) == ["web1", "web2", "dns"])
+    }
+
     @Test func portForwardsParseWithTheirDefaults() throws {
         let config = try ConfigLoader.parse(policyBaseYAML + """
             port_forwards:
@@ -450,6 +460,18 @@ struct InvalidPolicyCase: Sendable, CustomTestStringConvertible {
                 port: 80
                 to: [10.0.0.2:8080, 10.0.0.3]
             """, expectedPath: "port_forwards[0].to", expectedLine: 6, messageContains: "every target a port, or none"),
+
+        InvalidPolicyCase(problem: "two forwards of one port range on one WAN", policy: """
+            port_forwards:
+              - name: web
+                wans: [isp1]
+                port: 8000-8100
+                to: 10.0.0.2
+              - name: admin
+                port: 8080
+                to: 10.0.0.3:80
+            """, expectedPath: "port_forwards[1].port", expectedLine: 9,
+            messageContains: "tcp 8080 on isp1 is already forwarded by port_forwards[0] (\"web\")"),
 
         InvalidPolicyCase(problem: "empty target list", policy: """
             port_forwards:
