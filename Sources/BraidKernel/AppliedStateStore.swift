@@ -18,6 +18,11 @@ public struct AppliedState: Sendable, Equatable, Codable {
     public var unavailableWans: [String]?
     /// WAN name → slot (mark, table, rule) the last apply gave it; see `WanSlotAssignment`.
     public var wanSlots: [String: Int]?
+    /// The nftables generation after the last apply: unchanged means no one touched nftables since.
+    public var rulesetGeneration: UInt64?
+    /// Digest of the table's full listing as verified by an apply that loaded nothing; nil right
+    /// after a load.
+    public var tableDigest: String?
 
     public init(originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
                 objects: [String: [String]]? = nil, setDigests: [String: String]? = nil) {

@@ -22,6 +22,9 @@ public final class FakeKernel: KernelPort {
     private let state: Mutex<State>
     private let failure: Mutex<(@Sendable (KernelStep) -> Bool)?> = Mutex(nil)
     private let log: Mutex<[KernelStep]> = Mutex([])
+    /// The nftables generation: kept outside `State` so that snapshots compare the ruleset, not
+    /// how many transactions it took.
+    private let generation: Mutex<UInt64> = Mutex(1)
 
     public init(interfaces: [InterfaceFacts], sysctls: [String: String] = [:]) {
         var defaults = ["net/ipv4/ip_forward": "0"]
@@ -40,6 +43,13 @@ public final class FakeKernel: KernelPort {
 
     public func update(_ change: (inout State) -> Void) { state.withLock { change(&$0) } }
 
+    /// Another program's nft transaction: it may change Braid's table (or not), and it moves the
+    /// generation, as every transaction does.
+    public func commitForeignTransaction(_ change: (inout String?) -> Void = { _ in }) {
+        state.withLock { change(&$0.table) }
+        generation.withLock { $0 += 1 }
+    }
+
     public func readHostFacts() throws(KernelError) -> HostFacts {
         HostFacts(interfaces: state.withLock { $0.interfaces })
     }
@@ -49,7 +59,8 @@ public final class FakeKernel: KernelPort {
             ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.table.map { text in
                 ObservedTable(counters: Self.names("counter", in: text), maps: Self.names("map", in: text),
                               sets: Self.names("set", in: text), chains: Self.names("chain", in: text),
-                              fingerprint: "\(text.hashValue)")
+                              // Like the real one: chain-level changes only; rule edits need the generation.
+                              fingerprint: Self.names("chain", in: text).joined(separator: ","))
             })
         }
     }
@@ -110,6 +121,10 @@ public final class FakeKernel: KernelPort {
             return nil
         }
         if let outcome { throw outcome }
+        switch step {
+        case .loadRuleset, .restoreRuleset: generation.withLock { $0 += 1 }
+        default: break
+        }
         log.withLock { $0.append(step) }
     }
 
@@ -127,6 +142,14 @@ public final class FakeKernel: KernelPort {
 
     public func readCounters() throws(KernelError) -> [String: TrafficCounter] {
         state.withLock { $0.counters }
+    }
+
+    public func readRulesetGeneration() throws(KernelError) -> UInt64 {
+        generation.withLock { $0 }
+    }
+
+    public func readTableDigest() throws(KernelError) -> String? {
+        state.withLock { $0.table.map { StableDigest.of([$0]) } }
     }
 
     private func refuse(_ step: KernelStep, _ message: String) -> KernelError {

@@ -63,6 +63,7 @@ public struct GatewayApplier: Sendable {
         let previousState: AppliedState?
         var state: AppliedState
         let steps: [KernelStep]
+        var tableDigest: String?
         do {
             previousState = stored
             let observed = observedBefore
@@ -79,8 +80,24 @@ public struct GatewayApplier: Sendable {
                 state.originalSysctls[key] = nil
             }
             let source = desired.ruleset.render()
-            let unchanged = observed.table != nil && previousState?.rulesetSource == source
+            var unchanged = observed.table != nil && previousState?.rulesetSource == source
                 && previousState?.rulesetFingerprint == observed.table?.fingerprint
+            // The chain fingerprint misses a deleted rule or set element. The nftables generation
+            // moves with every transaction, anyone's; only when it moved (or nothing vouches for the
+            // table yet) is the whole table listed, which is slow with large sets.
+            let generation = try kernel.readRulesetGeneration()
+            if unchanged && (previousState?.rulesetGeneration != generation || previousState?.tableDigest == nil) {
+                let digest = try kernel.readTableDigest()
+                if previousState?.rulesetGeneration == generation {
+                    tableDigest = digest
+                } else if let recorded = previousState?.tableDigest, recorded == digest {
+                    tableDigest = recorded
+                } else {
+                    unchanged = false
+                }
+            } else if unchanged {
+                tableDigest = previousState?.tableDigest
+            }
             let digests = Self.setDigests(desired.ruleset)
             let keptSets = Set(digests.filter { previousState?.setDigests?[$0.key] == $0.value }.map(\.key))
             steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
@@ -113,6 +130,10 @@ public struct GatewayApplier: Sendable {
             state.setDigests = Self.setDigests(desired.ruleset)
             state.unavailableWans = availability.unavailable.sorted()
             state.wanSlots = Dictionary(uniqueKeysWithValues: desired.wans.map { ($0.name, $0.slot) })
+            // After a load nothing vouches for the table's listing yet; the next apply records it.
+            let loaded = steps.contains { if case .loadRuleset = $0 { true } else { false } }
+            state.tableDigest = loaded ? nil : tableDigest
+            state.rulesetGeneration = try kernel.readRulesetGeneration()
             try store.save(state)
         } catch let error as ApplyError {
             throw error
@@ -126,14 +147,7 @@ public struct GatewayApplier: Sendable {
 
     /// Set name → digest of its elements.
     static func setDigests(_ ruleset: NftablesRuleset) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: ruleset.sets.map { set in
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for element in set.elements {
-                for byte in element.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-                hash = (hash ^ 0x2c) &* 0x0000_0100_0000_01b3
-            }
-            return (set.name, "\(set.elements.count):" + String(hash, radix: 16))
-        })
+        Dictionary(uniqueKeysWithValues: ruleset.sets.map { ($0.name, StableDigest.of($0.elements)) })
     }
 
     /// Runs `steps` in order; on the first failure undoes the ones done, newest first.

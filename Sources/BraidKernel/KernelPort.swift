@@ -17,6 +17,12 @@ public protocol KernelPort: Sendable {
     func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
     /// Braid's named counters: name → (packets, bytes).
     func readCounters() throws(KernelError) -> [String: TrafficCounter]
+    /// The nftables ruleset generation, which every committed nft transaction (anyone's, on any
+    /// table) increments. Cheap: one netlink request.
+    func readRulesetGeneration() throws(KernelError) -> UInt64
+    /// A digest of Braid's table as the kernel lists it, rules and set elements but no counter
+    /// values; nil when there is no table. Slow with large sets.
+    func readTableDigest() throws(KernelError) -> String?
 }
 
 /// Packet and byte totals of one nft counter.

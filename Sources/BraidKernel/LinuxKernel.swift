@@ -1,5 +1,6 @@
 import BraidConfig
 import BraidPlanner
+import CBraidLinux
 import Foundation
 
 /// The real kernel port: `ip` for links, rules and routes, `nft` for the table (one transaction per
@@ -160,6 +161,25 @@ public struct LinuxKernel: KernelPort {
             throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
         }
         return 0
+    }
+
+    public func readRulesetGeneration() throws(KernelError) -> UInt64 {
+        let generation = braid_nftables_generation()
+        guard generation >= 0 else {
+            throw .notPermitted("cannot read the nftables generation over netlink: \(String(cString: strerror(errno)))")
+        }
+        return UInt64(generation)
+    }
+
+    public func readTableDigest() throws(KernelError) -> String? {
+        // -s: no counter values, which change with every packet.
+        let arguments = ["nft", "-s", "list", "table"] + tableReference
+        let result = try runner.run(arguments)
+        if result.status != 0 {
+            if result.standardError.contains("No such file or directory") { return nil }
+            throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
+        }
+        return StableDigest.of([result.standardOutput])
     }
 
     public func readCounters() throws(KernelError) -> [String: TrafficCounter] {

@@ -67,15 +67,35 @@ import Testing
         #expect(kernel.performed.count == before)
     }
 
-    @Test func aTableChangedBehindBraidsBackIsReloaded() throws {
+    /// `afterVerifiedApply`: whether an unchanged apply ran between the load and the edit (it
+    /// records the table's digest; before that, any foreign transaction means a reload).
+    @Test(arguments: [false, true])
+    func aRuleChangedBehindBraidsBackIsReloaded(afterVerifiedApply: Bool) throws {
         let kernel = Self.makeKernel()
         let applier = Self.makeApplier(kernel)
         let config = try ConfigLoader.parse(Self.yaml)
         try applier.apply(config)
-        kernel.update { $0.table = $0.table! + "# edited by hand\n" }
+        if afterVerifiedApply { #expect(try applier.apply(config).performed.isEmpty) }
+        let installed = try #require(kernel.snapshot.table)
+        // A deleted rule: the chains are all still there, only the generation tells.
+        kernel.commitForeignTransaction { $0 = $0?.replacingOccurrences(of: "\t\tmeta nfproto ipv4 oifname \"wan2\" masquerade\n", with: "") }
+        #expect(kernel.snapshot.table != installed)
         let report = try applier.apply(config)
         #expect(report.performed.count == 1)
         if case .loadRuleset = report.performed.first {} else { Issue.record("expected a reload, got \(report.performed)") }
+        #expect(kernel.snapshot.table == installed)
+    }
+
+    @Test func anotherProgramsTransactionElsewhereChangesNothing() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let config = try ConfigLoader.parse(Self.yaml)
+        try applier.apply(config)
+        try applier.apply(config)
+        kernel.commitForeignTransaction()
+        #expect(try applier.apply(config).performed.isEmpty)
+        // And the new generation is recorded: the next apply does not list the table again.
+        #expect(try applier.store.load()?.rulesetGeneration == kernel.readRulesetGeneration())
     }
 
     @Test func newWeightsChangeOnlyTheRuleset() throws {

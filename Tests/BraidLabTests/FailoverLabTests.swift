@@ -306,7 +306,7 @@ extension LabTests.Failover {
 }
 
 extension LabTests.Failover {
-    @Test("The daemon repairs what others change: a firewall reload's `nft flush ruleset`, a deleted ip rule")
+    @Test("The daemon repairs what others change: a firewall reload's `nft flush ruleset`, a deleted ip rule, a deleted nft rule")
     func resyncRepairsOutsideChanges() async throws {
         try await Lab.with(wanCount: 2, name: "sync") { lab in
             let path = try lab.writeFile("braid.yaml", lab.configYAML(extraWanKeys: ["health": Self.health]))
@@ -322,6 +322,25 @@ extension LabTests.Failover {
             try lab.router.ip([["rule", "del", "priority", "10000"]])
             try await daemon.waitForLog("repaired", after: skip)
             #expect(try lab.routerSnapshot().rules == healthy.rules)
+            // One rule deleted inside Braid's table: every chain is still there, so only the
+            // nftables generation shows that something happened.
+            let beforeDelete = try lab.routerSnapshot()
+            let listing = try lab.router.run(["nft", "-a", "list", "chain", "inet", "braid", "postrouting_nat"])
+            let masquerade = try #require(listing.split(separator: "\n").first { $0.contains("masquerade") && $0.contains("oifname") })
+            let handle = try #require(masquerade.components(separatedBy: "# handle ").last)
+            let afterRules = daemon.log.count
+            try lab.router.run(["nft", "delete", "rule", "inet", "braid", "postrouting_nat", "handle", handle])
+            #expect(try lab.routerSnapshot().ruleset != beforeDelete.ruleset)
+            let repairedRule = try await daemon.waitForLog("repaired", after: afterRules)
+            #expect(repairedRule.text.contains("load nft table inet braid"), "\(repairedRule.text)")
+            #expect(try lab.routerSnapshot().ruleset == beforeDelete.ruleset)
+            // Another program's transaction on its own table is not a change to repair, once a
+            // resync has recorded the digest of the reloaded table (one interval after the load).
+            try await Task.sleep(for: .milliseconds(1200))
+            let afterRepair = daemon.log.count
+            try lab.router.run(["nft", "add", "table", "inet", "someone_else"])
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(!daemon.log.dropFirst(afterRepair).contains { $0.text.contains("repaired") }, "\(daemon.logText)")
         }
     }
 }

@@ -10,6 +10,9 @@ int braid_enter_network_namespace(int descriptor);
 int braid_open_link_monitor(void);
 
 
+/// The nftables ruleset generation: the kernel increments it on every committed nft transaction,
+/// by anyone, on any table. -1 and errno on failure.
+long long braid_nftables_generation(void);
 
 /// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
 int braid_pipe_cloexec(int descriptors[2]);
