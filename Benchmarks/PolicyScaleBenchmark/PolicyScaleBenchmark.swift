@@ -56,6 +56,24 @@ struct PolicyScaleBenchmark {
         _ = try GatewayPlanner.plan(large, host: facts)
         print(row("  of which planning (pure)", (ContinuousClock.now - planStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
 
+        // The daemon's periodic resync: nothing changed (one netlink request says so), and after
+        // another program's nft transaction (Braid's whole table is listed and compared).
+        try applier.apply(large)
+        var quiet: [Double] = []
+        var afterForeign: [Double] = []
+        for round in 0..<repetitions {
+            var started = ContinuousClock.now
+            try applier.apply(large)
+            quiet.append((ContinuousClock.now - started).inMilliseconds)
+            try lab.router.run(["nft", "add", "table", "inet", "someone_else_\(round)"])
+            started = ContinuousClock.now
+            let report = try applier.apply(large)
+            afterForeign.append((ContinuousClock.now - started).inMilliseconds)
+            if !report.performed.isEmpty { print("  warning: a foreign table made Braid reload: \(report.performed)") }
+        }
+        print(row("resync, nothing changed", median(quiet), "ms", baseline: coldTimes[0]))
+        print(row("resync after another program's nft change", median(afterForeign), "ms", baseline: coldTimes[0]))
+
         print("")
         print("forwarding through the router (LAN host → internet host):")
         var throughput: [Double] = []
