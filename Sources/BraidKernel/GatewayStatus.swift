@@ -25,8 +25,10 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
 
     /// Reads live numbers for the WANs of `config`: link state, connections by conntrack mark,
     /// and the per-WAN counters in Braid's table.
-    /// `stored`: the state file, for the slots (marks, tables) the WANs hold.
-    public static func read(config: Config, kernel: any KernelPort, stored: AppliedState?) throws(KernelError) -> GatewayStatus {
+    /// `stored`: the state file, for the slots (marks, tables) the WANs hold. `availability`: the
+    /// running daemon's health verdicts, so SHARE is the split really installed.
+    public static func read(config: Config, kernel: any KernelPort, stored: AppliedState?,
+                            availability: WanAvailability = .allAvailable) throws(KernelError) -> GatewayStatus {
         let facts = try kernel.readHostFacts()
         let observed = try kernel.readState(layout: config.kernel, knownObjects: [:])
         let counters = try kernel.readCounters()
@@ -39,7 +41,7 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
         }
         let slots = WanSlotAssignment.assign(config.wans, previous: GatewayApplier.previousSlots(config, stored: stored, observed: observed),
                                              capacity: config.kernel.markCapacity)
-        let desired = try? GatewayPlanner.plan(config, host: planningFacts, previousSlots: slots)
+        let desired = try? GatewayPlanner.plan(config, host: planningFacts, availability: availability, previousSlots: slots)
         var wans: [WanStatus] = []
         for (index, wan) in config.wans.enumerated() {
             let slot = slots[wan.name]!
@@ -48,7 +50,7 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
             wans.append(WanStatus(
                 name: wan.name, interface: wan.interface, linkUp: facts.interfaces[wan.interface]?.isUp ?? false,
                 mark: hex(mark), table: config.kernel.table(forSlot: slot), weight: wan.weight,
-                share: planned.map { "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
+                share: planned.map { $0.splitShare == 0 ? "0" : "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
                 connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
                 received: counters["rx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0),
                 transmitted: counters["tx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0)))

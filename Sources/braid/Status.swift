@@ -1,6 +1,7 @@
 import ArgumentParser
 import BraidDaemon
 import BraidKernel
+import BraidPlanner
 import Foundation
 
 /// `braid status`: per WAN, link, mark, table, weight, live connections and traffic counters.
@@ -14,14 +15,17 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let config = try loadConfig(options)
+        let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
+        // With a daemon running, WANs its probes found down have no share of new connections.
+        let availability = WanAvailability(unavailable: Set(health?.wans.filter { $0.state == "down" }.map(\.name) ?? []))
         let status: GatewayStatus
         do {
-            status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: try AppliedStateStore(directory: state.stateDirectory).load())
+            status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: try AppliedStateStore(directory: state.stateDirectory).load(),
+                                            availability: availability)
         } catch {
             printError(error.description)
             throw ExitStatus.kernelFailure
         }
-        let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

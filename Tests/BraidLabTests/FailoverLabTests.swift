@@ -261,6 +261,12 @@ extension LabTests.Failover {
             #expect(isp1.targets[1].loss == 1, "the dead target's loss: \(isp1.targets[1])")
             let text = try lab.runBraid(try BraidExecutable.path, ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--state-dir", lab.stateDirectory])
             #expect(text.standardOutput.contains("isp2: down since"), "\(text.standardOutput)")
+            // SHARE is the split the daemon installed: nothing for the WAN its probes found down.
+            let json = try lab.runBraid(try BraidExecutable.path, ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--json", "--state-dir", lab.stateDirectory])
+            struct Shares: Decodable { var wans: [Share] }
+            struct Share: Decodable { var name: String; var share: String }
+            let shares = try JSONDecoder().decode(Shares.self, from: Data(json.standardOutput.utf8)).wans
+            #expect(shares.map(\.share) == ["1/1", "0"], "\(shares)")
         }
     }
 
