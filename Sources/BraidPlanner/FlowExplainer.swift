@@ -56,6 +56,19 @@ public enum FlowExplainer {
             return FlowExplanation(steps: steps, outcome: "forwarded to \(targets) (port forward \"\(forward.name)\"); replies leave by the WAN it arrived on", wans: [])
         }
 
+        // As the ruleset: the router's own addresses, and what main routes to a non-WAN interface,
+        // take no WAN (only connected subnets are known here; a VPN's routes are not).
+        let wanInterfaces = Set(config.wans.map(\.interface))
+        let interfaces = host.interfaces.values.sorted { $0.name < $1.name }
+        if let own = interfaces.first(where: { $0.addresses.contains { $0.address == flow.destination } }) {
+            steps.append("\(flow.destination) is the router's own address (on \(own.name))")
+            return FlowExplanation(steps: steps, outcome: "no WAN: addressed to the router itself", wans: [])
+        }
+        if let local = interfaces.first(where: { !wanInterfaces.contains($0.name) && $0.addresses.contains { $0.subnet.contains(flow.destination) } }) {
+            steps.append("\(flow.destination) is on \(local.name)'s subnet, which main routes directly; rules and the split only choose among WANs")
+            return FlowExplanation(steps: steps, outcome: "no WAN: main routes it to \(local.name)", wans: [])
+        }
+
         let setsByName = Dictionary(config.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (index, rule) in config.rules.enumerated() {
             let label = "rule \(index + 1) \"\(rule.name)\""

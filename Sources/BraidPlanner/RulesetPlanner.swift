@@ -74,6 +74,10 @@ enum RulesetPlanner {
                 NftablesRule("iifname vmap @wan_by_ingress"),
                 NftablesRule("iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
                              comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
+                // Without `. mark` the lookup sees no mark, like the connection's first routing
+                // decision would without Braid: main's specific routes first, then the fallback WAN.
+                NftablesRule("iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
+                             comment: "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."),
             ] + (policy.rules.isEmpty ? [] : [
                 NftablesRule("iifname \(lanInterfaces) jump traffic_rules", comment: "Policy rules first; a rule that says `balance`, or no rule, lands on the split below."),
                 NftablesRule("meta mark & \(maskText) != 0 return", comment: "A rule chose (its `goto` returns here)."),

@@ -54,6 +54,34 @@ extension LabTests {
             }
         }
 
+        @Test("Traffic between LAN subnets takes no WAN: rules (even drop) and the split leave it alone")
+        func lanToLanIsNotBalanced() async throws {
+            try await Lab.with(wanCount: 2, name: "l2l", guestLan: true) { lab in
+                let guest = try #require(lab.guestHost)
+                try lab.startServer(in: guest, identity: "guest-server")
+                try lab.startServer(in: lab.lanHosts[0], identity: "lan-server")
+                try lab.applyExpectingSuccess(lab.configYAML() + """
+                    rules:
+                      - name: no-internet
+                        source: \(lab.lanHostAddress(0))
+                        use: [drop]
+
+                    """)
+                // The rule keeps the host off the internet…
+                let internet = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 5, timeout: 0.5)
+                #expect(internet.allSatisfy { $0.hasPrefix("failed") }, "\(internet)")
+                // …but the guest subnet is not the internet: main routes it, no rule applies.
+                let local = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 20, to: Lab.guestHostAddress)
+                #expect(local.allSatisfy { $0.contains("guest-server") }, "\(local)")
+                let guestToLan = try await LabTraffic.newConnections(from: guest, count: 20, to: lab.lanHostAddress(0))
+                #expect(guestToLan.allSatisfy { $0.contains("lan-server") }, "\(guestToLan)")
+                // And those connections carry no WAN mark (they would count as a WAN's in status).
+                let marked = try lab.router.run(["conntrack", "-L", "-d", "\(Lab.guestHostAddress)", "-m", "0/0xff0000"])
+                let unmarkedCount = marked.split(separator: "\n").count
+                #expect(unmarkedCount >= 20, "LAN-to-LAN connections with no Braid mark: \(unmarkedCount)\n\(marked)")
+            }
+        }
+
         @Test("Destination prefix and main: the main routing table decides")
         func destinationAndMain() async throws {
             try await Lab.with(wanCount: 2, name: "main") { lab in

@@ -317,8 +317,10 @@ extension NftablesMap {
         let state = try plan(threeWanPolicyYAML + "rules:\n  - {name: r, destination: 192.0.2.0/24, use: [isp1]}\n")
         let prerouting = try state.chain("prerouting").rules.map(\.text)
         let jump = try #require(prerouting.firstIndex(of: "iifname { \"lan0\" } jump traffic_rules"))
-        // After the router/broadcast exception and before the split, which a chosen mark skips.
-        #expect(prerouting[jump - 1].contains("fib daddr type { local, broadcast, multicast } return"))
+        // After the router/broadcast and non-WAN-destination exceptions and before the split,
+        // which a chosen mark skips.
+        #expect(prerouting[jump - 2].contains("fib daddr type { local, broadcast, multicast } return"))
+        #expect(prerouting[jump - 1] == "iifname { \"lan0\" } fib daddr oifname != { \"wan0\", \"wan1\", \"wan2\" } return")
         #expect(prerouting[jump + 1] == "meta mark & 0x00ff0000 != 0 return")
         #expect(prerouting[jump + 2].contains("vmap @new_connection_split"))
         let output = try state.chain("output").rules.map(\.text)
@@ -517,6 +519,21 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
         let config = try ConfigLoader.parse(yaml)
         let flow = Flow(source: try #require(IPv4Address(from)), destination: try #require(IPv4Address(to)), transport: transport, destinationPort: port)
         return FlowExplainer.explain(flow, config: config, host: .having(interfacesOf: config), availability: WanAvailability(unavailable: unavailable))
+    }
+
+    @Test func lanSubnetsAndTheRouterItselfTakeNoWan() throws {
+        let config = try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "interfaces: [lan0]", with: "interfaces: [lan0, guest0]"))
+        var host = HostFacts.having(interfacesOf: config)
+        host.interfaces["lan0"] = InterfaceFacts(name: "lan0", addresses: [InterfaceAddress(address: try #require(IPv4Address("10.0.0.1")), prefixLength: 24)])
+        host.interfaces["guest0"] = InterfaceFacts(name: "guest0", addresses: [InterfaceAddress(address: try #require(IPv4Address("10.1.0.1")), prefixLength: 24)])
+        func explain(_ to: String) throws -> FlowExplanation {
+            // 10.0.0.60 is "strict" (isp3, else drop): no rule may touch its LAN traffic.
+            FlowExplainer.explain(Flow(source: try #require(IPv4Address("10.0.0.60")), destination: try #require(IPv4Address(to))),
+                                  config: config, host: host)
+        }
+        #expect(try explain("10.1.0.7").outcome == "no WAN: main routes it to guest0")
+        #expect(try explain("10.0.0.1").outcome == "no WAN: addressed to the router itself")
+        #expect(try explain("9.9.9.9").outcome == "leaves by isp3 (rule 2 \"strict\")")
     }
 
     @Test func firstMatchingRuleDecides() throws {
