@@ -148,8 +148,8 @@ public final class FakeKernel: KernelPort {
         generation.withLock { $0 }
     }
 
-    public func readTableDigest() throws(KernelError) -> String? {
-        state.withLock { $0.table.map { StableDigest.of([$0]) } }
+    public func readTableListing() throws(KernelError) -> String? {
+        state.withLock { $0.table }
     }
 
     private func refuse(_ step: KernelStep, _ message: String) -> KernelError {

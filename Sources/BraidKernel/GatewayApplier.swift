@@ -87,7 +87,7 @@ public struct GatewayApplier: Sendable {
             // table yet) is the whole table listed, which is slow with large sets.
             let generation = try kernel.readRulesetGeneration()
             if unchanged && (previousState?.rulesetGeneration != generation || previousState?.tableDigest == nil) {
-                let digest = try kernel.readTableDigest()
+                let digest = try kernel.readTableListing().map { StableDigest.of([$0]) }
                 if previousState?.rulesetGeneration == generation {
                     tableDigest = digest
                 } else if let recorded = previousState?.tableDigest, recorded == digest {
@@ -100,8 +100,12 @@ public struct GatewayApplier: Sendable {
             }
             let digests = Self.setDigests(desired.ruleset)
             let keptSets = Set(digests.filter { previousState?.setDigests?[$0.key] == $0.value }.map(\.key))
+            // Without a state file (lost, or another --state-dir) the undo of a reload has no
+            // source of Braid's: the kernel's listing of the table stands in for it.
+            var previousSource = previousState?.rulesetSource
+            if previousSource == nil, observed.table != nil, !unchanged { previousSource = try kernel.readTableListing() }
             steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
-                                          keptSets: keptSets, previousSource: previousState?.rulesetSource) + restores
+                                          keptSets: keptSets, previousSource: previousSource) + restores
             // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
             if !steps.isEmpty {
                 var early = state

@@ -20,9 +20,9 @@ public protocol KernelPort: Sendable {
     /// The nftables ruleset generation, which every committed nft transaction (anyone's, on any
     /// table) increments. Cheap: one netlink request.
     func readRulesetGeneration() throws(KernelError) -> UInt64
-    /// A digest of Braid's table as the kernel lists it, rules and set elements but no counter
-    /// values; nil when there is no table. Slow with large sets.
-    func readTableDigest() throws(KernelError) -> String?
+    /// Braid's table as the kernel lists it, rules and set elements but no counter values, in a
+    /// form `nft -f` loads back; nil when there is no table. Slow with large sets.
+    func readTableListing() throws(KernelError) -> String?
 }
 
 /// Packet and byte totals of one nft counter.

@@ -171,7 +171,7 @@ public struct LinuxKernel: KernelPort {
         return UInt64(generation)
     }
 
-    public func readTableDigest() throws(KernelError) -> String? {
+    public func readTableListing() throws(KernelError) -> String? {
         // -s: no counter values, which change with every packet.
         let arguments = ["nft", "-s", "list", "table"] + tableReference
         let result = try runner.run(arguments)
@@ -179,7 +179,7 @@ public struct LinuxKernel: KernelPort {
             if result.standardError.contains("No such file or directory") { return nil }
             throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
         }
-        return StableDigest.of([result.standardOutput])
+        return result.standardOutput
     }
 
     public func readCounters() throws(KernelError) -> [String: TrafficCounter] {

@@ -166,6 +166,20 @@ import Testing
         #expect(try #require(state.wans.first).mark == 0x3_0000)
     }
 
+    @Test func withoutAStateFileAFailedReloadPutsBackTheTableTheKernelHad() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        let before = kernel.snapshot
+        try applier.store.remove()
+        // A third WAN: routes, rules, the reload, then its rp_filter, which fails after the reload.
+        kernel.failSteps { step in if case .setSysctl(let key, _, _) = step { key.contains("wan3") } else { false } }
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        #expect(throws: ApplyError.self) { try applier.apply(try ConfigLoader.parse(threeWans)) }
+        #expect(kernel.performed.contains { if case .restoreRuleset(let text?) = $0 { text.contains("table inet braid {") } else { false } })
+        #expect(kernel.snapshot == before)
+    }
+
     /// Fails each step of a first install in turn, then each step of a reconfiguration.
     @Test(arguments: 0..<11)
     func aFailureAtAnyStepLeavesTheKernelAsItWas(failingStep: Int) throws {
