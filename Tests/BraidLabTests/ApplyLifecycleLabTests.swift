@@ -129,11 +129,14 @@ extension LabTests {
             }
         }
 
-        @Test("A failure at any later step (nft, sysctl) also leaves the kernel as it was", arguments: ["nft", "sysctl"])
-        func injectedFailureRollsBack(program: String) async throws {
-            try await Lab.with(wanCount: 2, name: "inj\(program)") { lab in
+        /// `withoutStateFile`: the state file is gone, so the table to put back is read from the kernel.
+        @Test("A failure at any later step (nft, sysctl) also leaves the kernel as it was, with or without a state file",
+              arguments: [("nft", false), ("sysctl", false), ("sysctl", true)])
+        func injectedFailureRollsBack(program: String, withoutStateFile: Bool) async throws {
+            try await Lab.with(wanCount: 2, name: "inj\(program.prefix(3))\(withoutStateFile ? 1 : 0)") { lab in
                 // A first config is installed, so the rollback must restore a previous Braid state, not just remove one.
                 try lab.applyExpectingSuccess(lab.configYAML(weights: [1, 1]))
+                if withoutStateFile { try FileManager.default.removeItem(atPath: lab.stateDirectory + "/state.json") }
                 let runner = FailingRunner(base: lab.router.runner, failingProgram: program)
                 let applier = GatewayApplier(kernel: LinuxKernel(runner: runner), store: AppliedStateStore(directory: lab.stateDirectory))
                 var changed = try ConfigLoader.parse(lab.configYAML(weights: [4, 1]))
