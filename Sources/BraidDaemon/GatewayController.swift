@@ -171,7 +171,10 @@ public final class GatewayController {
         do {
             let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
             remember(report)
-            if !report.performed.isEmpty {
+            if report.reloadedToBeSure && report.performed.allSatisfy({ if case .loadRuleset = $0 { true } else { false } }) {
+                logger.info("another program changed nftables before Braid had verified its table; reloaded the table to be sure",
+                            metadata: ["apply_ms": "\(Int((clock.now - started).inMilliseconds))"])
+            } else if !report.performed.isEmpty {
                 logger.notice("repaired \(report.performed.count) change(s) made outside Braid", metadata: [
                     "steps": "\(report.performed.map(\.description).joined(separator: "; "))",
                     "apply_ms": "\(Int((clock.now - started).inMilliseconds))",

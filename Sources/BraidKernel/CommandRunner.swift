@@ -4,9 +4,17 @@ import Foundation
 /// The kernel port talks to `nft`, `ip`, `sysctl` and `conntrack` only through this.
 public protocol CommandRunner: Sendable {
     func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult
+    /// Runs `body` in the network namespace the programs run in, for the kernel port's few
+    /// direct netlink requests.
+    func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result
 }
 
 extension CommandRunner {
+    /// Programs run in this process's namespace unless a runner says otherwise.
+    public func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result {
+        body()
+    }
+
     public func run(_ arguments: [String]) throws(KernelError) -> CommandResult {
         try run(arguments, input: nil)
     }
@@ -96,6 +104,14 @@ public struct NamespacedCommandRunner: CommandRunner {
     public init(namespace: String, base: any CommandRunner = ProcessCommandRunner()) {
         self.namespace = namespace
         self.base = base
+    }
+
+    public func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result {
+        do { return try NamespaceThread.runBlocking(in: namespace) { body() } } catch let error as KernelError {
+            throw error
+        } catch {
+            throw .notPermitted("\(error)")
+        }
     }
 
     public func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {

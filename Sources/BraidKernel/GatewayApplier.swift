@@ -16,6 +16,9 @@ public struct GatewayApplier: Sendable {
     public struct Report: Sendable {
         public var desired: DesiredState
         public var performed: [KernelStep]
+        /// The table was reloaded because another program changed nftables before Braid could
+        /// verify its last load, not because a difference was seen.
+        public var reloadedToBeSure = false
     }
 
     /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
@@ -63,7 +66,8 @@ public struct GatewayApplier: Sendable {
         let previousState: AppliedState?
         var state: AppliedState
         let steps: [KernelStep]
-        var tableDigest: String?
+        var generationBefore: UInt64 = 0
+        var verification = TableVerification()
         do {
             previousState = stored
             let observed = observedBefore
@@ -82,21 +86,13 @@ public struct GatewayApplier: Sendable {
             let source = desired.ruleset.render()
             var unchanged = observed.table != nil && previousState?.rulesetSource == source
                 && previousState?.rulesetFingerprint == observed.table?.fingerprint
-            // The chain fingerprint misses a deleted rule or set element. The nftables generation
-            // moves with every transaction, anyone's; only when it moved (or nothing vouches for the
-            // table yet) is the whole table listed, which is slow with large sets.
-            let generation = try kernel.readRulesetGeneration()
-            if unchanged && (previousState?.rulesetGeneration != generation || previousState?.tableDigest == nil) {
-                let digest = try kernel.readTableListing().map { StableDigest.of([$0]) }
-                if previousState?.rulesetGeneration == generation {
-                    tableDigest = digest
-                } else if let recorded = previousState?.tableDigest, recorded == digest {
-                    tableDigest = recorded
-                } else {
-                    unchanged = false
-                }
-            } else if unchanged {
-                tableDigest = previousState?.tableDigest
+            // The chain fingerprint misses a deleted rule or set element; see TableVerification.
+            generationBefore = try kernel.readRulesetGeneration()
+            if unchanged {
+                verification = try TableVerification.check(kernel: kernel, generation: generationBefore,
+                                                           recordedGeneration: previousState?.rulesetGeneration,
+                                                           recordedDigest: previousState?.tableDigest)
+                unchanged = verification.intact
             }
             let digests = Self.setDigests(desired.ruleset)
             let keptSets = Set(digests.filter { previousState?.setDigests?[$0.key] == $0.value }.map(\.key))
@@ -134,10 +130,12 @@ public struct GatewayApplier: Sendable {
             state.setDigests = Self.setDigests(desired.ruleset)
             state.unavailableWans = availability.unavailable.sorted()
             state.wanSlots = Dictionary(uniqueKeysWithValues: desired.wans.map { ($0.name, $0.slot) })
-            // After a load nothing vouches for the table's listing yet; the next apply records it.
             let loaded = steps.contains { if case .loadRuleset = $0 { true } else { false } }
-            state.tableDigest = loaded ? nil : tableDigest
-            state.rulesetGeneration = try kernel.readRulesetGeneration()
+            let record = loaded
+                ? try TableVerification.afterLoad(kernel: kernel, generationBefore: generationBefore, ruleset: desired.ruleset)
+                : verification.record(keeping: previousState)
+            state.rulesetGeneration = record.generation
+            state.tableDigest = record.digest
             try store.save(state)
         } catch let error as ApplyError {
             throw error
@@ -146,7 +144,7 @@ public struct GatewayApplier: Sendable {
         } catch {
             throw .kernel(.notPermitted("\(error)"))
         }
-        return Report(desired: desired, performed: steps)
+        return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty)
     }
 
     /// Set name → digest of its elements.

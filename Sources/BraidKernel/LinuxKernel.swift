@@ -164,9 +164,13 @@ public struct LinuxKernel: KernelPort {
     }
 
     public func readRulesetGeneration() throws(KernelError) -> UInt64 {
-        let generation = braid_nftables_generation()
+        let (generation, error) = try runner.withinNetworkNamespace { () -> (Int64, Int32) in
+            let generation = braid_nftables_generation()
+            return (Int64(generation), errno)
+        }
         guard generation >= 0 else {
-            throw .notPermitted("cannot read the nftables generation over netlink: \(String(cString: strerror(errno)))")
+            let reason = error == EAGAIN || error == EWOULDBLOCK ? "no answer within 2 s" : String(cString: strerror(error))
+            throw .notPermitted("cannot read the nftables generation over netlink: \(reason)")
         }
         return UInt64(generation)
     }

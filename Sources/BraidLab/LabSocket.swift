@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import Foundation
 
 /// Traffic the lab sends through Braid, from any namespace, and what the far side saw.

@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import Foundation
 
 /// Minimal HTTP and DNS services for health-check tests: `GET /health` answers 200, any other

@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import Foundation
 
 /// The lab's test server: answers every line on a TCP connection, and every UDP datagram, with the

@@ -58,22 +58,27 @@ long long braid_nftables_generation(void) {
         int saved = errno; close(fd); errno = saved; return -1;
     }
     char buffer[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
-    ssize_t length = recv(fd, buffer, sizeof buffer, 0);
+    ssize_t received = recv(fd, buffer, sizeof buffer, 0);
     int saved = errno;
     close(fd);
-    if (length < 0) { errno = saved; return -1; }
-    for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; NLMSG_OK(message, (size_t)length); message = NLMSG_NEXT(message, length)) {
+    if (received < 0) { errno = saved; return -1; }
+    // Signed, so that NLMSG_NEXT stepping past a short last message ends the loop.
+    int remaining = (int)received;
+    for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
+         message = NLMSG_NEXT(message, remaining)) {
         if (message->nlmsg_type == NLMSG_ERROR) {
+            if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) break;
             struct nlmsgerr *error = NLMSG_DATA(message);
             errno = error->error ? -error->error : EPROTO;
             return -1;
         }
         if (message->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) continue;
+        size_t payload = NLMSG_PAYLOAD(message, 0);
         size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-        while (offset + sizeof(struct nlattr) <= NLMSG_PAYLOAD(message, 0)) {
+        while (offset + sizeof(struct nlattr) <= payload) {
             struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
-            if (attribute->nla_len < sizeof(struct nlattr)) break;
-            if ((attribute->nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attribute->nla_len >= sizeof(struct nlattr) + sizeof(uint32_t)) {
+            if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
+            if ((attribute->nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
                 uint32_t value;
                 memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
                 return (long long)ntohl(value);

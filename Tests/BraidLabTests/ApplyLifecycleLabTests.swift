@@ -176,6 +176,10 @@ struct FailingRunner: CommandRunner {
         }
         return try base.run(arguments, input: input)
     }
+
+    func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result {
+        try base.withinNetworkNamespace(body)
+    }
 }
 
 /// One bad config for the lab: the YAML (which may use the lab's real interface names) and the key
