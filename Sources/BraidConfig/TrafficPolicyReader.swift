@@ -174,8 +174,10 @@ struct TrafficPolicyReader {
             if let hairpinCursor = keys["hairpin"], let value = collector.boolean(hairpinCursor) { hairpin = value }
             if collector.issues.count == before {
                 let forward = PortForwardConfig(name: name, wans: wans, transport: transport, ports: portRange, targets: targets, hairpin: hairpin)
-                // Two forwards of one port on one WAN: only the first would ever see a connection.
-                if let clash = forwards.enumerated().first(where: { overlap($0.element, forward) }), let portCursor = keys["port"] {
+                // Two forwards of one port on one WAN: the second would never see a connection
+                // (unless only it has hairpin: LAN clients and the router then reach it).
+                if let clash = forwards.enumerated().first(where: { overlap($0.element, forward) && ($0.element.hairpin || !forward.hairpin) }),
+                   let portCursor = keys["port"] {
                     let shared = clash.element.wans.isEmpty ? (forward.wans.isEmpty ? "every WAN" : forward.wans.joined(separator: ", "))
                         : (forward.wans.isEmpty ? clash.element.wans : forward.wans.filter(clash.element.wans.contains)).joined(separator: ", ")
                     collector.report(portCursor, "\(transport) \(portRange) on \(shared) is already forwarded by port_forwards[\(forwardIndices[clash.offset])] (\"\(clash.element.name)\")")

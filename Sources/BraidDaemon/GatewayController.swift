@@ -156,6 +156,9 @@ public final class GatewayController {
             try refreshLinks()
             let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
             remember(report)
+            for (name, count) in report.flushedConnections.sorted(by: { $0.key < $1.key }) {
+                logger.info("flushed \(count) connection(s) of \(name), which left the config")
+            }
             logger.notice("SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")

@@ -19,6 +19,8 @@ public struct GatewayApplier: Sendable {
         /// The table was reloaded because another program changed nftables before Braid could
         /// verify its last load, not because a difference was seen.
         public var reloadedToBeSure = false
+        /// Removed WAN → how many of its conntrack entries were deleted (with `flush_on_down`).
+        public var flushedConnections: [String: Int] = [:]
     }
 
     /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
@@ -61,7 +63,8 @@ public struct GatewayApplier: Sendable {
             stored = try store.load()
             observedBefore = try kernel.readState(layout: config.kernel, knownObjects: stored?.objects)
         } catch { throw .kernel(error) }
-        let desired = try plan(config, availability: availability, previousSlots: Self.previousSlots(config, stored: stored, observed: observedBefore),
+        let previousSlots = Self.previousSlots(config, stored: stored, observed: observedBefore)
+        let desired = try plan(config, availability: availability, previousSlots: previousSlots,
                                missingInterfacesAreDown: missingInterfacesAreDown)
         let previousState: AppliedState?
         var state: AppliedState
@@ -144,7 +147,17 @@ public struct GatewayApplier: Sendable {
         } catch {
             throw .kernel(.notPermitted("\(error)"))
         }
-        return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty)
+        // A removed WAN's connections can no longer leave by it (its mark is in no map): with
+        // flush_on_down they are deleted, so their clients reconnect through the remaining WANs.
+        var flushed: [String: Int] = [:]
+        if config.flushOnDown {
+            let kept = Set(desired.wans.map(\.name))
+            for (name, slot) in previousSlots.sorted(by: { $0.value < $1.value }) where !kept.contains(name) {
+                flushed[name] = try? kernel.flushConnections(mark: config.kernel.mark(forSlot: slot), mask: config.kernel.markMask)
+            }
+        }
+        return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty,
+                      flushedConnections: flushed)
     }
 
     /// Set name → digest of its elements.

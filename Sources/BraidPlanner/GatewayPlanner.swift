@@ -107,11 +107,11 @@ public enum GatewayPlanner {
         let lastTable = UInt64(layout.firstTable) + UInt64(highest) - 1
         if (UInt64(253)...255).overlaps(UInt64(layout.firstTable)...lastTable) || lastTable > UInt64(UInt32.max) {
             throw PlanError(problems: [.init(path: "kernel.first_table", message:
-                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs table \(lastTable), which is reserved or out of range; run `braid down` and apply again to renumber them, or pick another first_table")])
+                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs table \(lastTable), which is reserved or out of range; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or pick another first_table")])
         }
         if UInt64(layout.firstRulePriority) + UInt64(highest) + 2 >= 32766 {
             throw PlanError(problems: [.init(path: "kernel.first_rule_priority", message:
-                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(UInt64(layout.firstRulePriority) + UInt64(highest) + 2), at or above main's 32766; run `braid down` and apply again to renumber them, or lower first_rule_priority")])
+                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(UInt64(layout.firstRulePriority) + UInt64(highest) + 2), at or above main's 32766; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or lower first_rule_priority")])
         }
     }
 

@@ -7,7 +7,9 @@ import BraidConfig
 public enum WanSlotAssignment {
     /// `previous`: WAN name → slot from the last apply (empty on a fresh host). WANs still in
     /// `wans` keep their slot; new ones take the lowest free slots, in config order, so a fresh
-    /// install numbers the WANs 1, 2, 3… as listed.
+    /// install numbers the WANs 1, 2, 3… as listed. A slot freed by this very change is given out
+    /// only when no other is free: the removed WAN's connections may still be in conntrack with
+    /// its mark, and a new WAN must not inherit them.
     public static func assign(_ wans: [WanConfig], previous: [String: Int], capacity: Int) -> [String: Int] {
         var slots: [String: Int] = [:]
         var taken = Set<Int>()
@@ -16,11 +18,12 @@ public enum WanSlotAssignment {
             slots[wan.name] = slot
             taken.insert(slot)
         }
-        var next = 1
+        let freedNow = Set(previous.values).subtracting(taken)
         for wan in wans where slots[wan.name] == nil {
-            while taken.contains(next) { next += 1 }
-            slots[wan.name] = next
-            taken.insert(next)
+            let slot = (1...max(capacity, 1)).first { !taken.contains($0) && !freedNow.contains($0) }
+                ?? (1...max(capacity, 1)).first { !taken.contains($0) } ?? taken.count + 1
+            slots[wan.name] = slot
+            taken.insert(slot)
         }
         return slots
     }

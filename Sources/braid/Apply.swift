@@ -20,6 +20,9 @@ struct Apply: ParsableCommand {
                 for step in report.performed { print("  \(step)") }
                 print("applied \(report.performed.count) change(s) for \(config.wans.count) WAN(s)")
             }
+            for (name, count) in report.flushedConnections.sorted(by: { $0.key < $1.key }) {
+                print("deleted \(count) connection(s) of \(name), which left the config (flush_on_down)")
+            }
         } catch {
             throw exitStatus(for: error)
         }

@@ -26,8 +26,11 @@ struct Plan: ParsableCommand {
         // The WANs' slots (marks, tables) as installed, when Braid is: apply keeps them.
         let kernel = LinuxKernel()
         let stored = (try? AppliedStateStore(directory: state.stateDirectory).load()) ?? nil
-        let observed = (try? kernel.readState(layout: config.kernel, knownObjects: [:])) ?? ObservedKernelState()
-        let previousSlots = GatewayApplier.previousSlots(config, stored: stored, observed: observed)
+        let observed = try? kernel.readState(layout: config.kernel, knownObjects: [:])
+        if stored?.wanSlots == nil && observed == nil {
+            printWarning("cannot read Braid's installed state here (not root?); WAN marks and tables are shown in list order, which apply keeps only on a fresh host")
+        }
+        let previousSlots = GatewayApplier.previousSlots(config, stored: stored, observed: observed ?? ObservedKernelState())
         do {
             print(PlanPrinter.render(try GatewayPlanner.plan(config, host: facts, previousSlots: previousSlots)), terminator: "")
         } catch {

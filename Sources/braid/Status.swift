@@ -16,12 +16,14 @@ struct Status: ParsableCommand {
     func run() throws {
         let config = try loadConfig(options)
         let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
-        // With a daemon running, WANs its probes found down have no share of new connections.
-        let availability = WanAvailability(unavailable: Set(health?.wans.filter { $0.state == "down" }.map(\.name) ?? []))
         let status: GatewayStatus
         do {
-            status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: try AppliedStateStore(directory: state.stateDirectory).load(),
-                                            availability: availability)
+            let stored = try AppliedStateStore(directory: state.stateDirectory).load()
+            // SHARE shows the split installed: the WANs the last apply left out by health (the
+            // daemon's verdicts when it applied them), or, with no state file, the daemon's view.
+            let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == "down" }.map(\.name) ?? []
+            status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: stored,
+                                            availability: WanAvailability(unavailable: Set(unavailable)))
         } catch {
             printError(error.description)
             throw ExitStatus.kernelFailure

@@ -175,8 +175,11 @@ private func address(_ text: String, sourceLocation: SourceLocation = #_sourceLo
               - { name: web1, wans: [isp1], port: 80, to: 10.0.0.2 }
               - { name: web2, wans: [isp2], port: 80, to: 10.0.0.3 }
               - { name: dns, protocol: udp, port: 53-80, to: 10.0.0.4 }
+              - { name: outside, wans: [isp1], port: 443, to: 10.0.0.5, hairpin: false }
+              - { name: inside, wans: [isp1], port: 443, to: 10.0.0.6 }
             """)
-        #expect(config.portForwards.map(\.name) == ["web1", "web2", "dns"])
+        // The last two: arrivals on isp1 go to "outside", LAN clients and the router to "inside".
+        #expect(config.portForwards.map(\.name) == ["web1", "web2", "dns", "outside", "inside"])
     }
 
     @Test func portForwardsParseWithTheirDefaults() throws {

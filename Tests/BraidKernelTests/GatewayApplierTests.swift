@@ -152,6 +152,18 @@ import Testing
         #expect(try applier.store.load()?.wanSlots == ["isp2": 2, "isp3": 3])
     }
 
+    @Test(arguments: [true, false])
+    func aRemovedWansConnectionsAreFlushedOnlyWithFlushOnDown(flushOnDown: Bool) throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        try applier.apply(try ConfigLoader.parse(threeWans))
+        kernel.update { $0.connectionsByMark = [0x1_0000: 4, 0x3_0000: 5] }
+        let report = try applier.apply(try ConfigLoader.parse("flush_on_down: \(flushOnDown)\n" + Self.yaml))
+        #expect(report.flushedConnections == (flushOnDown ? ["isp3": 5] : [:]))
+        #expect(kernel.snapshot.connectionsByMark == (flushOnDown ? [0x1_0000: 4] : [0x1_0000: 4, 0x3_0000: 5]))
+    }
+
     @Test func withoutAStateFileTheSlotsAreReadBackFromBraidsRoutes() throws {
         let kernel = Self.makeKernel()
         let applier = Self.makeApplier(kernel)

@@ -59,6 +59,15 @@ import Testing
         #expect(try after.wan(named: "isp4").table == 200)
     }
 
+    @Test func aWanAddedAsAnotherIsRemovedDoesNotInheritItsSlot() throws {
+        // isp1's connections may still carry mark 1: isp4 must not take them over.
+        let after = try Self.plan(["isp4", "isp2", "isp3"], previous: ["isp1": 1, "isp2": 2, "isp3": 3])
+        #expect(try after.wan(named: "isp4").slot == 4)
+        // With the mask full, the freed slot is better than none.
+        let wans = try Self.config(["isp4", "isp2"]).wans
+        #expect(WanSlotAssignment.assign(wans, previous: ["isp1": 1, "isp2": 2], capacity: 2) == ["isp4": 1, "isp2": 2])
+    }
+
     @Test func staleOrConflictingPreviousSlotsAreIgnored() {
         let wans = (try? Self.config(["isp1", "isp2"]))?.wans ?? []
         // A slot beyond the mask's capacity, and two WANs claiming one slot.
