@@ -180,7 +180,11 @@ struct TrafficPolicyReader {
                    let portCursor = keys["port"] {
                     let shared = clash.element.wans.isEmpty ? (forward.wans.isEmpty ? "every WAN" : forward.wans.joined(separator: ", "))
                         : (forward.wans.isEmpty ? clash.element.wans : forward.wans.filter(clash.element.wans.contains)).joined(separator: ", ")
-                    collector.report(portCursor, "\(transport) \(portRange) on \(shared) is already forwarded by port_forwards[\(forwardIndices[clash.offset])] (\"\(clash.element.name)\")")
+                    let earlier = "port_forwards[\(forwardIndices[clash.offset])] (\"\(clash.element.name)\")"
+                    let covered = clash.element.ports.first <= portRange.first && portRange.last <= clash.element.ports.last
+                    collector.report(portCursor, covered
+                        ? "\(transport) \(portRange) on \(shared) is already forwarded by \(earlier)"
+                        : "\(transport) \(portRange) on \(shared) overlaps \(earlier), which forwards \(transport) \(clash.element.ports)")
                 } else {
                     forwards.append(forward)
                     forwardIndices.append(index)

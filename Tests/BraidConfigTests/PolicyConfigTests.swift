@@ -476,6 +476,13 @@ struct InvalidPolicyCase: Sendable, CustomTestStringConvertible {
             """, expectedPath: "port_forwards[1].port", expectedLine: 9,
             messageContains: "tcp 8080 on isp1 is already forwarded by port_forwards[0] (\"web\")"),
 
+        InvalidPolicyCase(problem: "a forward whose range only partly overlaps an earlier one", policy: """
+            port_forwards:
+              - { name: web, port: 8080, to: 10.0.0.2 }
+              - { name: range, protocol: tcp, port: 8000-8100, to: 10.0.0.3 }
+            """, expectedPath: "port_forwards[1].port", expectedLine: 5,
+            messageContains: "tcp 8000-8100 on every WAN overlaps port_forwards[0] (\"web\"), which forwards tcp 8080"),
+
         InvalidPolicyCase(problem: "empty target list", policy: """
             port_forwards:
               - name: web
