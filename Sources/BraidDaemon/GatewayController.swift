@@ -159,6 +159,9 @@ public final class GatewayController {
             for (name, count) in report.flushedConnections.sorted(by: { $0.key < $1.key }) {
                 logger.info("flushed \(count) connection(s) of \(name), which left the config")
             }
+            for (name, reason) in report.flushFailures.sorted(by: { $0.key < $1.key }) {
+                logger.error("cannot flush the connections of \(name), which left the config: \(reason)")
+            }
             logger.notice("SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")

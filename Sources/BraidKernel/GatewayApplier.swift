@@ -21,6 +21,8 @@ public struct GatewayApplier: Sendable {
         public var reloadedToBeSure = false
         /// Removed WAN → how many of its conntrack entries were deleted (with `flush_on_down`).
         public var flushedConnections: [String: Int] = [:]
+        /// Removed WAN → why its conntrack entries could not be deleted (the apply itself stands).
+        public var flushFailures: [String: String] = [:]
     }
 
     /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
@@ -150,14 +152,19 @@ public struct GatewayApplier: Sendable {
         // A removed WAN's connections can no longer leave by it (its mark is in no map): with
         // flush_on_down they are deleted, so their clients reconnect through the remaining WANs.
         var flushed: [String: Int] = [:]
+        var flushFailures: [String: String] = [:]
         if config.flushOnDown {
             let kept = Set(desired.wans.map(\.name))
             for (name, slot) in previousSlots.sorted(by: { $0.value < $1.value }) where !kept.contains(name) {
-                flushed[name] = try? kernel.flushConnections(mark: config.kernel.mark(forSlot: slot), mask: config.kernel.markMask)
+                do {
+                    flushed[name] = try kernel.flushConnections(mark: config.kernel.mark(forSlot: slot), mask: config.kernel.markMask)
+                } catch {
+                    flushFailures[name] = "\(error)"
+                }
             }
         }
         return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty,
-                      flushedConnections: flushed)
+                      flushedConnections: flushed, flushFailures: flushFailures)
     }
 
     /// Set name → digest of its elements.
