@@ -12,8 +12,11 @@ public enum DaemonEvent: Sendable {
     case round(generation: Int, wanName: String, ProbeRound)
     /// rtnetlink reported a link or address change.
     case linkChanged
-    /// SIGHUP: re-read the config.
-    case reload
+    /// rtnetlink reported a route or ip rule change: if one of Braid's went missing, put it back
+    /// now, before probes through that WAN fail and it is wrongly declared down.
+    case routingChanged
+    /// SIGHUP: the config was re-read (off the control loop, so a slow parse never delays a failover).
+    case reload(Result<Config, ConfigError>)
     /// Time to compare the kernel with the plan again, to repair what others changed (an
     /// `nft flush ruleset` from a firewall reload, a deleted rule or route).
     case resync
@@ -39,6 +42,10 @@ public final class GatewayController {
     private var reasons: [String: (text: String, since: Date)] = [:]
     /// WAN name → mark, from the last successful apply (a WAN keeps its mark across config changes).
     private var marks: [String: UInt32] = [:]
+    /// The routing the last successful apply installed, to tell a missing rule or route of Braid's.
+    private var installedRouting: (rules: Set<PolicyRule>, routes: Set<Route>)?
+    /// State-directory warnings last logged, so a read-only /run is reported once, not on every re-plan.
+    private var loggedStateWarnings: [String] = []
 
     public init(config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
                 status: StatusBoard, emit: @escaping @Sendable (DaemonEvent) -> Void) {
@@ -54,7 +61,7 @@ public final class GatewayController {
     /// nothing, so no flow drops across a daemon restart), then starts probing.
     public func start() throws(ApplyError) {
         do { try refreshLinks() } catch { throw .kernel(error) }
-        let previouslyDown = Set((try? applier.store.load())?.unavailableWans ?? [])
+        let previouslyDown = Set(applier.store.load()?.unavailableWans ?? [])
         resetTrackers(previous: [:], previousConfig: nil, previouslyDown: previouslyDown)
         let report = try applier.apply(config, availability: availability)
         remember(report)
@@ -82,8 +89,10 @@ public final class GatewayController {
             publishStatus()
         case .linkChanged:
             linkEvent()
-        case .reload:
-            reload()
+        case .routingChanged:
+            repairRoutingIfMissing(reason: "a route or ip rule changed")
+        case .reload(let result):
+            reload(result)
         case .resync:
             resync()
         }
@@ -105,12 +114,23 @@ public final class GatewayController {
         let reason = transition.state == .down
             ? "\(transition.rounds) failed rounds in a row (\(failures.joined(separator: "; ")))"
             : "\(transition.rounds) good rounds in a row"
+        if transition.state == .down, repairRoutingIfMissing(reason: "\(wanName)'s probes failed") {
+            // The probes failed because Braid's own rule or route was missing (now put back), not
+            // because the WAN is: judge it afresh, and flush nothing.
+            if let check = config.wans[index].health {
+                trackers[wanName] = WanHealthTracker(check: check, now: clock.now, initialState: .up)
+            }
+            logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
+            return
+        }
         reasons[wanName] = (reason, Date())
         let applied = reapply()
         logger.notice("\(wanName) is \(transition.state.rawValue): \(reason)", metadata: [
             "detection_ms": "\(detection)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
         ])
-        if transition.state == .down { flush(index) }
+        // After a failed re-plan the WAN is still in the split: deleting its connections would
+        // only send their clients back to it.
+        if transition.state == .down, applied != nil { flush(index) }
     }
 
     private func linkEvent() {
@@ -133,17 +153,17 @@ public final class GatewayController {
             logger.notice("\(wan.name) link is \(linkUp[wan.name] == true ? "up" : "down") (\(wan.interface))", metadata: [
                 "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
             ])
-            if linkUp[wan.name] != true { flush(index) }
+            if linkUp[wan.name] != true, applied != nil { flush(index) }
         }
         if changed.isEmpty { logger.info("interface addresses changed; re-planned", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"]) }
         publishStatus()
     }
 
-    private func reload() {
+    private func reload(_ result: Result<Config, ConfigError>) {
         let newConfig: Config
-        do {
-            newConfig = try ConfigLoader.load(path: configPath)
-        } catch {
+        switch result {
+        case .success(let config): newConfig = config
+        case .failure(let error):
             logger.error("SIGHUP: the new config is invalid; keeping the running one:\n\(error)")
             return
         }
@@ -245,6 +265,35 @@ public final class GatewayController {
 
     private func remember(_ report: GatewayApplier.Report) {
         marks = Dictionary(uniqueKeysWithValues: report.desired.wans.map { ($0.name, $0.mark) })
+        installedRouting = (Set(report.desired.policyRules), Set(report.desired.routes))
+        if report.stateWarnings != loggedStateWarnings {
+            for warning in report.stateWarnings { logger.warning("\(warning)") }
+            if report.stateWarnings.isEmpty, !loggedStateWarnings.isEmpty { logger.notice("the state directory works again") }
+            loggedStateWarnings = report.stateWarnings
+        }
+    }
+
+    /// Puts back Braid's ip rules and routes when one is missing (deleted by another tool or a
+    /// careless admin). Returns true when something was missing. Cheap when nothing is: two
+    /// `ip` listings, which is why it may run on every route or rule notification.
+    @discardableResult
+    private func repairRoutingIfMissing(reason: String) -> Bool {
+        guard let installed = installedRouting else { return false }
+        let observed: ObservedKernelState
+        do { observed = try applier.kernel.readRouting() } catch {
+            logger.error("cannot read the ip rules and routes (\(reason)): \(error)")
+            return false
+        }
+        let missingRules = installed.rules.subtracting(observed.policyRules)
+        let missingRoutes = installed.routes.subtracting(observed.routes)
+        guard !missingRules.isEmpty || !missingRoutes.isEmpty else { return false }
+        let started = clock.now
+        let applied = reapply()
+        logger.notice("repaired \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's that were deleted", metadata: [
+            "noticed": "\(reason)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+            "elapsed_ms": "\(Int((clock.now - started).inMilliseconds))",
+        ])
+        return true
     }
 
     private func refreshLinks() throws(KernelError) {

@@ -33,28 +33,64 @@ public struct GatewayDaemon: Service {
     /// Where the status socket lives for a given state directory.
     public static func statusSocketPath(stateDirectory: String) -> String { stateDirectory + "/braid.sock" }
 
+    /// Parses the config on a thread of its own: a hostile or huge file must not hold up the
+    /// control loop (or the cooperative pool it shares) while a WAN fails.
+    static func loadOffTheControlLoop(_ path: String) async -> Result<Config, ConfigError> {
+        await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: Result { () throws(ConfigError) -> Config in try ConfigLoader.load(path: path) })
+            }
+            thread.name = "braid-config-reload"
+            thread.start()
+        }
+    }
+
     public func run() async throws {
         let (events, continuation) = AsyncStream.makeStream(of: DaemonEvent.self, bufferingPolicy: .unbounded)
+        // Before touching the kernel: a socket path that does not fit, or a second daemon on the
+        // same state directory, must stop this one with nothing changed.
+        let socketPath = Self.statusSocketPath(stateDirectory: store.directory)
+        guard socketPath.utf8.count <= StatusSocketServer.maximumPathLength else {
+            throw DaemonError.statusSocket("\(socketPath) is \(socketPath.utf8.count) bytes; a unix socket path can have at most "
+                + "\(StatusSocketServer.maximumPathLength): use a shorter --state-dir")
+        }
+        let alone: Bool
+        do { alone = try store.daemonLock.tryAcquire() } catch {
+            logger.warning("\(error); cannot make sure this is the only daemon on \(store.directory)")
+            alone = true
+        }
+        guard alone else { throw DaemonError.alreadyRunning(stateDirectory: store.directory, pid: store.daemonLock.holder()) }
+        defer { store.daemonLock.release() }
+
         let status = StatusBoard(DaemonStatus(pid: getpid(), configPath: configPath, startedAt: Date(), wans: []))
-        let controller = GatewayController(config: config, configPath: configPath,
-                                           applier: GatewayApplier(kernel: kernel, store: store), logger: logger,
+        // A daemon re-plan waits for an `apply` in progress, but not as long as a person would.
+        let applier = GatewayApplier(kernel: kernel, store: store, lockTimeout: .seconds(30))
+        let controller = GatewayController(config: config, configPath: configPath, applier: applier, logger: logger,
                                            status: status, emit: { continuation.yield($0) })
         try controller.start()
 
-        let monitor = try LinkMonitor { continuation.yield(.linkChanged) }
+        let monitor = try LinkMonitor { kinds in
+            if kinds.contains(.links) { continuation.yield(.linkChanged) }
+            if kinds.contains(.routing) { continuation.yield(.routingChanged) }
+        }
         monitor.start()
-        try FileManager.default.createDirectory(atPath: store.directory, withIntermediateDirectories: true)
-        let statusServer = try StatusSocketServer(path: Self.statusSocketPath(stateDirectory: store.directory)) {
-            status.snapshot
-        }
+        let statusServer = try StatusSocketServer(path: socketPath) { status.snapshot }
         statusServer.start()
-        let hangups = Task {
-            for await _ in await UnixSignalsSequence(trapping: .sighup) { continuation.yield(.reload) }
+        let hangups = Task { [configPath] in
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                continuation.yield(.reload(await Self.loadOffTheControlLoop(configPath)))
+            }
         }
-        let resyncs = Task { [resyncInterval] in
+        let resyncs = Task { [resyncInterval, logger] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: resyncInterval)
                 continuation.yield(.resync)
+                // Someone removed the state directory: bring the status socket back.
+                do {
+                    if try statusServer.ensureListening() { logger.notice("the status socket was gone; listening again at \(socketPath)") }
+                } catch {
+                    logger.error("cannot listen at \(socketPath) again: \(error)")
+                }
             }
         }
         logger.info("running", metadata: ["config": "\(configPath)", "status_socket": "\(statusServer.path)"])

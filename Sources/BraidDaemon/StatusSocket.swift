@@ -1,39 +1,69 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A local unix socket (mode 0600, so only root reads it) on which the daemon writes its status
 /// as JSON to whoever connects. No network exposure, no protocol to parse.
+///
+/// If the socket file disappears (someone removed the state directory), `ensureListening`
+/// binds a fresh one at the same path, so `braid status` keeps working.
 public final class StatusSocketServer: @unchecked Sendable {
     public let path: String
-    private let descriptor: Int32
+    private let descriptor = Mutex<Int32>(-1)
     private let snapshot: @Sendable () -> DaemonStatus
+
+    /// A unix socket path holds at most 107 bytes (sun_path is 108, with its NUL); a longer one
+    /// would be cut short silently.
+    public static let maximumPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
     public init(path: String, snapshot: @escaping @Sendable () -> DaemonStatus) throws {
         self.path = path
         self.snapshot = snapshot
+        guard path.utf8.count <= Self.maximumPathLength else {
+            throw DaemonError.statusSocket("\(path) is \(path.utf8.count) bytes; a unix socket path can have at most "
+                + "\(Self.maximumPathLength): use a shorter --state-dir")
+        }
+        descriptor.withLock { $0 = -1 }
+        try bind()
+    }
+
+    private func bind() throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw DaemonError.statusSocket("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
         unlink(path)
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw DaemonError.statusSocket(String(cString: strerror(errno))) }
+        let fresh = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fresh >= 0 else { throw DaemonError.statusSocket(String(cString: strerror(errno))) }
         var address = StatusSocketServer.address(path)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fresh, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, chmod(path, 0o600) == 0, listen(descriptor, 16) == 0 else {
+        guard bound == 0, chmod(path, 0o600) == 0, listen(fresh, 16) == 0 else {
             let reason = String(cString: strerror(errno))
-            close(descriptor)
+            close(fresh)
             throw DaemonError.statusSocket("\(path): \(reason)")
+        }
+        let old = descriptor.withLock { current in
+            defer { current = fresh }
+            return current
+        }
+        if old >= 0 {
+            shutdown(old, Int32(SHUT_RDWR))
+            close(old)
         }
     }
 
     public func start() {
+        let listening = descriptor.withLock { $0 }
         let thread = Thread { [self] in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             while true {
-                let client = accept(descriptor, nil, nil)
+                let client = accept(listening, nil, nil)
                 if client < 0 { if errno == EINTR { continue } else { return } }
                 if let data = try? encoder.encode(snapshot()) {
                     _ = data.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -45,9 +75,25 @@ public final class StatusSocketServer: @unchecked Sendable {
         thread.start()
     }
 
+    /// Binds the socket again when its file is gone; true when it did.
+    @discardableResult
+    public func ensureListening() throws -> Bool {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { return false }
+        try bind()
+        start()
+        return true
+    }
+
     public func stop() {
-        shutdown(descriptor, Int32(SHUT_RDWR))
-        close(descriptor)
+        let current = descriptor.withLock { current in
+            defer { current = -1 }
+            return current
+        }
+        if current >= 0 {
+            shutdown(current, Int32(SHUT_RDWR))
+            close(current)
+        }
         unlink(path)
     }
 

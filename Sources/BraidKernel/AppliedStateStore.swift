@@ -1,8 +1,15 @@
 import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What Braid must remember between commands that the kernel cannot tell it: the sysctl values
 /// from before the first `apply` (so `down` can put them back) and the ruleset it loaded last
 /// (so an unchanged re-apply touches nothing).
+///
+/// It is a cache, never the truth: every apply reads what the kernel holds and converges on it, so
+/// a lost, stale or corrupt file costs at most a reload, never a wedge.
 public struct AppliedState: Sendable, Equatable, Codable {
     /// Sysctl key → value before Braid first changed it.
     public var originalSysctls: [String: String]
@@ -36,43 +43,103 @@ public struct AppliedState: Sendable, Equatable, Codable {
 
 /// Keeps `AppliedState` in a directory (default /run/braid: it must not outlive the kernel state
 /// it describes, and /run is emptied at boot just as the kernel is).
+///
+/// The file never stands between Braid and the kernel: a file that cannot be written (a full
+/// `/run`, `chattr +i`) is reported and the change goes ahead; a corrupt one is moved aside and
+/// treated as missing. A long-lived process (the daemon) also keeps the last state in memory, so
+/// a deleted state directory does not make it forget the sysctl values from before Braid.
 public struct AppliedStateStore: Sendable {
     public static let defaultDirectory = "/run/braid"
+    /// Larger than any state Braid writes (the rendered table of 10,000 rules is a few MB).
+    static let maximumFileSize = 256 << 20
 
     public let directory: String
-    var path: String { directory + "/state.json" }
+    public var path: String { directory + "/state.json" }
+    /// Held by `apply`, `down` and each daemon re-plan while they change the kernel.
+    public let changeLock: StateDirectoryLock
+    /// Held by a running daemon for its whole life: one daemon per state directory.
+    public let daemonLock: StateDirectoryLock
+    private let memory = StateMemory()
 
     public init(directory: String = Self.defaultDirectory) {
         self.directory = directory
+        changeLock = StateDirectoryLock(path: directory + "/apply.lock")
+        daemonLock = StateDirectoryLock(path: directory + "/daemon.lock")
     }
 
-    public func load() throws(KernelError) -> AppliedState? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try JSONDecoder().decode(AppliedState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw .notPermitted("cannot read Braid's state file \(path): \(error); remove it only if Braid is not installed")
+    /// The last saved state: from the file, or (when the file is missing) what this process saved
+    /// last. A file that cannot be decoded is renamed to `state.json.corrupt-TIME` and treated as
+    /// missing; `warning` says so.
+    public func loadReporting() -> (state: AppliedState?, warning: String?) {
+        let bytes: [UInt8]
+        switch PosixFile.read(path, limit: Self.maximumFileSize) {
+        case .success(let read?): bytes = read
+        case .success(nil): return (memory.state, nil)
+        case .failure(let error):
+            return (memory.state, "cannot read Braid's state file \(path) (\(error.reason)); treating it as missing")
+        }
+        if let state = try? JSONDecoder().decode(AppliedState.self, from: Data(bytes)) {
+            memory.state = state
+            return (state, nil)
+        }
+        let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
+        let moved = rename(path, aside) == 0
+        return (memory.state, "Braid's state file \(path) is not valid; "
+            + (moved ? "moved it to \(aside) and" : "could not move it aside (\(PosixError.current().reason));")
+            + " treating it as missing (Braid reads what is installed instead)")
+    }
+
+    /// The last saved state, or nil; see `loadReporting`.
+    public func load() -> AppliedState? { loadReporting().state }
+
+    /// Writes `state` (mode 0600, in a 0700 directory created if missing). The in-memory copy is
+    /// updated first, so a failed write still leaves this process knowing what it did.
+    public func save(_ state: AppliedState) throws(StateFileError) {
+        memory.state = state
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(state) else { throw .cannotWrite(path: path, reason: "cannot encode the state") }
+        if case .failure(let error) = PosixFile.createDirectory(directory) {
+            throw .cannotWrite(path: path, reason: "cannot create \(directory): \(error.reason)")
+        }
+        // Write then rename, so a crash never leaves half a file where the originals were.
+        if case .failure(let error) = PosixFile.replace(path, with: Array(data), mode: 0o600) {
+            throw .cannotWrite(path: path, reason: error.reason)
         }
     }
 
-    public func save(_ state: AppliedState) throws(KernelError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            // Write then rename, so a crash never leaves half a file where the originals were.
-            let temporary = path + ".new"
-            try encoder.encode(state).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            throw .notPermitted("cannot write Braid's state file \(path): \(error)")
+    /// Forgets the state (after `down`).
+    public func remove() throws(StateFileError) {
+        memory.state = nil
+        if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
+            throw .cannotRemove(path: path, reason: PosixError.current().reason)
         }
     }
+}
 
-    public func remove() throws(KernelError) {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        do { try FileManager.default.removeItem(atPath: path) } catch {
-            throw .notPermitted("cannot remove Braid's state file \(path): \(error)")
+/// The state a process saved last, shared by every copy of its store.
+final class StateMemory: Sendable {
+    private let box = Mutex<AppliedState?>(nil)
+
+    var state: AppliedState? {
+        get { box.withLock { $0 } }
+        set { box.withLock { $0 = newValue } }
+    }
+}
+
+/// The state file could not be written or removed. Never fatal to a kernel change: the change
+/// stands, and this is reported next to it.
+public enum StateFileError: Error, Sendable, Equatable, CustomStringConvertible {
+    case cannotWrite(path: String, reason: String)
+    case cannotRemove(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotWrite(let path, let reason):
+            "cannot write Braid's state file \(path): \(reason) (the kernel change itself stands; "
+                + "until the file can be written, `braid down` may not restore the sysctls' earlier values)"
+        case .cannotRemove(let path, let reason):
+            "cannot remove Braid's state file \(path): \(reason)"
         }
     }
 }

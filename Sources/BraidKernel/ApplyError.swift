@@ -12,6 +12,8 @@ public enum ApplyError: Error, Sendable, CustomStringConvertible {
     case verificationFailed([KernelStep])
     /// `down` removed what it could; these parts failed.
     case incompleteRemoval([String])
+    /// Another Braid command is changing the kernel (or the lock could not be taken); nothing was changed.
+    case locked(StateLockError)
 
     public var description: String {
         switch self {
@@ -23,11 +25,14 @@ public enum ApplyError: Error, Sendable, CustomStringConvertible {
             let outcome = rollbackFailures.isEmpty
                 ? "every earlier step was undone; the kernel is as it was before"
                 : "undoing earlier steps also failed, the kernel may be partly changed:\n  " + rollbackFailures.joined(separator: "\n  ")
+                    + "\nrun `braid apply` again (it reads what is installed and converges), or `braid down` to remove everything Braid installed"
             return "apply failed at step \"\(step)\": \(error)\n\(outcome)"
         case .verificationFailed(let remaining):
             return "after apply the kernel still differs from the plan: " + remaining.map(\.description).joined(separator: "; ")
         case .incompleteRemoval(let failures):
             return "down could not remove everything:\n  " + failures.joined(separator: "\n  ")
+        case .locked(let error):
+            return "\(error)\nnothing was changed"
         }
     }
 }

@@ -54,7 +54,7 @@ public final class FakeKernel: KernelPort {
         HostFacts(interfaces: state.withLock { $0.interfaces })
     }
 
-    public func readState(layout: KernelLayoutConfig, knownObjects: [String: [String]]?) throws(KernelError) -> ObservedKernelState {
+    public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
         state.withLock { state in
             ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.table.map { text in
                 ObservedTable(counters: Self.names("counter", in: text), maps: Self.names("map", in: text),
@@ -63,6 +63,10 @@ public final class FakeKernel: KernelPort {
                               fingerprint: Self.names("chain", in: text).joined(separator: ","))
             })
         }
+    }
+
+    public func readRouting() throws(KernelError) -> ObservedKernelState {
+        state.withLock { ObservedKernelState(policyRules: $0.policyRules, routes: $0.routes) }
     }
 
     public func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] {

@@ -6,10 +6,15 @@ import BraidPlanner
 public struct GatewayApplier: Sendable {
     public let kernel: any KernelPort
     public let store: AppliedStateStore
+    /// How long `apply` and `down` wait for another Braid command's change to finish.
+    public var lockTimeout: Duration
+    /// Called once when the lock is busy, with the holder's pid when known (the CLI says whom it waits for).
+    public var onLockWait: @Sendable (Int32?) -> Void = { _ in }
 
-    public init(kernel: any KernelPort, store: AppliedStateStore) {
+    public init(kernel: any KernelPort, store: AppliedStateStore, lockTimeout: Duration = .seconds(60)) {
         self.kernel = kernel
         self.store = store
+        self.lockTimeout = lockTimeout
     }
 
     /// What an apply did.
@@ -23,14 +28,17 @@ public struct GatewayApplier: Sendable {
         public var flushedConnections: [String: Int] = [:]
         /// Removed WAN → why its conntrack entries could not be deleted (the apply itself stands).
         public var flushFailures: [String: String] = [:]
+        /// Problems with the state directory that did not stop the change (an unwritable or corrupt
+        /// state file, a lock that could not be taken).
+        public var stateWarnings: [String] = []
     }
 
     /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
     public func plan(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> DesiredState {
         let previousSlots: [String: Int]
         do {
-            let observed = try kernel.readState(layout: config.kernel, knownObjects: [:])
-            previousSlots = Self.previousSlots(config, stored: try store.load(), observed: observed)
+            let observed = try kernel.readState(layout: config.kernel)
+            previousSlots = Self.previousSlots(config, stored: store.load(), observed: observed)
         } catch { throw .kernel(error) }
         return try plan(config, availability: availability, previousSlots: previousSlots, missingInterfacesAreDown: missingInterfacesAreDown)
     }
@@ -59,11 +67,37 @@ public struct GatewayApplier: Sendable {
     /// `missingInterfacesAreDown`: see `GatewayPlanner.plan`; the daemon sets it after its first apply.
     @discardableResult
     public func apply(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> Report {
-        let stored: AppliedState?
+        var warnings: [String] = []
+        let locked = try lock(&warnings)
+        defer { if locked { store.changeLock.release() } }
+        var report = try applyLocked(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
+                                     warnings: &warnings)
+        report.stateWarnings = warnings
+        return report
+    }
+
+    /// Takes the change lock; false (with a warning) when the state directory cannot hold one, so
+    /// that a read-only or full state directory never blocks a kernel change.
+    private func lock(_ warnings: inout [String]) throws(ApplyError) -> Bool {
+        do {
+            try store.changeLock.acquire(timeout: lockTimeout, onWait: onLockWait)
+            return true
+        } catch {
+            if case .cannotLock = error {
+                warnings.append("\(error); going ahead without it")
+                return false
+            }
+            throw .locked(error)
+        }
+    }
+
+    private func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
+                             warnings: inout [String]) throws(ApplyError) -> Report {
+        let (stored, loadWarning) = store.loadReporting()
+        if let loadWarning { warnings.append(loadWarning) }
         let observedBefore: ObservedKernelState
         do {
-            stored = try store.load()
-            observedBefore = try kernel.readState(layout: config.kernel, knownObjects: stored?.objects)
+            observedBefore = try kernel.readState(layout: config.kernel)
         } catch { throw .kernel(error) }
         let previousSlots = Self.previousSlots(config, stored: stored, observed: observedBefore)
         let desired = try plan(config, availability: availability, previousSlots: previousSlots,
@@ -101,28 +135,32 @@ public struct GatewayApplier: Sendable {
             }
             let digests = Self.setDigests(desired.ruleset)
             let keptSets = Set(digests.filter { previousState?.setDigests?[$0.key] == $0.value }.map(\.key))
-            // Without a state file (lost, or another --state-dir) the undo of a reload has no
-            // source of Braid's: the kernel's listing of the table stands in for it.
+            // Without a state file (lost, or another --state-dir), or with one that does not
+            // describe the table installed (an `apply` killed after its nft load committed), the
+            // undo of a reload has no source of Braid's: the kernel's listing stands in for it.
             var previousSource = previousState?.rulesetSource
-            if previousSource == nil, observed.table != nil, !unchanged { previousSource = try kernel.readTableListing() }
+            if observed.table != nil, !unchanged,
+               previousSource == nil || previousState?.rulesetFingerprint != observed.table?.fingerprint {
+                previousSource = try kernel.readTableListing()
+            }
             steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
                                           keptSets: keptSets, previousSource: previousSource) + restores
             // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
             if !steps.isEmpty {
                 var early = state
                 early.originalSysctls.merge(previousState?.originalSysctls ?? [:]) { mine, _ in mine }
-                try store.save(early)
+                do { try store.save(early) } catch { warnings.append(error.description) }
             }
         } catch {
             throw .kernel(error)
         }
 
-        try perform(steps, restoringStateTo: previousState)
+        try perform(steps, restoringStateTo: previousState, warnings: &warnings)
 
         do {
             let objects = ["set": desired.ruleset.sets.map(\.name), "map": desired.ruleset.maps.map(\.name),
                            "counter": desired.ruleset.counters.map(\.name)]
-            let after = try kernel.readState(layout: config.kernel, knownObjects: objects)
+            let after = try kernel.readState(layout: config.kernel)
             let sysctls = try kernel.readSysctls(desired.sysctls.map(\.key))
             var remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
             if Set(after.table?.chains ?? []) != Set(desired.ruleset.chains.map(\.name)) {
@@ -141,7 +179,7 @@ public struct GatewayApplier: Sendable {
                 : verification.record(keeping: previousState)
             state.rulesetGeneration = record.generation
             state.tableDigest = record.digest
-            try store.save(state)
+            do { try store.save(state) } catch { warnings.append(error.description) }
         } catch let error as ApplyError {
             throw error
         } catch let error as KernelError {
@@ -173,7 +211,7 @@ public struct GatewayApplier: Sendable {
     }
 
     /// Runs `steps` in order; on the first failure undoes the ones done, newest first.
-    func perform(_ steps: [KernelStep], restoringStateTo previousState: AppliedState?) throws(ApplyError) {
+    func perform(_ steps: [KernelStep], restoringStateTo previousState: AppliedState?, warnings: inout [String]) throws(ApplyError) {
         var done: [KernelStep] = []
         for step in steps {
             do {
@@ -189,7 +227,7 @@ public struct GatewayApplier: Sendable {
                 do {
                     if let previousState { try store.save(previousState) } else { try store.remove() }
                 } catch let storeError {
-                    rollbackFailures.append("\(storeError)")
+                    warnings.append(storeError.description)
                 }
                 throw .stepFailed(step: step, error: error, rollbackFailures: rollbackFailures)
             }
@@ -200,11 +238,13 @@ public struct GatewayApplier: Sendable {
     /// it works after the config changed) and restores the sysctls it changed.
     @discardableResult
     public func down() throws(ApplyError) -> [KernelStep] {
+        var warnings: [String] = []
+        let locked = try lock(&warnings)
+        defer { if locked { store.changeLock.release() } }
         let observed: ObservedKernelState
-        let state: AppliedState?
+        let state = store.load()
         do {
-            state = try store.load()
-            observed = try kernel.readState(layout: KernelLayoutConfig(), knownObjects: state?.objects)
+            observed = try kernel.readState(layout: KernelLayoutConfig())
         } catch {
             throw .kernel(error)
         }

@@ -30,7 +30,7 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
     public static func read(config: Config, kernel: any KernelPort, stored: AppliedState?,
                             availability: WanAvailability = .allAvailable) throws(KernelError) -> GatewayStatus {
         let facts = try kernel.readHostFacts()
-        let observed = try kernel.readState(layout: config.kernel, knownObjects: [:])
+        let observed = try kernel.readState(layout: config.kernel)
         let counters = try kernel.readCounters()
         var planningFacts = facts
         for wan in config.wans where planningFacts.interfaces[wan.interface] == nil {

@@ -12,13 +12,23 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingProgram(let name):
             return "\(name) is not installed (install the nftables, iproute2, procps and conntrack packages)"
         case .commandFailed(let arguments, let status, let standardError):
-            let message = standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = Self.excerpt(standardError)
             return "`\(arguments.joined(separator: " "))` failed (exit \(status))\(message.isEmpty ? "" : ": \(message)")"
         case .unexpectedOutput(let command, let detail):
             return "could not read the output of `\(command)`: \(detail)"
         case .notPermitted(let detail):
             return detail
         }
+    }
+
+    /// The head of a program's error output. A failed transaction of 10,000 rules makes nft echo
+    /// thousands of lines; a log needs the first few (the error and its caret), not all of them.
+    static func excerpt(_ text: String, lines maximumLines: Int = 12, characters maximumCharacters: Int = 2000) -> String {
+        let lines = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+        var kept = lines.prefix(maximumLines).map { $0.count > 300 ? $0.prefix(300) + "…" : Substring($0) }.joined(separator: "\n")
+        if kept.count > maximumCharacters { kept = String(kept.prefix(maximumCharacters)) + "…" }
+        let omitted = lines.count - min(lines.count, maximumLines)
+        return omitted > 0 ? kept + "\n… (\(omitted) more line(s) of output not shown)" : kept
     }
 }
 

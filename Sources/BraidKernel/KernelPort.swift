@@ -6,8 +6,10 @@ import BraidPlanner
 /// `FakeKernel` keeps the same state in memory for tests.
 public protocol KernelPort: Sendable {
     func readHostFacts() throws(KernelError) -> HostFacts
-    /// `knownObjects` (kind → names, from Braid's state file) spares listing every set element.
-    func readState(layout: KernelLayoutConfig, knownObjects: [String: [String]]?) throws(KernelError) -> ObservedKernelState
+    /// What Braid has installed now, read from the kernel (never from Braid's records).
+    func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState
+    /// Only Braid's ip rules and routes (`table` is nil): the cheap check run on every route or rule notification.
+    func readRouting() throws(KernelError) -> ObservedKernelState
     func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String]
     func perform(_ step: KernelStep) throws(KernelError)
     /// Conntrack entries whose mark, under `mask`, equals `mark`.

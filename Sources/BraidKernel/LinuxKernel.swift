@@ -33,8 +33,12 @@ public struct LinuxKernel: KernelPort {
         })
     }
 
-    public func readState(layout: KernelLayoutConfig, knownObjects: [String: [String]]?) throws(KernelError) -> ObservedKernelState {
-        ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes(), table: try readTable(knownObjects: knownObjects))
+    public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
+        ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes(), table: try readTable())
+    }
+
+    public func readRouting() throws(KernelError) -> ObservedKernelState {
+        ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes())
     }
 
     func readPolicyRules() throws(KernelError) -> [PolicyRule] {
@@ -66,42 +70,43 @@ public struct LinuxKernel: KernelPort {
         }
     }
 
-    func readTable(knownObjects: [String: [String]]?) throws(KernelError) -> ObservedTable? {
-        // `list chains` does not fetch set elements: fast whatever the sets hold.
-        let output = try runner.check(["nft", "-j", "list", "chains", RoutingLayout.tableFamily])
-        guard let document = try parseJSON(output, command: "nft -j list chains") as? [String: Any],
-              let objects = document["nftables"] as? [[String: Any]] else {
-            throw .unexpectedOutput(command: "nft -j list chains", detail: "no nftables array")
+    /// The names of every object in Braid's table, as the kernel has them now — never from Braid's
+    /// own records, which a killed `apply` (whose `nft` still committed) or another program makes
+    /// stale. Each listing skips set elements (`-t`), so this stays a few milliseconds however
+    /// large the sets are.
+    func readTable() throws(KernelError) -> ObservedTable? {
+        let chains = try listObjects(["list", "chains", RoutingLayout.tableFamily], kind: "chain")
+        let sets = try listObjects(["-t", "list", "sets", RoutingLayout.tableFamily], kind: "set")
+        let maps = try listObjects(["-t", "list", "maps", RoutingLayout.tableFamily], kind: "map")
+        if chains.isEmpty && sets.isEmpty && maps.isEmpty {
+            guard try tableExists() else { return nil }
         }
-        let chains = objects.compactMap { $0["chain"] as? [String: Any] }.filter { $0["table"] as? String == RoutingLayout.tableName }
-        guard !chains.isEmpty else {
-            // No chains: either no table, or an empty one (never Braid's own shape); check cheaply.
-            let exists = try runner.run(["nft", "list", "map"] + tableReference + ["wan_by_ct_mark"]).status == 0
-            return exists ? try readTableByListing() : nil
-        }
+        let counters = try listObjects(["list", "counters", "table"] + tableReference, kind: "counter")
         let fingerprint = chains.map { "\($0["name"] ?? "")#\($0["handle"] ?? "")" }.sorted().joined(separator: ",")
-        let names = chains.compactMap { $0["name"] as? String }
-        guard let knownObjects else { return try readTableByListing(fingerprint: fingerprint) }
-        return ObservedTable(counters: knownObjects["counter"] ?? [], maps: knownObjects["map"] ?? [], sets: knownObjects["set"] ?? [],
-                             chains: names, fingerprint: fingerprint)
+        func names(_ objects: [[String: Any]]) -> [String] { objects.compactMap { $0["name"] as? String } }
+        return ObservedTable(counters: names(counters), maps: names(maps), sets: names(sets), chains: names(chains),
+                             fingerprint: fingerprint)
     }
 
-    /// Names of every object, from a full listing: slow with large sets, used only when Braid's state
-    /// file does not say what it created.
-    func readTableByListing(fingerprint: String = "") throws(KernelError) -> ObservedTable? {
-        let result = try runner.run(["nft", "-j", "list", "table"] + tableReference)
+    /// Objects of one kind in Braid's table, from `nft -j ARGUMENTS`.
+    private func listObjects(_ arguments: [String], kind: String) throws(KernelError) -> [[String: Any]] {
+        let command = ["nft", "-j"] + arguments
+        let result = try runner.run(command)
         if result.status != 0 {
-            if result.standardError.contains("No such file or directory") { return nil }
-            throw .commandFailed(arguments: ["nft", "-j", "list", "table"] + tableReference, status: result.status, standardError: result.standardError)
+            // Listing the counters of a table that is not there.
+            if result.standardError.contains("No such file or directory") { return [] }
+            throw .commandFailed(arguments: command, status: result.status, standardError: result.standardError)
         }
-        guard let document = try parseJSON(result.standardOutput, command: "nft -j list table") as? [String: Any],
+        guard let document = try parseJSON(result.standardOutput, command: command.joined(separator: " ")) as? [String: Any],
               let objects = document["nftables"] as? [[String: Any]] else {
-            throw .unexpectedOutput(command: "nft -j list table", detail: "no nftables array")
+            throw .unexpectedOutput(command: command.joined(separator: " "), detail: "no nftables array")
         }
-        func names(_ kind: String) -> [String] {
-            objects.compactMap { ($0[kind] as? [String: Any])?["name"] as? String }
-        }
-        return ObservedTable(counters: names("counter"), maps: names("map"), sets: names("set"), chains: names("chain"), fingerprint: fingerprint)
+        return objects.compactMap { $0[kind] as? [String: Any] }.filter { $0["table"] as? String == RoutingLayout.tableName }
+    }
+
+    /// An empty table (no chains, sets or maps) still counts as Braid's: it must be deleted on `down`.
+    private func tableExists() throws(KernelError) -> Bool {
+        try runner.run(["nft", "-t", "list", "table"] + tableReference).status == 0
     }
 
     public func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] {

@@ -25,7 +25,7 @@ int braid_open_link_monitor(void) {
     struct sockaddr_nl address;
     memset(&address, 0, sizeof address);
     address.nl_family = AF_NETLINK;
-    address.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR;
+    address.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE;
     if (bind(descriptor, (struct sockaddr *)&address, sizeof address) < 0) {
         close(descriptor);
         return -1;

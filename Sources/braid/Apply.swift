@@ -11,9 +11,15 @@ struct Apply: ParsableCommand {
     func run() throws {
         let config = try loadConfig(options)
         try requireRoot("apply")
-        let applier = GatewayApplier(kernel: LinuxKernel(), store: AppliedStateStore(directory: state.stateDirectory))
+        let applier = makeApplier(state)
+        if applier.store.daemonLock.isHeldElsewhere() {
+            let daemon = applier.store.daemonLock.holder().map { " (pid \($0))" } ?? ""
+            printWarning("the daemon\(daemon) runs on \(state.stateDirectory) and re-applies its own config at its next "
+                + "change; to change its config, edit it and send SIGHUP (`systemctl reload braid`)")
+        }
         do {
             let report = try applier.apply(config)
+            for warning in report.stateWarnings { printWarning(warning) }
             if report.performed.isEmpty {
                 print("Braid is already up to date: nothing changed")
             } else {

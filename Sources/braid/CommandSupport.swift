@@ -42,3 +42,14 @@ func requireRoot(_ command: String) throws {
         throw ExitStatus.kernelFailure
     }
 }
+
+/// The applier the commands use: the real kernel, the state directory from `--state-dir`, and a
+/// line on stderr while another Braid command holds the state directory's lock.
+func makeApplier(_ state: StateOptions) -> GatewayApplier {
+    var applier = GatewayApplier(kernel: LinuxKernel(), store: AppliedStateStore(directory: state.stateDirectory))
+    let path = applier.store.changeLock.path
+    applier.onLockWait = { holder in
+        printWarning("waiting for \(holder.map { "process \($0)" } ?? "another Braid command"), which holds \(path)")
+    }
+    return applier
+}

@@ -9,7 +9,7 @@ struct Down: ParsableCommand {
 
     func run() throws {
         try requireRoot("down")
-        let applier = GatewayApplier(kernel: LinuxKernel(), store: AppliedStateStore(directory: state.stateDirectory))
+        let applier = makeApplier(state)
         do {
             let steps = try applier.down()
             for step in steps { print("  \(step)") }

@@ -25,8 +25,8 @@ struct Plan: ParsableCommand {
         }
         // The WANs' slots (marks, tables) as installed, when Braid is: apply keeps them.
         let kernel = LinuxKernel()
-        let stored = (try? AppliedStateStore(directory: state.stateDirectory).load()) ?? nil
-        let observed = try? kernel.readState(layout: config.kernel, knownObjects: [:])
+        let stored = AppliedStateStore(directory: state.stateDirectory).load()
+        let observed = try? kernel.readState(layout: config.kernel)
         if stored?.wanSlots == nil && observed == nil {
             printWarning("cannot read Braid's installed state here (not root?); WAN marks and tables are shown in list order, which apply keeps only on a fresh host")
         }

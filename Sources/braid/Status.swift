@@ -18,7 +18,7 @@ struct Status: ParsableCommand {
         let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
         let status: GatewayStatus
         do {
-            let stored = try AppliedStateStore(directory: state.stateDirectory).load()
+            let stored = AppliedStateStore(directory: state.stateDirectory).load()
             // SHARE shows the split installed: the WANs the last apply left out by health (the
             // daemon's verdicts when it applied them), or, with no state file, the daemon's view.
             let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == "down" }.map(\.name) ?? []
