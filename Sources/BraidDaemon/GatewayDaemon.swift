@@ -74,22 +74,27 @@ public struct GatewayDaemon: Service {
             if kinds.contains(.routing) { continuation.yield(.routingChanged) }
         }
         monitor.start()
-        let statusServer = try StatusSocketServer(path: socketPath) { status.snapshot }
-        statusServer.start()
+        // Without its socket the daemon still fails over: a read-only or full state directory
+        // costs `braid status` its live view, retried at every resync, never the gateway.
+        let statusServer = StatusSocketServer(path: socketPath) { status.snapshot }
+        do { try statusServer.listen() } catch { logger.error("\(error); will retry at every resync") }
         let hangups = Task { [configPath] in
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 continuation.yield(.reload(await Self.loadOffTheControlLoop(configPath)))
             }
         }
         let resyncs = Task { [resyncInterval, logger] in
+            var lastSocketError = ""
             while !Task.isCancelled {
                 try? await Task.sleep(for: resyncInterval)
                 continuation.yield(.resync)
                 // Someone removed the state directory: bring the status socket back.
                 do {
                     if try statusServer.ensureListening() { logger.notice("the status socket was gone; listening again at \(socketPath)") }
+                    lastSocketError = ""
                 } catch {
-                    logger.error("cannot listen at \(socketPath) again: \(error)")
+                    if "\(error)" != lastSocketError { logger.error("cannot listen at \(socketPath) again: \(error)") }
+                    lastSocketError = "\(error)"
                 }
             }
         }

@@ -18,15 +18,19 @@ public final class StatusSocketServer: @unchecked Sendable {
     /// would be cut short silently.
     public static let maximumPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
-    public init(path: String, snapshot: @escaping @Sendable () -> DaemonStatus) throws {
+    public init(path: String, snapshot: @escaping @Sendable () -> DaemonStatus) {
         self.path = path
         self.snapshot = snapshot
+    }
+
+    /// Binds the socket and starts answering on it.
+    public func listen() throws {
         guard path.utf8.count <= Self.maximumPathLength else {
             throw DaemonError.statusSocket("\(path) is \(path.utf8.count) bytes; a unix socket path can have at most "
                 + "\(Self.maximumPathLength): use a shorter --state-dir")
         }
-        descriptor.withLock { $0 = -1 }
         try bind()
+        start()
     }
 
     private func bind() throws {
@@ -41,7 +45,7 @@ public final class StatusSocketServer: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fresh, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, chmod(path, 0o600) == 0, listen(fresh, 16) == 0 else {
+        guard bound == 0, chmod(path, 0o600) == 0, Glibc.listen(fresh, 16) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fresh)
             throw DaemonError.statusSocket("\(path): \(reason)")
@@ -56,7 +60,7 @@ public final class StatusSocketServer: @unchecked Sendable {
         }
     }
 
-    public func start() {
+    private func start() {
         let listening = descriptor.withLock { $0 }
         let thread = Thread { [self] in
             let encoder = JSONEncoder()
@@ -80,8 +84,7 @@ public final class StatusSocketServer: @unchecked Sendable {
     public func ensureListening() throws -> Bool {
         var info = stat()
         if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { return false }
-        try bind()
-        start()
+        try listen()
         return true
     }
 

@@ -72,7 +72,8 @@ public struct GatewayApplier: Sendable {
         defer { if locked { store.changeLock.release() } }
         var report = try applyLocked(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
                                      warnings: &warnings)
-        report.stateWarnings = warnings
+        // The early and the final save fail alike: say it once.
+        report.stateWarnings = warnings.reduce(into: []) { unique, warning in if !unique.contains(warning) { unique.append(warning) } }
         return report
     }
 
