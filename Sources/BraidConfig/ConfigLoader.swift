@@ -220,7 +220,7 @@ public enum ConfigLoader {
     }
 
     private static func readHealth(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> HealthCheckConfig? {
-        let allowed = ["targets", "method", "interval", "timeout", "down_after", "up_after", "quorum"]
+        let allowed = ["targets", "method", "interval", "timeout", "down_after", "up_after", "quorum", "loss_window", "max_loss"]
         guard let keys = collector.mapping(cursor, allowed: allowed) else { return nil }
         let before = collector.issues.count
         var targets: [IPv4Address] = []
@@ -245,16 +245,8 @@ public enum ConfigLoader {
             }
         }
         func duration(_ key: String, _ range: ClosedRange<Duration>) -> Duration? {
-            guard let durationCursor = keys[key], let text = collector.string(durationCursor, of: "a duration") else { return nil }
-            guard let value = DurationText.parse(text) else {
-                collector.report(durationCursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
-                return nil
-            }
-            guard range.contains(value) else {
-                collector.report(durationCursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
-                return nil
-            }
-            return value
+            guard let durationCursor = keys[key] else { return nil }
+            return collector.duration(durationCursor, in: range)
         }
         if let value = duration("interval", .milliseconds(20)...(.seconds(3600))) { check.interval = value }
         if let value = duration("timeout", .milliseconds(10)...(.seconds(60))) { check.timeout = value }
@@ -267,6 +259,7 @@ public enum ConfigLoader {
                 check.quorum = value
             }
         }
+        readLossRule(keys, into: &check, &collector)
         return collector.issues.count == before ? check : nil
     }
 

@@ -103,8 +103,8 @@ public final class GatewayController {
         }
         let detection = Int(transition.detectionTime.inMilliseconds)
         let reason = transition.state == .down
-            ? "\(transition.rounds) failed rounds in a row (\(failures.joined(separator: "; ")))"
-            : "\(transition.rounds) good rounds in a row"
+            ? "\(transition.cause) (\(failures.joined(separator: "; ")))"
+            : "\(transition.cause)"
         reasons[wanName] = (reason, Date())
         let applied = reapply()
         logger.notice("\(wanName) is \(transition.state.rawValue): \(reason)", metadata: [
