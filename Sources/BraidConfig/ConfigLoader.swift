@@ -54,11 +54,13 @@ public enum ConfigLoader {
     }
 
     private static func readConfig(_ cursor: YAMLCursor, baseDirectory: String, _ collector: inout IssueCollector) -> Config? {
-        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down", "sticky", "sets", "rules", "port_forwards"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards"]) else { return nil }
         var flushOnDown = true
         if let flushCursor = keys["flush_on_down"], let value = collector.boolean(flushCursor) { flushOnDown = value }
         var kernel = KernelLayoutConfig()
         if let kernelCursor = keys["kernel"] { kernel = readKernelLayout(kernelCursor, &collector) ?? kernel }
+        var flapDamping = FlapDampingConfig()
+        if let dampingCursor = keys["flap_damping"] { flapDamping = readFlapDamping(dampingCursor, &collector) ?? flapDamping }
 
         let lan: LanConfig?
         if let lanCursor = keys["lan"] { lan = readLan(lanCursor, &collector) } else {
@@ -83,7 +85,8 @@ public enum ConfigLoader {
         let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
         guard let lan, let wans else { return nil }
-        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules, portForwards: forwards)
+        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules, portForwards: forwards,
+                      flapDamping: flapDamping)
     }
 
     private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {
