@@ -13,10 +13,12 @@ public struct Config: Sendable, Equatable {
     /// Tried in order; the first match wins; traffic no rule matches is balanced.
     public var rules: [TrafficRuleConfig]
     public var portForwards: [PortForwardConfig]
+    /// How long a WAN that keeps going down and coming back is held out of service.
+    public var flapDamping: FlapDampingConfig
 
     public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,
                 sticky: StickyMode = .none, sets: [AddressSetConfig] = [], rules: [TrafficRuleConfig] = [],
-                portForwards: [PortForwardConfig] = []) {
+                portForwards: [PortForwardConfig] = [], flapDamping: FlapDampingConfig = FlapDampingConfig()) {
         self.lan = lan
         self.wans = wans
         self.kernel = kernel
@@ -25,6 +27,7 @@ public struct Config: Sendable, Equatable {
         self.sets = sets
         self.rules = rules
         self.portForwards = portForwards
+        self.flapDamping = flapDamping
     }
 }
 

@@ -54,11 +54,13 @@ public enum ConfigLoader {
     }
 
     private static func readConfig(_ cursor: YAMLCursor, baseDirectory: String, _ collector: inout IssueCollector) -> Config? {
-        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down", "sticky", "sets", "rules", "port_forwards"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards"]) else { return nil }
         var flushOnDown = true
         if let flushCursor = keys["flush_on_down"], let value = collector.boolean(flushCursor) { flushOnDown = value }
         var kernel = KernelLayoutConfig()
         if let kernelCursor = keys["kernel"] { kernel = readKernelLayout(kernelCursor, &collector) ?? kernel }
+        var flapDamping = FlapDampingConfig()
+        if let dampingCursor = keys["flap_damping"] { flapDamping = readFlapDamping(dampingCursor, &collector) ?? flapDamping }
 
         let lan: LanConfig?
         if let lanCursor = keys["lan"] { lan = readLan(lanCursor, &collector) } else {
@@ -83,7 +85,8 @@ public enum ConfigLoader {
         let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
         guard let lan, let wans else { return nil }
-        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules, portForwards: forwards)
+        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules, portForwards: forwards,
+                      flapDamping: flapDamping)
     }
 
     private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {
@@ -220,7 +223,7 @@ public enum ConfigLoader {
     }
 
     private static func readHealth(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> HealthCheckConfig? {
-        let allowed = ["targets", "method", "interval", "timeout", "down_after", "up_after", "quorum"]
+        let allowed = ["targets", "method", "interval", "timeout", "down_after", "up_after", "quorum", "loss_window", "max_loss"]
         guard let keys = collector.mapping(cursor, allowed: allowed) else { return nil }
         let before = collector.issues.count
         var targets: [IPv4Address] = []
@@ -245,16 +248,8 @@ public enum ConfigLoader {
             }
         }
         func duration(_ key: String, _ range: ClosedRange<Duration>) -> Duration? {
-            guard let durationCursor = keys[key], let text = collector.string(durationCursor, of: "a duration") else { return nil }
-            guard let value = DurationText.parse(text) else {
-                collector.report(durationCursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
-                return nil
-            }
-            guard range.contains(value) else {
-                collector.report(durationCursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
-                return nil
-            }
-            return value
+            guard let durationCursor = keys[key] else { return nil }
+            return collector.duration(durationCursor, in: range)
         }
         if let value = duration("interval", .milliseconds(20)...(.seconds(3600))) { check.interval = value }
         if let value = duration("timeout", .milliseconds(10)...(.seconds(60))) { check.timeout = value }
@@ -267,6 +262,7 @@ public enum ConfigLoader {
                 check.quorum = value
             }
         }
+        readLossRule(keys, into: &check, &collector)
         return collector.issues.count == before ? check : nil
     }
 

@@ -1,5 +1,6 @@
 /// How Braid decides whether a WAN is usable: probes to one or more targets, sent through that WAN,
-/// every `interval`; `downAfter` failed rounds in a row take it out, `upAfter` good rounds bring it back.
+/// every `interval`; `downAfter` failed rounds in a row, or more than `maxLoss` of the last `lossWindow`
+/// rounds failed, take it out; `upAfter` good rounds bring it back.
 public struct HealthCheckConfig: Sendable, Equatable {
     public var targets: [IPv4Address]
     public var method: HealthCheckMethod
@@ -9,6 +10,11 @@ public struct HealthCheckConfig: Sendable, Equatable {
     public var upAfter: Int
     /// How many targets must answer for a round to pass.
     public var quorum: Int
+    /// How many of the most recent rounds the loss rule looks at.
+    public var lossWindow: Int
+    /// The share of failed rounds in the window, 0 < x < 1, above which the WAN is down even
+    /// without `downAfter` failures in a row.
+    public var maxLoss: Double
 
     /// Defaults chosen for sub-second failover on a dead upstream (see docs/config.md): a round every
     /// 150 ms, each probe given 300 ms, three failed rounds → down. Worst case from the cut to the
@@ -17,10 +23,17 @@ public struct HealthCheckConfig: Sendable, Equatable {
     public static let defaultTimeout = Duration.milliseconds(300)
     public static let defaultDownAfter = 3
     public static let defaultUpAfter = 5
+    /// An upstream cut and healed every few hundred milliseconds never fails three rounds in a row,
+    /// yet loses half the connections sent to it. 20 rounds (3 s at 150 ms) with 30 % allowed: more
+    /// than 6 failed rounds of the last 20 take the WAN down, so 50 % loss is out after its 7th lost
+    /// round (about 2 s), while one lost round in ten (a busy resolver) never trips it.
+    public static let defaultLossWindow = 20
+    public static let defaultMaxLoss = 0.3
 
     public init(targets: [IPv4Address], method: HealthCheckMethod = .icmp, interval: Duration = Self.defaultInterval,
                 timeout: Duration = Self.defaultTimeout, downAfter: Int = Self.defaultDownAfter,
-                upAfter: Int = Self.defaultUpAfter, quorum: Int = 1) {
+                upAfter: Int = Self.defaultUpAfter, quorum: Int = 1,
+                lossWindow: Int = Self.defaultLossWindow, maxLoss: Double = Self.defaultMaxLoss) {
         self.targets = targets
         self.method = method
         self.interval = interval
@@ -28,10 +41,34 @@ public struct HealthCheckConfig: Sendable, Equatable {
         self.downAfter = downAfter
         self.upAfter = upAfter
         self.quorum = quorum
+        self.lossWindow = lossWindow
+        self.maxLoss = maxLoss
     }
 
     /// The longest a dead upstream can go unnoticed with these settings.
     public var worstCaseDetection: Duration { interval * (downAfter) + timeout }
+
+    /// How many failed rounds the loss window may hold before the WAN is down: the WAN goes down
+    /// when more than this many of the last `lossWindow` rounds failed. The small epsilon keeps
+    /// 0.3 × 20 at 6, not 5.999….
+    public var toleratedFailedRounds: Int { Int((maxLoss * Double(lossWindow) + 1e-9).rounded(.down)) }
+}
+
+/// Parses a share written as a percentage (`30%`, `12.5%`) or a fraction (`0.3`).
+public enum RatioText {
+    public static func parse(_ text: String) -> Double? {
+        let isPercent = text.hasSuffix("%")
+        let number = isPercent ? text.dropLast() : Substring(text)
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              let value = Double(number), value.isFinite else { return nil }
+        return isPercent ? value / 100 : value
+    }
+
+    /// `0.3` → `30%`; fractions of a percent keep one decimal (`12.5%`).
+    public static func formatPercent(_ ratio: Double) -> String {
+        let tenths = (ratio * 1000).rounded()
+        return tenths.truncatingRemainder(dividingBy: 10) == 0 ? "\(Int(tenths / 10))%" : "\(tenths / 10)%"
+    }
 }
 
 /// What a probe does to a target.
@@ -127,5 +164,46 @@ extension Duration {
     /// The duration in milliseconds, with fractions: for logs, status and benchmark figures.
     public var inMilliseconds: Double {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}
+
+extension ConfigLoader {
+    /// `health.loss_window` and `health.max_loss`, and the check that together they tolerate at
+    /// least one failed round (otherwise a single lost round would take the WAN down, which is
+    /// what `down_after: 1` says more plainly).
+    static func readLossRule(_ keys: [String: YAMLCursor], into check: inout HealthCheckConfig, _ collector: inout IssueCollector) {
+        let before = collector.issues.count
+        if let windowCursor = keys["loss_window"], let value = collector.integer(windowCursor, in: 2...1000, of: "a number of rounds") {
+            check.lossWindow = value
+        }
+        if let lossCursor = keys["max_loss"], let text = collector.string(lossCursor, of: "a share of rounds, as 30% or 0.3") {
+            if let value = RatioText.parse(text) {
+                if value > 0, value < 1 { check.maxLoss = value } else {
+                    collector.report(lossCursor, "\(text) is out of range; it must be above 0% and below 100%")
+                }
+            } else {
+                collector.report(lossCursor, "\"\(text)\" is not a share of rounds; write it as 30% or 0.3")
+            }
+        }
+        guard collector.issues.count == before, check.toleratedFailedRounds < 1,
+              let cursor = keys["max_loss"] ?? keys["loss_window"] else { return }
+        collector.report(cursor, "\(RatioText.formatPercent(check.maxLoss)) of \(check.lossWindow) rounds is less than one round; "
+                         + "a single lost round would take the WAN down. Raise max_loss or loss_window, or use down_after: 1")
+    }
+}
+
+extension IssueCollector {
+    /// A duration (`100ms`, `1s`, `1.5s`, `2m`) within `range`.
+    mutating func duration(_ cursor: YAMLCursor, in range: ClosedRange<Duration>) -> Duration? {
+        guard let text = string(cursor, of: "a duration") else { return nil }
+        guard let value = DurationText.parse(text) else {
+            report(cursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
+            return nil
+        }
+        guard range.contains(value) else {
+            report(cursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
+            return nil
+        }
+        return value
     }
 }

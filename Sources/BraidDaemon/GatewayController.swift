@@ -15,6 +15,8 @@ public enum DaemonEvent: Sendable {
     /// rtnetlink reported a route or ip rule change: if one of Braid's went missing, put it back
     /// now, before probes through that WAN fail and it is wrongly declared down.
     case routingChanged
+    /// A WAN's flap-damping hold may have ended: re-plan if its availability changed.
+    case dampingExpired
     /// SIGHUP: the config was re-read (off the control loop, so a slow parse never delays a failover).
     case reload(Result<Config, ConfigError>)
     /// Time to compare the kernel with the plan again, to repair what others changed (an
@@ -35,6 +37,8 @@ public final class GatewayController {
     let status: StatusBoard
 
     private var trackers: [String: WanHealthTracker] = [:]
+    /// One per WAN: holds a WAN that keeps coming back (link or probes) out of the split.
+    private var dampers: [String: FlapDamper] = [:]
     private var probers: [WanProber] = []
     private var generation = 0
     private var linkUp: [String: Bool] = [:]
@@ -63,8 +67,7 @@ public final class GatewayController {
         do { try refreshLinks() } catch { throw .kernel(error) }
         let previouslyDown = Set(applier.store.load()?.unavailableWans ?? [])
         resetTrackers(previous: [:], previousConfig: nil, previouslyDown: previouslyDown)
-        let report = try applier.apply(config, availability: availability)
-        remember(report)
+        let report = try applyCurrent(missingInterfacesAreDown: false)
         if report.performed.isEmpty {
             logger.info("adopted the installed Braid state unchanged", metadata: ["wans": "\(config.wans.count)"])
         } else {
@@ -85,7 +88,10 @@ public final class GatewayController {
             guard roundGeneration == generation, var tracker = trackers[wanName] else { return }
             let transition = tracker.record(round, at: clock.now)
             trackers[wanName] = tracker
-            if let transition { healthChanged(wanName, transition, round: round) }
+            if let transition {
+                recordForDamping(wanName)
+                healthChanged(wanName, transition, round: round)
+            }
             publishStatus()
         case .linkChanged:
             linkEvent()
@@ -95,13 +101,60 @@ public final class GatewayController {
             reload(result)
         case .resync:
             resync()
+        case .dampingExpired:
+            if availability.unavailable != lastAppliedUnavailable {
+                let applied = reapply()
+                logger.notice("flap damping released \(lastReleased())", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"])
+                publishStatus()
+            }
         }
     }
 
     /// WANs that must not take new connections: probes say down. (Link-down WANs are excluded by
     /// the planner from the host facts.)
     var availability: WanAvailability {
-        WanAvailability(unavailable: Set(trackers.filter { $0.value.state == .down }.map(\.key)))
+        let now = clock.now
+        let down = trackers.filter { $0.value.state == .down }.map(\.key)
+        let held = dampers.filter { $0.value.isSuppressed(at: now) }.map(\.key)
+        return WanAvailability(unavailable: Set(down + held))
+    }
+
+    /// WANs the last successful apply kept out by health or damping.
+    private var lastAppliedUnavailable: Set<String> = []
+
+    private func lastReleased() -> String {
+        let now = clock.now
+        return lastAppliedUnavailable.sorted().filter { name in dampers[name].map { !$0.isSuppressed(at: now) } ?? false }
+            .joined(separator: ", ")
+    }
+
+    /// Applies the plan for the current config and availability, remembering what was applied.
+    private func applyCurrent(missingInterfacesAreDown: Bool = true) throws(ApplyError) -> GatewayApplier.Report {
+        let current = availability
+        let report = try applier.apply(config, availability: current, missingInterfacesAreDown: missingInterfacesAreDown)
+        lastAppliedUnavailable = current.unavailable
+        remember(report)
+        return report
+    }
+
+    /// Feeds the WAN's combined state (link up and, with `health`, probes passing) to its damper;
+    /// a WAN that keeps coming back is held down, and a timer re-plans when the hold ends.
+    private func recordForDamping(_ wanName: String) {
+        guard var damper = dampers[wanName] else { return }
+        let up = linkUp[wanName] == true && (trackers[wanName].map { $0.state == .up } ?? true)
+        let holdBefore = damper.suppressedUntil
+        if let suppression = damper.record(up ? .up : .down, at: clock.now) {
+            reasons[wanName] = ("flapping: \(suppression)", Date())
+            logger.notice("\(wanName) is held down: \(suppression)")
+        }
+        dampers[wanName] = damper
+        if let until = damper.suppressedUntil, until != holdBefore {
+            let emit = self.emit
+            Task {
+                try? await Task.sleep(until: until, clock: .continuous)
+                emit(.dampingExpired)
+            }
+        }
     }
 
     private func healthChanged(_ wanName: String, _ transition: WanHealthTracker.Transition, round: ProbeRound) {
@@ -112,8 +165,8 @@ public final class GatewayController {
         }
         let detection = Int(transition.detectionTime.inMilliseconds)
         let reason = transition.state == .down
-            ? "\(transition.rounds) failed rounds in a row (\(failures.joined(separator: "; ")))"
-            : "\(transition.rounds) good rounds in a row"
+            ? "\(transition.cause) (\(failures.joined(separator: "; ")))"
+            : "\(transition.cause)"
         if transition.state == .down, repairRoutingIfMissing(reason: "\(wanName)'s probes failed") {
             // The probes failed because Braid's own rule or route was missing (now put back), not
             // because the WAN is: judge it afresh, and flush nothing.
@@ -147,6 +200,7 @@ public final class GatewayController {
         }
         let addressesChanged = addressesBefore != interfaceAddresses
         guard !changed.isEmpty || addressesChanged else { return }
+        for index in changed { recordForDamping(config.wans[index].name) }
         let applied = reapply()
         for index in changed {
             let wan = config.wans[index]
@@ -174,8 +228,7 @@ public final class GatewayController {
         resetTrackers(previous: oldTrackers, previousConfig: oldConfig)
         do {
             try refreshLinks()
-            let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
-            remember(report)
+            let report = try applyCurrent()
             for (name, count) in report.flushedConnections.sorted(by: { $0.key < $1.key }) {
                 logger.info("flushed \(count) connection(s) of \(name), which left the config")
             }
@@ -195,8 +248,7 @@ public final class GatewayController {
     private func resync() {
         let started = clock.now
         do {
-            let report = try applier.apply(config, availability: availability, missingInterfacesAreDown: true)
-            remember(report)
+            let report = try applyCurrent()
             if report.reloadedToBeSure && report.performed.allSatisfy({ if case .loadRuleset = $0 { true } else { false } }) {
                 logger.info("another program changed nftables before Braid had verified its table; reloaded the table to be sure",
                             metadata: ["apply_ms": "\(Int((clock.now - started).inMilliseconds))"])
@@ -213,6 +265,14 @@ public final class GatewayController {
 
     /// Trackers for the current config; a WAN whose health settings did not change keeps its state.
     private func resetTrackers(previous: [String: WanHealthTracker], previousConfig: Config?, previouslyDown: Set<String> = []) {
+        let keepDampers = previousConfig?.flapDamping == config.flapDamping
+        let oldDampers = dampers
+        dampers = [:]
+        for wan in config.wans {
+            if keepDampers, let old = oldDampers[wan.name] { dampers[wan.name] = old; continue }
+            let up = linkUp[wan.name] == true && !previouslyDown.contains(wan.name)
+            dampers[wan.name] = FlapDamper(config: config.flapDamping, initialState: up ? .up : .down)
+        }
         trackers = [:]
         for wan in config.wans {
             guard let check = wan.health else { continue }
@@ -243,7 +303,7 @@ public final class GatewayController {
     private func reapply() -> Int? {
         let started = clock.now
         do {
-            remember(try applier.apply(config, availability: availability, missingInterfacesAreDown: true))
+            _ = try applyCurrent()
             return Int((clock.now - started).inMilliseconds)
         } catch {
             logger.error("re-plan failed, the previous state is still in force: \(error)")
