@@ -46,6 +46,16 @@ public struct ForeignFirewallFinding: Sendable, Equatable, Codable {
         return "table \(family) \(table), chain \(chain) (hook \(hook), priority \(priority))"
     }
 
+    /// `apply`'s warning: what happens to the traffic, where, and the fix.
+    public var warning: String {
+        switch kind {
+        case .drop: "Braid's forwarded traffic will be dropped by another firewall: " + summary
+        case .partialDrop: "another firewall may drop some of Braid's forwarded traffic: " + summary
+        case .nat: "another firewall also NATs Braid's traffic: " + summary
+        case .unchecked: problem
+        }
+    }
+
     /// One paragraph for `apply`'s warnings and `status`.
     public var summary: String {
         var text = "\(location): \(problem)"
