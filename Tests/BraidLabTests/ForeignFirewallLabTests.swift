@@ -30,9 +30,10 @@ extension LabTests {
             ["-t", "nat", "-A", "DOCKER", "-i", "docker0", "-j", "RETURN"],
         ]
 
-        /// Debian's `iptables` is iptables-nft (its alternatives' default); named explicitly so the
-        /// test does not depend on the alternative chosen on this machine.
-        static let iptables = "iptables-nft"
+        /// Debian's `iptables` is iptables-nft (its alternatives' default), which nft lists; named
+        /// explicitly so the test does not depend on the alternative chosen on this machine.
+        /// iptables-legacy hooks in beside nftables, where only `iptables-legacy-save` sees it.
+        static let iptablesVariants = ["iptables-nft", "iptables-legacy"]
 
         func otherFirewalls(_ lab: Lab, config path: String) throws -> [ForeignFirewallFinding] {
             let result = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--json", "--state-dir", lab.stateDirectory])
@@ -41,11 +42,16 @@ extension LabTests {
             return try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8)).otherFirewalls
         }
 
-        @Test("Docker's FORWARD policy drop is reported by apply and status with the DOCKER-USER fix, which works")
-        func dockerForwardDrop() async throws {
-            guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/\(Self.iptables)") else {
-                throw LabError("\(Self.iptables) is not installed (Debian package iptables; scripts/install-dependencies installs it)")
+        @Test("Docker's FORWARD policy drop is reported by apply and status with the DOCKER-USER fix, which works",
+              arguments: iptablesVariants)
+        func dockerForwardDrop(iptables: String) async throws {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/\(iptables)") else {
+                throw LabError("\(iptables) is not installed (Debian package iptables; scripts/install-dependencies installs it)")
             }
+            let legacy = iptables == "iptables-legacy"
+            // How Braid names the chain and the tool in its fix.
+            let location = legacy ? "iptables-legacy table filter, chain FORWARD" : "table ip filter, chain FORWARD"
+            let tool = legacy ? "iptables-legacy" : "iptables"
             try await Lab.with(wanCount: 1, name: "dock") { lab in
                 let path = try lab.writeFile("braid.yaml", lab.configYAML())
                 let first = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", path])
@@ -53,28 +59,29 @@ extension LabTests {
                 #expect(!first.standardError.contains("warning"), "\(first.standardError)")
                 #expect(lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 3)) == ["isp1": 3])
 
-                for rule in Self.dockerRules { try lab.router.run([Self.iptables] + rule) }
+                for rule in Self.dockerRules { try lab.router.run([iptables] + rule) }
                 let blocked = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 2, timeout: 1))
                 #expect(blocked == ["failed": 2], "Docker's FORWARD policy should drop the LAN's connections: \(blocked)")
 
                 let apply = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", path])
                 #expect(apply.status == 0, "\(apply.standardError)")
-                #expect(apply.standardError.contains("will be dropped by another firewall: table ip filter, chain FORWARD"), "\(apply.standardError)")
-                #expect(apply.standardError.contains("iptables -I DOCKER-USER -i lan0 -o wan1 -j ACCEPT"), "\(apply.standardError)")
+                #expect(apply.standardError.contains("will be dropped by another firewall: \(location)"), "\(apply.standardError)")
+                #expect(apply.standardError.contains("\(tool) -I DOCKER-USER -i lan0 -o wan1 -j ACCEPT"), "\(apply.standardError)")
                 // Docker's own masquerade is limited to 172.17.0.0/16: not Braid's traffic, not reported.
                 #expect(!apply.standardError.contains("NAT"), "\(apply.standardError)")
 
                 let findings = try otherFirewalls(lab, config: path)
-                #expect(findings.map { "\($0.kind.rawValue) \($0.family) \($0.table) \($0.chain)" } == ["drop ip filter FORWARD"], "\(findings)")
+                #expect(findings.map { "\($0.kind.rawValue) \($0.family) \($0.table) \($0.chain)" } == ["drop \(legacy ? "iptables-legacy" : "ip") filter FORWARD"],
+                        "\(findings)")
                 let text = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--state-dir", lab.stateDirectory])
                 #expect(text.standardOutput.contains("Other firewalls on the forward path") && text.standardOutput.contains("DOCKER-USER"),
                         "\(text.standardOutput)")
 
                 // The fix, as Braid words it, run as it says.
-                let commands = (findings.first?.fix ?? []).filter { $0.hasPrefix("iptables ") }
+                let commands = (findings.first?.fix ?? []).filter { $0.hasPrefix("\(tool) ") }
                 #expect(commands.count == 2, "\(findings.first?.fix ?? [])")
                 for command in commands {
-                    try lab.router.run([Self.iptables] + command.split(separator: " ").dropFirst().map(String.init))
+                    try lab.router.run([iptables] + command.split(separator: " ").dropFirst().map(String.init))
                 }
                 let flowing = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 5))
                 #expect(flowing == ["isp1": 5], "after the DOCKER-USER rules: \(flowing)")
