@@ -161,10 +161,13 @@ public enum ForeignFirewallAudit {
         /// nil: the base chain's policy.
         var rule: String?
 
+        /// "drop" or "reject" for a drop; for NAT the kind says it.
+        var verb = "drop"
+
         var description: String {
             let verb: String
             switch kind {
-            case .drop: verb = "drop"
+            case .drop: verb = self.verb
             case .nat(let kind): verb = kind
             }
             guard let rule else { return "policy \(verb)" }
@@ -184,6 +187,8 @@ public enum ForeignFirewallAudit {
             var outcome = walk(chain.name, in: table, probe: probe, hook: base.hook, depth: 0, maybe: &maybe)
             if case .fellThrough = outcome, base.policy == "drop" { outcome = .decided(Decision(kind: .drop, chain: chain.name, rule: nil)) }
             if case .decided(let decision) = outcome { decided[decision, default: []].append(probe) }
+            // A packet that is dropped anyway need not hear about the rules that might have dropped it.
+            if case .decided(let decision) = outcome, decision.kind == .drop { continue }
             for decision in maybe { partial[decision, default: []].append(probe) }
         }
         var findings: [ForeignFirewallFinding] = []
@@ -233,8 +238,10 @@ public enum ForeignFirewallAudit {
             case .accept?:
                 if definite { return .accepted }
             case .drop?, .reject?:
-                if definite { return .decided(here) }
-                maybe.append(here)
+                var decision = here
+                if rule.verdict == .reject { decision.verb = "reject" }
+                if definite { return .decided(decision) }
+                maybe.append(decision)
             case .nat(let kind)?:
                 let decision = Decision(kind: .nat(kind), chain: chainName, rule: rule.reference)
                 if definite { return .decided(decision) }
@@ -294,6 +301,8 @@ public enum ForeignFirewallAudit {
             return truth(states.contains(probe.state), negated)
         case .opaqueConntrack:
             return probe.state == "established" ? .always : .never
+        case .ipv6Only:
+            return .never
         case .other:
             return .maybe
         }

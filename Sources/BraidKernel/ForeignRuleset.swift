@@ -59,6 +59,8 @@ enum FirewallCondition: Sendable, Equatable {
     /// iptables-nft's `-m conntrack` shows up in nft's JSON as an opaque `xt` match. Docker and
     /// ufw use it only for `--ctstate RELATED,ESTABLISHED`, so it is read as that.
     case opaqueConntrack
+    /// Matches IPv6 packets only (`ip6 daddr …`, `meta nfproto ipv6`): never Braid's IPv4 traffic.
+    case ipv6Only
     case other
 }
 
@@ -160,6 +162,13 @@ enum ForeignRulesetParser {
            let field = payload["field"] as? String, field == "saddr" || field == "daddr" {
             guard let prefixes = prefixes(right) else { return .other }
             return .address(field == "saddr" ? .source : .destination, prefixes: prefixes, negated: negated)
+        }
+        if let payload = left["payload"] as? [String: Any], ["ip6", "icmpv6"].contains(payload["protocol"] as? String ?? "") {
+            return .ipv6Only
+        }
+        if let meta = left["meta"] as? [String: Any], meta["key"] as? String == "nfproto", !negated,
+           strings(right) == ["ipv6"] {
+            return .ipv6Only
         }
         if let ct = left["ct"] as? [String: Any], ct["key"] as? String == "state", ct["dir"] == nil {
             guard let states = strings(right) else { return .other }

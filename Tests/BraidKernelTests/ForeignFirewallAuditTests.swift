@@ -92,4 +92,25 @@ import Testing
         kernel.update { $0.foreignRuleset = ForeignRuleset(nftJSON: ForeignFirewallFixtures.docker) }
         #expect(ForeignFirewallAudit.check(config: config, kernel: kernel).map(\.chain) == ["FORWARD"])
     }
+
+    @Test("firewalld-shaped zones: followed through goto; IPv6-only rules ignored; the final reject is found, with a firewalld fix")
+    func firewalldLike() throws {
+        let results = findings(ForeignFirewallFixtures.firewalldLike)
+        let finding = try #require(results.first)
+        #expect(results.count == 1, "\(results.map(\.summary))")
+        #expect((finding.kind, finding.table, finding.chain, finding.priority) == (.drop, "firewalld", "filter_FORWARD", 10))
+        #expect(finding.problem.hasPrefix("a `reject` rule in chain filter_FORWARD (handle 14) drops new connections lan0→wan1."), "\(finding.problem)")
+        #expect(finding.fix.first?.hasPrefix("firewalld:") == true)
+    }
+
+    @Test("A jump to a chain that drops counts, named by that chain's rule; the conditional drop before it is not repeated")
+    func jumpToDrop() throws {
+        let results = findings(ForeignFirewallFixtures.jumpToDrop)
+        #expect(results.count == 1, "\(results.map(\.summary))")
+        let finding = try #require(results.first)
+        #expect(finding.chain == "forward" && finding.kind == .drop)
+        #expect(finding.problem.hasPrefix("a `drop` rule in chain lan_out (handle 5) drops new connections lan0→wan1, established traffic lan0→wan1."),
+                "\(finding.problem)")
+        #expect(finding.fix.contains(#"nft insert rule ip router forward iifname "lan0" oifname "wan1" accept"#))
+    }
 }
