@@ -25,11 +25,15 @@ extension LinuxKernel {
         }
         var legacy: String?
         let installed = ProcessCommandRunner.searchPath.contains { FileManager.default.isExecutableFile(atPath: "\($0)/iptables-legacy-save") }
-        if installed {
+        // Without the ip_tables module no namespace has legacy tables (the file exists in every
+        // namespace once it is loaded), and iptables-legacy-save would only complain.
+        if installed, FileManager.default.fileExists(atPath: Self.legacyTableNames) {
             legacy = try runner.check(["iptables-legacy-save"])
         }
         return ForeignRuleset(nftJSON: json, iptablesLegacySave: legacy)
     }
+
+    static let legacyTableNames = "/proc/net/ip_tables_names"
 
     static func nftObjects(_ text: String, command: String) throws(KernelError) -> [[String: Any]] {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
