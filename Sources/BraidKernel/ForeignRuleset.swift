@@ -252,6 +252,7 @@ enum ForeignRulesetParser {
         var conditions: [FirewallCondition] = []
         var verdict: FirewallVerdict?
         var negated = false
+        var targetSeen = false
         var index = 0
         func next() -> String? {
             index += 1
@@ -278,11 +279,13 @@ enum ForeignRulesetParser {
             case "-m", "--match", "--comment":
                 _ = next()
             case "-j", "--jump":
+                targetSeen = true
                 if let target = next() { verdict = iptablesTarget(target) ?? (chains.contains(target) ? .jump(target) : nil) }
             case "-g", "--goto":
                 if let target = next() { verdict = .goto(target) }
             default:
-                conditions.append(.other)
+                // Options after the target are the target's (--reject-with, --log-prefix, --to-source).
+                if !targetSeen { conditions.append(.other) }
                 // Skip this option's arguments.
                 while index + 1 < words.count, !words[index + 1].hasPrefix("-"), words[index + 1] != "!" { index += 1 }
             }

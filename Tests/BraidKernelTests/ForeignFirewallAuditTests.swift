@@ -113,4 +113,29 @@ import Testing
                 "\(finding.problem)")
         #expect(finding.fix.contains(#"nft insert rule ip router forward iifname "lan0" oifname "wan1" accept"#))
     }
+
+    @Test("iptables-save: a target's own options are not conditions; a rule for other sources or interfaces does not count")
+    func legacyRejectAndTargetOptions() throws {
+        let save = """
+            *filter
+            :FORWARD ACCEPT [0:0]
+            :lan-out - [0:0]
+            -A FORWARD -s 192.168.50.0/24 -j DROP
+            -A FORWARD -i eth9 -j DROP
+            -A FORWARD -m comment --comment "log, then go on" -j LOG --log-prefix "fwd "
+            -A FORWARD -i lan+ -j lan-out
+            -A lan-out -j REJECT --reject-with icmp-port-unreachable
+            COMMIT
+            *nat
+            :POSTROUTING ACCEPT [0:0]
+            -A POSTROUTING -o wan1 -j SNAT --to-source 100.64.1.2
+            COMMIT
+            """
+        let results = findings("", legacy: save)
+        #expect(results.map(\.kind) == [.drop, .nat], "\(results.map(\.summary))")
+        #expect(results.first?.problem.hasPrefix("a `reject` rule in chain lan-out (-A lan-out -j REJECT --reject-with icmp-port-unreachable) drops") == true,
+                "\(results.first?.problem ?? "")")
+        #expect(results.first?.fix.contains("iptables-legacy -I FORWARD -i lan0 -o wan1 -j ACCEPT") == true)
+        #expect(results.last?.problem.contains("`snat` rule in chain POSTROUTING") == true, "\(results.last?.problem ?? "")")
+    }
 }
