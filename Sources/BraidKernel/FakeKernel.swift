@@ -17,6 +17,8 @@ public final class FakeKernel: KernelPort {
         public var counters: [String: TrafficCounter] = [:]
         public var sysctls: [String: String]
         public var connectionsByMark: [UInt32: Int] = [:]
+        /// Other programs' firewalls, as `readForeignRuleset` returns them; none by default.
+        public var foreignRuleset: ForeignRuleset = .empty
     }
 
     private let state: Mutex<State>
@@ -154,6 +156,10 @@ public final class FakeKernel: KernelPort {
 
     public func readTableListing() throws(KernelError) -> String? {
         state.withLock { $0.table }
+    }
+
+    public func readForeignRuleset() throws(KernelError) -> ForeignRuleset {
+        state.withLock { $0.foreignRuleset }
     }
 
     private func refuse(_ step: KernelStep, _ message: String) -> KernelError {

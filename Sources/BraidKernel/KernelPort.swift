@@ -25,6 +25,9 @@ public protocol KernelPort: Sendable {
     /// Braid's table as the kernel lists it, rules and set elements but no counter values, in a
     /// form `nft -f` loads back; nil when there is no table. Slow with large sets.
     func readTableListing() throws(KernelError) -> String?
+    /// Every other program's IPv4 tables (nftables, including iptables-nft's, and legacy iptables
+    /// when installed), for `ForeignFirewallAudit`. Braid's own table is left out.
+    func readForeignRuleset() throws(KernelError) -> ForeignRuleset
 }
 
 /// Packet and byte totals of one nft counter.

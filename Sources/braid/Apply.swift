@@ -32,6 +32,7 @@ struct Apply: ParsableCommand {
             for (name, reason) in report.flushFailures.sorted(by: { $0.key < $1.key }) {
                 printWarning("applied, but the connections of \(name), which left the config, could not be deleted: \(reason)")
             }
+            for finding in ForeignFirewallAudit.check(config: config, kernel: applier.kernel) { printWarning(finding.warning) }
         } catch {
             throw exitStatus(for: error)
         }

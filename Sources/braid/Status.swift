@@ -28,13 +28,19 @@ struct Status: ParsableCommand {
             printError(error.description)
             throw ExitStatus.kernelFailure
         }
+        let otherFirewalls = ForeignFirewallAudit.check(config: config, kernel: LinuxKernel())
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            print(String(decoding: try encoder.encode(StatusReport(installed: status.installed, wans: status.wans, daemon: health)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(StatusReport(installed: status.installed, wans: status.wans, daemon: health,
+                                                                                       otherFirewalls: otherFirewalls)), as: UTF8.self))
         } else {
             print(StatusTable.render(status))
+            if !otherFirewalls.isEmpty {
+                print("\nOther firewalls on the forward path:")
+                for finding in otherFirewalls { print("  \(finding.kind.rawValue): " + finding.summary.replacingOccurrences(of: "\n", with: "\n  ")) }
+            }
             print(health.map(HealthTable.render) ?? "\nNo daemon is running (`braid run` health-checks the WANs).")
         }
     }
@@ -64,6 +70,8 @@ struct StatusReport: Encodable {
     var installed: Bool
     var wans: [WanStatus]
     var daemon: DaemonStatus?
+    /// Other programs' chains that drop or NAT Braid's LAN→WAN traffic (`ForeignFirewallAudit`).
+    var otherFirewalls: [ForeignFirewallFinding]
 }
 
 /// The daemon's health view: state, since when and why, and each target's RTT and loss.
