@@ -246,8 +246,14 @@ public enum ConfigLoader {
         }
         func duration(_ key: String, _ range: ClosedRange<Duration>) -> Duration? {
             guard let durationCursor = keys[key], let text = collector.string(durationCursor, of: "a duration") else { return nil }
-            guard let value = DurationText.parse(text) else {
+            let value: Duration
+            switch DurationText.read(text) {
+            case .success(let parsed): value = parsed
+            case .failure(.notADuration):
                 collector.report(durationCursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
+                return nil
+            case .failure(.tooLong):
+                collector.report(durationCursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
                 return nil
             }
             guard range.contains(value) else {

@@ -106,15 +106,39 @@ public struct MethodParseError: Error, Sendable {
 
 /// Parses durations written as `100ms`, `1s`, `1.5s` or `2m`.
 public enum DurationText {
-    public static func parse(_ text: String) -> Duration? {
+    /// The longest duration Braid reads anywhere (one day). Every timer it takes from the config or
+    /// the command line is far shorter (each key has its own, tighter range); the bound keeps a
+    /// typo like `99999999999999999999s` from overflowing Duration's 64-bit arithmetic.
+    public static let maximum = Duration.seconds(86_400)
+
+    /// Why a duration text was refused.
+    public enum ParseError: Error, Sendable, Equatable {
+        /// Not a number followed by ms, s or m.
+        case notADuration
+        /// Well formed, but longer than `DurationText.maximum`.
+        case tooLong
+    }
+
+    /// Reads `100ms`, `1s`, `1.5s` or `2m`, refusing anything longer than `maximum`.
+    public static func read(_ text: String) -> Result<Duration, ParseError> {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
-            guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }), let value = Double(number), value.isFinite else { return nil }
+            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(number), value.isFinite else {
+                return .failure(.notADuration)
+            }
             // "1m" must not be read as "1" + "m" when the user meant ms: "ms" is checked first.
-            return .milliseconds(Int64((value * scale * 1000).rounded()))
+            let milliseconds = (value * scale * 1000).rounded()
+            // Compared as a Double before converting: Int64(_:) traps on a value it cannot hold.
+            guard milliseconds <= maximum.inMilliseconds else { return .failure(.tooLong) }
+            return .success(.milliseconds(Int64(milliseconds)))
         }
-        return nil
+        return .failure(.notADuration)
+    }
+
+    /// `read`, for callers that only need to know whether the text is a duration within `maximum`.
+    public static func parse(_ text: String) -> Duration? {
+        try? read(text).get()
     }
 
     public static func format(_ duration: Duration) -> String {

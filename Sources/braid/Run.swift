@@ -25,8 +25,9 @@ struct Run: AsyncParsableCommand {
             printError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error")
             throw ExitStatus.invalidInput
         }
-        guard let resync = DurationText.parse(resyncInterval), resync >= .milliseconds(100) else {
-            printError("--resync-interval: \"\(resyncInterval)\" is not a duration of at least 100ms (as 10s or 500ms)")
+        // Below 100ms the resync would keep nft busy; above an hour, drift outside Braid goes unrepaired too long.
+        guard let resync = DurationText.parse(resyncInterval), (.milliseconds(100)...(.seconds(3600))).contains(resync) else {
+            printError("--resync-interval: \"\(resyncInterval)\" is not a duration from 100ms to 3600s (as 10s or 500ms)")
             throw ExitStatus.invalidInput
         }
         LoggingSystem.bootstrap { label in
