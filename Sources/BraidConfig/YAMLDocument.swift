@@ -113,3 +113,79 @@ struct IssueCollector {
         }
     }
 }
+
+/// Bounds how much a document may grow through YAML aliases. Yams shares an anchored node among its
+/// aliases, so composing is cheap, but validation and planning walk the expanded tree: one anchored
+/// list of 2,000 addresses reused by 2,000 rules is a 170 KB file that expands to 4,000,000
+/// entries. Without aliases the tree is no larger than the file, so only expansion is bounded.
+enum AliasExpansion {
+    /// The most nodes all alias uses together may add (each use counts the whole tree it stands
+    /// for, nested aliases included): far above any hand-written reuse, and small enough that
+    /// checking a file that reaches it takes well under a second.
+    static let maximumNodes = 100_000
+
+    /// The first alias use that takes the expansion past `maximumNodes`, or nil.
+    static func check(_ root: Node) -> ConfigIssue? {
+        var walk = Walk()
+        return walk.visit(root, path: "", line: root.mark?.line)
+    }
+
+    private struct Walk {
+        /// Anchors whose defining node has been passed; meeting such a node again is an alias use.
+        var defined: Set<ObjectIdentifier> = []
+        var added = 0
+
+        /// `line`: where the node is written, for a use site (an alias node carries the mark of
+        /// its anchor, so the caller passes the line of the key or item that holds it).
+        mutating func visit(_ node: Node, path: String, line: Int?) -> ConfigIssue? {
+            if let anchor = node.anchor {
+                if defined.contains(ObjectIdentifier(anchor)) {
+                    var budget = AliasExpansion.maximumNodes - added
+                    guard count(node, within: &budget) else {
+                        let anchorLine = node.mark.map { " (defined at line \($0.line))" } ?? ""
+                        return ConfigIssue(path: path, line: line, message:
+                            "the alias *\(anchor.rawValue)\(anchorLine) takes the document past \(AliasExpansion.maximumNodes) nodes reached through aliases; write the list once (a set under `sets`, used with destination_set) instead of repeating it")
+                    }
+                    added = AliasExpansion.maximumNodes - budget
+                    return nil
+                }
+                defined.insert(ObjectIdentifier(anchor))
+            }
+            switch node {
+            case .scalar, .alias:
+                return nil
+            case .sequence(let sequence):
+                for (index, item) in sequence.enumerated() {
+                    // An item's own mark is its anchor's when it is an alias; the sequence's line is the nearest honest one.
+                    let itemLine = item.anchor.map { defined.contains(ObjectIdentifier($0)) } == true ? line : item.mark?.line
+                    if let issue = visit(item, path: "\(path)[\(index)]", line: itemLine) { return issue }
+                }
+                return nil
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    let name = key.scalar?.string ?? "?"
+                    let childPath = path.isEmpty ? name : "\(path).\(name)"
+                    if let issue = visit(key, path: childPath, line: key.mark?.line) { return issue }
+                    if let issue = visit(value, path: childPath, line: key.mark?.line) { return issue }
+                }
+                return nil
+            }
+        }
+
+        /// Counts the nodes of `node`'s tree against `budget`; false when it runs out.
+        private func count(_ node: Node, within budget: inout Int) -> Bool {
+            budget -= 1
+            guard budget >= 0 else { return false }
+            switch node {
+            case .scalar, .alias:
+                return true
+            case .sequence(let sequence):
+                for item in sequence where !count(item, within: &budget) { return false }
+                return true
+            case .mapping(let mapping):
+                for (key, value) in mapping where !count(key, within: &budget) || !count(value, within: &budget) { return false }
+                return true
+            }
+        }
+    }
+}

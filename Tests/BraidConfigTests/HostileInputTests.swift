@@ -55,3 +55,49 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         #expect(DurationText.read("1e3s") == .failure(.notADuration))
     }
 }
+
+@Suite struct AliasExpansionTests {
+    /// One anchored list of 2,000 addresses reused by 2,000 rules: 170 KB of YAML that expands to
+    /// 4,000,000 entries and took 12.7 s to check.
+    @Test func aliasReusedTooOftenIsRefusedQuickly() throws {
+        let addresses = (0..<2000).map { "10.\($0 / 250).\($0 % 250).1" }.joined(separator: ", ")
+        var yaml = baseYAML + "rules:\n"
+        yaml += "  - { name: r0, source: &src [\(addresses)], use: [isp1] }\n"
+        for index in 1..<2000 { yaml += "  - { name: r\(index), source: *src, use: [isp1] }\n" }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = try #require(rejection(of: yaml))
+        #expect(clock.now - start < .seconds(5))
+        guard case .invalid(let issues) = error else {
+            Issue.record("expected ConfigError.invalid, got \(error)")
+            return
+        }
+        #expect(issues.count == 1, "\(describe(issues))")
+        let issue = try #require(issues.first)
+        // 100,000 nodes / 2,001 per use: the 50th use (rules[50]) crosses the bound; rules[i] is on line 7 + i.
+        #expect(issue.path == "rules[50].source", "\(describe(issues))")
+        #expect(issue.line == 57, "\(describe(issues))")
+        #expect(issue.message.contains("*src") && issue.message.contains("line 7"), "\(issue.message)")
+    }
+
+    @Test func nestedAliasesCountTheirWholeExpansion() throws {
+        // Each level multiplies by 10: *l5 stands for 10^5 scalars.
+        var yaml = baseYAML + "sets:\n  x: &l0 [10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1]\n"
+        yaml += "extra:\n"
+        for level in 1...5 {
+            yaml += "  - &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        let error = try #require(rejection(of: yaml))
+        #expect(error.issues.count == 1 && error.issues[0].message.contains("aliases"), "\(describe(error.issues))")
+    }
+
+    @Test func modestAliasReuseIsAccepted() throws {
+        let config = try ConfigLoader.parse(baseYAML + """
+            rules:
+              - { name: a, source: &office [10.0.0.0/24, 10.0.1.0/24], use: [isp1] }
+              - { name: b, source: *office, protocol: tcp, destination_port: 22, use: [main] }
+            """)
+        #expect(config.rules.map(\.sources) == [config.rules[0].sources, config.rules[0].sources])
+        #expect(config.rules[1].sources.count == 2)
+    }
+}
