@@ -78,8 +78,8 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
                 guard let range = PortRange.parse(String(pieces[1])), range.count == 1 else { return .failure(.init("the http port must be 1-65535")) }
                 port = range.first
             }
-            guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else {
-                return .failure(.init("the http path may not contain spaces, quotes or non-ASCII characters"))
+            guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }), !ControlCharacters.contains(path) else {
+                return .failure(.init("the http path may not contain spaces, quotes, control or non-ASCII characters"))
             }
             return .success(.http(host: String(host), port: port, path: path))
         }

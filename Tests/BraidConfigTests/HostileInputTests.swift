@@ -101,3 +101,52 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         #expect(config.rules[1].sources.count == 2)
     }
 }
+
+@Suite struct ControlCharacterTests {
+    /// YAML escapes that put a control character in a scalar: NUL, ESC, DEL, NEL (C1), a tab.
+    static let controls = [#"\0"#, #"\e"#, #"\x7f"#, #"\N"#, #"\t"#]
+
+    static let namedPlaces: [(String, String)] = [
+        ("rules[0].name", "rules:\n  - { name: \"ok~NAME\", use: [isp1] }\n"),
+        ("wans[1].name", "  - { name: \"ok~NAME\", interface: wan2, gateway: 192.0.2.9 }\n"),
+        ("sets.ok~NAME", "sets:\n  \"ok~NAME\": [10.0.0.0/8]\n"),
+        ("port_forwards[0].name", "port_forwards:\n  - { name: \"ok~NAME\", port: 80, to: 10.0.0.2 }\n"),
+    ]
+
+    @Test(arguments: namedPlaces, controls)
+    func nameWithAControlCharacterIsRefusedAndEscapedInTheError(_ place: (String, String), _ control: String) throws {
+        // `wans` is the base's last key, so a WAN item appended to it joins the list.
+        let yaml = baseYAML + place.1.replacingOccurrences(of: "~NAME", with: control)
+        let error = try #require(rejection(of: yaml))
+        let text = error.description
+        #expect(!text.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" }, "raw control character in: \(text.debugDescription)")
+        #expect(text.contains("\\u{"), "\(text.debugDescription)")
+        #expect(!error.issues.isEmpty)
+    }
+
+    @Test func escapeSequenceInARuleNameIsShownEscaped() throws {
+        let error = try #require(rejection(of: baseYAML + "rules:\n  - { name: \"red\\e[31m\", use: [isp1] }\n"))
+        let issue = try #require(error.issues.first { $0.path == "rules[0].name" })
+        #expect(issue.line == 7)
+        #expect(issue.message.contains(#""red\u{1B}[31m""#), "\(issue.message)")
+    }
+
+    @Test func unknownKeyWithAControlCharacterIsEscapedInThePath() throws {
+        let error = try #require(rejection(of: baseYAML + "\"log\\ein\": 1\n"))
+        #expect(error.issues.map(\.path) == [#"log\u{1B}in"#])
+        #expect(!error.description.contains("\u{1B}"))
+    }
+
+    @Test func httpPathWithAControlCharacterIsRefused() throws {
+        let error = try #require(rejection(of: baseYAML + """
+                health: { targets: [192.0.2.1], method: "http://example.com/a\\eb" }
+            """))
+        #expect(error.issues.contains { $0.path == "wans[0].health.method" }, "\(describe(error.issues))")
+        #expect(!error.description.contains("\u{1B}"))
+    }
+
+    @Test func escapingWritesEachControlAsAUnicodeEscape() {
+        #expect(ControlCharacters.escaped("a\u{0}b\u{1B}c\u{7F}d\u{85}") == #"a\u{0}b\u{1B}c\u{7F}d\u{85}"#)
+        #expect(ControlCharacters.escaped("plain é") == "plain é")
+    }
+}
