@@ -40,8 +40,11 @@ struct TrafficPolicyReader {
                     continue
                 }
                 let fullPath = path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
-                guard let text = try? String(contentsOfFile: fullPath, encoding: .utf8) else {
-                    collector.report(fileCursor, "cannot read \(fullPath): " + (FileManager.default.fileExists(atPath: fullPath) ? "not readable UTF-8 text" : "no such file"))
+                let text: String
+                switch TextFile.read(fullPath) {
+                case .success(let contents): text = contents
+                case .failure(let error):
+                    collector.report(fileCursor, "cannot read \(fullPath): \(error)")
                     continue
                 }
                 var entries: [IPv4Prefix] = []

@@ -150,3 +150,79 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         #expect(ControlCharacters.escaped("plain é") == "plain é")
     }
 }
+
+@Suite struct UnreadableFileTests {
+    /// What `load` and a set file say for `path`.
+    private func reasons(for path: String) throws -> (config: String, set: String) {
+        let configError: ConfigError
+        do {
+            _ = try ConfigLoader.load(path: path)
+            Issue.record("\(path) was read as a config")
+            return ("", "")
+        } catch {
+            configError = error
+        }
+        let setError = try #require(rejection(of: baseYAML + "sets:\n  x: { file: \"\(path)\" }\n"))
+        let setIssue = try #require(setError.issues.first { $0.path == "sets.x.file" }, "\(describe(setError.issues))")
+        #expect(setIssue.line == 7)
+        return (configError.description, setIssue.message)
+    }
+
+    @Test func directoryIsNamedAsADirectory() throws {
+        try withTemporaryDirectory { directory in
+            let (config, set) = try reasons(for: directory.path)
+            #expect(config.contains("is a directory"), "\(config)")
+            #expect(set.contains("is a directory"), "\(set)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func fifoIsRefusedWithoutWaitingForAWriter() throws {
+        try withTemporaryDirectory { directory in
+            let fifo = directory.appendingPathComponent("pipe").path
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let (config, set) = try reasons(for: fifo)
+            #expect(config.contains("not a regular file"), "\(config)")
+            #expect(set.contains("not a regular file"), "\(set)")
+        }
+    }
+
+    @Test func deviceIsRefusedWithoutReadingIt() throws {
+        let (config, set) = try reasons(for: "/dev/zero")
+        #expect(config.contains("not a regular file"), "\(config)")
+        #expect(set.contains("not a regular file"), "\(set)")
+    }
+
+    @Test func fileAboveTheSizeLimitIsRefused() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("big.yaml").path
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            #expect(truncate(path, 65 << 20) == 0)  // sparse: no disk used
+            let (config, set) = try reasons(for: path)
+            #expect(config.contains("64 MiB"), "\(config)")
+            #expect(set.contains("64 MiB"), "\(set)")
+        }
+    }
+
+    @Test(.enabled(if: geteuid() != 0, "root reads a file whatever its mode"))
+    func unreadableFileSaysPermissionDenied() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("secret.yaml").path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("lan: {}\n".utf8), attributes: [.posixPermissions: 0]))
+            let (config, set) = try reasons(for: path)
+            #expect(config.contains("permission denied"), "\(config)")
+            #expect(set.contains("permission denied"), "\(set)")
+        }
+    }
+
+    @Test func missingFileAndNonUTF8FileKeepTheirMessages() throws {
+        try withTemporaryDirectory { directory in
+            let missing = try reasons(for: directory.appendingPathComponent("none.yaml").path)
+            #expect(missing.config.contains("no such file") && missing.set.contains("no such file"))
+            let latin1 = directory.appendingPathComponent("latin1.txt").path
+            #expect(FileManager.default.createFile(atPath: latin1, contents: Data([0x63, 0x61, 0x66, 0xE9, 0x0A])))
+            let bad = try reasons(for: latin1)
+            #expect(bad.config.contains("not UTF-8 text") && bad.set.contains("not UTF-8 text"))
+        }
+    }
+}
