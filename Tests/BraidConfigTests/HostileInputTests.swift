@@ -226,3 +226,23 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         }
     }
 }
+
+/// What the file alone shows a health or forward target cannot be (the planner checks the rest
+/// against the host's addresses).
+@Suite struct UnusableTargetTests {
+    static let unusable = ["0.0.0.0", "0.1.2.3", "127.0.0.1", "127.8.9.10", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255"]
+
+    @Test(arguments: unusable)
+    func healthTargetThatNoProbeCanReachIsRefused(_ address: String) throws {
+        let error = try #require(rejection(of: baseYAML + "    health: { targets: [\(address)] }\n"))
+        #expect(error.issues.map(\.path) == ["wans[0].health.targets[0]"], "\(describe(error.issues))")
+        #expect(error.issues.first?.line == 6)
+    }
+
+    @Test(arguments: unusable)
+    func forwardTargetThatIsNoHostIsRefused(_ address: String) throws {
+        let error = try #require(rejection(of: baseYAML + "port_forwards:\n  - { name: web, port: 80, to: \(address) }\n"))
+        #expect(error.issues.map(\.path) == ["port_forwards[0].to"], "\(describe(error.issues))")
+        #expect(error.issues.first?.line == 7)
+    }
+}
