@@ -23,12 +23,10 @@ public enum ConfigLoader {
 
     /// Parses config text; relative set file paths are read from `baseDirectory`.
     public static func parse(_ text: String, baseDirectory: String = FileManager.default.currentDirectoryPath) throws(ConfigError) -> Config {
+        if let issue = AliasExpansion.check(text) { throw .invalid([issue]) }
         let root: Node?
-        // The parser owns the anchors (a node holds its anchor weakly): keep it until aliases are checked.
-        let parser: Parser
         do {
-            parser = try Parser(yaml: text)
-            root = try parser.singleRoot()
+            root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
             throw syntaxError(error)
         } catch {
@@ -37,7 +35,6 @@ public enum ConfigLoader {
         guard let root else {
             throw .invalid([ConfigIssue(path: "", line: nil, message: "the config is empty; it needs `lan` and `wans`")])
         }
-        if let issue = withExtendedLifetime(parser, { AliasExpansion.check(root) }) { throw .invalid([issue]) }
         var collector = IssueCollector()
         let config = readConfig(YAMLCursor(node: root, path: ""), baseDirectory: baseDirectory, &collector)
         if let config, collector.issues.isEmpty { return config }

@@ -91,6 +91,23 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         #expect(error.issues.count == 1 && error.issues[0].message.contains("aliases"), "\(describe(error.issues))")
     }
 
+    /// Yams hashes mapping keys whole while composing: a key that stands for 10^9 scalars hung
+    /// `check` before any validation ran, so the bound is checked before composing.
+    @Test(.timeLimit(.minutes(1)))
+    func nestedAliasAsAMappingKeyIsRefusedBeforeComposing() throws {
+        var yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...8 {
+            yaml += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        yaml += "k:\n  ? *a8\n  : 1\n"
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = try #require(rejection(of: yaml))
+        #expect(clock.now - start < .seconds(5))
+        #expect(error.issues.count == 1 && error.issues[0].message.contains("added by aliases"), "\(describe(error.issues))")
+        #expect(error.issues.first?.line == 5, "\(describe(error.issues))")
+    }
+
     @Test func modestAliasReuseIsAccepted() throws {
         let config = try ConfigLoader.parse(baseYAML + """
             rules:
