@@ -80,7 +80,7 @@ struct TrafficPolicyReader {
             let before = collector.issues.count
             var rule = TrafficRuleConfig(name: "", use: [])
             if let nameCursor = keys["name"], let name = collector.string(nameCursor, of: "a rule name") {
-                if name.isEmpty || name.count > 64 || name.contains("\"") || ControlCharacters.contains(name) {
+                if name.isEmpty || name.count > 64 || name.contains("\"") || name.contains(where: \.isNewline) || ControlCharacters.contains(name) {
                     collector.report(nameCursor, "\"\(name)\" is not a rule name: 1-64 characters without quotes, line breaks or other control characters")
                 } else if let first = names[name] {
                     collector.report(nameCursor, "\"\(name)\" is already the name of \(first)")

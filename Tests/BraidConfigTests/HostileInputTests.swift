@@ -148,6 +148,12 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         #expect(issue.message.contains(#""red\u{1B}[31m""#), "\(issue.message)")
     }
 
+    /// U+2028 is a line break without being a control character: still refused in a rule name.
+    @Test func lineSeparatorInARuleNameIsRefused() throws {
+        let error = try #require(rejection(of: baseYAML + "rules:\n  - { name: \"a\\Lb\", use: [isp1] }\n"))
+        #expect(error.issues.map(\.path) == ["rules[0].name"], "\(describe(error.issues))")
+    }
+
     @Test func unknownKeyWithAControlCharacterIsEscapedInThePath() throws {
         let error = try #require(rejection(of: baseYAML + "\"log\\ein\": 1\n"))
         #expect(error.issues.map(\.path) == [#"log\u{1B}in"#])
