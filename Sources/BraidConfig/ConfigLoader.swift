@@ -14,17 +14,16 @@ public enum ConfigLoader {
 
     public static func load(path: String) throws(ConfigError) -> Config {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "no such file"
-            throw .unreadable(path: path, reason: reason)
+        switch TextFile.read(path) {
+        case .success(let contents): text = contents
+        case .failure(let error): throw .unreadable(path: path, reason: error.description)
         }
         return try parse(text, baseDirectory: (path as NSString).deletingLastPathComponent)
     }
 
     /// Parses config text; relative set file paths are read from `baseDirectory`.
     public static func parse(_ text: String, baseDirectory: String = FileManager.default.currentDirectoryPath) throws(ConfigError) -> Config {
+        if let issue = AliasExpansion.check(text) { throw .invalid([issue]) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -115,8 +115,8 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
                 guard let range = PortRange.parse(String(pieces[1])), range.count == 1 else { return .failure(.init("the http port must be 1-65535")) }
                 port = range.first
             }
-            guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else {
-                return .failure(.init("the http path may not contain spaces, quotes or non-ASCII characters"))
+            guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }), !ControlCharacters.contains(path) else {
+                return .failure(.init("the http path may not contain spaces, quotes, control or non-ASCII characters"))
             }
             return .success(.http(host: String(host), port: port, path: path))
         }
@@ -143,15 +143,39 @@ public struct MethodParseError: Error, Sendable {
 
 /// Parses durations written as `100ms`, `1s`, `1.5s` or `2m`.
 public enum DurationText {
-    public static func parse(_ text: String) -> Duration? {
+    /// The longest duration Braid reads anywhere (one day). Every timer it takes from the config or
+    /// the command line is far shorter (each key has its own, tighter range); the bound keeps a
+    /// typo like `99999999999999999999s` from overflowing Duration's 64-bit arithmetic.
+    public static let maximum = Duration.seconds(86_400)
+
+    /// Why a duration text was refused.
+    public enum ParseError: Error, Sendable, Equatable {
+        /// Not a number followed by ms, s or m.
+        case notADuration
+        /// Well formed, but longer than `DurationText.maximum`.
+        case tooLong
+    }
+
+    /// Reads `100ms`, `1s`, `1.5s` or `2m`, refusing anything longer than `maximum`.
+    public static func read(_ text: String) -> Result<Duration, ParseError> {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
-            guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }), let value = Double(number), value.isFinite else { return nil }
+            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(number), value.isFinite else {
+                return .failure(.notADuration)
+            }
             // "1m" must not be read as "1" + "m" when the user meant ms: "ms" is checked first.
-            return .milliseconds(Int64((value * scale * 1000).rounded()))
+            let milliseconds = (value * scale * 1000).rounded()
+            // Compared as a Double before converting: Int64(_:) traps on a value it cannot hold.
+            guard milliseconds <= maximum.inMilliseconds else { return .failure(.tooLong) }
+            return .success(.milliseconds(Int64(milliseconds)))
         }
-        return nil
+        return .failure(.notADuration)
+    }
+
+    /// `read`, for callers that only need to know whether the text is a duration within `maximum`.
+    public static func parse(_ text: String) -> Duration? {
+        try? read(text).get()
     }
 
     public static func format(_ duration: Duration) -> String {
@@ -196,8 +220,15 @@ extension IssueCollector {
     /// A duration (`100ms`, `1s`, `1.5s`, `2m`) within `range`.
     mutating func duration(_ cursor: YAMLCursor, in range: ClosedRange<Duration>) -> Duration? {
         guard let text = string(cursor, of: "a duration") else { return nil }
-        guard let value = DurationText.parse(text) else {
+        let value: Duration
+        switch DurationText.read(text) {
+        case .success(let parsed): value = parsed
+        case .failure(.notADuration):
             report(cursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
+            return nil
+        case .failure(.tooLong):
+            // Longer than a day: out of range for every key, and refused before it could overflow.
+            report(cursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
             return nil
         }
         guard range.contains(value) else {

@@ -35,9 +35,16 @@ struct TrafficPolicyReader {
                     if case .mapping(let inner) = value, inner["file"] == nil { collector.report(setCursor, "needs `file: PATH` or a list of addresses") }
                     continue
                 }
+                guard !path.isEmpty, !ControlCharacters.contains(path) else {
+                    collector.report(fileCursor, "\"\(path)\" is not a file path (empty, or with control characters)")
+                    continue
+                }
                 let fullPath = path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
-                guard let text = try? String(contentsOfFile: fullPath, encoding: .utf8) else {
-                    collector.report(fileCursor, "cannot read \(fullPath): " + (FileManager.default.fileExists(atPath: fullPath) ? "not readable UTF-8 text" : "no such file"))
+                let text: String
+                switch TextFile.read(fullPath) {
+                case .success(let contents): text = contents
+                case .failure(let error):
+                    collector.report(fileCursor, "cannot read \(fullPath): \(error)")
                     continue
                 }
                 var entries: [IPv4Prefix] = []
@@ -73,8 +80,8 @@ struct TrafficPolicyReader {
             let before = collector.issues.count
             var rule = TrafficRuleConfig(name: "", use: [])
             if let nameCursor = keys["name"], let name = collector.string(nameCursor, of: "a rule name") {
-                if name.isEmpty || name.count > 64 || name.contains(where: { $0.isNewline || $0 == "\"" }) {
-                    collector.report(nameCursor, "a rule name is 1-64 characters without quotes or line breaks")
+                if name.isEmpty || name.count > 64 || name.contains("\"") || name.contains(where: \.isNewline) || ControlCharacters.contains(name) {
+                    collector.report(nameCursor, "\"\(name)\" is not a rule name: 1-64 characters without quotes, line breaks or other control characters")
                 } else if let first = names[name] {
                     collector.report(nameCursor, "\"\(name)\" is already the name of \(first)")
                 } else {

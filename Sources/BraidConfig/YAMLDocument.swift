@@ -113,3 +113,4 @@ struct IssueCollector {
         }
     }
 }
+

@@ -10,6 +10,8 @@ public enum GatewayPlanner {
     public static func plan(_ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable,
                             previousSlots: [String: Int] = [:], missingInterfacesAreDown: Bool = false) throws(PlanError) -> DesiredState {
         if !missingInterfacesAreDown { try checkInterfaces(config, host: host) }
+        let addressProblems = HostAddressCheck.problems(config, host: host)
+        if !addressProblems.isEmpty { throw PlanError(problems: addressProblems) }
         let layout = config.kernel
         let slots = WanSlotAssignment.assign(config.wans, previous: previousSlots, capacity: layout.markCapacity)
         try checkSlots(slots, layout: layout)

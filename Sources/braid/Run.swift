@@ -22,11 +22,12 @@ struct Run: AsyncParsableCommand {
         let config = try loadConfig(options)
         try requireRoot("run")
         guard let level = Logger.Level(rawValue: logLevel) else {
-            printError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error")
+            printError("--log-level: \"\(ControlCharacters.escaped(logLevel))\" is not one of trace, debug, info, notice, warning, error")
             throw ExitStatus.invalidInput
         }
-        guard let resync = DurationText.parse(resyncInterval), resync >= .milliseconds(100) else {
-            printError("--resync-interval: \"\(resyncInterval)\" is not a duration of at least 100ms (as 10s or 500ms)")
+        // Below 100ms the resync would keep nft busy; above an hour, drift outside Braid goes unrepaired too long.
+        guard let resync = DurationText.parse(resyncInterval), (.milliseconds(100)...(.seconds(3600))).contains(resync) else {
+            printError("--resync-interval: \"\(ControlCharacters.escaped(resyncInterval))\" is not a duration from 100ms to 3600s (as 10s or 500ms)")
             throw ExitStatus.invalidInput
         }
         LoggingSystem.bootstrap { label in

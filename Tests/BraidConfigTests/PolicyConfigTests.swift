@@ -351,7 +351,7 @@ struct InvalidPolicyCase: Sendable, CustomTestStringConvertible {
             sets:
               block:
                 file: binary.txt
-            """, expectedPath: "sets.block.file", expectedLine: 5, messageContains: "not readable UTF-8 text",
+            """, expectedPath: "sets.block.file", expectedLine: 5, messageContains: "not UTF-8 text",
             files: ["binary.txt": [0x31, 0x30, 0x2e, 0xff, 0xfe, 0x0a]]),
 
         InvalidPolicyCase(problem: "bad line in a set file", policy: """

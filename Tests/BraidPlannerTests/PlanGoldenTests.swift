@@ -140,7 +140,8 @@ struct GoldenScenario: Sendable, CustomTestStringConvertible {
 @Suite struct PlanGoldenTests {
     @Test(arguments: GoldenScenario.all)
     func planMatchesGoldenFile(_ scenario: GoldenScenario) throws {
-        let state = try plan(scenario.yaml, linksDown: scenario.linksDown)
+        // With LAN addresses, so the planner's checks of health and forward targets run too.
+        let state = try plan(scenario.yaml, linksDown: scenario.linksDown, lanAddresses: true)
         try GoldenFile.check(PlanPrinter.render(state), against: scenario.fileName)
     }
 
@@ -161,7 +162,8 @@ struct GoldenScenario: Sendable, CustomTestStringConvertible {
 
     @Test func wanWithLinkDownGetsNoRouteAndNoShare() throws {
         let scenario = try #require(GoldenScenario.all.first { $0.fileName == "wan_link_down.plan" })
-        let state = try plan(scenario.yaml, linksDown: scenario.linksDown)
+        // With LAN addresses, so the planner's checks of health and forward targets run too.
+        let state = try plan(scenario.yaml, linksDown: scenario.linksDown, lanAddresses: true)
         let down = try state.wan(named: "isp2")
         #expect(down.splitShare == 0)
         #expect(!state.routes.contains { $0.table == down.table || $0.device == down.interface })
