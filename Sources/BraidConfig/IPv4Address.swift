@@ -78,15 +78,27 @@ public struct IPv4Prefix: Sendable, Hashable, CustomStringConvertible {
 public struct InterfaceAddress: Sendable, Hashable, CustomStringConvertible {
     public let address: IPv4Address
     public let prefixLength: Int
+    /// The far end of a point-to-point address (`ip addr add A peer B/32`): then the prefix
+    /// length belongs to the peer, and the peer, not `address`, is what is on-link.
+    public let peer: IPv4Address?
 
-    public init(address: IPv4Address, prefixLength: Int) {
+    public init(address: IPv4Address, prefixLength: Int, peer: IPv4Address? = nil) {
         self.address = address
         self.prefixLength = prefixLength
+        self.peer = peer
     }
 
     /// The connected subnet this address makes on-link.
     public var subnet: IPv4Prefix {
         IPv4Prefix(address: IPv4Address(address.value & IPv4Prefix.mask(prefixLength)), length: prefixLength)!
+    }
+
+    /// Whether the kernel accepts `gateway` as a next hop through this address: it must lie in
+    /// the connected subnet (or the peer's prefix on a point-to-point link), else `ip route add
+    /// default via GATEWAY` fails with "Nexthop has invalid gateway".
+    public func hasOnLink(_ gateway: IPv4Address) -> Bool {
+        let onLink = peer ?? address
+        return IPv4Prefix.mask(prefixLength) & (onLink.value ^ gateway.value) == 0
     }
 
     public var description: String { "\(address)/\(prefixLength)" }

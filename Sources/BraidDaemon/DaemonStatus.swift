@@ -19,7 +19,8 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
 
 /// One WAN's health as the daemon sees it.
 public struct WanHealthStatus: Sendable, Codable, Equatable {
-    /// "up", "down" (probes failing) or "link-down".
+    /// "up", "down" (probes failing), "link-down", or "unusable" (the link is up but the host
+    /// cannot route through it: an off-link gateway, a route or sysctl the kernel refused).
     public var state: String
     public var name: String
     public var since: Date

@@ -50,6 +50,8 @@ public final class GatewayController {
     private var installedRouting: (rules: Set<PolicyRule>, routes: Set<Route>)?
     /// State-directory warnings last logged, so a read-only /run is reported once, not on every re-plan.
     private var loggedStateWarnings: [String] = []
+    /// WAN name → why the last apply could not route through it (`DesiredState.unusableReasons`).
+    private var unusable: [String: String] = [:]
 
     public init(config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
                 status: StatusBoard, emit: @escaping @Sendable (DaemonEvent) -> Void) {
@@ -331,6 +333,15 @@ public final class GatewayController {
             if report.stateWarnings.isEmpty, !loggedStateWarnings.isEmpty { logger.notice("the state directory works again") }
             loggedStateWarnings = report.stateWarnings
         }
+        // A WAN the host cannot route through (missing interface, off-link gateway, a refused
+        // route or sysctl) is out of the split while the others were installed; say so once.
+        for (name, reason) in report.desired.unusableReasons.sorted(by: { $0.key < $1.key }) where unusable[name] != reason {
+            logger.warning("\(name) is out of service: \(reason)")
+        }
+        for name in unusable.keys.sorted() where report.desired.unusableReasons[name] == nil {
+            logger.notice("\(name) can be routed through again")
+        }
+        unusable = report.desired.unusableReasons
     }
 
     /// Puts back Braid's ip rules and routes when one is missing (deleted by another tool or a
@@ -367,8 +378,12 @@ public final class GatewayController {
     private func publishStatus() {
         let wans = config.wans.map { wan -> WanHealthStatus in
             let tracker = trackers[wan.name]
-            let state = linkUp[wan.name] != true ? "link-down" : (tracker?.state.rawValue ?? "up")
-            let reason = reasons[wan.name]
+            var state = linkUp[wan.name] != true ? "link-down" : (tracker?.state.rawValue ?? "up")
+            var reason = reasons[wan.name]
+            if state != "link-down", let problem = unusable[wan.name] {
+                state = "unusable"
+                reason = (problem, reason?.since ?? Date())
+            }
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
                 TargetHealthStatus(address: "\(address)",
                                    lastRTTMilliseconds: tracker?.lastRTT(target: index).map { $0.inMilliseconds },

@@ -32,6 +32,17 @@ enum ProbeSocket {
         return descriptor
     }
 
+    /// The interface's current index, 0 when it does not exist.
+    static func interfaceIndex(_ name: String) -> UInt32 {
+        if_nametoindex(name)
+    }
+
+    /// A send error that says the socket's bound device is gone or down (deleted, re-created with
+    /// a new index): a socket opened afresh, bound by name again, may work where this one cannot.
+    static func meansDeviceGone(_ error: Int32) -> Bool {
+        error == ENODEV || error == ENXIO || error == ENETDOWN
+    }
+
     /// Starts a non-blocking connect; true when it completed at once.
     static func connect(_ descriptor: Int32, to address: IPv4Address, port: UInt16) throws -> Bool {
         var target = socketAddress(address, port)

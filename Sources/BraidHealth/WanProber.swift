@@ -60,6 +60,15 @@ public final class WanProber: @unchecked Sendable {
         let clock = ContinuousClock()
         var icmpSocket: Int32 = -1
         defer { if icmpSocket >= 0 { close(icmpSocket) } }
+        // SO_BINDTODEVICE takes a name but binds the interface's index: a WAN interface that is
+        // deleted and re-created (a PPP redial, a modem re-plugged) gets a new index, and a socket
+        // bound to the old one fails every send. The socket is reopened, bound by name, whenever
+        // the name's index changes or a send says the device is gone.
+        var icmpSocketIndex: UInt32 = 0
+        func closeICMPSocket() {
+            if icmpSocket >= 0 { close(icmpSocket) }
+            icmpSocket = -1
+        }
         var attempts: [Attempt] = []
         var rounds: [Int: PendingRound] = [:]
         var nextRound = 0
@@ -77,6 +86,7 @@ public final class WanProber: @unchecked Sendable {
         while isRunning {
             let now = clock.now
             if now >= nextRoundAt {
+                if icmpSocket >= 0 && ProbeSocket.interfaceIndex(interface) != icmpSocketIndex { closeICMPSocket() }
                 rounds[nextRound] = PendingRound(startedAt: now, outcomes: Array(repeating: nil, count: check.targets.count))
                 for (targetIndex, target) in check.targets.enumerated() {
                     var attempt = Attempt(round: nextRound, target: targetIndex, sentAt: now, deadline: now + check.timeout)
@@ -84,12 +94,15 @@ public final class WanProber: @unchecked Sendable {
                         switch check.method {
                         case .icmp:
                             if icmpSocket < 0 {
+                                icmpSocketIndex = ProbeSocket.interfaceIndex(interface)
                                 icmpSocket = try ProbeSocket.open(type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMP), interface: interface, mark: mark)
                             }
                             icmpSequence &+= 1
                             attempt.icmpSequence = icmpSequence
                             if !ProbeSocket.sendTo(icmpSocket, ICMPEcho.request(identifier: identifier, sequence: icmpSequence), target) {
-                                throw ProbeSocket.Failure(description: "send: \(String(cString: strerror(errno)))")
+                                let error = errno
+                                if ProbeSocket.meansDeviceGone(error) { closeICMPSocket() }
+                                throw ProbeSocket.Failure(description: "send: \(String(cString: strerror(error)))")
                             }
                             attempt.stage = .awaitingResponse
                         case .tcp(let port):

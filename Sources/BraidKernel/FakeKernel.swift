@@ -5,7 +5,8 @@ import Synchronization
 
 /// An in-memory kernel with the same interface as `LinuxKernel`, for planner, applier and daemon
 /// tests without root. It enforces the kernel rules Braid relies on (a route slot holds one route,
-/// a gateway route needs its device up, deleting needs an exact match) and can be told to fail a step.
+/// a gateway route needs its device up and its gateway on-link, deleting needs an exact match) and
+/// can be told to fail a step.
 public final class FakeKernel: KernelPort {
     /// The fake's whole state, visible to tests.
     public struct State: Sendable, Equatable {
@@ -91,14 +92,20 @@ public final class FakeKernel: KernelPort {
             switch step {
             case .addRoute(let route):
                 if state.routes.contains(where: { $0.slot == route.slot }) { return refuse(step, "RTNETLINK answers: File exists") }
-                guard state.interfaces.first(where: { $0.name == route.device })?.isUp == true else {
+                guard let device = state.interfaces.first(where: { $0.name == route.device }), device.isUp else {
                     return refuse(step, "Error: Device for nexthop is not up.")
+                }
+                guard device.addresses.contains(where: { $0.hasOnLink(route.gateway) }) else {
+                    return refuse(step, "Error: Nexthop has invalid gateway.")
                 }
                 state.routes.append(route)
             case .deleteRoute(let route):
                 guard let index = state.routes.firstIndex(of: route) else { return refuse(step, "RTNETLINK answers: No such process") }
                 state.routes.remove(at: index)
             case .replaceRoute(_, let new):
+                guard state.interfaces.first(where: { $0.name == new.device })?.addresses.contains(where: { $0.hasOnLink(new.gateway) }) == true else {
+                    return refuse(step, "Error: Nexthop has invalid gateway.")
+                }
                 state.routes.removeAll { $0.slot == new.slot }
                 state.routes.append(new)
             case .addRule(let rule):

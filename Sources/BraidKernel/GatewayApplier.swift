@@ -70,8 +70,9 @@ public struct GatewayApplier: Sendable {
         var warnings: [String] = []
         let locked = try lock(&warnings)
         defer { if locked { store.changeLock.release() } }
-        var report = try applyLocked(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
-                                     warnings: &warnings)
+        // One WAN's refused route or sysctl takes out only that WAN (WanIsolation.swift).
+        var report = try applyIsolatingWans(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
+                                            warnings: &warnings)
         // The early and the final save fail alike: say it once.
         report.stateWarnings = warnings.reduce(into: []) { unique, warning in if !unique.contains(warning) { unique.append(warning) } }
         return report
@@ -92,8 +93,9 @@ public struct GatewayApplier: Sendable {
         }
     }
 
-    private func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
-                             warnings: inout [String]) throws(ApplyError) -> Report {
+    /// One attempt, whole or nothing, with `availability` as given.
+    func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
+                     warnings: inout [String]) throws(ApplyError) -> Report {
         let (stored, loadWarning) = store.loadReporting()
         if let loadWarning { warnings.append(loadWarning) }
         let observedBefore: ObservedKernelState

@@ -27,7 +27,9 @@ public struct LinuxKernel: KernelPort {
             let addresses = (link["addr_info"] as? [[String: Any]] ?? []).compactMap { info -> InterfaceAddress? in
                 guard info["family"] as? String == "inet", let local = info["local"] as? String,
                       let address = IPv4Address(local), let length = info["prefixlen"] as? Int else { return nil }
-                return InterfaceAddress(address: address, prefixLength: length)
+                // ip lists a point-to-point peer as "address" (different from "local").
+                let peer = (info["address"] as? String).flatMap { IPv4Address($0) }.flatMap { $0 == address ? nil : $0 }
+                return InterfaceAddress(address: address, prefixLength: length, peer: peer)
             }
             return InterfaceFacts(name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: addresses)
         })

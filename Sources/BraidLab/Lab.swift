@@ -104,11 +104,9 @@ public final class Lab: Sendable {
                          ["address", "add", "\(Lab.secondServerAddress)/32", "dev", "lo"]])
         for wan in wans {
             let isp = wan.namespace
-            try ProcessCommandRunner().check(["ip", "link", "add", wan.routerInterface, "netns", router.name, "type", "veth", "peer", "name", "customer", "netns", isp.name])
+            try addRouterLink(wan)
             try ProcessCommandRunner().check(["ip", "link", "add", "upstream", "netns", isp.name, "type", "veth", "peer", "name", wan.internetInterface, "netns", internet.name])
-            try router.ip([["address", "add", "\(wan.routerAddress)/24", "dev", wan.routerInterface], ["link", "set", wan.routerInterface, "up"]])
-            try isp.ip([["address", "add", "\(wan.gateway)/24", "dev", "customer"], ["link", "set", "customer", "up"],
-                        ["address", "add", "\(wan.upstreamAddress)/24", "dev", "upstream"], ["link", "set", "upstream", "up"],
+            try isp.ip([["address", "add", "\(wan.upstreamAddress)/24", "dev", "upstream"], ["link", "set", "upstream", "up"],
                         ["route", "add", "default", "via", "\(wan.internetSideAddress)"]])
             try isp.sysctl("net/ipv4/ip_forward", "1")
             try isp.run(["nft", "-f", "-"], input: """
@@ -166,6 +164,32 @@ public final class Lab: Sendable {
 
     public func healUpstream(_ wan: LabWan) throws {
         try wan.namespace.run(["nft", "flush", "chain", "inet", "isp", "outage"])
+    }
+
+    /// The veth pair between the router's WAN interface and the ISP's `customer`, addressed and up.
+    private func addRouterLink(_ wan: LabWan) throws {
+        try ProcessCommandRunner().check(["ip", "link", "add", wan.routerInterface, "netns", router.name, "type", "veth",
+                                          "peer", "name", "customer", "netns", wan.namespace.name])
+        try router.ip([["address", "add", "\(wan.routerAddress)/24", "dev", wan.routerInterface], ["link", "set", wan.routerInterface, "up"]])
+        try wan.namespace.ip([["address", "add", "\(wan.gateway)/24", "dev", "customer"], ["link", "set", "customer", "up"]])
+    }
+
+    /// Deletes the router's WAN interface (and with it the ISP's end), as when a PPP link drops or an
+    /// LTE modem is unplugged: its routes, addresses and /proc/sys/net/ipv4/conf entry are gone.
+    public func deleteRouterLink(_ wan: LabWan) throws {
+        try router.ip([["link", "del", wan.routerInterface]])
+    }
+
+    /// Re-creates a deleted WAN link with the same names and addresses; the kernel gives the
+    /// router's interface a new index.
+    public func recreateRouterLink(_ wan: LabWan) throws {
+        try addRouterLink(wan)
+    }
+
+    /// Replaces the router's WAN address with `address` (e.g. "100.99.1.2/24"), so that the WAN's
+    /// gateway is off-link: the kernel flushes the WAN's routes and refuses to add them back.
+    public func moveRouterAddress(_ wan: LabWan, to address: String) throws {
+        try router.ip([["address", "flush", "dev", wan.routerInterface], ["address", "add", address, "dev", wan.routerInterface]])
     }
 
     /// Takes the ISP's end of the router link down: the router sees its WAN interface lose carrier.

@@ -11,13 +11,19 @@ public struct DesiredState: Sendable, Equatable {
     public var sysctls: [SysctlSetting]
     /// Per-WAN facts the CLI shows (mark, table, share of new connections).
     public var wans: [PlannedWan]
+    /// WAN name → why the host cannot use it now (its interface is missing or down, has no IPv4
+    /// address, its gateway is off-link, the kernel refused its route or sysctl). Health verdicts
+    /// are the daemon's and not listed here.
+    public var unusableReasons: [String: String]
 
-    public init(ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan]) {
+    public init(ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
+                unusableReasons: [String: String] = [:]) {
         self.ruleset = ruleset
         self.policyRules = policyRules
         self.routes = routes
         self.sysctls = sysctls
         self.wans = wans
+        self.unusableReasons = unusableReasons
     }
 }
 

@@ -16,11 +16,12 @@ public enum GatewayPlanner {
         let slots = WanSlotAssignment.assign(config.wans, previous: previousSlots, capacity: layout.markCapacity)
         try checkSlots(slots, layout: layout)
         let slot = { (index: Int) in slots[config.wans[index].name]! }
-        // Usable link: up, with an IPv4 address (without one the kernel refuses the gateway route).
-        let linkUp = { (wan: WanConfig) in
-            guard let facts = host.interfaces[wan.interface] else { return false }
-            return facts.isUp && !facts.addresses.isEmpty
-        }
+        // A WAN the host cannot route through gets no route and no share; the others are planned
+        // as usual, so one broken WAN never blocks the rest.
+        let unusableReasons = Dictionary(uniqueKeysWithValues: config.wans.compactMap { wan in
+            (availability.isolated[wan.name] ?? hostProblem(wan, host: host)).map { (wan.name, $0) }
+        })
+        let linkUp = { (wan: WanConfig) in unusableReasons[wan.name] == nil }
         let usable = config.wans.indices.filter { index in
             let wan = config.wans[index]
             return linkUp(wan) && !availability.unavailable.contains(wan.name)
@@ -41,13 +42,27 @@ public enum GatewayPlanner {
                                             stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host)),
             policyRules: policyRules(config, slots: slots, usable: usable, split: split),
             routes: config.wans.enumerated().compactMap { index, wan in
-                // The kernel refuses a gateway route through a link that is down; such a WAN's table
-                // stays empty, so its mark falls through to the fallback rule until the link returns.
+                // The kernel refuses a gateway route through a link that is down or a gateway that is
+                // off-link; such a WAN's table stays empty, so its mark falls through to the fallback
+                // rule until the link returns.
                 linkUp(wan) ? Route(table: layout.table(forSlot: slot(index)), gateway: wan.gateway, device: wan.interface) : nil
             },
-            sysctls: sysctls(config),
-            wans: wans
+            sysctls: sysctls(config, host: host, isolated: Set(availability.isolated.keys)),
+            wans: wans,
+            unusableReasons: unusableReasons
         )
+    }
+
+    /// Why the host cannot route through `wan` now, or nil when it can: its interface must exist,
+    /// be up, and hold an IPv4 address whose subnet contains the gateway.
+    static func hostProblem(_ wan: WanConfig, host: HostFacts) -> String? {
+        guard let facts = host.interfaces[wan.interface] else { return "interface \(wan.interface) does not exist" }
+        guard facts.isUp else { return "link \(wan.interface) is down" }
+        guard !facts.addresses.isEmpty else { return "\(wan.interface) has no IPv4 address" }
+        guard facts.addresses.contains(where: { $0.hasOnLink(wan.gateway) }) else {
+            return "gateway \(wan.gateway) is not on-link on \(wan.interface) (its addresses: \(facts.addresses.map(\.description).joined(separator: ", ")))"
+        }
+        return nil
     }
 
     /// Only the lowest tier that has a usable WAN carries new connections. Within it, weighted WANs
@@ -117,9 +132,12 @@ public enum GatewayPlanner {
         }
     }
 
-    static func sysctls(_ config: Config) -> [SysctlSetting] {
+    /// A missing interface has no sysctls to set (its /proc/sys directory went with it: a PPP link
+    /// that dropped, a modem unplugged), and an isolated WAN's refused one is left alone: either
+    /// would fail the whole apply, and with it every other WAN's failover.
+    static func sysctls(_ config: Config, host: HostFacts, isolated: Set<String>) -> [SysctlSetting] {
         [SysctlSetting(key: "net/ipv4/ip_forward", value: "1", reason: "forward LAN traffic to the WANs")]
-            + config.wans.map { wan in
+            + config.wans.filter { host.interfaces[$0.interface] != nil && !isolated.contains($0.name) }.map { wan in
                 SysctlSetting(key: "net/ipv4/conf/\(wan.interface)/rp_filter", value: RoutingLayout.looseReversePathFilter,
                               reason: "loose reverse-path filtering: strict mode drops replies that arrive on \(wan.name) when the main table's default route points elsewhere")
             }

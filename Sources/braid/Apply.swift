@@ -29,6 +29,9 @@ struct Apply: ParsableCommand {
             for (name, count) in report.flushedConnections.sorted(by: { $0.key < $1.key }) {
                 print("deleted \(count) connection(s) of \(name), which left the config (flush_on_down)")
             }
+            for (name, reason) in report.desired.unusableReasons.sorted(by: { $0.key < $1.key }) {
+                printWarning("applied, but \(name) carries no traffic: \(reason)")
+            }
             for (name, reason) in report.flushFailures.sorted(by: { $0.key < $1.key }) {
                 printWarning("applied, but the connections of \(name), which left the config, could not be deleted: \(reason)")
             }
