@@ -180,6 +180,8 @@ public final class GatewayController {
         }
         reasons[wanName] = (reason, Date())
         let applied = reapply()
+        // Status first: whoever reads the log line and then asks for the status sees the change.
+        publishStatus()
         logger.notice("\(wanName) is \(transition.state.rawValue): \(reason)", metadata: [
             "detection_ms": "\(detection)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
         ])
@@ -204,6 +206,7 @@ public final class GatewayController {
         guard !changed.isEmpty || addressesChanged else { return }
         for index in changed { recordForDamping(config.wans[index].name) }
         let applied = reapply()
+        publishStatus()
         for index in changed {
             let wan = config.wans[index]
             logger.notice("\(wan.name) link is \(linkUp[wan.name] == true ? "up" : "down") (\(wan.interface))", metadata: [
