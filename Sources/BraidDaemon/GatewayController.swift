@@ -105,8 +105,9 @@ public final class GatewayController {
             resync()
         case .dampingExpired:
             if availability.unavailable != lastAppliedUnavailable {
+                let released = lastReleased()
                 let applied = reapply()
-                logger.notice("flap damping released \(lastReleased())", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"])
+                logger.notice("flap damping released \(released)", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"])
                 publishStatus()
             }
         }
@@ -386,6 +387,9 @@ public final class GatewayController {
             if state != "link-down", let problem = unusable[wan.name] {
                 state = "unusable"
                 reason = (problem, reason?.since ?? Date())
+            }
+            if state == "up", let damper = dampers[wan.name], damper.isSuppressed(at: clock.now) {
+                state = "held"
             }
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
                 TargetHealthStatus(address: "\(address)",

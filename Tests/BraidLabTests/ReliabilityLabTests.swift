@@ -28,6 +28,59 @@ extension LabTests {
             return lines.joined(separator: "\n") + "\n"
         }
 
+        @Test("An upstream cut and healed every 300 ms is taken out by its loss: at least 95 % of new connections succeed")
+        func flappingUpstreamIsTakenOut() async throws {
+            try await Lab.with(wanCount: 2, name: "flap") { lab in
+                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]).replacingOccurrences(of: "wans:", with: "flush_on_down: true\nwans:")
+                let daemon = try await LabTests.Failover.startDaemon(lab, yaml: yaml)
+                try await Task.sleep(for: .milliseconds(500))
+                let sampler = ConnectionSampler(from: lab.lanHosts[0], interval: .milliseconds(25))
+                let wan = lab.wans[0]
+                let flapping = LockedBox(true)
+                let flapper = Task.detached {
+                    while flapping.value {
+                        try? lab.cutUpstream(wan)
+                        try? await Task.sleep(for: .milliseconds(300))
+                        try? lab.healUpstream(wan)
+                        try? await Task.sleep(for: .milliseconds(300))
+                    }
+                }
+                try await Task.sleep(for: .seconds(10))
+                let samples = await sampler.stop()
+                flapping.value = false
+                await flapper.value
+                let failed = samples.filter(\.failed).count
+                let success = Double(samples.count - failed) / Double(samples.count)
+                #expect(success >= 0.95, "\(failed) of \(samples.count) new connections failed while isp1 flapped")
+                #expect(daemon.logText.contains("isp1 is down: loss"), "\(daemon.logText)")
+                // Still flapping? It must not have come back in between.
+                let returns = daemon.log.filter { $0.text.contains("isp1 is up") }.count
+                #expect(returns == 0, "isp1 came back \(returns) time(s) while it flapped:\n\(daemon.logText)")
+            }
+        }
+
+        @Test("A link flapping on a WAN without health checks is held down, then released once calm")
+        func flappingLinkIsHeldDown() async throws {
+            try await Lab.with(wanCount: 2, name: "lflap") { lab in
+                let daemon = try await LabTests.Failover.startDaemon(lab, yaml: lab.configYAML())
+                for _ in 0..<4 {
+                    try lab.setRouterLink(lab.wans[0], up: false)
+                    try await Task.sleep(for: .milliseconds(150))
+                    try lab.setRouterLink(lab.wans[0], up: true)
+                    try await Task.sleep(for: .milliseconds(150))
+                }
+                let held = try await daemon.waitForLog("isp1 is held down")
+                #expect(held.text.contains("flaps within"), "\(held.text)")
+                try await Task.sleep(for: .milliseconds(300))
+                let whileHeld = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 40))
+                #expect(whileHeld == ["isp2": 40], "while isp1 is held down: \(whileHeld)")
+                // The default hold is 10 s from the last flap.
+                try await daemon.waitForLog("flap damping released isp1", timeout: .seconds(15))
+                let released = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
+                #expect(released["isp1", default: 0] > 10 && released["failed"] == nil, "after the hold: \(released)")
+            }
+        }
+
         @Test("A deleted ip rule or WAN route of Braid's is put back at once; no WAN is declared down, nothing is flushed")
         func deletedRoutingIsRepairedAtOnce() async throws {
             try await Lab.with(wanCount: 2, name: "rep") { lab in
