@@ -220,18 +220,13 @@ extension IssueCollector {
     /// A duration (`100ms`, `1s`, `1.5s`, `2m`) within `range`.
     mutating func duration(_ cursor: YAMLCursor, in range: ClosedRange<Duration>) -> Duration? {
         guard let text = string(cursor, of: "a duration") else { return nil }
-        let value: Duration
-        switch DurationText.read(text) {
-        case .success(let parsed): value = parsed
-        case .failure(.notADuration):
+        let read = DurationText.read(text)
+        if case .failure(.notADuration) = read {
             report(cursor, "\"\(text)\" is not a duration; write it as 100ms, 1s, 1.5s or 2m")
             return nil
-        case .failure(.tooLong):
-            // Longer than a day: out of range for every key, and refused before it could overflow.
-            report(cursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
-            return nil
         }
-        guard range.contains(value) else {
+        // Longer than a day (`.tooLong`) is out of range for every key, refused before it could overflow.
+        guard case .success(let value) = read, range.contains(value) else {
             report(cursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
             return nil
         }

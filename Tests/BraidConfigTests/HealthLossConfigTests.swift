@@ -70,9 +70,6 @@ import Testing
 
     @Test(arguments: invalid)
     func badValuesNameTheKeyAndLine(_ invalidCase: InvalidConfigCase) throws {
-        let error = try #require(rejection(of: invalidCase.yaml))
-        let lines = error.description.split(separator: "\n")
-        #expect(lines.contains { $0.hasPrefix("\(invalidCase.expectedPath): ") && $0.hasSuffix("(line \(invalidCase.expectedLine))") },
-                "description: \(error.description)")
+        try invalidCase.expectRefusedAtKeyAndLine()
     }
 }

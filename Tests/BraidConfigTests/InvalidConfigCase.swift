@@ -11,6 +11,14 @@ struct InvalidConfigCase: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { problem }
 
+    /// Expects the config to be refused with a line that starts with the key path and ends with the line number.
+    func expectRefusedAtKeyAndLine(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let error = try #require(rejection(of: yaml, sourceLocation: sourceLocation), sourceLocation: sourceLocation)
+        let lines = error.description.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("\(expectedPath): ") && $0.hasSuffix("(line \(expectedLine))") },
+                "description: \(error.description)", sourceLocation: sourceLocation)
+    }
+
     /// The table the parameterized test runs. Line numbers count from the first line of `yaml`.
     static let all: [InvalidConfigCase] = [
         InvalidConfigCase(problem: "unknown top-level key", yaml: """
