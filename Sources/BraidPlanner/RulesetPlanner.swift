@@ -110,6 +110,7 @@ enum RulesetPlanner {
         if !policy.rules.isEmpty {
             chains.append(NftablesChain(name: "traffic_rules", rules: policy.rules,
                                         comment: "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."))
+            chains += policy.chains
         }
         if !forwards.prerouting.isEmpty {
             chains.append(NftablesChain(name: "dstnat", hook: "type nat hook prerouting priority dstnat; policy accept;", rules: forwards.prerouting,
