@@ -177,6 +177,8 @@ public struct GatewayApplier: Sendable {
         guard !unchanged, let table = observed.table, let previous, let loaded = previous.rulesetSource,
               previous.rulesetFingerprint == table.fingerprint,
               let update = TableUpdate.inPlace(from: loaded, to: desiredSource) else { return nil }
+        // No transaction since Braid's own load: the table is that load, whether or not a digest was recorded.
+        if previous.rulesetGeneration == generation { return update }
         let check = try TableVerification.check(kernel: kernel, generation: generation,
                                                 recordedGeneration: previous.rulesetGeneration,
                                                 recordedDigest: previous.tableDigest)
