@@ -65,7 +65,8 @@ public struct RenderedTable: Sendable, Equatable {
 
     /// Nil when `text` is not a rendering of one table (for example the kernel's own listing).
     public init?(parsing text: String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split by bytes: splitting by Character costs grapheme breaking over megabytes of text.
+        var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
         if lines.last == "" { lines.removeLast() }
         guard let first = lines.first, first.hasPrefix("table "), first.hasSuffix(" {"), lines.last == "}" else { return nil }
         table = String(first.dropFirst("table ".count).dropLast(2))
