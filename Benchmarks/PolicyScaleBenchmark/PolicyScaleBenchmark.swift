@@ -77,6 +77,15 @@ struct PolicyScaleBenchmark {
             weightChanges.append((ContinuousClock.now - started).inMilliseconds)
         }
         print(row("weight change, 10,000 alternating rules", median(weightChanges), "ms", baseline: coldTimes[0]))
+        let alternatingFacts = try kernel.readHostFacts()
+        let loaded = try GatewayPlanner.plan(alternating, host: alternatingFacts).ruleset.render()
+        let diffStarted = ContinuousClock.now
+        let replanned = try GatewayPlanner.plan(alternating, host: alternatingFacts, availability: WanAvailability(unavailable: ["isp1"]))
+        let planned = ContinuousClock.now
+        let update = TableUpdate.inPlace(from: loaded, to: replanned.ruleset.render())
+        print(row("  of which planning (pure)", (planned - diffStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
+        print(row("  of which rendering and diffing (pure)", (ContinuousClock.now - planned).inMilliseconds, "ms", baseline: coldTimes[0]))
+        print("  in-place update: \(update?.transaction.utf8.count ?? 0) bytes for a table of \(loaded.utf8.count) bytes")
         try applier.down()
         try applier.apply(large)
         let planStarted = ContinuousClock.now
