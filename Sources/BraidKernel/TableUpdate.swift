@@ -7,8 +7,9 @@ import BraidPlanner
 /// A WAN's health or weight changes only the split maps, the `use_…` chains of the policy and the
 /// base chains that name the split's modulus, so a failover costs a few hundred bytes of nft instead
 /// of reloading the whole table. Possible only when both tables hold the same objects (names,
-/// kinds, chain hooks); a map or set whose declaration changed (the split's `typeof numgen … mod N`)
-/// is deleted and declared again, after every chain whose rules name it has been flushed. The undo is
+/// kinds, chain hooks); a map or set whose declaration changed is deleted and declared again, after
+/// every chain whose rules name it has been flushed (the split maps' declaration is fixed so that a
+/// health change never needs this: a re-created object moves in the kernel's listing). The undo is
 /// the same update computed the other way round.
 public struct TableUpdate: Sendable, Equatable {
     public var transaction: String
