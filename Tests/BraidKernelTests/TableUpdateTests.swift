@@ -97,6 +97,18 @@ import Testing
         #expect(Self.same(kernel.snapshot.table, report.desired.ruleset.render()))
     }
 
+    @Test func aHealthChangeWithStickyClientsRefillsTheBucketMap() throws {
+        let kernel = GatewayApplierTests.makeKernel()
+        let applier = GatewayApplierTests.makeApplier(kernel)
+        let config = try Self.config(rules: 100, extra: "sticky: source\n")
+        try applier.apply(config)
+        let report = try applier.apply(config, availability: WanAvailability(unavailable: ["isp2"]))
+        let transaction = try #require(Self.loadedTransaction(report))
+        #expect(transaction.contains("flush map inet braid sticky_split") && !transaction.contains("delete "))
+        #expect(!transaction.contains("flush table") && !transaction.contains("10.100."))
+        #expect(Self.same(kernel.snapshot.table, report.desired.ruleset.render()))
+    }
+
     @Test func theUndoOfAnInPlaceUpdatePutsTheTableBack() throws {
         let kernel = GatewayApplierTests.makeKernel()
         let applier = GatewayApplierTests.makeApplier(kernel)
