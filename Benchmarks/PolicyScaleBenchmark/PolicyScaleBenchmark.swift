@@ -51,6 +51,43 @@ struct PolicyScaleBenchmark {
             replans.append((ContinuousClock.now - started).inMilliseconds)
         }
         print(row("re-plan", median(replans), "ms", baseline: coldTimes[0]))
+        // Alternating source and destination rules: no two neighbours share a map, so 10,000 maps.
+        // A health change rewrites the split and the `use_N` chains in place, not the maps.
+        let alternating = try ConfigLoader.parse(base + policy(ruleCount: 10_000, setFile: setFile, alternating: true))
+        try applier.down()
+        let alternatingStarted = ContinuousClock.now
+        try applier.apply(alternating)
+        print(row("apply, cold, 10,000 alternating rules + 100k set", (ContinuousClock.now - alternatingStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
+        var alternatingReplans: [Double] = []
+        for round in 0..<(2 * repetitions) {
+            let started = ContinuousClock.now
+            let report = try applier.apply(alternating, availability: round % 2 == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
+            alternatingReplans.append((ContinuousClock.now - started).inMilliseconds)
+            for case .loadRuleset(let transaction, _) in report.performed where transaction.contains("flush table") {
+                print("  warning: the re-plan reloaded the whole table")
+            }
+        }
+        print(row("re-plan, 10,000 alternating rules (WAN down/up)", median(alternatingReplans), "ms", baseline: coldTimes[0]))
+        var weightChanges: [Double] = []
+        for round in 0..<(2 * repetitions) {
+            let weighted = try ConfigLoader.parse(lab.configYAML(weights: round % 2 == 0 ? [3, 1] : [1, 1])
+                                                  + policy(ruleCount: 10_000, setFile: setFile, alternating: true))
+            let started = ContinuousClock.now
+            try applier.apply(weighted)
+            weightChanges.append((ContinuousClock.now - started).inMilliseconds)
+        }
+        print(row("weight change, 10,000 alternating rules", median(weightChanges), "ms", baseline: coldTimes[0]))
+        let alternatingFacts = try kernel.readHostFacts()
+        let loaded = try GatewayPlanner.plan(alternating, host: alternatingFacts).ruleset.render()
+        let diffStarted = ContinuousClock.now
+        let replanned = try GatewayPlanner.plan(alternating, host: alternatingFacts, availability: WanAvailability(unavailable: ["isp1"]))
+        let planned = ContinuousClock.now
+        let update = TableUpdate.inPlace(from: loaded, to: replanned.ruleset.render())
+        print(row("  of which planning (pure)", (planned - diffStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
+        print(row("  of which rendering and diffing (pure)", (ContinuousClock.now - planned).inMilliseconds, "ms", baseline: coldTimes[0]))
+        print("  in-place update: \(update?.transaction.utf8.count ?? 0) bytes for a table of \(loaded.utf8.count) bytes")
+        try applier.down()
+        try applier.apply(large)
         let planStarted = ContinuousClock.now
         let facts = try kernel.readHostFacts()
         _ = try GatewayPlanner.plan(large, host: facts)
@@ -101,7 +138,7 @@ struct PolicyScaleBenchmark {
 
     /// `ruleCount` rules: mostly per-host source pins (the common case at scale), and one rule of each
     /// other kind. The benchmark's LAN host matches none of them, so its connections walk every lookup.
-    static func policy(ruleCount: Int, setFile: String) -> String {
+    static func policy(ruleCount: Int, setFile: String, alternating: Bool = false) -> String {
         var lines = ["sets:", "  large: { file: \(setFile) }", "rules:"]
         lines += ["  - name: ports", "    protocol: udp", "    destination_port: 27015-27030", "    use: [isp1]"]
         lines += ["  - name: large-set", "    destination_set: large", "    use: [isp2, balance]"]
@@ -109,6 +146,11 @@ struct PolicyScaleBenchmark {
         for index in 0..<(ruleCount - 3) {
             // 10.100.0.0/16 onwards: host pins outside the lab's LAN.
             let address = 0x0a64_0000 + UInt32(index)
+            if alternating && index % 2 == 1 {
+                // 198.18.0.0/15 onwards (benchmarking addresses): none is the lab's server.
+                lines += ["  - name: site-\(index)", "    destination: \(IPv4Address(0xc612_0000 + UInt32(index)))", "    use: [isp2, balance]"]
+                continue
+            }
             lines += ["  - name: host-\(index)", "    source: \(IPv4Address(address))", "    use: [\(index % 2 == 0 ? "isp1" : "isp2")]"]
         }
         return lines.joined(separator: "\n") + "\n"

@@ -118,10 +118,22 @@ public final class FakeKernel: KernelPort {
                 state.policyRules.remove(at: index)
             case .loadRuleset(let transaction, _):
                 guard let start = transaction.range(of: "table inet braid {") else { return refuse(step, "Error: syntax error") }
+                if Self.isInPlace(transaction) {
+                    switch Self.applyInPlace(transaction, to: state.table) {
+                    case .success(let table): state.table = table
+                    case .failure(let refusal): return refuse(step, refusal.message)
+                    }
+                    break
+                }
                 let text = String(transaction[start.lowerBound...])
                 let kept = state.counters.filter { Self.names("counter", in: text).contains($0.key) }
                 state.table = text
                 state.counters = Dictionary(uniqueKeysWithValues: Self.names("counter", in: text).map { ($0, kept[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
+            case .restoreRuleset(let transaction?) where Self.isInPlace(transaction):
+                switch Self.applyInPlace(transaction, to: state.table) {
+                case .success(let table): state.table = table
+                case .failure(let refusal): return refuse(step, refusal.message)
+                }
             case .restoreRuleset(let transaction):
                 let listing = transaction.flatMap { text in text.range(of: "table inet braid {").map { String(text[$0.lowerBound...]) } }
                 state.table = listing
@@ -171,6 +183,75 @@ public final class FakeKernel: KernelPort {
 
     private func refuse(_ step: KernelStep, _ message: String) -> KernelError {
         .commandFailed(arguments: ["fake", "\(step)"], status: 2, standardError: message)
+    }
+
+    /// A transaction that changes objects of the existing table (`TableUpdate`) rather than
+    /// replacing the table.
+    static func isInPlace(_ transaction: String) -> Bool {
+        !transaction.hasPrefix("add table") && (transaction.hasPrefix("flush ") || transaction.hasPrefix("delete "))
+    }
+
+    struct Refusal: Error { var message: String }
+
+    /// Applies `flush chain|map|set`, `delete map|set` and a declarative block to `table` as nft
+    /// does: re-declaring an object adds its content, a declaration must match the existing one, and
+    /// nothing may be left naming an object that does not exist.
+    static func applyInPlace(_ transaction: String, to table: String?) -> Result<String, Refusal> {
+        guard let table, var model = RenderedTable(parsing: table) else { return .failure(Refusal(message: "Error: No such file or directory; table inet braid")) }
+        guard let start = transaction.range(of: "table inet braid {"),
+              let block = RenderedTable(parsing: String(transaction[start.lowerBound...])) else { return .failure(Refusal(message: "Error: syntax error")) }
+        // A deleted object keeps its place until the end, so one declared again lands where it was.
+        var deleted: Set<Int> = []
+        func find(_ kind: String, _ name: String) -> Int? {
+            model.objects.indices.first { !deleted.contains($0) && model.objects[$0].kind == kind && model.objects[$0].name == name }
+        }
+        for command in transaction[..<start.lowerBound].split(separator: "\n") {
+            let words = command.split(separator: " ").map(String.init)
+            guard words.count == 5, words[2] == "inet", words[3] == "braid", let index = find(words[1], words[4]) else {
+                return .failure(Refusal(message: "Error: No such file or directory; \(command)"))
+            }
+            switch words[0] {
+            case "flush": model.objects[index].content = []
+            case "delete" where words[1] == "map" || words[1] == "set":
+                if let user = model.objects.first(where: { $0.kind == "chain" && $0.references(words[4]) }) {
+                    return .failure(Refusal(message: "Error: Could not process rule: Device or resource busy (\(words[4]) is used by chain \(user.name))"))
+                }
+                deleted.insert(index)
+            default: return .failure(Refusal(message: "Error: syntax error, unexpected \(words[0])"))
+            }
+        }
+        for object in block.objects {
+            if let index = find(object.kind, object.name) {
+                guard model.objects[index].declaration == object.declaration else {
+                    return .failure(Refusal(message: "Error: Could not process rule: File exists (\(object.kind) \(object.name) is declared differently)"))
+                }
+                model.objects[index].content += object.content
+                model.objects[index].leading = object.leading
+            } else if let index = deleted.first(where: { model.objects[$0].kind == object.kind && model.objects[$0].name == object.name }) {
+                deleted.remove(index)
+                model.objects[index] = object
+            } else {
+                model.objects.append(object)
+            }
+        }
+        model.objects = model.objects.indices.filter { !deleted.contains($0) }.map { model.objects[$0] }
+        // The kernel refuses a rule naming a missing set or map, and a verdict naming a missing chain.
+        let collections = Set(model.objects.filter { $0.kind == "set" || $0.kind == "map" }.map(\.name))
+        let chains = Set(model.objects.filter { $0.kind == "chain" }.map(\.name))
+        for object in model.objects {
+            for line in object.content where !line.hasPrefix("\t\t#") {
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
+                for (index, word) in words.enumerated() {
+                    if object.kind == "chain", word.hasPrefix("@"), !collections.contains(String(word.dropFirst())) {
+                        return .failure(Refusal(message: "Error: No such file or directory; \(word) in chain \(object.name)"))
+                    }
+                    if (word == "goto" || word == "jump"), index + 1 < words.count, !chains.contains(String(words[index + 1])) {
+                        return .failure(Refusal(message: "Error: No such file or directory; chain \(words[index + 1]) in \(object.kind) \(object.name)"))
+                    }
+                }
+            }
+        }
+        return .success(model.render())
     }
 
     static func names(_ kind: String, in text: String) -> [String] {

@@ -146,8 +146,10 @@ public struct GatewayApplier: Sendable {
                previousSource == nil || previousState?.rulesetFingerprint != observed.table?.fingerprint {
                 previousSource = try kernel.readTableListing()
             }
+            let inPlace = try inPlaceUpdate(observed: observed, previous: previousState, desiredSource: source,
+                                            unchanged: unchanged, generation: generationBefore)
             steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
-                                          keptSets: keptSets, previousSource: previousSource) + restores
+                                          keptSets: keptSets, previousSource: previousSource, inPlace: inPlace) + restores
             // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
             if !steps.isEmpty {
                 var early = state
@@ -206,6 +208,22 @@ public struct GatewayApplier: Sendable {
         }
         return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty,
                       flushedConnections: flushed, flushFailures: flushFailures)
+    }
+
+    /// The in-place update from the table Braid loaded last, when only content differs (a WAN's
+    /// health or weight) and that table is verifiably still what Braid loaded: a partial update
+    /// on a table someone else changed would keep their change.
+    func inPlaceUpdate(observed: ObservedKernelState, previous: AppliedState?, desiredSource: String,
+                       unchanged: Bool, generation: UInt64) throws(KernelError) -> TableUpdate? {
+        guard !unchanged, let table = observed.table, let previous, let loaded = previous.rulesetSource,
+              previous.rulesetFingerprint == table.fingerprint,
+              let update = TableUpdate.inPlace(from: loaded, to: desiredSource) else { return nil }
+        // No transaction since Braid's own load: the table is that load, whether or not a digest was recorded.
+        if previous.rulesetGeneration == generation { return update }
+        let check = try TableVerification.check(kernel: kernel, generation: generation,
+                                                recordedGeneration: previous.rulesetGeneration,
+                                                recordedDigest: previous.tableDigest)
+        return check.intact ? update : nil
     }
 
     /// Set name → digest of its elements.

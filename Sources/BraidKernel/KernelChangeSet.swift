@@ -9,10 +9,12 @@ import BraidPlanner
 public enum KernelChangeSet {
     /// `keptSets`: sets whose content is already in the kernel (same digest as last applied), left
     /// in place so a re-plan does not reload 100,000 prefixes. `previousSource`: the table Braid
-    /// loaded last, for the undo transaction.
+    /// loaded last, for the undo transaction. `inPlace`: the update from the table Braid loaded last
+    /// (verified intact) to the desired one, when it needs no full reload; see `TableUpdate`.
     public static func steps(from observed: ObservedKernelState, to desired: DesiredState,
                              sysctls currentSysctls: [String: String], rulesetUnchanged: Bool,
-                             keptSets: Set<String> = [], previousSource: String? = nil) -> [KernelStep] {
+                             keptSets: Set<String> = [], previousSource: String? = nil,
+                             inPlace: TableUpdate? = nil) -> [KernelStep] {
         var steps: [KernelStep] = []
         var staleRoutes: [KernelStep] = []
         var staleRules: [KernelStep] = []
@@ -42,7 +44,9 @@ public enum KernelChangeSet {
             staleRules.append(.deleteRule(rule))
         }
 
-        if !rulesetUnchanged {
+        if !rulesetUnchanged, let inPlace, observed.table != nil {
+            steps.append(.loadRuleset(transaction: inPlace.transaction, undo: inPlace.undo))
+        } else if !rulesetUnchanged {
             let undo: String? = observed.table.map { _ in
                 undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource ?? "")
             }

@@ -40,6 +40,34 @@ struct IntervalPartition<Value: Equatable> {
         }
     }
 
+    /// Paints `lower...upper` with `value` where nothing earlier painted, and where something did,
+    /// with `combine(earlier, value)`: splitting the earlier pieces at the range's ends. For policy
+    /// rules whose WANs may all be down, the earlier rule's value carries the later one as its fallback.
+    mutating func add(_ lower: UInt32, _ upper: UInt32, _ value: Value, combining combine: (Value, Value) -> Value) {
+        let first = firstIndex(endingAtOrAfter: lower)
+        var index = first
+        var replacement: [Piece] = []
+        var start = lower
+        while true {
+            if index < pieces.count, pieces[index].lower <= start {
+                let piece = pieces[index]
+                if piece.lower < start { replacement.append(Piece(lower: piece.lower, upper: start - 1, value: piece.value)) }
+                let end = min(piece.upper, upper)
+                replacement.append(Piece(lower: start, upper: end, value: combine(piece.value, value)))
+                if piece.upper > upper { replacement.append(Piece(lower: upper + 1, upper: piece.upper, value: piece.value)) }
+                index += 1
+                if end >= upper { break }
+                start = end + 1
+            } else {
+                let gapEnd = index < pieces.count ? min(upper, pieces[index].lower - 1) : upper
+                replacement.append(Piece(lower: start, upper: gapEnd, value: value))
+                if gapEnd >= upper { break }
+                start = gapEnd + 1
+            }
+        }
+        pieces.replaceSubrange(first..<index, with: replacement)
+    }
+
     /// The pieces with neighbours of equal value merged.
     var merged: [Piece] {
         var result: [Piece] = []

@@ -9,8 +9,16 @@ import BraidConfig
 /// - any other rule (several criteria, a destination set, ICMP) is one nft rule.
 ///
 /// Overlaps are resolved first-match-wins before the maps are written (nft interval maps refuse
-/// overlapping keys). A rule whose WANs are all unusable is left out, so traffic falls through to
-/// the next rule — unless its `use` list ends with `balance`, `main` or `drop`.
+/// overlapping keys). A rule whose WANs are all unusable is passed over, so traffic falls through
+/// to the next rule — unless its `use` list ends with `balance`, `main` or `drop`.
+///
+/// WAN health is kept out of the rule maps: a rule whose `use` list starts with a WAN sends its
+/// traffic to a small `use_N` chain, one per distinct list, and only those chains say which WAN is
+/// usable now. A failover rewrites a few `use_N` chains and the split, never 10,000 map elements.
+/// A list that may fall through (WANs only) is entered by `jump`, so an empty `use_N` returns to the
+/// next rule and a chosen WAN ends with `accept` (what the base chain does next anyway); a list
+/// that ends with `balance`, `main` or `drop` is entered by `goto`, so its `return` lands on the split.
+/// Where rules of one map overlap, the earlier rule's list carries the later one's as its fallback.
 enum PolicyCompiler {
     /// What a rule does with the connections it matches, resolved against WAN availability.
     enum Action: Equatable, Hashable {
@@ -25,7 +33,66 @@ enum PolicyCompiler {
         var maps: [NftablesMap] = []
         /// The body of the `traffic_rules` chain.
         var rules: [NftablesRule] = []
+        /// The `use_N` chains: the only part of the policy that depends on WAN health.
+        var chains: [NftablesChain] = []
         var usesMain = false
+    }
+
+    /// A rule's `use` list up to its first target that never falls through; with the lists of
+    /// later overlapping rules appended as fallbacks.
+    static func fallbackList(_ targets: [RuleTarget]) -> [RuleTarget] {
+        guard let terminal = targets.firstIndex(where: { if case .wan = $0 { false } else { true } }) else { return targets }
+        return Array(targets[...terminal])
+    }
+
+    static func combine(_ earlier: [RuleTarget], _ later: [RuleTarget]) -> [RuleTarget] {
+        guard case .wan = earlier.last else { return earlier }
+        return fallbackList(earlier + later)
+    }
+
+    /// The verdict for `targets` that does not depend on health, and the `use_N` chains it needs.
+    struct TargetChains {
+        var lists: [[RuleTarget]] = []
+        var index: [[RuleTarget]: Int] = [:]
+
+        mutating func verdict(_ targets: [RuleTarget], wans: [PlannedWan]) -> String {
+            switch targets.first {
+            case .balance?: return PolicyCompiler.verdict(.balance, wans: wans)
+            case .main?: return PolicyCompiler.verdict(.main, wans: wans)
+            case .drop?: return PolicyCompiler.verdict(.drop, wans: wans)
+            case .wan?, nil: break
+            }
+            let number: Int
+            if let known = index[targets] { number = known } else {
+                lists.append(targets)
+                number = lists.count
+                index[targets] = number
+            }
+            guard case .wan = targets.last else { return "goto use_\(number)" }
+            return "jump use_\(number)"
+        }
+
+        func chains(config: Config, wans: [PlannedWan], usable: Set<String>) -> [NftablesChain] {
+            lists.enumerated().map { offset, targets in
+                let summary = "use: [" + targets.map(\.description).joined(separator: ", ") + "]"
+                let canFallThrough: Bool = { if case .wan = targets.last { true } else { false } }()
+                let rules: [NftablesRule]
+                switch PolicyCompiler.resolve(targets, config: config, usable: usable) {
+                case .wan(let index)? where canFallThrough:
+                    rules = [NftablesRule("jump choose_\(wans[index].name)"), NftablesRule("accept")]
+                case let action?:
+                    rules = [NftablesRule(PolicyCompiler.verdict(action, wans: wans))]
+                case nil:
+                    rules = []
+                }
+                return NftablesChain(name: "use_\(offset + 1)", rules: rules,
+                                     comment: offset == 0 ? "\(summary): the first usable target. Only these chains change with WAN health;\nempty: none is usable and the rule is passed over." : summary)
+            }
+        }
+    }
+
+    static func resolve(_ targets: [RuleTarget], config: Config, usable: Set<String>) -> Action? {
+        resolve(TrafficRuleConfig(name: "", use: targets), config: config, usable: usable)
     }
 
     static func resolve(_ rule: TrafficRuleConfig, config: Config, usable: Set<String>) -> Action? {
@@ -62,7 +129,8 @@ enum PolicyCompiler {
                         elements: mergedRanges(set.entries).map(rangeText), comment: set.name == config.sets.first?.name ? "Destination sets from the config, merged into disjoint ranges." : nil)
         }
         var blockIndex = 0
-        var pending: (kind: Kind, rules: [(TrafficRuleConfig, Action)])?
+        var targets = TargetChains()
+        var pending: (kind: Kind, rules: [(TrafficRuleConfig, [RuleTarget])])?
 
         func flush() {
             guard let block = pending, !block.rules.isEmpty else { return }
@@ -71,14 +139,14 @@ enum PolicyCompiler {
             let name = "rules_\(blockIndex)"
             let names = block.rules.map(\.0.name)
             let summary = names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
-            var partition = IntervalPartition<Action>()
-            for (rule, action) in block.rules {
+            var partition = IntervalPartition<[RuleTarget]>()
+            for (rule, list) in block.rules {
                 switch block.kind {
-                case .sources: for prefix in rule.sources { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, action) }
-                case .destinations: for prefix in rule.destinations { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, action) }
+                case .sources: for prefix in rule.sources { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine) }
+                case .destinations: for prefix in rule.destinations { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine) }
                 case .ports:
                     let number = protocolNumber(rule.transport!)
-                    for range in rule.destinationPorts { partition.add(number << 16 | UInt32(range.first), number << 16 | UInt32(range.last), action) }
+                    for range in rule.destinationPorts { partition.add(number << 16 | UInt32(range.first), number << 16 | UInt32(range.last), list, combining: combine) }
                 case .single: break
                 }
             }
@@ -99,27 +167,30 @@ enum PolicyCompiler {
                 default:
                     keyText = rangeText(piece.lower, piece.upper)
                 }
-                return (keyText, verdict(piece.value, wans: wans))
+                return (keyText, targets.verdict(piece.value, wans: wans))
             }
             output.maps.append(NftablesMap(name: name, type: type, isInterval: true, elements: elements, comment: summary))
             output.rules.append(NftablesRule("\(key) vmap @\(name)"))
         }
 
         for rule in config.rules {
-            guard let action = resolve(rule, config: config, usable: usable) else {
-                continue
-            }
-            if action == .main { output.usesMain = true }
+            // Known WANs only, as `resolve` does; validation already refuses unknown names.
+            let list = fallbackList(rule.use.filter { target in
+                if case .wan(let name) = target { config.wans.contains { $0.name == name } } else { true }
+            })
+            if list.isEmpty { continue }
+            if list.contains(.main) { output.usesMain = true }
             let kind = kind(of: rule)
             if kind == .single {
                 flush()
-                output.rules.append(NftablesRule(singleRule(rule, verdict: verdict(action, wans: wans)), comment: "rule \"\(rule.name)\""))
+                output.rules.append(NftablesRule(singleRule(rule, verdict: targets.verdict(list, wans: wans)), comment: "rule \"\(rule.name)\""))
                 continue
             }
             if pending?.kind != kind { flush(); pending = (kind, []) }
-            pending!.rules.append((rule, action))
+            pending!.rules.append((rule, list))
         }
         flush()
+        output.chains = targets.chains(config: config, wans: wans, usable: usable)
         return output
     }
 

@@ -32,13 +32,13 @@ enum RulesetPlanner {
             NftablesMap(name: "wan_by_ingress", type: "type ifname : verdict",
                         elements: wans.map { ("\"\($0.interface)\"", "goto choose_\($0.name)") },
                         comment: "A connection that arrives on a WAN is answered by that WAN."),
-            NftablesMap(name: "new_connection_split", type: "typeof numgen random mod \(split.modulus) : verdict", isInterval: true,
+            NftablesMap(name: "new_connection_split", type: splitKeyType, isInterval: true,
                         elements: split.slices.map { slice in
                             (slice.lowerBound == slice.upperBound ? "\(slice.lowerBound)" : "\(slice.lowerBound)-\(slice.upperBound)",
                              "goto choose_\(wans[slice.wanIndex].name)")
                         },
                         comment: "New connections, spread by weight over the usable WANs."),
-            NftablesMap(name: "router_connection_split", type: "typeof numgen random mod \(max(routerSplit.modulus, 1)) : verdict", isInterval: true,
+            NftablesMap(name: "router_connection_split", type: splitKeyType, isInterval: true,
                         elements: routerSplit.slices.map { slice in
                             (slice.lowerBound == slice.upperBound ? "\(slice.lowerBound)" : "\(slice.lowerBound)-\(slice.upperBound)",
                              "goto choose_\(wans[slice.wanIndex].name)")
@@ -110,6 +110,7 @@ enum RulesetPlanner {
         if !policy.rules.isEmpty {
             chains.append(NftablesChain(name: "traffic_rules", rules: policy.rules,
                                         comment: "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."))
+            chains += policy.chains
         }
         if !forwards.prerouting.isEmpty {
             chains.append(NftablesChain(name: "dstnat", hook: "type nat hook prerouting priority dstnat; policy accept;", rules: forwards.prerouting,
@@ -145,6 +146,13 @@ enum RulesetPlanner {
         chains.append(NftablesChain(name: "restore_main", rules: [NftablesRule(setMain)]))
         return NftablesRuleset(counters: counters, sets: policy.sets, maps: maps, chains: chains)
     }
+
+    /// The split maps' declaration. Its `mod` only gives the key's type (a 32-bit number; the
+    /// rule's own `numgen random mod N` sets the range), so it is fixed: when weights or health
+    /// change the modulus, the maps are refilled in place instead of being deleted and declared
+    /// again, which would also move them in the kernel's listing (and break an exact rollback).
+    static let splitKeyType = "typeof numgen random mod \(splitDeclaredModulus) : verdict"
+    static let splitDeclaredModulus = 65_536
 
     static func setLiteral(_ names: [String]) -> String {
         "{ " + names.map { "\"\($0)\"" }.joined(separator: ", ") + " }"

@@ -48,6 +48,38 @@ extension LabTests {
             }
         }
 
+        @Test("With 10,000 alternating rules installed, a cut upstream leaves the split about as fast as without them")
+        func upstreamCutFailsOverWithALargePolicy() async throws {
+            try await Lab.with(wanCount: 2, name: "cutbig") { lab in
+                // Alternating kinds, so no two rules share a map: 10,000 maps, none matching the lab host.
+                var rules = ["rules:"]
+                for index in 0..<10_000 {
+                    rules.append(index % 2 == 0
+                        ? "  - {name: host-\(index), source: \(IPv4Address(0x0a64_0000 + UInt32(index))), use: [isp1]}"
+                        : "  - {name: site-\(index), destination: \(IPv4Address(0xc612_0000 + UInt32(index))), use: [isp2, balance]}")
+                }
+                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]) + rules.joined(separator: "\n") + "\n"
+                let daemon = try await Self.startDaemon(lab, yaml: yaml)
+                try await Task.sleep(for: .milliseconds(400))
+                let sampler = ConnectionSampler(from: lab.lanHosts[0])
+                try await Task.sleep(for: .milliseconds(300))
+                let cutAt = ContinuousClock.now
+                try lab.cutUpstream(lab.wans[0])
+                try await daemon.waitForLog("isp1 is down")
+                try await Task.sleep(for: .milliseconds(700))
+                let samples = await sampler.stop()
+                let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
+                let switchTime = lastOnDeadWan.startedAt - cutAt
+                print("10,000 alternating rules: the last new connection went to the dead WAN \(switchTime) after the cut; "
+                      + "\(samples.filter(\.failed).count) of \(samples.count) connections failed")
+                // 750 ms to decide (defaults) plus an in-place update; a full reload took 6.5 s here.
+                // The bound leaves room for a debug build on a shared machine (where the switch takes
+                // longer than a SYN retransmission, so some of the dead WAN's connections fail).
+                #expect(switchTime < .milliseconds(2000), "new connections still went to the dead WAN \(switchTime) after the cut")
+                #expect(await daemon.stop() == 0)
+            }
+        }
+
         @Test("A WAN whose router-side link goes down is out within 0.2 s, without waiting for probes")
         func linkDownIsImmediate() async throws {
             try await Lab.with(wanCount: 2, name: "link") { lab in

@@ -40,6 +40,23 @@ extension DesiredState {
     var trafficRules: [String] { ruleset.chains.first { $0.name == "traffic_rules" }?.rules.map(\.text) ?? [] }
 
     var policyMapNames: [String] { ruleset.maps.map(\.name).filter { $0.hasPrefix("rules_") } }
+
+    /// What a policy verdict does now, through its `use_N` chain: nil when the chain is empty (the
+    /// rule is passed over), `goto choose_X` for a chosen WAN.
+    func effectiveVerdict(_ verdict: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
+        guard verdict.hasPrefix("jump use_") || verdict.hasPrefix("goto use_") else { return verdict }
+        let rules = try chain(String(verdict.dropFirst(5)), sourceLocation: sourceLocation).rules.map(\.text)
+        if rules.isEmpty { return nil }
+        if rules.count == 2, rules[1] == "accept", rules[0].hasPrefix("jump choose_") { return "goto " + rules[0].dropFirst(5) }
+        try #require(rules.count == 1, "unexpected body of \(verdict): \(rules)", sourceLocation: sourceLocation)
+        return rules[0]
+    }
+
+    /// A policy map's "key : verdict" lines with the verdicts resolved through the `use_N` chains
+    /// ("pass" when the rule is passed over).
+    func verdictLines(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        try map(name, sourceLocation: sourceLocation).elements.map { "\($0.key) : \(try effectiveVerdict($0.value, sourceLocation: sourceLocation) ?? "pass")" }
+    }
 }
 
 extension NftablesMap {
@@ -173,7 +190,7 @@ extension NftablesMap {
         let map = try state.map("rules_1")
         #expect(map.type == "type ipv4_addr : verdict" && map.isInterval)
         #expect(map.comment == "rules \"a\" … \"c\" (3)")
-        #expect(map.lines == [
+        #expect(try state.verdictLines("rules_1") == [
             "10.0.0.0-10.0.0.49 : goto choose_isp3",
             "10.0.0.50 : goto choose_isp1",
             "10.0.0.51-10.0.0.255 : goto choose_isp3",
@@ -197,11 +214,11 @@ extension NftablesMap {
             "meta l4proto . th dport vmap @rules_3",
             "ip saddr vmap @rules_4",
         ])
-        #expect(try state.map("rules_1").lines == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
-        #expect(try state.map("rules_2").lines == ["192.0.2.0/24 : goto choose_isp3"])
+        #expect(try state.verdictLines("rules_1") == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
+        #expect(try state.verdictLines("rules_2") == ["192.0.2.0/24 : goto choose_isp3"])
         let ports = try state.map("rules_3")
         #expect(ports.type == "typeof meta l4proto . th dport : verdict" && ports.isInterval)
-        #expect(ports.lines == ["tcp . 80 : goto choose_isp2", "tcp . 443 : goto choose_isp2", "udp . 27015-27030 : goto choose_isp1"])
+        #expect(try state.verdictLines("rules_3") == ["tcp . 80 : goto choose_isp2", "tcp . 443 : goto choose_isp2", "udp . 27015-27030 : goto choose_isp1"])
         #expect(try state.map("rules_4").comment == "rule \"s3\"")
     }
 
@@ -213,7 +230,7 @@ extension NftablesMap {
               - {name: same-on-udp, protocol: udp, destination_port: 8000-8999, use: [isp3]}
               - {name: touching, protocol: tcp, destination_port: 9000-9100, use: [isp2]}
             """)
-        #expect(try state.map("rules_1").lines == [
+        #expect(try state.verdictLines("rules_1") == [
             "tcp . 8000-8079 : goto choose_isp2",
             "tcp . 8080 : goto choose_isp1",
             "tcp . 8081-9100 : goto choose_isp2",
@@ -237,50 +254,68 @@ extension NftablesMap {
             """)
         #expect(state.trafficRules == [
             "ip saddr vmap @rules_1",
-            "ip saddr { 10.0.1.0/24, 10.0.2.0/25 } meta l4proto tcp th dport { 80, 443, 8000-8080 } goto choose_isp2",
+            "ip saddr { 10.0.1.0/24, 10.0.2.0/25 } meta l4proto tcp th dport { 80, 443, 8000-8080 } jump use_2",
             "ip saddr vmap @rules_2",
-            "ip daddr @dst_cdn goto choose_isp3",
-            "meta l4proto icmp goto choose_isp1",
-            "meta l4proto tcp goto choose_isp2",
+            "ip daddr @dst_cdn jump use_3",
+            "meta l4proto icmp jump use_1",
+            "meta l4proto tcp jump use_2",
             "ip saddr 10.0.1.0/24 ip daddr 172.16.0.0/12 goto choose_main",
-            "goto choose_isp3",
+            "jump use_3",
         ])
+        #expect(try ["use_1", "use_2", "use_3"].map { try state.chain($0).rules.map(\.text) }
+                == [["jump choose_isp1", "accept"], ["jump choose_isp2", "accept"], ["jump choose_isp3", "accept"]])
         let chain = try state.chain("traffic_rules")
         #expect(chain.rules[1].comment == "rule \"web-from-office\"")
         #expect(state.policyMapNames == ["rules_1", "rules_2"])
     }
 
-    @Test func ruleWhoseWansAreAllUnusableIsLeftOutAndTheNextRuleTakesItsKeys() throws {
+    @Test func ruleWhoseWansAreAllUnusableIsPassedOverAndTheNextRuleTakesItsKeys() throws {
         let yaml = threeWanPolicyYAML + """
             rules:
               - {name: pinned, source: 10.0.0.5, use: [isp1]}
               - {name: lan, source: 10.0.0.0/24, use: [isp2]}
             """
         let allUp = try plan(yaml)
-        #expect(try allUp.map("rules_1").lines == [
+        #expect(try allUp.verdictLines("rules_1") == [
             "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp1", "10.0.0.6-10.0.0.255 : goto choose_isp2",
         ])
+        // Where the rules overlap, the earlier rule's list carries the later one's as its fallback.
+        #expect(try allUp.map("rules_1").lines == [
+            "10.0.0.0-10.0.0.4 : jump use_1", "10.0.0.5 : jump use_2", "10.0.0.6-10.0.0.255 : jump use_1",
+        ])
+        #expect(try allUp.chain("use_2").comment == "use: [isp1, isp2]")
         let isp1Down = try plan(yaml, availability: WanAvailability(unavailable: ["isp1"]))
-        #expect(try isp1Down.map("rules_1").lines == ["10.0.0.0/24 : goto choose_isp2"])
-        #expect(try isp1Down.map("rules_1").comment == "rule \"lan\"")
+        #expect(try isp1Down.verdictLines("rules_1") == [
+            "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp2", "10.0.0.6-10.0.0.255 : goto choose_isp2",
+        ])
+        // Health changes only the `use_N` chains, never the rule maps.
+        #expect(try isp1Down.map("rules_1") == allUp.map("rules_1"))
         // The same with the link down instead of the health check.
         let isp1LinkDown = try plan(yaml, linksDown: ["wan0"])
-        #expect(try isp1LinkDown.map("rules_1").lines == ["10.0.0.0/24 : goto choose_isp2"])
-        // Every rule unusable: no chain, no jump.
+        #expect(try isp1LinkDown.verdictLines("rules_1") == isp1Down.verdictLines("rules_1"))
+        // Every rule unusable: the maps stay, every lookup passes over to the split.
         let bothDown = try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"]))
-        #expect(bothDown.trafficRules.isEmpty && bothDown.policyMapNames.isEmpty)
-        #expect(try !bothDown.chain("prerouting").rules.contains { $0.text.contains("traffic_rules") })
+        #expect(bothDown.trafficRules == ["ip saddr vmap @rules_1"])
+        #expect(try bothDown.verdictLines("rules_1").allSatisfy { $0.hasSuffix(" : pass") })
+        #expect(try bothDown.chain("use_1").rules.isEmpty && bothDown.chain("use_2").rules.isEmpty)
     }
 
-    @Test func leftOutSingleRuleDoesNotSplitTheRunAroundIt() throws {
-        let state = try plan(threeWanPolicyYAML + """
+    @Test func passedOverSingleRuleKeepsItsPlace() throws {
+        let yaml = threeWanPolicyYAML + """
             rules:
               - {name: s1, source: 10.0.0.50, use: [isp1]}
               - {name: web, source: 10.0.0.0/24, protocol: tcp, destination_port: 443, use: [isp3]}
               - {name: s2, source: 10.0.0.51, use: [isp2]}
-            """, availability: WanAvailability(unavailable: ["isp3"]))
-        #expect(state.trafficRules == ["ip saddr vmap @rules_1"])
-        #expect(try state.map("rules_1").lines == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
+            """
+        let state = try plan(yaml, availability: WanAvailability(unavailable: ["isp3"]))
+        #expect(state.trafficRules == [
+            "ip saddr vmap @rules_1", "ip saddr 10.0.0.0/24 meta l4proto tcp th dport 443 jump use_2", "ip saddr vmap @rules_2",
+        ])
+        #expect(try state.chain("use_2").rules.isEmpty)
+        #expect(try state.verdictLines("rules_1") == ["10.0.0.50 : goto choose_isp1"])
+        #expect(try state.verdictLines("rules_2") == ["10.0.0.51 : goto choose_isp2"])
+        #expect(try plan(yaml).ruleset.maps.filter { $0.name.hasPrefix("rules_") } == state.ruleset.maps.filter { $0.name.hasPrefix("rules_") })
+        #expect(try plan(yaml).chain("use_2").rules.map(\.text) == ["jump choose_isp3", "accept"])
     }
 
     @Test func fallbackWithinUseFollowsAvailability() throws {
@@ -288,9 +323,9 @@ extension NftablesMap {
             rules:
               - {name: r, destination: 192.0.2.0/24, use: [isp1, isp2, isp3]}
             """
-        #expect(try plan(yaml).map("rules_1").lines == ["192.0.2.0/24 : goto choose_isp1"])
-        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).map("rules_1").lines == ["192.0.2.0/24 : goto choose_isp2"])
-        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).map("rules_1").lines == ["192.0.2.0/24 : goto choose_isp3"])
+        #expect(try plan(yaml).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp1"])
+        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp2"])
+        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp3"])
     }
 
     @Test func balanceMainAndDropBecomeReturnGotoChooseMainAndDrop() throws {
@@ -303,11 +338,13 @@ extension NftablesMap {
               - {name: fm, source: 10.0.0.5, use: [isp1, main]}
               - {name: fd, source: 10.0.0.6, use: [isp1, drop]}
             """
-        #expect(try plan(yaml).map("rules_1").lines == [
+        #expect(try plan(yaml).verdictLines("rules_1") == [
             "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
-            "10.0.0.4-10.0.0.6 : goto choose_isp1",
+            "10.0.0.4 : goto choose_isp1", "10.0.0.5 : goto choose_isp1", "10.0.0.6 : goto choose_isp1",
         ])
-        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).map("rules_1").lines == [
+        // Lists that end in balance, main or drop never pass over: entered by goto, so `return` reaches the split.
+        #expect(try plan(yaml).map("rules_1").lines.suffix(3) == ["10.0.0.4 : goto use_1", "10.0.0.5 : goto use_2", "10.0.0.6 : goto use_3"])
+        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == [
             "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
             "10.0.0.4 : return", "10.0.0.5 : goto choose_main", "10.0.0.6 : drop",
         ])
@@ -679,7 +716,9 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
             case "meta l4proto . th dport": key = PolicyCompiler.protocolNumber(flow.transport!) << 16 | UInt32(flow.destinationPort!)
             default: Issue.record("unexpected rule \(rule)"); return "?"
             }
-            for element in map.elements where try elementKey(element.key).contains(key) { return element.value }
+            // A passed-over rule (empty `use_N`) goes on to the next rule.
+            if let element = try map.elements.first(where: { try elementKey($0.key).contains(key) }),
+               let verdict = try state.effectiveVerdict(element.value) { return verdict }
         }
         return "return"
     }
