@@ -60,11 +60,17 @@ public final class FakeKernel: KernelPort {
     public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
         state.withLock { state in
             ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.table.map { text in
-                ObservedTable(counters: Self.names("counter", in: text), maps: Self.names("map", in: text),
-                              sets: Self.names("set", in: text), chains: Self.names("chain", in: text),
+                ObservedTable(chains: Self.names("chain", in: text),
                               // Like the real one: chain-level changes only; rule edits need the generation.
                               fingerprint: Self.names("chain", in: text).joined(separator: ","))
             })
+        }
+    }
+
+    public func readObjectNames() throws(KernelError) -> TableObjectNames {
+        state.withLock { state in
+            state.table.map { TableObjectNames(counters: Self.names("counter", in: $0), maps: Self.names("map", in: $0),
+                                               sets: Self.names("set", in: $0)) } ?? TableObjectNames()
         }
     }
 

@@ -65,13 +65,13 @@ extension LabTests {
                 try await Task.sleep(for: .milliseconds(300))
                 let cutAt = ContinuousClock.now
                 try lab.cutUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is down")
+                let verdict = try await daemon.waitForLog("isp1 is down")
                 try await Task.sleep(for: .milliseconds(700))
                 let samples = await sampler.stop()
                 let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
                 let switchTime = lastOnDeadWan.startedAt - cutAt
                 print("10,000 alternating rules: the last new connection went to the dead WAN \(switchTime) after the cut; "
-                      + "\(samples.filter(\.failed).count) of \(samples.count) connections failed")
+                      + "\(samples.filter(\.failed).count) of \(samples.count) connections failed; \(verdict.text)")
                 // 750 ms to decide (defaults) plus an in-place update; a full reload took 6.5 s here.
                 // The bound leaves room for a debug build on a shared machine (where the switch takes
                 // longer than a SYN retransmission, so some of the dead WAN's connections fail).
