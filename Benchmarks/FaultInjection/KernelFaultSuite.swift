@@ -48,12 +48,20 @@ final class KernelFaultSuite: @unchecked Sendable {
         return daemon
     }
 
+    /// The router's snapshot without its IPv6 routes: Braid is IPv4-only, and the kernel adds
+    /// link-local routes seconds after an interface comes up (when duplicate address detection ends).
+    static func snapshot(_ lab: Lab) throws -> KernelSnapshot {
+        var snapshot = try lab.routerSnapshot()
+        snapshot.routes = snapshot.routes.split(separator: "\n").filter { !$0.contains(":") }.joined(separator: "\n")
+        return snapshot
+    }
+
     /// A snapshot taken twice in a row with the same result: the daemon has finished its start.
     static func settledSnapshot(_ lab: Lab) async throws -> KernelSnapshot {
-        var previous = try lab.routerSnapshot()
+        var previous = try snapshot(lab)
         for _ in 0..<50 {
             try await Task.sleep(for: .milliseconds(300))
-            let current = try lab.routerSnapshot()
+            let current = try snapshot(lab)
             if current == previous { return current }
             previous = current
         }
@@ -80,9 +88,14 @@ final class KernelFaultSuite: @unchecked Sendable {
             flows = try await openFlowsOnEveryWan()
             outcome.flowsOpened = flows.count
             let injectedAt = ContinuousClock.now
+            let daemonBefore = daemon, logBefore = daemon.log.count
             outcome.injected = true
             let checksPassed = try await fault.inject(self, &notes)
             let converged = try await waitForReference(since: injectedAt, notes: &notes)
+            // What the daemon said about it: repairs, flushes, verdicts, errors.
+            let said = (daemon === daemonBefore ? Array(daemon.log.dropFirst(logBefore)) : daemon.log).map(\.text)
+                .filter { line in ["repaired", "flushed", "is down", "error", "warning", "adopted"].contains { line.contains($0) } }
+            for line in said.prefix(4) { notes.append("daemon: " + String(line.prefix(220))) }
             outcome.recoveryTime = converged
             var recovered = checksPassed && converged != nil
             if !daemon.isRunning {
@@ -135,16 +148,30 @@ final class KernelFaultSuite: @unchecked Sendable {
 
     /// Polls the router until its state equals the healthy reference; the time since the fault.
     func waitForReference(since start: ContinuousClock.Instant, notes: inout [String]) async throws -> Duration? {
-        var last = try lab.routerSnapshot()
+        var last = try Self.snapshot(lab)
         while ContinuousClock.now - start < Self.recoveryDeadline {
             if last == reference { return ContinuousClock.now - start }
             try await Task.sleep(for: .milliseconds(50))
-            last = try lab.routerSnapshot()
+            last = try Self.snapshot(lab)
         }
         if last == reference { return ContinuousClock.now - start }
-        let differences = last.differences(from: reference)
-        notes.append("not back to the reference after \(Self.recoveryDeadline):\n" + String(differences.prefix(3000)))
+        notes.append("not back to the reference after \(Self.recoveryDeadline):\n" + Self.lineDifferences(last, reference))
         return nil
+    }
+
+    /// The lines each part of the snapshot gained (+) or lost (-) against the reference.
+    static func lineDifferences(_ current: KernelSnapshot, _ reference: KernelSnapshot, limit: Int = 12) -> String {
+        var out: [String] = []
+        for (name, now, then) in [("ruleset", current.ruleset, reference.ruleset), ("rules", current.rules, reference.rules),
+                                  ("routes", current.routes, reference.routes), ("sysctls", current.sysctls, reference.sysctls)] where now != then {
+            let nowLines = now.split(separator: "\n").map(String.init), thenLines = then.split(separator: "\n").map(String.init)
+            let lost = thenLines.filter { !nowLines.contains($0) }, gained = nowLines.filter { !thenLines.contains($0) }
+            out.append("\(name): \(lost.count) line(s) missing, \(gained.count) extra"
+                       + (lost.isEmpty && gained.isEmpty ? " (same lines, other order)" : ""))
+            out += lost.prefix(limit).map { "  - \($0.trimmingCharacters(in: .whitespaces))" }
+            out += gained.prefix(limit).map { "  + \($0.trimmingCharacters(in: .whitespaces))" }
+        }
+        return out.joined(separator: "\n")
     }
 
     // MARK: - Helpers the faults use
@@ -265,7 +292,7 @@ final class KernelFaultSuite: @unchecked Sendable {
             return true
         },
         Fault(letter: "i", name: "a second `braid run` on the same state directory") { suite, notes in
-            let before = try suite.lab.routerSnapshot()
+            let before = try KernelFaultSuite.snapshot(suite.lab)
             let second = try LabDaemon(lab: suite.lab, binary: suite.braid, configPath: suite.configPath,
                                        extraArguments: ["--resync-interval", KernelFaultSuite.resyncInterval])
             let started = ContinuousClock.now
@@ -281,7 +308,7 @@ final class KernelFaultSuite: @unchecked Sendable {
                 notes.append("second daemon: exit \(status): \(message.prefix(160))")
                 if status == 0 || message.isEmpty { passed = false }
             }
-            if try suite.lab.routerSnapshot() != before {
+            if try KernelFaultSuite.snapshot(suite.lab) != before {
                 notes.append("the second daemon changed the kernel")
                 passed = false
             }
@@ -353,6 +380,10 @@ final class KernelFaultSuite: @unchecked Sendable {
             let orphanDeadline = ContinuousClock.now + .seconds(10)
             while processExists(nftPid) && ContinuousClock.now < orphanDeadline { try await Task.sleep(for: .milliseconds(10)) }
         }
+        let afterKill = try Self.snapshot(lab)
+        notes.append(afterKill == reference ? "after the kill the kernel was still the reference"
+                     : "after the kill the kernel differed from the reference in: "
+                        + Self.lineDifferences(afterKill, reference, limit: 0).split(separator: "\n").map { $0.split(separator: ":")[0] }.joined(separator: ", "))
         let again = try apply(configPath)
         guard again.ending == .exited(0) else {
             notes.append("re-apply of the running config: \(again.endingDescription): \(BadInputSuite.excerpt(again))")
