@@ -165,6 +165,7 @@ enum Cleanup {
 
     /// Runs every registered action once, newest first.
     static func runAll() {
+        RunningChildren.killAll()
         let pending = actions.update { list -> [@Sendable () -> Void] in
             defer { list = [] }
             return list

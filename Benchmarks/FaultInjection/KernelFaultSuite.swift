@@ -242,6 +242,8 @@ final class KernelFaultSuite: @unchecked Sendable {
             async let two = Task.detached { try suite.apply(second) }.value
             let results = try await [one, two]
             var passed = true
+            let waited = results.filter { $0.text.contains("waiting for") }.count
+            notes.append(waited > 0 ? "one apply waited for the other's lock" : "neither apply reported waiting for the lock")
             for (index, result) in results.enumerated() where result.ending != .exited(0) {
                 notes.append("concurrent apply \(index + 1): \(result.endingDescription): \(BadInputSuite.excerpt(result))")
                 passed = false
@@ -357,6 +359,8 @@ final class KernelFaultSuite: @unchecked Sendable {
         let child = try ChildProcess(executable: TimedCommand.executablePath("ip"),
                                      arguments: ["ip", "netns", "exec", lab.router.name, braid, "apply", "-c", other, "--state-dir", lab.stateDirectory],
                                      mergeError: true)
+        RunningChildren.add(child.pid)
+        defer { RunningChildren.remove(child.pid) }
         let drain = Thread { _ = ChildProcess.readAll(child.outputDescriptor) }
         drain.start()
         let started = ContinuousClock.now

@@ -34,6 +34,8 @@ enum TimedCommand {
     static func run(_ arguments: [String], timeout: Duration) throws -> TimedCommandResult {
         let started = ContinuousClock.now
         let child = try ChildProcess(executable: executablePath(arguments[0]), arguments: arguments, mergeError: true)
+        RunningChildren.add(child.pid)
+        defer { RunningChildren.remove(child.pid) }
         let output = LockedBox<[UInt8]>([])
         let drained = DispatchSemaphore(value: 0)
         let descriptor = child.outputDescriptor
@@ -72,6 +74,15 @@ enum TimedCommand {
         }
         return name
     }
+}
+
+/// Children in flight, so that an interrupted run kills them (a `braid check` blocked on a FIFO
+/// would otherwise outlive the harness).
+enum RunningChildren {
+    private static let pids = LockedBox<Set<Int32>>([])
+    static func add(_ pid: Int32) { pids.update { _ = $0.insert(pid) } }
+    static func remove(_ pid: Int32) { pids.update { _ = $0.remove(pid) } }
+    static func killAll() { for pid in pids.value { kill(pid, SIGKILL) } }
 }
 
 /// The processes whose parent is `pid`, with their command names and arguments, read from /proc.
