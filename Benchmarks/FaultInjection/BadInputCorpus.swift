@@ -139,10 +139,10 @@ struct BadInputCorpus {
         let indent = String(line.prefix { $0 == " " })
         let field = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)[0]
         for value in values {
-            let shown = value.count > 40 ? String(value.prefix(37)) + "…" : value
-            try replace(line, "\(indent)\(field): \(value)", "\(key): \(shown.debugDescription)", names: names,
+            let shown = visible(value.count > 40 ? String(value.prefix(37)) + "…" : value)
+            try replace(line, "\(indent)\(field): \(value)", "\(key): \(shown)", names: names,
                         mustReject: mustReject.contains(value))
-            if planToo { try replace(line, "\(indent)\(field): \(value)", "\(key): \(shown.debugDescription)", names: names,
+            if planToo { try replace(line, "\(indent)\(field): \(value)", "\(key): \(shown)", names: names,
                                      mustReject: mustReject.contains(value), command: .plan) }
         }
     }
@@ -439,6 +439,11 @@ struct BadInputCorpus {
         cases.append(BadInputCase(description: "run with a --state-dir over 107 characters", path: validConfigPath, command: .run,
                                   names: ["state-dir", "socket"], extraArguments: ["--state-dir", longState], rejectionStatuses: [1, 2]))
     }
+}
+
+/// Text with control characters written as \xNN, safe to print.
+func visible(_ text: String) -> String {
+    text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? String(format: "\\x%02x", $0.value) : String($0) }.joined()
 }
 
 struct CorpusError: Error, CustomStringConvertible {

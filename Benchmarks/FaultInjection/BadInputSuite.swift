@@ -87,9 +87,9 @@ struct BadInputSuite {
     /// The first line of output, shortened and with control characters made visible.
     static func excerpt(_ result: TimedCommandResult, limit: Int = 160) -> String {
         let lines = result.text.split(separator: "\n", omittingEmptySubsequences: true)
-        // The first line is usually "error: PATH: invalid"; the problem is on the next one.
-        let line = lines.count > 1 && lines[0].hasSuffix(": invalid") ? lines[1] : lines.first ?? ""
-        let visible = line.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? String(format: "\\x%02x", $0.value) : String($0) }.joined()
-        return visible.count > limit ? String(visible.prefix(limit - 1)) + "…" : visible
+        // The first line is usually "error: PATH: invalid" or "…: N problems"; the problem is on the next one.
+        let isHeader = lines.first.map { $0.hasSuffix(": invalid") || $0.hasSuffix(" problems") } ?? false
+        let shown = visible(String(lines.count > 1 && isHeader ? lines[1] : lines.first ?? ""))
+        return shown.count > limit ? String(shown.prefix(limit - 1)) + "…" : shown
     }
 }

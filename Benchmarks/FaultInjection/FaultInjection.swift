@@ -105,7 +105,7 @@ struct FaultInjection {
                 print(line)
                 if verdict == .crash || verdict == .rejectedUncleanly {
                     let excerpt = BadInputSuite.excerpt(outcome.result)
-                    if !excerpt.isEmpty { print("        output: \(excerpt)") }
+                    if !excerpt.isEmpty { print("        output (control characters shown as \\xNN): \(excerpt)") }
                 }
             }
         }
