@@ -54,6 +54,11 @@ let package = Package(
             dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"],
             path: "Benchmarks/PolicyScaleBenchmark"
         ),
+        .executableTarget(
+            name: "fault-injection",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidLab"],
+            path: "Benchmarks/FaultInjection"
+        ),
         .testTarget(name: "BraidConfigTests", dependencies: ["BraidConfig"]),
         .testTarget(
             name: "BraidPlannerTests",
