@@ -14,7 +14,7 @@ public enum ConfigLoader {
 
     public static func load(path: String) throws(ConfigError) -> Config {
         let text: String
-        switch TextFile.read(path) {
+        switch TextFile.read(path, limit: TextFile.maximumConfigBytes) {
         case .success(let contents): text = contents
         case .failure(let error): throw .unreadable(path: path, reason: error.description)
         }
