@@ -394,14 +394,12 @@ public final class GatewayController {
         let statuses = config.wans.map { wan -> WanHealthStatus in
             let runtime = wans[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
             let tracker = runtime.tracker
-            var state = !runtime.linkUp ? "link-down" : (tracker?.state.rawValue ?? "up")
+            let state = runtime.state(at: now)
             var reason = runtime.reason
-            if state != "link-down", let problem = runtime.unusable {
-                state = "unusable"
-                reason = WanRuntime.Reason(text: problem, since: reason?.since ?? clock.wallNow)
-            }
-            if state == "up", runtime.isHeld(at: now) {
-                state = "held"
+            switch state {
+            case .noAddress: reason = WanRuntime.Reason(text: "\(wan.interface) has no IPv4 address", since: reason?.since ?? clock.wallNow)
+            case .unusable: reason = WanRuntime.Reason(text: runtime.unusable ?? "", since: reason?.since ?? clock.wallNow)
+            default: break
             }
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
                 TargetHealthStatus(address: "\(address)",

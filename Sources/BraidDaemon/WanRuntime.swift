@@ -37,4 +37,15 @@ public struct WanRuntime: Sendable {
 
     /// Flap damping keeps it out of service at `now`.
     public func isHeld(at now: ContinuousClock.Instant) -> Bool { damper.isSuppressed(at: now) }
+
+    /// What `braid status` shows for it at `now` (see `WanState` for the order).
+    public func state(at now: ContinuousClock.Instant) -> WanState {
+        if !linkUp { return .noLink }
+        if addresses.isEmpty { return .noAddress }
+        if unusable != nil { return .unusable }
+        if isDown { return .down }
+        if isHeld(at: now) { return .held }
+        if tracker != nil, !judged { return .probing }
+        return .up
+    }
 }

@@ -30,7 +30,7 @@ extension LabTests {
                 try await daemon.waitForLog("isp1 link is down")
                 try await Self.cutSecondWanAndExpectFailover(lab, daemon)
                 let status = try #require(try LabTests.Failover.daemonHealth(lab))
-                #expect(status.first { $0.name == "isp1" }?.state == "link-down", "\(status.map { "\($0.name): \($0.state)" })")
+                #expect(status.first { $0.name == "isp1" }?.state == "no_link", "\(status.map { "\($0.name): \($0.state)" })")
             }
         }
 
