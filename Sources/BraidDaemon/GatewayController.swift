@@ -93,8 +93,17 @@ public final class GatewayController {
             wans[wanName]?.tracker = tracker
             if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
             if let transition {
-                recordForDamping(wanName)
-                healthChanged(wanName, transition, round: round)
+                if transition.state == .down, routingIsIncomplete(reason: "\(wanName)'s probes failed") {
+                    // The probes failed because Braid's own rule or route was missing, not because
+                    // the WAN is: judge it afresh, before the repair's plan (which must keep it in
+                    // the split), and count no flap and flush nothing.
+                    wans[wanName]?.tracker = WanHealthTracker(check: tracker.check, now: clock.now, initialState: .up)
+                    repairRoutingIfMissing(reason: "\(wanName)'s probes failed")
+                    logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
+                } else {
+                    recordForDamping(wanName)
+                    healthChanged(wanName, transition, round: round)
+                }
             }
             publishStatus()
         case .linkChanged:
@@ -167,15 +176,6 @@ public final class GatewayController {
         let reason = transition.state == .down
             ? "\(transition.cause) (\(failures.joined(separator: "; ")))"
             : "\(transition.cause)"
-        if transition.state == .down, repairRoutingIfMissing(reason: "\(wanName)'s probes failed") {
-            // The probes failed because Braid's own rule or route was missing (now put back), not
-            // because the WAN is: judge it afresh, and flush nothing.
-            if let check = config.wans[index].health {
-                wans[wanName]?.tracker = WanHealthTracker(check: check, now: clock.now, initialState: .up)
-            }
-            logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
-            return
-        }
         wans[wanName]?.reason = WanRuntime.Reason(text: reason, since: clock.wallNow)
         let applied = reapply()
         // Status first: whoever reads the log line and then asks for the status sees the change.
@@ -361,15 +361,7 @@ public final class GatewayController {
     /// `ip` listings, which is why it may run on every route or rule notification.
     @discardableResult
     private func repairRoutingIfMissing(reason: String) -> Bool {
-        guard let installed = installedRouting else { return false }
-        let observed: ObservedKernelState
-        do { observed = try applier.kernel.readRouting() } catch {
-            logger.error("cannot read the ip rules and routes (\(reason)): \(error)")
-            return false
-        }
-        let missingRules = installed.rules.subtracting(observed.policyRules)
-        let missingRoutes = installed.routes.subtracting(observed.routes)
-        guard !missingRules.isEmpty || !missingRoutes.isEmpty else { return false }
+        guard let (missingRules, missingRoutes) = missingRouting(reason: reason) else { return false }
         let started = clock.now
         let applied = reapply()
         logger.notice("repaired \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's that were deleted", metadata: [
@@ -377,6 +369,23 @@ public final class GatewayController {
             "elapsed_ms": "\(Int((clock.now - started).inMilliseconds))",
         ])
         return true
+    }
+
+    /// Whether one of the ip rules or routes the last apply installed is missing now.
+    private func routingIsIncomplete(reason: String) -> Bool { missingRouting(reason: reason) != nil }
+
+    /// Braid's ip rules and routes that are missing now; nil when none is (or they cannot be read).
+    private func missingRouting(reason: String) -> (rules: Set<PolicyRule>, routes: Set<Route>)? {
+        guard let installed = installedRouting else { return nil }
+        let observed: ObservedKernelState
+        do { observed = try applier.kernel.readRouting() } catch {
+            logger.error("cannot read the ip rules and routes (\(reason)): \(error)")
+            return nil
+        }
+        let missingRules = installed.rules.subtracting(observed.policyRules)
+        let missingRoutes = installed.routes.subtracting(observed.routes)
+        guard !missingRules.isEmpty || !missingRoutes.isEmpty else { return nil }
+        return (missingRules, missingRoutes)
     }
 
     private func refreshLinks() throws(KernelError) {
