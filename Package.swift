@@ -67,6 +67,13 @@ let package = Package(
         ),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
+        .testTarget(
+            name: "BraidDaemonTests",
+            dependencies: [
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidHealth", "BraidDaemon",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"]),
     ],
     swiftLanguageModes: [.v6]
