@@ -192,10 +192,10 @@ extension LabTests {
                 let apply = try Self.spawnBraid(lab, ["apply", "-c", other])
                 try lab.cutUpstream(lab.wans[0])
                 #expect(apply.wait() == 0)
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 // The daemon converges on its own config at the next change or resync.
                 try lab.healUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is up", timeout: .seconds(15))
+                try await lab.waitForWan("isp1", .up, timeout: .seconds(15))
                 let text = daemon.logText
                 #expect(!text.contains("re-plan failed") && !text.contains("resync failed"), "\(text)")
                 let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
