@@ -88,24 +88,9 @@ public final class GatewayController {
     public func handle(_ event: DaemonEvent) {
         switch event {
         case .round(let roundGeneration, let wanName, let round):
-            guard roundGeneration == generation, var tracker = wans[wanName]?.tracker else { return }
-            let transition = tracker.record(round, at: clock.now)
-            wans[wanName]?.tracker = tracker
-            if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
-            if let transition {
-                if transition.state == .down, routingIsIncomplete(reason: "\(wanName)'s probes failed") {
-                    // The probes failed because Braid's own rule or route was missing, not because
-                    // the WAN is: judge it afresh, before the repair's plan (which must keep it in
-                    // the split), and count no flap and flush nothing.
-                    wans[wanName]?.tracker = WanHealthTracker(check: tracker.check, now: clock.now, initialState: .up)
-                    repairRoutingIfMissing(reason: "\(wanName)'s probes failed")
-                    logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
-                } else {
-                    recordForDamping(wanName)
-                    healthChanged(wanName, transition, round: round)
-                }
-            }
-            publishStatus()
+            // A round from before the last reload was probed under settings no longer in force.
+            guard roundGeneration == generation else { return }
+            probeRound(round, of: wanName)
         case .linkChanged:
             linkEvent()
         case .routingChanged:
@@ -122,6 +107,29 @@ public final class GatewayController {
                 publishStatus()
             }
         }
+    }
+
+    /// Feeds a finished round to the WAN's tracker; on a verdict, re-plans (or, when Braid's own
+    /// routing was what failed the probes, repairs it and keeps the WAN).
+    private func probeRound(_ round: ProbeRound, of wanName: String) {
+        guard var tracker = wans[wanName]?.tracker else { return }
+        let transition = tracker.record(round, at: clock.now)
+        wans[wanName]?.tracker = tracker
+        if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
+        if let transition {
+            if transition.state == .down, routingIsIncomplete(reason: "\(wanName)'s probes failed") {
+                // The probes failed because Braid's own rule or route was missing, not because the
+                // WAN is: judge it afresh before the repair's plan (which must keep it in the
+                // split), and count no flap and flush nothing.
+                wans[wanName]?.tracker = WanHealthTracker(check: tracker.check, now: clock.now, initialState: .up)
+                repairRoutingIfMissing(reason: "\(wanName)'s probes failed")
+                logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
+            } else {
+                recordForDamping(wanName)
+                healthChanged(wanName, transition, round: round)
+            }
+        }
+        publishStatus()
     }
 
     /// WANs that must not take new connections: probes say down. (Link-down WANs are excluded by
