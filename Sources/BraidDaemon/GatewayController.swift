@@ -69,7 +69,7 @@ public final class GatewayController {
     public func start() throws(ApplyError) {
         do { try refreshLinks() } catch { throw .kernel(error) }
         let previouslyDown = Set(applier.store.load()?.unavailableWans ?? [])
-        resetTrackers(previousConfig: nil, previouslyDown: previouslyDown)
+        rebuildWans(previousConfig: nil, previouslyDown: previouslyDown)
         let report = try applyCurrent(missingInterfacesAreDown: false)
         if report.performed.isEmpty {
             logger.info("adopted the installed Braid state unchanged", metadata: ["wans": "\(config.wans.count)"])
@@ -237,7 +237,7 @@ public final class GatewayController {
         let oldWans = wans
         config = newConfig
         stop()
-        resetTrackers(previousConfig: oldConfig)
+        rebuildWans(previousConfig: oldConfig)
         do {
             try refreshLinks()
             let report = try applyCurrent()
@@ -279,7 +279,7 @@ public final class GatewayController {
     /// Runtime state for the current config's WANs. A WAN whose health settings did not change
     /// keeps its tracker, and all keep their dampers while `flap_damping` did not change; a WAN
     /// new to the config starts with no link until `refreshLinks` reads it.
-    private func resetTrackers(previousConfig: Config?, previouslyDown: Set<String> = []) {
+    private func rebuildWans(previousConfig: Config?, previouslyDown: Set<String> = []) {
         let keepDampers = previousConfig?.flapDamping == config.flapDamping
         let old = wans
         wans = [:]
