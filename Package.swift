@@ -67,7 +67,14 @@ let package = Package(
         ),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
-        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"]),
+        .testTarget(
+            name: "BraidDaemonTests",
+            dependencies: [
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidHealth", "BraidDaemon",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab", "BraidDaemon"]),
     ],
     swiftLanguageModes: [.v6]
 )
