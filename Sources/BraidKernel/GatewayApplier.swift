@@ -93,152 +93,46 @@ public struct GatewayApplier: Sendable {
         }
     }
 
-    /// One attempt, whole or nothing, with `availability` as given.
+    /// One attempt, whole or nothing, with `availability` as given: observe → plan → diff →
+    /// execute → verify and record, then flush the connections of WANs that left.
     func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
                      warnings: inout [String]) throws(ApplyError) -> Report {
-        let (stored, loadWarning) = store.loadReporting()
-        if let loadWarning { warnings.append(loadWarning) }
-        let observedBefore: ObservedKernelState
-        do {
-            observedBefore = try kernel.readState(layout: config.kernel)
-        } catch { throw .kernel(error) }
-        let previousSlots = Self.previousSlots(config, stored: stored, observed: observedBefore)
+        var observation = try observeInstalled(config, warnings: &warnings)
+        let previousSlots = Self.previousSlots(config, stored: observation.stored, observed: observation.kernel)
         let desired = try plan(config, availability: availability, previousSlots: previousSlots,
                                missingInterfacesAreDown: missingInterfacesAreDown)
-        let previousState: AppliedState?
-        var state: AppliedState
-        let steps: [KernelStep]
-        var generationBefore: UInt64 = 0
-        var verification = TableVerification()
-        do {
-            previousState = stored
-            var observed = observedBefore
-            state = previousState ?? AppliedState()
-            let desiredKeys = desired.sysctls.map(\.key)
-            let current = try kernel.readSysctls(desiredKeys)
-            for key in desiredKeys where state.originalSysctls[key] == nil { state.originalSysctls[key] = current[key] }
-            // Sysctls of WANs that left the config go back to what they were before Braid.
-            var restores: [KernelStep] = []
-            for (key, original) in state.originalSysctls.sorted(by: { $0.key < $1.key }) where !desiredKeys.contains(key) {
-                if let now = try? kernel.readSysctls([key])[key], now != original {
-                    restores.append(.setSysctl(key: key, value: original, previous: now))
-                }
-                state.originalSysctls[key] = nil
-            }
-            let source = desired.ruleset.render()
-            var unchanged = observed.table != nil && previousState?.rulesetSource == source
-                && previousState?.rulesetFingerprint == observed.table?.fingerprint
-            // The chain fingerprint misses a deleted rule or set element; see TableVerification.
-            generationBefore = try kernel.readRulesetGeneration()
-            if unchanged {
-                verification = try TableVerification.check(kernel: kernel, generation: generationBefore,
-                                                           recordedGeneration: previousState?.rulesetGeneration,
-                                                           recordedDigest: previousState?.tableDigest)
-                unchanged = verification.intact
-            }
-            let digests = Self.setDigests(desired.ruleset)
-            let keptSets = Set(digests.filter { previousState?.setDigests?[$0.key] == $0.value }.map(\.key))
-            // Without a state file (lost, or another --state-dir), or with one that does not
-            // describe the table installed (an `apply` killed after its nft load committed), the
-            // undo of a reload has no source of Braid's: the kernel's listing stands in for it.
-            var previousSource = previousState?.rulesetSource
-            if observed.table != nil, !unchanged,
-               previousSource == nil || previousState?.rulesetFingerprint != observed.table?.fingerprint {
-                previousSource = try kernel.readTableListing()
-            }
-            let inPlace = try inPlaceUpdate(observed: observed, previous: previousState, desiredSource: source,
-                                            unchanged: unchanged, generation: generationBefore)
-            if !unchanged, inPlace == nil, observed.table != nil {
-                // A full reload deletes every map and set (but kept ones) and the counters of WANs
-                // that left: it needs their names, as the kernel has them.
-                let names = try kernel.readObjectNames()
-                observed.table?.counters = names.counters
-                observed.table?.maps = names.maps
-                observed.table?.sets = names.sets
-            }
-            steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
-                                          keptSets: keptSets, previousSource: previousSource, inPlace: inPlace) + restores
-            // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
-            // Only when this apply learned an original the file does not hold yet: on a failover
-            // re-plan it never does, and the file (with the table's source) is megabytes.
-            if !steps.isEmpty, state.originalSysctls != previousState?.originalSysctls {
-                var early = state
-                early.originalSysctls.merge(previousState?.originalSysctls ?? [:]) { mine, _ in mine }
-                do { try store.save(early) } catch { warnings.append(error.description) }
-            }
-        } catch {
-            throw .kernel(error)
+        let target = ApplyDiff.Target(desired: desired, availability: availability, stored: observation.stored,
+                                      table: observation.kernel.table)
+        do { try observe(&observation, for: target) } catch { throw .kernel(error) }
+        let diff = ApplyDiff(observation, target: target)
+        // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
+        if let early = diff.earlyState {
+            do { try store.save(early) } catch { warnings.append(error.description) }
         }
+        try perform(diff.steps, restoringStateTo: observation.stored, warnings: &warnings)
+        try verifyAndRecord(diff, observed: observation, config: config, warnings: &warnings)
+        let flush = flushRemovedWans(config, desired: desired, previousSlots: previousSlots)
+        return Report(desired: desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
+                      flushedConnections: flush.flushed, flushFailures: flush.failures)
+    }
 
-        try perform(steps, restoringStateTo: previousState, warnings: &warnings)
-
-        do {
-            let objects = ["set": desired.ruleset.sets.map(\.name), "map": desired.ruleset.maps.map(\.name),
-                           "counter": desired.ruleset.counters.map(\.name)]
-            let after = try kernel.readState(layout: config.kernel)
-            let sysctls = try kernel.readSysctls(desired.sysctls.map(\.key))
-            var remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
-            if Set(after.table?.chains ?? []) != Set(desired.ruleset.chains.map(\.name)) {
-                remaining.append(.loadRuleset(transaction: "", undo: nil))
-            }
-            guard remaining.isEmpty else { throw ApplyError.verificationFailed(remaining) }
-            state.rulesetSource = desired.ruleset.render()
-            state.rulesetFingerprint = after.table?.fingerprint
-            state.objects = objects
-            state.setDigests = Self.setDigests(desired.ruleset)
-            state.unavailableWans = availability.unavailable.sorted()
-            state.wanSlots = Dictionary(uniqueKeysWithValues: desired.wans.map { ($0.name, $0.slot) })
-            let loaded = steps.contains { if case .loadRuleset = $0 { true } else { false } }
-            let record = loaded
-                ? try TableVerification.afterLoad(kernel: kernel, generationBefore: generationBefore, ruleset: desired.ruleset)
-                : verification.record(keeping: previousState)
-            state.rulesetGeneration = record.generation
-            state.tableDigest = record.digest
-            do { try store.save(state) } catch { warnings.append(error.description) }
-        } catch let error as ApplyError {
-            throw error
-        } catch let error as KernelError {
-            throw .kernel(error)
-        } catch {
-            throw .kernel(.unexpected("\(error)"))
-        }
-        // A removed WAN's connections can no longer leave by it (its mark is in no map): with
-        // flush_on_down they are deleted, so their clients reconnect through the remaining WANs.
+    /// A removed WAN's connections can no longer leave by it (its mark is in no map): with
+    /// flush_on_down they are deleted, so their clients reconnect through the remaining WANs.
+    /// Returns removed WAN → entries deleted, and removed WAN → why they could not be.
+    private func flushRemovedWans(_ config: Config, desired: DesiredState,
+                                  previousSlots: [String: Int]) -> (flushed: [String: Int], failures: [String: String]) {
         var flushed: [String: Int] = [:]
-        var flushFailures: [String: String] = [:]
-        if config.flushOnDown {
-            let kept = Set(desired.wans.map(\.name))
-            for (name, slot) in previousSlots.sorted(by: { $0.value < $1.value }) where !kept.contains(name) {
-                do {
-                    flushed[name] = try kernel.flushConnections(mark: config.kernel.mark(forSlot: slot), mask: config.kernel.markMask)
-                } catch {
-                    flushFailures[name] = "\(error)"
-                }
+        var failures: [String: String] = [:]
+        guard config.flushOnDown else { return (flushed, failures) }
+        let kept = Set(desired.wans.map(\.name))
+        for (name, slot) in previousSlots.sorted(by: { $0.value < $1.value }) where !kept.contains(name) {
+            do {
+                flushed[name] = try kernel.flushConnections(mark: config.kernel.mark(forSlot: slot), mask: config.kernel.markMask)
+            } catch {
+                failures[name] = "\(error)"
             }
         }
-        return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty,
-                      flushedConnections: flushed, flushFailures: flushFailures)
-    }
-
-    /// The in-place update from the table Braid loaded last, when only content differs (a WAN's
-    /// health or weight) and that table is verifiably still what Braid loaded: a partial update
-    /// on a table someone else changed would keep their change.
-    func inPlaceUpdate(observed: ObservedKernelState, previous: AppliedState?, desiredSource: String,
-                       unchanged: Bool, generation: UInt64) throws(KernelError) -> TableUpdate? {
-        guard !unchanged, let table = observed.table, let previous, let loaded = previous.rulesetSource,
-              previous.rulesetFingerprint == table.fingerprint,
-              let update = TableUpdate.inPlace(from: loaded, to: desiredSource) else { return nil }
-        // No transaction since Braid's own load: the table is that load, whether or not a digest was recorded.
-        if previous.rulesetGeneration == generation { return update }
-        let check = try TableVerification.check(kernel: kernel, generation: generation,
-                                                recordedGeneration: previous.rulesetGeneration,
-                                                recordedDigest: previous.tableDigest)
-        return check.intact ? update : nil
-    }
-
-    /// Set name → digest of its elements.
-    static func setDigests(_ ruleset: NftablesRuleset) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: ruleset.sets.map { ($0.name, StableDigest.of($0.elements)) })
+        return (flushed, failures)
     }
 
     /// Runs `steps` in order; on the first failure undoes the ones done, newest first.
