@@ -97,6 +97,24 @@ public struct GatewayApplier: Sendable {
     /// execute → verify and record, then flush the connections of WANs that left.
     func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
                      warnings: inout [String]) throws(ApplyError) -> Report {
+        let prepared = try prepare(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
+                                   warnings: &warnings)
+        let diff = prepared.diff
+        // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
+        if let early = diff.earlyState {
+            do { try store.save(early) } catch { warnings.append(error.description) }
+        }
+        try perform(diff.steps, restoringStateTo: prepared.observation.stored, warnings: &warnings)
+        try verifyAndRecord(diff, observed: prepared.observation, config: config, warnings: &warnings)
+        let flush = flushRemovedWans(config, desired: diff.target.desired, previousSlots: prepared.previousSlots)
+        return Report(desired: diff.target.desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
+                      flushedConnections: flush.flushed, flushFailures: flush.failures)
+    }
+
+    /// Observe, plan and diff: what an apply of `config` would change now. Changes nothing, the
+    /// state file included.
+    func prepare(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
+                 warnings: inout [String]) throws(ApplyError) -> (observation: ApplyObservation, previousSlots: [String: Int], diff: ApplyDiff) {
         var observation = try observeInstalled(config, warnings: &warnings)
         let previousSlots = Self.previousSlots(config, stored: observation.stored, observed: observation.kernel)
         let desired = try plan(config, availability: availability, previousSlots: previousSlots,
@@ -104,16 +122,7 @@ public struct GatewayApplier: Sendable {
         let target = ApplyDiff.Target(desired: desired, availability: availability, stored: observation.stored,
                                       table: observation.kernel.table)
         do { try observe(&observation, for: target) } catch { throw .kernel(error) }
-        let diff = ApplyDiff(observation, target: target)
-        // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
-        if let early = diff.earlyState {
-            do { try store.save(early) } catch { warnings.append(error.description) }
-        }
-        try perform(diff.steps, restoringStateTo: observation.stored, warnings: &warnings)
-        try verifyAndRecord(diff, observed: observation, config: config, warnings: &warnings)
-        let flush = flushRemovedWans(config, desired: desired, previousSlots: previousSlots)
-        return Report(desired: desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
-                      flushedConnections: flush.flushed, flushFailures: flush.failures)
+        return (observation, previousSlots, ApplyDiff(observation, target: target))
     }
 
     /// A removed WAN's connections can no longer leave by it (its mark is in no map): with
