@@ -52,7 +52,7 @@ public struct MarkRenumbering: Sendable, Equatable {
     /// The refusal: what would break, and the two ways forward.
     var refusal: String {
         let old = oldMasks.map(hex).joined(separator: ", ")
-        let text = """
+        var text = """
             kernel.mark_mask is \(hex(newMask)), but Braid's installed ip rules use \(old), and \(openConnections) \
             open connection(s) carry those marks; applying would renumber the marks and move those connections \
             to another WAN, which breaks them
@@ -62,8 +62,15 @@ public struct MarkRenumbering: Sendable, Equatable {
             to accept that they reconnect, run `braid apply --renumber-marks` (it deletes their conntrack \
             entries, so clients reconnect at once), or `braid down && braid apply`
             """
+        if oldMasks == [Self.earlierDefaultMask], newMask == KernelLayoutConfig.defaultMarkMask {
+            text += "\n(the default mask moved from \(hex(Self.earlierDefaultMask)) to \(hex(newMask)), off Tailscale's bits; "
+                + "see \"Upgrading\" in docs/operations.md)"
+        }
         return text
     }
+
+    /// `kernel.mark_mask`'s default in earlier releases (Tailscale's byte), named in the refusal.
+    static let earlierDefaultMask: UInt32 = 0x00ff_0000
 }
 
 extension GatewayApplier {

@@ -39,6 +39,16 @@ import Testing
         #expect(message.hasSuffix("nothing was changed"))
     }
 
+    /// A config without `kernel.mark_mask`, written for the old default, after the upgrade.
+    @Test func upgradingFromTheOldDefaultIsRefusedWithTheOldMaskToKeep() throws {
+        let (kernel, applier) = try Self.installedWithOldMask(connections: [0x1_0000: 2])
+        let before = kernel.snapshot
+        let error = try #require(throws: ApplyError.self) { try applier.apply(try ConfigLoader.parse(GatewayApplierTests.yaml)) }
+        #expect(error.description.contains("mark_mask: 0x00ff0000"))
+        #expect(error.description.contains("the default mask moved from 0x00ff0000 to 0xff000000"))
+        #expect(kernel.snapshot == before)
+    }
+
     @Test func anEditedMaskIsRefusedToo() throws {
         let (kernel, applier) = try Self.installedWithOldMask(connections: [0x2_0000: 1])
         let before = kernel.snapshot
@@ -46,6 +56,7 @@ import Testing
             try applier.apply(try ConfigLoader.parse(GatewayApplierTests.yaml + "\nkernel:\n  mark_mask: 0x0000ff00\n"))
         }
         #expect(error.description.contains("kernel.mark_mask is 0x0000ff00, but Braid's installed ip rules use 0x00ff0000, and 1 open connection(s)"))
+        #expect(!error.description.contains("the default mask moved"))
         #expect(kernel.snapshot == before)
     }
 
