@@ -10,6 +10,9 @@ public struct GatewayApplier: Sendable {
     public var lockTimeout: Duration
     /// Called once when the lock is busy, with the holder's pid when known (the CLI says whom it waits for).
     public var onLockWait: @Sendable (Int32?) -> Void = { _ in }
+    /// Lets `apply` change the mark mask under open connections (`MarkRenumbering`), deleting their
+    /// conntrack entries afterwards, instead of refusing.
+    public var renumberMarks = false
 
     public init(kernel: any KernelPort, store: AppliedStateStore, lockTimeout: Duration = .seconds(60)) {
         self.kernel = kernel
@@ -28,6 +31,11 @@ public struct GatewayApplier: Sendable {
         public var flushedConnections: [String: Int] = [:]
         /// Removed WAN → why its conntrack entries could not be deleted (the apply itself stands).
         public var flushFailures: [String: String] = [:]
+        /// The mark mask changed (`renumberMarks`): the old marks, and how many of their conntrack
+        /// entries were deleted (nil when none could be; `renumberFailure` says why).
+        public var renumbering: MarkRenumbering?
+        public var renumberedConnections: Int?
+        public var renumberFailure: String?
         /// Problems with the state directory that did not stop the change (an unwritable or corrupt
         /// state file, a lock that could not be taken).
         public var stateWarnings: [String] = []
@@ -94,7 +102,8 @@ public struct GatewayApplier: Sendable {
     }
 
     /// One attempt, whole or nothing, with `availability` as given: observe → plan → diff →
-    /// execute → verify and record, then flush the connections of WANs that left.
+    /// execute → verify and record, then flush the connections of WANs that left (and of the old
+    /// marks, when the mark mask changed).
     func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
                      warnings: inout [String]) throws(ApplyError) -> Report {
         let prepared = try prepare(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
@@ -107,22 +116,38 @@ public struct GatewayApplier: Sendable {
         try perform(diff.steps, restoringStateTo: prepared.observation.stored, warnings: &warnings)
         try verifyAndRecord(diff, observed: prepared.observation, config: config, warnings: &warnings)
         let flush = flushRemovedWans(config, desired: diff.target.desired, previousSlots: prepared.previousSlots)
-        return Report(desired: diff.target.desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
-                      flushedConnections: flush.flushed, flushFailures: flush.failures)
+        var report = Report(desired: diff.target.desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
+                            flushedConnections: flush.flushed, flushFailures: flush.failures, renumbering: prepared.renumbering)
+        if let renumbering = prepared.renumbering {
+            do { report.renumberedConnections = try renumbering.flush(kernel: kernel) } catch { report.renumberFailure = "\(error)" }
+        }
+        return report
+    }
+
+    /// What an apply decided before changing anything.
+    struct PreparedApply {
+        var observation: ApplyObservation
+        /// The slots WANs held before this apply (`previousSlots`), for flushing the ones that left.
+        var previousSlots: [String: Int]
+        /// The mark mask changed since the last apply (see `MarkRenumbering`).
+        var renumbering: MarkRenumbering?
+        var diff: ApplyDiff
     }
 
     /// Observe, plan and diff: what an apply of `config` would change now. Changes nothing, the
-    /// state file included.
+    /// state file included; refuses a mark renumbering as `apply` would.
     func prepare(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
-                 warnings: inout [String]) throws(ApplyError) -> (observation: ApplyObservation, previousSlots: [String: Int], diff: ApplyDiff) {
+                 warnings: inout [String]) throws(ApplyError) -> PreparedApply {
         var observation = try observeInstalled(config, warnings: &warnings)
+        let renumbering = try checkMarkRenumbering(config, observed: observation.kernel)
         let previousSlots = Self.previousSlots(config, stored: observation.stored, observed: observation.kernel)
         let desired = try plan(config, availability: availability, previousSlots: previousSlots,
                                missingInterfacesAreDown: missingInterfacesAreDown)
         let target = ApplyDiff.Target(desired: desired, availability: availability, stored: observation.stored,
                                       table: observation.kernel.table)
         do { try observe(&observation, for: target) } catch { throw .kernel(error) }
-        return (observation, previousSlots, ApplyDiff(observation, target: target))
+        return PreparedApply(observation: observation, previousSlots: previousSlots, renumbering: renumbering,
+                             diff: ApplyDiff(observation, target: target))
     }
 
     /// A removed WAN's connections can no longer leave by it (its mark is in no map): with
