@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "BraidConfig", targets: ["BraidConfig"]),
         .library(name: "BraidPlanner", targets: ["BraidPlanner"]),
         .library(name: "BraidKernel", targets: ["BraidKernel"]),
+        .library(name: "BraidApply", targets: ["BraidApply"]),
         .library(name: "BraidHealth", targets: ["BraidHealth"]),
         .library(name: "BraidDaemon", targets: ["BraidDaemon"]),
         .library(name: "BraidLab", targets: ["BraidLab"]),
@@ -23,22 +24,26 @@ let package = Package(
         .target(name: "BraidConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "BraidPlanner", dependencies: ["BraidConfig"]),
         .target(name: "BraidKernel", dependencies: ["BraidConfig", "BraidPlanner", "CBraidLinux"]),
+        // The apply engine: observe, plan, diff, execute, verify and record; the state directory; status.
+        .target(name: "BraidApply", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
+        // The in-memory kernel for tests, the lab and benchmarks; not part of what ships.
+        .target(name: "BraidKernelFake", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
         .target(name: "BraidHealth", dependencies: ["BraidConfig"]),
         .target(name: "CBraidLinux"),
         .target(
             name: "BraidDaemon",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidHealth", "CBraidLinux",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidHealth", "CBraidLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "CBraidLinux"]),
+        .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "CBraidLinux"]),
         .executableTarget(
             name: "braid",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab", "BraidDaemon",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -51,12 +56,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "policy-scale-benchmark",
-            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"],
+            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab"],
             path: "Benchmarks/PolicyScaleBenchmark"
         ),
         .executableTarget(
             name: "fault-injection",
-            dependencies: ["BraidConfig", "BraidKernel", "BraidLab"],
+            dependencies: ["BraidConfig", "BraidKernel", "BraidApply", "BraidLab"],
             path: "Benchmarks/FaultInjection"
         ),
         .testTarget(name: "BraidConfigTests", dependencies: ["BraidConfig"]),
@@ -66,15 +71,16 @@ let package = Package(
             resources: [.copy("Golden")]
         ),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
-        .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
+        .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
+        .testTarget(name: "BraidApplyTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidKernelFake"]),
         .testTarget(
             name: "BraidDaemonTests",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidHealth", "BraidDaemon",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidKernelFake", "BraidHealth", "BraidDaemon",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab", "BraidDaemon"]),
+        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon"]),
     ],
     swiftLanguageModes: [.v6]
 )

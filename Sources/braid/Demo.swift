@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidApply
 import BraidConfig
 import BraidKernel
 import BraidLab

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidApply
 import BraidDaemon
 import BraidKernel
 import BraidPlanner

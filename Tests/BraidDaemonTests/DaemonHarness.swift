@@ -1,7 +1,9 @@
+import BraidApply
 import BraidConfig
 import BraidDaemon
 import BraidHealth
 import BraidKernel
+import BraidKernelFake
 import BraidPlanner
 import Foundation
 import Logging

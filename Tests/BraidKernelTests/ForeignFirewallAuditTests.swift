@@ -1,5 +1,6 @@
 import BraidConfig
 import BraidKernel
+import BraidKernelFake
 import BraidPlanner
 import Testing
 

@@ -1,3 +1,4 @@
+import BraidApply
 import BraidConfig
 import BraidKernel
 import BraidLab

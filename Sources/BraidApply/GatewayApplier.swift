@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import BraidPlanner
 
 /// Installs a config into the kernel and removes it again: plan, read back, diff, perform the

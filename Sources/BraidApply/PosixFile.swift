@@ -1,3 +1,4 @@
+import BraidKernel
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import BraidKernel
 import BraidPlanner
 
 /// A change to Braid's table made in place: one nft transaction that flushes and refills only the

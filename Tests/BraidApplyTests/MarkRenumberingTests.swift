@@ -1,5 +1,7 @@
+@testable import BraidApply
 import BraidConfig
 @testable import BraidKernel
+import BraidKernelFake
 import BraidPlanner
 import Testing
 

@@ -1,3 +1,4 @@
+@testable import BraidApply
 import BraidConfig
 @testable import BraidKernel
 import BraidPlanner

@@ -1,3 +1,4 @@
+import BraidKernel
 import BraidPlanner
 
 /// Why `apply` or `down` did not complete, and what state the kernel was left in.

@@ -1,3 +1,4 @@
+import BraidKernel
 import BraidPlanner
 
 /// What one apply changes, decided from an `ApplyObservation` and the desired state alone. Pure:

@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import BraidPlanner
 import Foundation
 import Synchronization

@@ -1,3 +1,4 @@
+import BraidKernel
 import BraidPlanner
 
 /// A 64-bit FNV-1a digest of strings, stable across runs (Swift's `Hasher` is seeded per process),

@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import BraidPlanner
 
 /// Braid's installed fwmark rules use another mask than the config's `kernel.mark_mask`: the mark

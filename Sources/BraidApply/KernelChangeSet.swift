@@ -1,3 +1,4 @@
+import BraidKernel
 import BraidPlanner
 
 /// The ordered steps that take the kernel from what Braid observed to what it desires. Pure.

@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import BraidPlanner
 
 /// One WAN's live state as `braid status` shows it.

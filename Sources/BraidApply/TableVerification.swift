@@ -1,3 +1,4 @@
+import BraidKernel
 import BraidPlanner
 
 /// Whether Braid's nft table is still exactly what Braid loaded, when its chains all look right.

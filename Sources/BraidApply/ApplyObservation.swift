@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidKernel
 import BraidPlanner
 
 /// Everything one apply read before deciding what to change: the state file, what Braid has

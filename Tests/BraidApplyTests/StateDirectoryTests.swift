@@ -1,3 +1,4 @@
+@testable import BraidApply
 import BraidConfig
 import BraidKernel
 import BraidPlanner

@@ -1,3 +1,4 @@
+import BraidKernel
 import Foundation
 import Synchronization
 #if canImport(Glibc)
