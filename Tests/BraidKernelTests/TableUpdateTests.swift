@@ -183,7 +183,7 @@ import Testing
         let text = NftablesRuleset(chains: [NftablesChain(name: "a", rules: [NftablesRule("accept")])]).render()
         #expect(TableUpdate.inPlace(from: text, to: text) == nil)
         // A chain's hook cannot change in place.
-        let hooked = NftablesRuleset(chains: [NftablesChain(name: "a", hook: "type filter hook input priority 0; policy accept;", rules: [NftablesRule("accept")])]).render()
+        let hooked = NftablesRuleset(chains: [NftablesChain(name: "a", hook: NftablesBaseChain(type: .filter, hook: .input, priority: .number(0)), rules: [NftablesRule("accept")])]).render()
         #expect(TableUpdate.inPlace(from: text, to: hooked) == nil)
     }
 
