@@ -129,16 +129,19 @@ public final class FakeKernel: KernelPort {
                 let kept = state.counters.filter { Self.names("counter", in: text).contains($0.key) }
                 state.table = text
                 state.counters = Dictionary(uniqueKeysWithValues: Self.names("counter", in: text).map { ($0, kept[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
-            case .restoreRuleset(let transaction?) where Self.isInPlace(transaction):
+            case .restoreRuleset(let transaction) where Self.isInPlace(transaction):
                 switch Self.applyInPlace(transaction, to: state.table) {
                 case .success(let table): state.table = table
                 case .failure(let refusal): return refuse(step, refusal.message)
                 }
             case .restoreRuleset(let transaction):
-                let listing = transaction.flatMap { text in text.range(of: "table inet braid {").map { String(text[$0.lowerBound...]) } }
-                state.table = listing
+                state.table = transaction.range(of: "table inet braid {").map { String(transaction[$0.lowerBound...]) }
+                let listing = state.table
                 let names = listing.map { Self.names("counter", in: $0) } ?? []
                 state.counters = Dictionary(uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
+            case .deleteTable:
+                state.table = nil
+                state.counters = [:]
             case .setSysctl(let key, let value, _):
                 guard state.sysctls[key] != nil else { return refuse(step, "sysctl: cannot stat /proc/sys/\(key)") }
                 state.sysctls[key] = value
@@ -147,7 +150,7 @@ public final class FakeKernel: KernelPort {
         }
         if let outcome { throw outcome }
         switch step {
-        case .loadRuleset, .restoreRuleset: generation.withLock { $0 += 1 }
+        case .loadRuleset, .restoreRuleset, .deleteTable: generation.withLock { $0 += 1 }
         default: break
         }
         log.withLock { $0.append(step) }

@@ -133,9 +133,9 @@ public struct LinuxKernel: KernelPort {
             try runner.check(["ip", "rule", "del"] + rule.arguments + ["protocol", protocolTag])
         case .loadRuleset(let transaction, _):
             try runner.check(["nft", "-f", "-"], input: transaction)
-        case .restoreRuleset(let transaction?):
+        case .restoreRuleset(let transaction):
             try runner.check(["nft", "-f", "-"], input: transaction)
-        case .restoreRuleset(nil):
+        case .deleteTable:
             // `add` then `delete` makes the delete safe when the table is already gone (nft 1.0.6 has no `destroy`).
             let table = tableReference.joined(separator: " ")
             try runner.check(["nft", "-f", "-"], input: "add table \(table)\ndelete table \(table)\n")

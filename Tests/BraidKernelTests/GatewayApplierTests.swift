@@ -189,7 +189,7 @@ import Testing
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         // One attempt: `apply` would isolate isp3 and retry (see WanIsolationTests).
         #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
-        #expect(kernel.performed.contains { if case .restoreRuleset(let text?) = $0 { text.contains("table inet braid {") } else { false } })
+        #expect(kernel.performed.contains { if case .restoreRuleset(let text) = $0 { text.contains("table inet braid {") } else { false } })
         #expect(kernel.snapshot == before)
     }
 
@@ -248,7 +248,7 @@ import Testing
         let steps = try applier.down()
         #expect(steps.allSatisfy { step in
             switch step {
-            case .deleteRule, .deleteRoute, .restoreRuleset(transaction: nil), .setSysctl: true
+            case .deleteRule, .deleteRoute, .deleteTable, .setSysctl: true
             default: false
             }
         })
