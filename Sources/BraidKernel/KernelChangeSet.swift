@@ -48,7 +48,8 @@ public enum KernelChangeSet {
             steps.append(.loadRuleset(transaction: inPlace.transaction, undo: inPlace.undo))
         } else if !rulesetUnchanged {
             let undo: String? = observed.table.map { _ in
-                undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource ?? "")
+                undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource ?? "",
+                                previousCounters: observed.table?.counters ?? [])
             }
             steps.append(.loadRuleset(transaction: transaction(replacing: observed.table, with: desired.ruleset, keptSets: keptSets),
                                       undo: undo))
@@ -85,13 +86,17 @@ public enum KernelChangeSet {
 
     /// The transaction that puts back `previousSource` once `desired` is loaded: the same
     /// flush-and-replace, with the previous declarative text as the new body. Kept sets are not
-    /// deleted; the previous text re-adds their (identical) elements.
-    static func undoTransaction(desired: NftablesRuleset, keptSets: Set<String>, previousSource: String) -> String {
+    /// deleted; the previous text re-adds their (identical) elements. Counters the load added (a
+    /// new WAN's) are deleted too; the others keep their totals.
+    static func undoTransaction(desired: NftablesRuleset, keptSets: Set<String>, previousSource: String,
+                                previousCounters: [String]) -> String {
         let table = "\(desired.family) \(desired.name)"
         var lines = ["add table \(table)", "flush table \(table)"]
         lines += desired.maps.map { "delete map \(table) \($0.name)" }
         lines += desired.sets.filter { !keptSets.contains($0.name) }.map { "delete set \(table) \($0.name)" }
         lines += desired.chains.map { "delete chain \(table) \($0.name)" }
+        let previous = Set(previousCounters)
+        lines += desired.counters.filter { !previous.contains($0.name) }.map { "delete counter \(table) \($0.name)" }
         return lines.joined(separator: "\n") + "\n" + previousSource
     }
 }

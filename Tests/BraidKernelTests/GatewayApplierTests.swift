@@ -193,6 +193,20 @@ import Testing
         #expect(kernel.snapshot == before)
     }
 
+    /// A load that added a WAN added its counters; they are objects of their own, which flushing
+    /// and re-declaring the old table would leave behind.
+    @Test func theUndoOfAReloadDeletesTheCountersItAdded() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        kernel.failSteps { step in if case .setSysctl(let key, _, _) = step { key.contains("wan3") } else { false } }
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
+        let undo = kernel.performed.compactMap { step -> String? in if case .restoreRuleset(let text) = step { text } else { nil } }
+        #expect(undo.count == 1 && undo[0].contains("delete counter inet braid rx_isp3\n") && !undo[0].contains("delete counter inet braid rx_isp1"))
+        #expect(kernel.snapshot.counters.keys.sorted() == ["rx_isp1", "rx_isp2", "tx_isp1", "tx_isp2"])
+    }
+
     /// Fails each step of a first install in turn, then each step of a reconfiguration: every
     /// attempt is whole or nothing (`apply` then retries without a WAN that failed its own step).
     @Test(arguments: 0..<11)
