@@ -169,7 +169,7 @@ public struct GatewayApplier: Sendable {
             let sysctls = try kernel.readSysctls(desired.sysctls.map(\.key))
             var remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
             if Set(after.table?.chains ?? []) != Set(desired.ruleset.chains.map(\.name)) {
-                remaining.append(.loadRuleset(transaction: "", undo: nil))
+                remaining.append(.loadRuleset(transaction: NftTransaction(), undo: nil))
             }
             guard remaining.isEmpty else { throw ApplyError.verificationFailed(remaining) }
             state.rulesetSource = desired.ruleset.render()

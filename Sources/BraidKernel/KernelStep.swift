@@ -11,9 +11,9 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
     case deleteRule(PolicyRule)
     /// Load one nft transaction; `undo` is the transaction that restores the previous table (nil:
     /// there was none, so an undo deletes the table).
-    case loadRuleset(transaction: String, undo: String?)
+    case loadRuleset(transaction: NftTransaction, undo: NftTransaction?)
     /// Load `transaction` to put back an earlier table.
-    case restoreRuleset(transaction: String)
+    case restoreRuleset(transaction: NftTransaction)
     /// Delete Braid's table, whether or not it is there.
     case deleteTable
     case setSysctl(key: String, value: String, previous: String)

@@ -189,7 +189,7 @@ import Testing
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         // One attempt: `apply` would isolate isp3 and retry (see WanIsolationTests).
         #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
-        #expect(kernel.performed.contains { if case .restoreRuleset(let text) = $0 { text.contains("table inet braid {") } else { false } })
+        #expect(kernel.performed.contains { if case .restoreRuleset(let undo) = $0 { undo.declared.contains("chain prerouting") } else { false } })
         #expect(kernel.snapshot == before)
     }
 
@@ -202,8 +202,8 @@ import Testing
         kernel.failSteps { step in if case .setSysctl(let key, _, _) = step { key.contains("wan3") } else { false } }
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
-        let undo = kernel.performed.compactMap { step -> String? in if case .restoreRuleset(let text) = step { text } else { nil } }
-        #expect(undo.count == 1 && undo[0].contains("delete counter inet braid rx_isp3\n") && !undo[0].contains("delete counter inet braid rx_isp1"))
+        let undo = kernel.performed.compactMap { step -> NftTransaction? in if case .restoreRuleset(let undo) = step { undo } else { nil } }
+        #expect(undo.count == 1 && undo[0].operations.contains(.deleteCounter("rx_isp3")) && !undo[0].operations.contains(.deleteCounter("rx_isp1")))
         #expect(kernel.snapshot.counters.keys.sorted() == ["rx_isp1", "rx_isp2", "tx_isp1", "tx_isp2"])
     }
 
