@@ -5,8 +5,9 @@ import Synchronization
 
 /// An in-memory kernel with the same interface as `LinuxKernel`, for planner, applier and daemon
 /// tests without root. It enforces the kernel rules Braid relies on (a route slot holds one route,
-/// a gateway route needs its device up and its gateway on-link, deleting needs an exact match) and
-/// can be told to fail a step.
+/// a gateway route needs its device up and its gateway on-link, deleting needs an exact match; an
+/// nft transaction that names a missing object changes nothing, see `NftObjectModel`) and can be
+/// told to fail a step.
 public final class FakeKernel: KernelPort {
     /// The fake's whole state, visible to tests.
     public struct State: Sendable, Equatable {
