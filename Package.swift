@@ -54,6 +54,11 @@ let package = Package(
             dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"],
             path: "Benchmarks/PolicyScaleBenchmark"
         ),
+        .executableTarget(
+            name: "fault-injection",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidLab"],
+            path: "Benchmarks/FaultInjection"
+        ),
         .testTarget(name: "BraidConfigTests", dependencies: ["BraidConfig"]),
         .testTarget(
             name: "BraidPlannerTests",
@@ -62,7 +67,14 @@ let package = Package(
         ),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
-        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab"]),
+        .testTarget(
+            name: "BraidDaemonTests",
+            dependencies: [
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidHealth", "BraidDaemon",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidLab", "BraidDaemon"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -88,7 +88,7 @@ public struct KernelLayoutConfig: Sendable, Equatable {
     public var markMask: UInt32
     /// Routing table id of WAN slot 1; the WAN in slot s uses `firstTable + s - 1`.
     public var firstTable: UInt32
-    /// Priority of Braid's first ip rule; Braid uses `firstRulePriority ... + highest slot + 2`.
+    /// Priority of Braid's first ip rule; Braid uses `firstRulePriority ... lastRulePriority`.
     public var firstRulePriority: UInt32
 
     public static let defaultMarkMask: UInt32 = 0x00ff_0000
@@ -106,6 +106,22 @@ public struct KernelLayoutConfig: Sendable, Equatable {
         self.firstTable = firstTable
         self.firstRulePriority = firstRulePriority
     }
+
+    /// The last table Braid uses when WAN numbers go up to `highestSlot`.
+    public func lastTable(highestSlot: Int) -> UInt64 { UInt64(firstTable) + UInt64(highestSlot) - 1 }
+
+    /// Whether tables `firstTable ... lastTable` avoid the reserved 253-255 and fit in 32 bits.
+    public func tablesFit(highestSlot: Int) -> Bool {
+        let last = lastTable(highestSlot: highestSlot)
+        return !(UInt64(253)...255).overlaps(UInt64(firstTable)...last) && last <= UInt64(UInt32.max)
+    }
+
+    /// Braid's last ip rule priority when WAN numbers go up to `highestSlot`: the suppress rule,
+    /// one rule per WAN, the main-mark rule, the fallback.
+    public func lastRulePriority(highestSlot: Int) -> UInt64 { UInt64(firstRulePriority) + UInt64(highestSlot) + 2 }
+
+    /// Whether Braid's rules stay below main's (32766), so they are consulted first.
+    public func rulePrioritiesFit(highestSlot: Int) -> Bool { lastRulePriority(highestSlot: highestSlot) < 32766 }
 
     /// The shift that moves a WAN number into the mask's lowest bit.
     public var markShift: UInt32 { UInt32(markMask.trailingZeroBitCount) }

@@ -14,7 +14,7 @@ public enum ConfigLoader {
 
     public static func load(path: String) throws(ConfigError) -> Config {
         let text: String
-        switch TextFile.read(path) {
+        switch TextFile.read(path, limit: TextFile.maximumConfigBytes) {
         case .success(let contents): text = contents
         case .failure(let error): throw .unreadable(path: path, reason: error.description)
         }
@@ -144,14 +144,13 @@ public enum ConfigLoader {
             collector.report(cursor, "every WAN has weight 0; at least one needs a positive weight")
         }
         if wans.count == items.count {
-            let lastTable = UInt64(kernel.firstTable) + UInt64(wans.count) - 1
-            if (UInt64(253)...255).overlaps(UInt64(kernel.firstTable)...lastTable) || lastTable > UInt64(UInt32.max) {
+            if !kernel.tablesFit(highestSlot: wans.count) {
                 collector.report(path: "kernel.first_table", line: cursor.line,
-                                 "tables \(kernel.firstTable)-\(lastTable) would include the reserved tables 253-255 or overflow; pick another first_table")
+                                 "tables \(kernel.firstTable)-\(kernel.lastTable(highestSlot: wans.count)) would include the reserved tables 253-255 or overflow; pick another first_table")
             }
-            if UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 2 >= 32766 {
+            if !kernel.rulePrioritiesFit(highestSlot: wans.count) {
                 collector.report(path: "kernel.first_rule_priority", line: cursor.line,
-                                 "Braid's rules \(kernel.firstRulePriority)-\(UInt64(kernel.firstRulePriority) + UInt64(wans.count) + 2) must stay below the main table's rule (32766)")
+                                 "Braid's rules \(kernel.firstRulePriority)-\(kernel.lastRulePriority(highestSlot: wans.count)) must stay below the main table's rule (32766)")
             }
         }
         return wans

@@ -10,8 +10,10 @@ private let systemRead = Darwin.read
 /// what to fix. Only regular files are read: a FIFO would block the reader until something writes
 /// to it, and a device such as /dev/zero never ends.
 enum TextFile {
-    /// The largest file Braid reads (64 MiB): a set file of a million prefixes is about 18 MiB.
+    /// The largest set file Braid reads (64 MiB): a set file of a million prefixes is about 18 MiB.
     static let maximumBytes = 64 << 20
+    /// The largest config file: 10,000 rules are under 1 MiB; long lists belong in set files.
+    static let maximumConfigBytes = 8 << 20
 
     /// Why a file could not be read; `description` completes "cannot read PATH: ".
     enum ReadError: Error, Equatable, CustomStringConvertible {
@@ -19,8 +21,10 @@ enum TextFile {
         case permissionDenied
         case directory
         case notRegularFile
-        case tooLarge(bytes: Int)
+        case tooLarge(bytes: Int, limit: Int)
         case notUTF8
+        /// Text never holds a NUL; a file that does is binary (and YAML would spend long on it).
+        case nulByte(offset: Int)
         case system(errno: Int32)
 
         var description: String {
@@ -29,25 +33,26 @@ enum TextFile {
             case .permissionDenied: "permission denied; make the file (and its directories) readable by the user running braid"
             case .directory: "it is a directory; give the path of a file"
             case .notRegularFile: "not a regular file (a FIFO, socket or device); give the path of a file"
-            case .tooLarge(let bytes): "the file is \(bytes) bytes, more than the \(TextFile.maximumBytes >> 20) MiB Braid reads"
+            case .tooLarge(let bytes, let limit): "the file is \(bytes) bytes, more than the \(limit >> 20) MiB Braid reads"
             case .notUTF8: "not UTF-8 text"
+            case .nulByte(let offset): "not text: it has a NUL byte at offset \(offset)"
             case .system(let number): String(cString: strerror(number))
             }
         }
     }
 
-    static func read(_ path: String) -> Result<String, ReadError> {
+    static func read(_ path: String, limit maximumBytes: Int = Self.maximumBytes) -> Result<String, ReadError> {
         // stat before open: opening a device can have effects of its own (a watchdog, a tape), and
         // opening a FIFO for reading blocks until a writer appears.
         var status = stat()
         guard stat(path, &status) == 0 else { return .failure(error(errno)) }
-        if let refusal = refusal(status) { return .failure(refusal) }
+        if let refusal = refusal(status, limit: maximumBytes) { return .failure(refusal) }
         // O_NONBLOCK: should the path be swapped for a FIFO after the stat, open still returns at once.
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { return .failure(error(errno)) }
         defer { close(descriptor) }
         guard fstat(descriptor, &status) == 0 else { return .failure(error(errno)) }
-        if let refusal = refusal(status) { return .failure(refusal) }
+        if let refusal = refusal(status, limit: maximumBytes) { return .failure(refusal) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(status.st_size))
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -60,15 +65,16 @@ enum TextFile {
             }
             bytes.append(contentsOf: chunk[..<count])
             // The file may grow after the fstat.
-            if bytes.count > maximumBytes { return .failure(.tooLarge(bytes: bytes.count)) }
+            if bytes.count > maximumBytes { return .failure(.tooLarge(bytes: bytes.count, limit: maximumBytes)) }
         }
+        if let nul = bytes.firstIndex(of: 0) { return .failure(.nulByte(offset: nul)) }
         guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(.notUTF8) }
         return .success(text)
     }
 
-    private static func refusal(_ status: stat) -> ReadError? {
+    private static func refusal(_ status: stat, limit: Int) -> ReadError? {
         switch status.st_mode & S_IFMT {
-        case S_IFREG: Int(status.st_size) > maximumBytes ? .tooLarge(bytes: Int(status.st_size)) : nil
+        case S_IFREG: Int(status.st_size) > limit ? .tooLarge(bytes: Int(status.st_size), limit: limit) : nil
         case S_IFDIR: .directory
         default: .notRegularFile
         }

@@ -17,11 +17,34 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
     }
 }
 
+/// A WAN's state as `braid status` shows it; the raw value is the word in the status JSON.
+/// When several apply, the first in this order wins: no link, no address, unusable, down, held,
+/// probing, up.
+public enum WanState: String, Sendable, Codable, CaseIterable {
+    /// Carrying traffic: its link is up and, with `health`, its probes pass.
+    case up
+    /// Carrying traffic while its probes have given no verdict yet: just after the daemon
+    /// started, or a reload changed its `health`, and no round has passed since.
+    case probing
+    /// Its probes failed (`down_after` rounds in a row, or the loss rule).
+    case down
+    /// Its interface is down or does not exist: the link check wins over the probes.
+    case noLink = "no_link"
+    /// Its link is up but its interface has no IPv4 address (DHCP has no lease yet, or lost it).
+    case noAddress = "no_address"
+    /// Its link is up but the host cannot route through it: an off-link gateway, a route or
+    /// sysctl the kernel refused (`reason` says which).
+    case unusable
+    /// Its link and probes are fine, but flap damping keeps it out until its hold ends.
+    case held
+
+    /// New connections may leave through it.
+    public var carriesTraffic: Bool { self == .up || self == .probing }
+}
+
 /// One WAN's health as the daemon sees it.
 public struct WanHealthStatus: Sendable, Codable, Equatable {
-    /// "up", "down" (probes failing), "link-down", or "unusable" (the link is up but the host
-    /// cannot route through it: an off-link gateway, a route or sysctl the kernel refused).
-    public var state: String
+    public var state: WanState
     public var name: String
     public var since: Date
     /// Why it is in this state, as logged.

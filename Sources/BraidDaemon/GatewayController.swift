@@ -32,43 +32,44 @@ public final class GatewayController {
     let configPath: String
     let applier: GatewayApplier
     let logger: Logger
-    let clock = ContinuousClock()
+    let clock: any DaemonClock
+    let probers: ProberFactory
     let emit: @Sendable (DaemonEvent) -> Void
     let status: StatusBoard
 
-    private var trackers: [String: WanHealthTracker] = [:]
-    /// One per WAN: holds a WAN that keeps coming back (link or probes) out of the split.
-    private var dampers: [String: FlapDamper] = [:]
-    private var probers: [WanProber] = []
+    /// WAN name → what the loop knows about it, for every WAN of the current config.
+    private var wans: [String: WanRuntime] = [:]
+    private var running: [any WanProbing] = []
     private var generation = 0
-    private var linkUp: [String: Bool] = [:]
-    private var interfaceAddresses: [String: [InterfaceAddress]] = [:]
-    private var reasons: [String: (text: String, since: Date)] = [:]
-    /// WAN name → mark, from the last successful apply (a WAN keeps its mark across config changes).
-    private var marks: [String: UInt32] = [:]
     /// The routing the last successful apply installed, to tell a missing rule or route of Braid's.
     private var installedRouting: (rules: Set<PolicyRule>, routes: Set<Route>)?
     /// State-directory warnings last logged, so a read-only /run is reported once, not on every re-plan.
     private var loggedStateWarnings: [String] = []
-    /// WAN name → why the last apply could not route through it (`DesiredState.unusableReasons`).
-    private var unusable: [String: String] = [:]
 
+    /// `applier` holds the kernel (the real one, or a `FakeKernel` in tests); `clock` and
+    /// `probers` default to the real ones.
     public init(config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
-                status: StatusBoard, emit: @escaping @Sendable (DaemonEvent) -> Void) {
+                status: StatusBoard, clock: any DaemonClock = SystemDaemonClock(), probers: ProberFactory = .system,
+                emit: @escaping @Sendable (DaemonEvent) -> Void) {
         self.config = config
         self.configPath = configPath
         self.applier = applier
         self.logger = logger
         self.status = status
+        self.clock = clock
+        self.probers = probers
         self.emit = emit
     }
+
+    /// What the loop knows about one WAN now (nil for a WAN not in the config).
+    public func runtime(of wanName: String) -> WanRuntime? { wans[wanName] }
 
     /// Installs the config, or adopts an existing Braid state (an unchanged re-apply touches
     /// nothing, so no flow drops across a daemon restart), then starts probing.
     public func start() throws(ApplyError) {
         do { try refreshLinks() } catch { throw .kernel(error) }
         let previouslyDown = Set(applier.store.load()?.unavailableWans ?? [])
-        resetTrackers(previous: [:], previousConfig: nil, previouslyDown: previouslyDown)
+        rebuildWans(previousConfig: nil, previouslyDown: previouslyDown)
         let report = try applyCurrent(missingInterfacesAreDown: false)
         if report.performed.isEmpty {
             logger.info("adopted the installed Braid state unchanged", metadata: ["wans": "\(config.wans.count)"])
@@ -80,21 +81,16 @@ public final class GatewayController {
     }
 
     public func stop() {
-        for prober in probers { prober.stop() }
-        probers = []
+        for prober in running { prober.stop() }
+        running = []
     }
 
     public func handle(_ event: DaemonEvent) {
         switch event {
         case .round(let roundGeneration, let wanName, let round):
-            guard roundGeneration == generation, var tracker = trackers[wanName] else { return }
-            let transition = tracker.record(round, at: clock.now)
-            trackers[wanName] = tracker
-            if let transition {
-                recordForDamping(wanName)
-                healthChanged(wanName, transition, round: round)
-            }
-            publishStatus()
+            // A round from before the last reload was probed under settings no longer in force.
+            guard roundGeneration == generation else { return }
+            probeRound(round, of: wanName)
         case .linkChanged:
             linkEvent()
         case .routingChanged:
@@ -113,13 +109,34 @@ public final class GatewayController {
         }
     }
 
+    /// Feeds a finished round to the WAN's tracker; on a verdict, re-plans (or, when Braid's own
+    /// routing was what failed the probes, repairs it and keeps the WAN).
+    private func probeRound(_ round: ProbeRound, of wanName: String) {
+        guard var tracker = wans[wanName]?.tracker else { return }
+        let transition = tracker.record(round, at: clock.now)
+        wans[wanName]?.tracker = tracker
+        if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
+        if let transition {
+            if transition.state == .down, routingIsIncomplete(reason: "\(wanName)'s probes failed") {
+                // The probes failed because Braid's own rule or route was missing, not because the
+                // WAN is: judge it afresh before the repair's plan (which must keep it in the
+                // split), and count no flap and flush nothing.
+                wans[wanName]?.tracker = WanHealthTracker(check: tracker.check, now: clock.now, initialState: .up)
+                repairRoutingIfMissing(reason: "\(wanName)'s probes failed")
+                logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
+            } else {
+                recordForDamping(wanName)
+                healthChanged(wanName, transition, round: round)
+            }
+        }
+        publishStatus()
+    }
+
     /// WANs that must not take new connections: probes say down. (Link-down WANs are excluded by
     /// the planner from the host facts.)
     var availability: WanAvailability {
         let now = clock.now
-        let down = trackers.filter { $0.value.state == .down }.map(\.key)
-        let held = dampers.filter { $0.value.isSuppressed(at: now) }.map(\.key)
-        return WanAvailability(unavailable: Set(down + held))
+        return WanAvailability(unavailable: Set(wans.filter { $0.value.isDown || $0.value.isHeld(at: now) }.map(\.key)))
     }
 
     /// WANs the last successful apply kept out by health or damping.
@@ -127,7 +144,7 @@ public final class GatewayController {
 
     private func lastReleased() -> String {
         let now = clock.now
-        return lastAppliedUnavailable.sorted().filter { name in dampers[name].map { !$0.isSuppressed(at: now) } ?? false }
+        return lastAppliedUnavailable.sorted().filter { name in wans[name].map { !$0.isHeld(at: now) } ?? false }
             .joined(separator: ", ")
     }
 
@@ -143,20 +160,17 @@ public final class GatewayController {
     /// Feeds the WAN's combined state (link up and, with `health`, probes passing) to its damper;
     /// a WAN that keeps coming back is held down, and a timer re-plans when the hold ends.
     private func recordForDamping(_ wanName: String) {
-        guard var damper = dampers[wanName] else { return }
-        let up = linkUp[wanName] == true && (trackers[wanName].map { $0.state == .up } ?? true)
-        let holdBefore = damper.suppressedUntil
-        if let suppression = damper.record(up ? .up : .down, at: clock.now) {
-            reasons[wanName] = ("flapping: \(suppression)", Date())
+        guard var wan = wans[wanName] else { return }
+        let up = wan.linkUp && (wan.tracker.map { $0.state == .up } ?? true)
+        let holdBefore = wan.damper.suppressedUntil
+        if let suppression = wan.damper.record(up ? .up : .down, at: clock.now) {
+            wan.reason = WanRuntime.Reason(text: "flapping: \(suppression)", since: clock.wallNow)
             logger.notice("\(wanName) is held down: \(suppression)")
         }
-        dampers[wanName] = damper
-        if let until = damper.suppressedUntil, until != holdBefore {
+        wans[wanName] = wan
+        if let until = wan.damper.suppressedUntil, until != holdBefore {
             let emit = self.emit
-            Task {
-                try? await Task.sleep(until: until, clock: .continuous)
-                emit(.dampingExpired)
-            }
+            clock.schedule(at: until) { emit(.dampingExpired) }
         }
     }
 
@@ -170,16 +184,7 @@ public final class GatewayController {
         let reason = transition.state == .down
             ? "\(transition.cause) (\(failures.joined(separator: "; ")))"
             : "\(transition.cause)"
-        if transition.state == .down, repairRoutingIfMissing(reason: "\(wanName)'s probes failed") {
-            // The probes failed because Braid's own rule or route was missing (now put back), not
-            // because the WAN is: judge it afresh, and flush nothing.
-            if let check = config.wans[index].health {
-                trackers[wanName] = WanHealthTracker(check: check, now: clock.now, initialState: .up)
-            }
-            logger.notice("\(wanName) stays up: its probes failed while Braid's routing was incomplete; judging it afresh")
-            return
-        }
-        reasons[wanName] = (reason, Date())
+        wans[wanName]?.reason = WanRuntime.Reason(text: reason, since: clock.wallNow)
         let applied = reapply()
         // Status first: whoever reads the log line and then asks for the status sees the change.
         publishStatus()
@@ -192,28 +197,29 @@ public final class GatewayController {
     }
 
     private func linkEvent() {
-        let before = linkUp
-        let addressesBefore = interfaceAddresses
+        let before = wans
         do { try refreshLinks() } catch {
             logger.error("cannot read interfaces after a link event: \(error)")
             return
         }
         var changed: [Int] = []
-        for (index, wan) in config.wans.enumerated() where before[wan.name] != linkUp[wan.name] {
+        for (index, wan) in config.wans.enumerated() where before[wan.name]?.linkUp != wans[wan.name]?.linkUp {
             changed.append(index)
-            reasons[wan.name] = ("link \(linkUp[wan.name] == true ? "up" : "down")", Date())
+            let up = wans[wan.name]?.linkUp == true
+            wans[wan.name]?.reason = WanRuntime.Reason(text: "link \(up ? "up" : "down")", since: clock.wallNow)
         }
-        let addressesChanged = addressesBefore != interfaceAddresses
+        let addressesChanged = config.wans.contains { before[$0.name]?.addresses != wans[$0.name]?.addresses }
         guard !changed.isEmpty || addressesChanged else { return }
         for index in changed { recordForDamping(config.wans[index].name) }
         let applied = reapply()
         publishStatus()
         for index in changed {
             let wan = config.wans[index]
-            logger.notice("\(wan.name) link is \(linkUp[wan.name] == true ? "up" : "down") (\(wan.interface))", metadata: [
+            let up = wans[wan.name]?.linkUp == true
+            logger.notice("\(wan.name) link is \(up ? "up" : "down") (\(wan.interface))", metadata: [
                 "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
             ])
-            if linkUp[wan.name] != true, applied != nil { flush(index) }
+            if !up, applied != nil { flush(index) }
         }
         if changed.isEmpty { logger.info("interface addresses changed; re-planned", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"]) }
         publishStatus()
@@ -228,10 +234,10 @@ public final class GatewayController {
             return
         }
         let oldConfig = config
-        let oldTrackers = trackers
+        let oldWans = wans
         config = newConfig
         stop()
-        resetTrackers(previous: oldTrackers, previousConfig: oldConfig)
+        rebuildWans(previousConfig: oldConfig)
         do {
             try refreshLinks()
             let report = try applyCurrent()
@@ -245,7 +251,8 @@ public final class GatewayController {
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")
             config = oldConfig
-            trackers = oldTrackers
+            wans = oldWans
+            try? refreshLinks()
         }
         startProbers()
         publishStatus()
@@ -269,23 +276,30 @@ public final class GatewayController {
         }
     }
 
-    /// Trackers for the current config; a WAN whose health settings did not change keeps its state.
-    private func resetTrackers(previous: [String: WanHealthTracker], previousConfig: Config?, previouslyDown: Set<String> = []) {
+    /// Runtime state for the current config's WANs. A WAN whose health settings did not change
+    /// keeps its tracker, and all keep their dampers while `flap_damping` did not change; a WAN
+    /// new to the config starts with no link until `refreshLinks` reads it.
+    private func rebuildWans(previousConfig: Config?, previouslyDown: Set<String> = []) {
         let keepDampers = previousConfig?.flapDamping == config.flapDamping
-        let oldDampers = dampers
-        dampers = [:]
+        let old = wans
+        wans = [:]
         for wan in config.wans {
-            if keepDampers, let old = oldDampers[wan.name] { dampers[wan.name] = old; continue }
-            let up = linkUp[wan.name] == true && !previouslyDown.contains(wan.name)
-            dampers[wan.name] = FlapDamper(config: config.flapDamping, initialState: up ? .up : .down)
-        }
-        trackers = [:]
-        for wan in config.wans {
-            guard let check = wan.health else { continue }
-            if let old = previous[wan.name], old.check == check { trackers[wan.name] = old } else {
-                trackers[wan.name] = WanHealthTracker(check: check, now: clock.now, initialState: previouslyDown.contains(wan.name) ? .down : .up)
-                if previouslyDown.contains(wan.name) { reasons[wan.name] = ("down before the restart; needs \(check.upAfter) good rounds", Date()) }
+            var runtime = old[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
+            if !keepDampers || old[wan.name] == nil {
+                let up = runtime.linkUp && !previouslyDown.contains(wan.name)
+                runtime.damper = FlapDamper(config: config.flapDamping, initialState: up ? .up : .down)
             }
+            if let check = wan.health {
+                if let tracker = runtime.tracker, tracker.check == check {} else {
+                    let down = previouslyDown.contains(wan.name)
+                    runtime.tracker = WanHealthTracker(check: check, now: clock.now, initialState: down ? .down : .up)
+                    runtime.judged = down
+                    if down { runtime.reason = WanRuntime.Reason(text: "down before the restart; needs \(check.upAfter) good rounds", since: clock.wallNow) }
+                }
+            } else {
+                runtime.tracker = nil
+            }
+            wans[wan.name] = runtime
         }
     }
 
@@ -293,14 +307,14 @@ public final class GatewayController {
         generation += 1
         let currentGeneration = generation
         for wan in config.wans {
-            guard let check = wan.health, let mark = marks[wan.name] else { continue }
+            guard let check = wan.health, let mark = wans[wan.name]?.mark else { continue }
             let emit = self.emit
             let name = wan.name
-            let prober = WanProber(interface: wan.interface, mark: mark, check: check) { round in
+            let prober = probers.make(ProbeRequest(wan: wan, mark: mark, check: check)) { round in
                 emit(.round(generation: currentGeneration, wanName: name, round))
             }
             prober.start()
-            probers.append(prober)
+            running.append(prober)
         }
     }
 
@@ -320,7 +334,7 @@ public final class GatewayController {
     private func flush(_ index: Int) {
         guard config.flushOnDown else { return }
         let wan = config.wans[index]
-        guard let mark = marks[wan.name] else { return }
+        guard let mark = wans[wan.name]?.mark else { return }
         do {
             let deleted = try applier.kernel.flushConnections(mark: mark, mask: config.kernel.markMask)
             logger.info("flushed \(deleted) connection(s) of \(wan.name) so its clients reconnect through a healthy WAN")
@@ -330,7 +344,8 @@ public final class GatewayController {
     }
 
     private func remember(_ report: GatewayApplier.Report) {
-        marks = Dictionary(uniqueKeysWithValues: report.desired.wans.map { ($0.name, $0.mark) })
+        let marks = Dictionary(uniqueKeysWithValues: report.desired.wans.map { ($0.name, $0.mark) })
+        for name in wans.keys { wans[name]?.mark = marks[name] }
         installedRouting = (Set(report.desired.policyRules), Set(report.desired.routes))
         if report.stateWarnings != loggedStateWarnings {
             for warning in report.stateWarnings { logger.warning("\(warning)") }
@@ -339,13 +354,14 @@ public final class GatewayController {
         }
         // A WAN the host cannot route through (missing interface, off-link gateway, a refused
         // route or sysctl) is out of the split while the others were installed; say so once.
-        for (name, reason) in report.desired.unusableReasons.sorted(by: { $0.key < $1.key }) where unusable[name] != reason {
+        let reasons = report.desired.unusableReasons
+        for (name, reason) in reasons.sorted(by: { $0.key < $1.key }) where wans[name].map({ $0.unusable != reason }) ?? false {
             logger.warning("\(name) is out of service: \(reason)")
         }
-        for name in unusable.keys.sorted() where report.desired.unusableReasons[name] == nil {
+        for name in wans.keys.sorted() where wans[name]?.unusable != nil && reasons[name] == nil {
             logger.notice("\(name) can be routed through again")
         }
-        unusable = report.desired.unusableReasons
+        for name in wans.keys { wans[name]?.unusable = reasons[name] }
     }
 
     /// Puts back Braid's ip rules and routes when one is missing (deleted by another tool or a
@@ -353,15 +369,7 @@ public final class GatewayController {
     /// `ip` listings, which is why it may run on every route or rule notification.
     @discardableResult
     private func repairRoutingIfMissing(reason: String) -> Bool {
-        guard let installed = installedRouting else { return false }
-        let observed: ObservedKernelState
-        do { observed = try applier.kernel.readRouting() } catch {
-            logger.error("cannot read the ip rules and routes (\(reason)): \(error)")
-            return false
-        }
-        let missingRules = installed.rules.subtracting(observed.policyRules)
-        let missingRoutes = installed.routes.subtracting(observed.routes)
-        guard !missingRules.isEmpty || !missingRoutes.isEmpty else { return false }
+        guard let (missingRules, missingRoutes) = missingRouting(reason: reason) else { return false }
         let started = clock.now
         let applied = reapply()
         logger.notice("repaired \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's that were deleted", metadata: [
@@ -371,25 +379,44 @@ public final class GatewayController {
         return true
     }
 
+    /// Whether one of the ip rules or routes the last apply installed is missing now.
+    private func routingIsIncomplete(reason: String) -> Bool { missingRouting(reason: reason) != nil }
+
+    /// Braid's ip rules and routes that are missing now; nil when none is (or they cannot be read).
+    private func missingRouting(reason: String) -> (rules: Set<PolicyRule>, routes: Set<Route>)? {
+        guard let installed = installedRouting else { return nil }
+        let observed: ObservedKernelState
+        do { observed = try applier.kernel.readRouting() } catch {
+            logger.error("cannot read the ip rules and routes (\(reason)): \(error)")
+            return nil
+        }
+        let missingRules = installed.rules.subtracting(observed.policyRules)
+        let missingRoutes = installed.routes.subtracting(observed.routes)
+        guard !missingRules.isEmpty || !missingRoutes.isEmpty else { return nil }
+        return (missingRules, missingRoutes)
+    }
+
     private func refreshLinks() throws(KernelError) {
         let facts = try applier.kernel.readHostFacts()
         for wan in config.wans {
-            linkUp[wan.name] = facts.interfaces[wan.interface]?.isUp ?? false
-            interfaceAddresses[wan.interface] = facts.interfaces[wan.interface]?.addresses ?? []
+            var runtime = wans[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
+            runtime.linkUp = facts.interfaces[wan.interface]?.isUp ?? false
+            runtime.addresses = facts.interfaces[wan.interface]?.addresses ?? []
+            wans[wan.name] = runtime
         }
     }
 
     private func publishStatus() {
-        let wans = config.wans.map { wan -> WanHealthStatus in
-            let tracker = trackers[wan.name]
-            var state = linkUp[wan.name] != true ? "link-down" : (tracker?.state.rawValue ?? "up")
-            var reason = reasons[wan.name]
-            if state != "link-down", let problem = unusable[wan.name] {
-                state = "unusable"
-                reason = (problem, reason?.since ?? Date())
-            }
-            if state == "up", let damper = dampers[wan.name], damper.isSuppressed(at: clock.now) {
-                state = "held"
+        let now = clock.now
+        let statuses = config.wans.map { wan -> WanHealthStatus in
+            let runtime = wans[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
+            let tracker = runtime.tracker
+            let state = runtime.state(at: now)
+            var reason = runtime.reason
+            switch state {
+            case .noAddress: reason = WanRuntime.Reason(text: "\(wan.interface) has no IPv4 address", since: reason?.since ?? clock.wallNow)
+            case .unusable: reason = WanRuntime.Reason(text: runtime.unusable ?? "", since: reason?.since ?? clock.wallNow)
+            default: break
             }
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
                 TargetHealthStatus(address: "\(address)",
@@ -401,7 +428,6 @@ public final class GatewayController {
                                    probe: wan.health.map { "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)" },
                                    targets: targets)
         }
-        status.update { $0.wans = wans }
+        status.update { $0.wans = statuses }
     }
 }
-

@@ -17,6 +17,7 @@ public struct GatewayDaemon: Service {
     let logger: Logger
     /// How often the kernel is compared with the plan and repaired.
     let resyncInterval: Duration
+    let clock = SystemDaemonClock()
 
     public static let defaultResyncInterval = Duration.seconds(10)
 
@@ -62,11 +63,11 @@ public struct GatewayDaemon: Service {
         guard alone else { throw DaemonError.alreadyRunning(stateDirectory: store.directory, pid: store.daemonLock.holder()) }
         defer { store.daemonLock.release() }
 
-        let status = StatusBoard(DaemonStatus(pid: getpid(), configPath: configPath, startedAt: Date(), wans: []))
+        let status = StatusBoard(DaemonStatus(pid: getpid(), configPath: configPath, startedAt: clock.wallNow, wans: []))
         // A daemon re-plan waits for an `apply` in progress, but not as long as a person would.
         let applier = GatewayApplier(kernel: kernel, store: store, lockTimeout: .seconds(30))
         let controller = GatewayController(config: config, configPath: configPath, applier: applier, logger: logger,
-                                           status: status, emit: { continuation.yield($0) })
+                                           status: status, clock: clock, probers: .system, emit: { continuation.yield($0) })
         try controller.start()
 
         let monitor = try LinkMonitor { kinds in

@@ -29,6 +29,7 @@ public final class FakeKernel: KernelPort {
     private let state: Mutex<State>
     private let failure: Mutex<(@Sendable (KernelStep) -> Bool)?> = Mutex(nil)
     private let log: Mutex<[KernelStep]> = Mutex([])
+    private let flushLog: Mutex<[UInt32]> = Mutex([])
     /// The nftables generation: kept outside `State` so that snapshots compare the ruleset, not
     /// how many transactions it took.
     private let generation: Mutex<UInt64> = Mutex(1)
@@ -42,6 +43,8 @@ public final class FakeKernel: KernelPort {
     public var snapshot: State { state.withLock { $0 } }
     /// Every step performed, in order, including undo steps.
     public var performed: [KernelStep] { log.withLock { $0 } }
+    /// The mark of every `flushConnections` call, in order, whether or not it deleted anything.
+    public var flushedMarks: [UInt32] { flushLog.withLock { $0 } }
 
     /// Makes every later step for which `predicate` is true fail, as the kernel would refuse it.
     public func failSteps(where predicate: (@Sendable (KernelStep) -> Bool)?) {
@@ -49,6 +52,29 @@ public final class FakeKernel: KernelPort {
     }
 
     public func update(_ change: (inout State) -> Void) { state.withLock { change(&$0) } }
+
+    /// A link or address change: replaces the interface of that name, or adds it. (The daemon
+    /// learns of it from the `.linkChanged` event its test sends, as rtnetlink would tell it.)
+    public func setInterface(_ interface: InterfaceFacts) {
+        state.withLock { state in
+            if let index = state.interfaces.firstIndex(where: { $0.name == interface.name }) {
+                state.interfaces[index] = interface
+            } else {
+                state.interfaces.append(interface)
+            }
+        }
+    }
+
+    /// Removes an interface, as when a PPP session ends or a USB modem is unplugged.
+    public func removeInterface(named name: String) {
+        state.withLock { $0.interfaces.removeAll { $0.name == name } }
+    }
+
+    /// Another program deletes Braid's table (`nft delete table inet braid`, or `nft flush ruleset`).
+    public func deleteTable() {
+        commitForeignTransaction { $0 = nil }
+        state.withLock { $0.counters = [:] }
+    }
 
     /// Another program's nft transaction: it may change Braid's table (or not), and it moves the
     /// generation, as every transaction does. `change` edits the table's text, which must stay a
@@ -72,11 +98,17 @@ public final class FakeKernel: KernelPort {
     public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
         state.withLock { state in
             ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.nftables.table.map { table in
-                ObservedTable(counters: table.counters.map(\.name), maps: table.maps.map(\.name),
-                              sets: table.sets.map(\.name), chains: table.chains.map(\.name),
+                ObservedTable(chains: table.chains.map(\.name),
                               // Like the real one: chain-level changes only; rule edits need the generation.
                               fingerprint: table.chains.map(\.name).joined(separator: ","))
             })
+        }
+    }
+
+    public func readObjectNames() throws(KernelError) -> TableObjectNames {
+        state.withLock { state in
+            state.nftables.table.map { TableObjectNames(counters: $0.counters.map(\.name), maps: $0.maps.map(\.name),
+                                                        sets: $0.sets.map(\.name)) } ?? TableObjectNames()
         }
     }
 
@@ -151,7 +183,8 @@ public final class FakeKernel: KernelPort {
     }
 
     public func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
-        state.withLock { state in
+        flushLog.withLock { $0.append(mark & mask) }
+        return state.withLock { state in
             let count = state.connectionsByMark[mark & mask] ?? 0
             state.connectionsByMark[mark & mask] = nil
             return count

@@ -112,7 +112,7 @@ public struct GatewayApplier: Sendable {
         var verification = TableVerification()
         do {
             previousState = stored
-            let observed = observedBefore
+            var observed = observedBefore
             state = previousState ?? AppliedState()
             let desiredKeys = desired.sysctls.map(\.key)
             let current = try kernel.readSysctls(desiredKeys)
@@ -148,10 +148,20 @@ public struct GatewayApplier: Sendable {
             }
             let inPlace = try inPlaceUpdate(observed: observed, previous: previousState, desiredSource: source,
                                             unchanged: unchanged, generation: generationBefore)
+            if !unchanged, inPlace == nil, observed.table != nil {
+                // A full reload deletes every map and set (but kept ones) and the counters of WANs
+                // that left: it needs their names, as the kernel has them.
+                let names = try kernel.readObjectNames()
+                observed.table?.counters = names.counters
+                observed.table?.maps = names.maps
+                observed.table?.sets = names.sets
+            }
             steps = KernelChangeSet.steps(from: observed, to: desired, sysctls: current, rulesetUnchanged: unchanged,
                                           keptSets: keptSets, previousSource: previousSource, inPlace: inPlace) + restores
             // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
-            if !steps.isEmpty {
+            // Only when this apply learned an original the file does not hold yet: on a failover
+            // re-plan it never does, and the file (with the table's source) is megabytes.
+            if !steps.isEmpty, state.originalSysctls != previousState?.originalSysctls {
                 var early = state
                 early.originalSysctls.merge(previousState?.originalSysctls ?? [:]) { mine, _ in mine }
                 do { try store.save(early) } catch { warnings.append(error.description) }

@@ -8,6 +8,9 @@ public protocol KernelPort: Sendable {
     func readHostFacts() throws(KernelError) -> HostFacts
     /// What Braid has installed now, read from the kernel (never from Braid's records).
     func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState
+    /// The names of the counters, maps and sets in Braid's table, as the kernel has them. Slower than
+    /// `readState` (which reads only chains) with many objects, so only a full reload asks for them.
+    func readObjectNames() throws(KernelError) -> TableObjectNames
     /// Only Braid's ip rules and routes (`table` is nil): the cheap check run on every route or rule notification.
     func readRouting() throws(KernelError) -> ObservedKernelState
     func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String]

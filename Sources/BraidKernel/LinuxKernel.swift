@@ -72,22 +72,28 @@ public struct LinuxKernel: KernelPort {
         }
     }
 
-    /// The names of every object in Braid's table, as the kernel has them now — never from Braid's
-    /// own records, which a killed `apply` (whose `nft` still committed) or another program makes
-    /// stale. Each listing skips set elements (`-t`), so this stays a few milliseconds however
-    /// large the sets are.
+    /// Braid's chains as the kernel has them now — never from Braid's own records, which a killed
+    /// `apply` (whose `nft` still committed) or another program makes stale.
     func readTable() throws(KernelError) -> ObservedTable? {
         let chains = try listObjects(["list", "chains", RoutingLayout.tableFamily], kind: "chain")
-        let sets = try listObjects(["-t", "list", "sets", RoutingLayout.tableFamily], kind: "set")
-        let maps = try listObjects(["-t", "list", "maps", RoutingLayout.tableFamily], kind: "map")
-        if chains.isEmpty && sets.isEmpty && maps.isEmpty {
+        if chains.isEmpty {
             guard try tableExists() else { return nil }
         }
-        let counters = try listObjects(["list", "counters", "table"] + tableReference, kind: "counter")
         let fingerprint = chains.map { "\($0["name"] ?? "")#\($0["handle"] ?? "")" }.sorted().joined(separator: ",")
-        func names(_ objects: [[String: Any]]) -> [String] { objects.compactMap { $0["name"] as? String } }
-        return ObservedTable(counters: names(counters), maps: names(maps), sets: names(sets), chains: names(chains),
-                             fingerprint: fingerprint)
+        // Only the chains: they are all an unchanged table or an in-place update needs, and cheap
+        // however many maps and elements there are. A full reload asks `readObjectNames`.
+        return ObservedTable(chains: chains.compactMap { $0["name"] as? String }, fingerprint: fingerprint)
+    }
+
+    public func readObjectNames() throws(KernelError) -> TableObjectNames {
+        func names(_ arguments: [String], _ kind: String) throws(KernelError) -> [String] {
+            try listObjects(arguments, kind: kind).compactMap { $0["name"] as? String }
+        }
+        // -t: no elements (a 100,000-prefix set lists in milliseconds). Counters have no such
+        // shortcut: `list counters` fetches every object (seconds with 10,000 maps).
+        return TableObjectNames(counters: try names(["list", "counters", "table"] + tableReference, "counter"),
+                                maps: try names(["-t", "list", "maps", RoutingLayout.tableFamily], "map"),
+                                sets: try names(["-t", "list", "sets", RoutingLayout.tableFamily], "set"))
     }
 
     /// Objects of one kind in Braid's table, from `nft -j ARGUMENTS`.
@@ -146,10 +152,7 @@ public struct LinuxKernel: KernelPort {
         guard result.status == 0 else {
             throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
         }
-        // conntrack prints the total on stderr: "… N flow entries have been shown."
-        if let range = result.standardError.range(of: #"(\d+) flow entr"#, options: .regularExpression) {
-            return Int(result.standardError[range].prefix { $0.isNumber }) ?? 0
-        }
+        if let count = Self.conntrackSummaryCount(result.standardError) { return count }
         return result.standardOutput.split(separator: "\n").count
     }
 
@@ -157,13 +160,17 @@ public struct LinuxKernel: KernelPort {
         let arguments = ["conntrack", "-D", "-m", "\(mark)/\(mask)"]
         let result = try runner.run(arguments)
         // conntrack exits 1 when nothing matched; the summary on stderr tells the count either way.
-        if let range = result.standardError.range(of: #"(\d+) flow entr"#, options: .regularExpression) {
-            return Int(result.standardError[range].prefix { $0.isNumber }) ?? 0
-        }
+        if let count = Self.conntrackSummaryCount(result.standardError) { return count }
         guard result.status == 0 else {
             throw .commandFailed(arguments: arguments, status: result.status, standardError: result.standardError)
         }
         return 0
+    }
+
+    /// The count in conntrack's summary on stderr ("… N flow entries have been shown/deleted.").
+    static func conntrackSummaryCount(_ standardError: String) -> Int? {
+        guard let range = standardError.range(of: #"(\d+) flow entr"#, options: .regularExpression) else { return nil }
+        return Int(standardError[range].prefix { $0.isNumber })
     }
 
     public func readRulesetGeneration() throws(KernelError) -> UInt64 {

@@ -18,8 +18,11 @@ public struct ObservedKernelState: Sendable, Equatable {
 /// The objects in Braid's nft table. Set, map and counter names come from Braid's state file
 /// when it has one (listing them from the kernel means listing every element).
 public struct ObservedTable: Sendable, Equatable {
+    /// Filled in only for a full reload (see `KernelPort.readObjectNames`).
     public var counters: [String]
+    /// Filled in only for a full reload.
     public var maps: [String]
+    /// Filled in only for a full reload.
     public var sets: [String]
     public var chains: [String]
     /// A cheap summary of the table's chains (names and handles). Listing the whole table costs
@@ -33,5 +36,18 @@ public struct ObservedTable: Sendable, Equatable {
         self.sets = sets
         self.chains = chains
         self.fingerprint = fingerprint
+    }
+}
+
+/// The names of the non-chain objects in Braid's table (`KernelPort.readObjectNames`).
+public struct TableObjectNames: Sendable, Equatable {
+    public var counters: [String]
+    public var maps: [String]
+    public var sets: [String]
+
+    public init(counters: [String] = [], maps: [String] = [], sets: [String] = []) {
+        self.counters = counters
+        self.maps = maps
+        self.sets = sets
     }
 }

@@ -51,7 +51,7 @@ enum PosixFile {
         return .success(())
     }
 
-    /// Replaces `path` atomically: write a temporary file beside it, flush it, rename it over.
+    /// Replaces `path` atomically: write a temporary file beside it, rename it over.
     static func replace(_ path: String, with bytes: [UInt8], mode: mode_t) -> Result<Void, PosixError> {
         let temporary = path + ".new"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
@@ -68,8 +68,10 @@ enum PosixFile {
             }
             written += count
         }
-        // fchmod: an older file of the same name may have been created with a wider umask.
-        if fchmod(descriptor, mode) != 0 || fsync(descriptor) != 0 {
+        // fchmod: an older file of the same name may have been created with a wider umask. No
+        // fsync: the state describes kernel state that a power loss erases too, and on a disk
+        // (a --state-dir outside /run) it would put milliseconds on every failover.
+        if fchmod(descriptor, mode) != 0 {
             let error = PosixError.current()
             close(descriptor)
             unlink(temporary)

@@ -121,14 +121,14 @@ public enum GatewayPlanner {
     /// higher slot after others left can reach past them, which only this check can see.
     static func checkSlots(_ slots: [String: Int], layout: KernelLayoutConfig) throws(PlanError) {
         guard let highest = slots.values.max() else { return }
-        let lastTable = UInt64(layout.firstTable) + UInt64(highest) - 1
-        if (UInt64(253)...255).overlaps(UInt64(layout.firstTable)...lastTable) || lastTable > UInt64(UInt32.max) {
+        let lastTable = layout.lastTable(highestSlot: highest)
+        if !layout.tablesFit(highestSlot: highest) {
             throw PlanError(problems: [.init(path: "kernel.first_table", message:
                 "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs table \(lastTable), which is reserved or out of range; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or pick another first_table")])
         }
-        if UInt64(layout.firstRulePriority) + UInt64(highest) + 2 >= 32766 {
+        if !layout.rulePrioritiesFit(highestSlot: highest) {
             throw PlanError(problems: [.init(path: "kernel.first_rule_priority", message:
-                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(UInt64(layout.firstRulePriority) + UInt64(highest) + 2), at or above main's 32766; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or lower first_rule_priority")])
+                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(layout.lastRulePriority(highestSlot: highest)), at or above main's 32766; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or lower first_rule_priority")])
         }
     }
 

@@ -46,8 +46,7 @@ enum PortForwardPlanner {
         if forward.targets.count == 1 { return text(forward.targets[0], concatenated: false) }
         let split = WeightedSplit(weights: forward.targets.enumerated().map { ($0.offset, $0.element.weight) })
         let elements = split.slices.map { slice in
-            (slice.lowerBound == slice.upperBound ? "\(slice.lowerBound)" : "\(slice.lowerBound)-\(slice.upperBound)")
-                + " : " + text(forward.targets[slice.wanIndex], concatenated: true)
+            slice.nftRange + " : " + text(forward.targets[slice.wanIndex], concatenated: true)
         }
         // nft needs every element in the same form: all with ports, or all without.
         return "numgen random mod \(split.modulus) map { \(elements.joined(separator: ", ")) }"

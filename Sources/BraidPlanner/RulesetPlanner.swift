@@ -34,13 +34,13 @@ enum RulesetPlanner {
                         comment: "A connection that arrives on a WAN is answered by that WAN."),
             NftablesMap(name: "new_connection_split", type: splitKeyType, isInterval: true,
                         elements: split.slices.map { slice in
-                            (slice.lowerBound == slice.upperBound ? "\(slice.lowerBound)" : "\(slice.lowerBound)-\(slice.upperBound)",
+                            (slice.nftRange,
                              "goto choose_\(wans[slice.wanIndex].name)")
                         },
                         comment: "New connections, spread by weight over the usable WANs."),
             NftablesMap(name: "router_connection_split", type: splitKeyType, isInterval: true,
                         elements: routerSplit.slices.map { slice in
-                            (slice.lowerBound == slice.upperBound ? "\(slice.lowerBound)" : "\(slice.lowerBound)-\(slice.upperBound)",
+                            (slice.nftRange,
                              "goto choose_\(wans[slice.wanIndex].name)")
                         },
                         comment: "The router's own new connections, over the usable WANs that NAT."),
@@ -50,7 +50,7 @@ enum RulesetPlanner {
                 // Declared by a `numgen` of the same range: nft 1.0.6 crashes listing a map declared `typeof jhash …`.
                 name: "sticky_split", type: "typeof numgen random mod \(StickyAssignment.bucketCount) : verdict", isInterval: true,
                 elements: stickyBuckets.map { range in
-                    (range.lower == range.upper ? "\(range.lower)" : "\(range.lower)-\(range.upper)", "goto choose_\(wans[range.wanIndex].name)")
+                    (NftRange.text(range.lower, range.upper), "goto choose_\(wans[range.wanIndex].name)")
                 },
                 comment: "sticky: source. A client's address hashes to one of \(StickyAssignment.bucketCount) buckets; buckets are given to WANs by\nweighted rendezvous hashing, so a WAN that leaves moves only its own clients."))
         }

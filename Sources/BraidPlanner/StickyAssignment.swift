@@ -28,11 +28,9 @@ enum StickyAssignment {
 
     /// FNV-1a 64: stable across processes and platforms (Swift's Hasher is seeded per process).
     static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
+        var fnv = FNV1a64()
+        fnv.add(text.utf8)
+        var hash = fnv.value
         // A final avalanche so that nearby inputs spread over the whole range.
         hash ^= hash >> 33
         hash = hash &* 0xff51_afd7_ed55_8ccd

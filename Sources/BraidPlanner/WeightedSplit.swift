@@ -7,6 +7,8 @@ public struct WeightedSplit: Sendable, Equatable {
         public var lowerBound: Int
         public var upperBound: Int
         public var share: Int { upperBound - lowerBound + 1 }
+        /// The slice as an nft interval map key: `3` or `0-6`.
+        public var nftRange: String { NftRange.text(lowerBound, upperBound) }
     }
 
     public var modulus: Int
@@ -30,4 +32,9 @@ public struct WeightedSplit: Sendable, Equatable {
     static func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
         b == 0 ? a : greatestCommonDivisor(b, a % b)
     }
+}
+
+/// How nft writes a range of integers as a set or map key.
+enum NftRange {
+    static func text(_ lower: Int, _ upper: Int) -> String { lower == upper ? "\(lower)" : "\(lower)-\(upper)" }
 }

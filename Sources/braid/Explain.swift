@@ -46,7 +46,7 @@ struct Explain: ParsableCommand {
         }
         var availability = WanAvailability()
         if let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory)) {
-            availability.unavailable = Set(health.wans.filter { $0.state != "up" }.map(\.name))
+            availability.unavailable = Set(health.wans.filter { !$0.state.carriesTraffic }.map(\.name))
             print("live health from the daemon (pid \(health.pid))")
         }
         // Explain is for planning too: a missing LAN interface does not change a WAN's choice.

@@ -21,7 +21,7 @@ struct Status: ParsableCommand {
             let stored = AppliedStateStore(directory: state.stateDirectory).load()
             // SHARE shows the split installed: the WANs the last apply left out by health (the
             // daemon's verdicts when it applied them), or, with no state file, the daemon's view.
-            let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == "down" }.map(\.name) ?? []
+            let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == .down }.map(\.name) ?? []
             status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: stored,
                                             availability: WanAvailability(unavailable: Set(unavailable)))
         } catch {
@@ -80,7 +80,7 @@ enum HealthTable {
         var lines = ["", "Daemon pid \(status.pid), config \(status.configPath):"]
         let formatter = ISO8601DateFormatter()
         for wan in status.wans {
-            lines.append("  \(wan.name): \(wan.state) since \(formatter.string(from: wan.since)) (\(wan.reason))")
+            lines.append("  \(wan.name): \(wan.state.rawValue) since \(formatter.string(from: wan.since)) (\(wan.reason))")
             if let probe = wan.probe { lines.append("    probe: \(probe)") }
             for target in wan.targets {
                 let rtt = target.lastRTTMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-"

@@ -222,8 +222,21 @@ private func describe(_ issues: [ConfigIssue]) -> String {
             #expect(FileManager.default.createFile(atPath: path, contents: nil))
             #expect(truncate(path, 65 << 20) == 0)  // sparse: no disk used
             let (config, set) = try reasons(for: path)
-            #expect(config.contains("64 MiB"), "\(config)")
+            #expect(config.contains("8 MiB"), "\(config)")
             #expect(set.contains("64 MiB"), "\(set)")
+        }
+    }
+
+    @Test func fileWithANulByteIsRefusedBeforeParsing() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("nul.yaml").path
+            // 6 MiB of NUL bytes: under the size limit, and slow for a YAML parser.
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 6 << 20)))
+            let started = ContinuousClock.now
+            let (config, set) = try reasons(for: path)
+            #expect(config.contains("NUL byte at offset 0"), "\(config)")
+            #expect(set.contains("NUL byte at offset 0"), "\(set)")
+            #expect(ContinuousClock.now - started < .seconds(5))
         }
     }
 

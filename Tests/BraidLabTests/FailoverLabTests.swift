@@ -28,7 +28,7 @@ extension LabTests {
                 let cutAt = ContinuousClock.now
                 try lab.cutUpstream(lab.wans[0])
                 let cutDone = ContinuousClock.now
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 try await Task.sleep(for: .milliseconds(700))
                 let samples = await sampler.stop()
                 let beforeCut = samples.filter { $0.startedAt < cutAt }
@@ -65,13 +65,13 @@ extension LabTests {
                 try await Task.sleep(for: .milliseconds(300))
                 let cutAt = ContinuousClock.now
                 try lab.cutUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is down")
+                let verdict = try await daemon.waitForLog("isp1 is down")
                 try await Task.sleep(for: .milliseconds(700))
                 let samples = await sampler.stop()
                 let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
                 let switchTime = lastOnDeadWan.startedAt - cutAt
                 print("10,000 alternating rules: the last new connection went to the dead WAN \(switchTime) after the cut; "
-                      + "\(samples.filter(\.failed).count) of \(samples.count) connections failed")
+                      + "\(samples.filter(\.failed).count) of \(samples.count) connections failed; \(verdict.text)")
                 // 750 ms to decide (defaults) plus an in-place update; a full reload took 6.5 s here.
                 // The bound leaves room for a debug build on a shared machine (where the switch takes
                 // longer than a SYN retransmission, so some of the dead WAN's connections fail).
@@ -106,7 +106,7 @@ extension LabTests {
                 let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
                     "health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 5 }"]))
                 try lab.cutUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 let skip = daemon.log.count
                 let healedAt = ContinuousClock.now
                 try lab.healUpstream(lab.wans[0])
@@ -155,7 +155,7 @@ extension LabTests {
                 try #require(onIsp2.count >= 2 && flows.count - onIsp2.count >= 2,
                              "flows did not land on both WANs: \(onIsp2.count) of \(flows.count) on isp2")
                 try lab.cutUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 try await Task.sleep(for: .milliseconds(300))
                 let isp1Mark = "0x10000/0xff0000"
                 // TCP only: the health probes keep going out through isp1 (that is how it is seen to recover).
@@ -184,18 +184,18 @@ extension LabTests {
                 var counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
                 #expect(counts["isp3"] == nil && counts["failed"] == nil, "primary tier up: \(counts)")
                 try lab.cutUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
                 #expect(counts == ["isp2": 50], "one primary left: \(counts)")
                 try lab.cutUpstream(lab.wans[1])
-                try await daemon.waitForLog("isp2 is down")
+                try await lab.waitForWan("isp2", .down)
                 counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
                 #expect(counts == ["isp3": 50], "whole primary tier down: \(counts)")
-                let skip = daemon.log.count
                 try lab.healUpstream(lab.wans[1])
-                try await daemon.waitForLog("isp2 is up", after: skip)
+                try await lab.waitForWan("isp2", .up)
                 counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 50))
                 #expect(counts == ["isp2": 50], "primary back: \(counts)")
+                #expect(daemon.isRunning)
             }
         }
 
@@ -282,7 +282,7 @@ extension LabTests.Failover {
             let yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1 }"])
             let daemon = try await Self.startDaemon(lab, yaml: yaml)
             try lab.cutUpstream(lab.wans[1])
-            try await daemon.waitForLog("isp2 is down")
+            try await lab.waitForWan("isp2", .down)
             let wans = try #require(try Self.daemonHealth(lab))
             let isp1 = try #require(wans.first { $0.name == "isp1" })
             let isp2 = try #require(wans.first { $0.name == "isp2" })
@@ -299,6 +299,7 @@ extension LabTests.Failover {
             struct Share: Decodable { var name: String; var share: String }
             let shares = try JSONDecoder().decode(Shares.self, from: Data(json.standardOutput.utf8)).wans
             #expect(shares.map(\.share) == ["1/1", "0"], "\(shares)")
+            #expect(daemon.isRunning)
         }
     }
 
@@ -331,14 +332,14 @@ extension LabTests.Failover {
             let yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"])
             let first = try await Self.startDaemon(lab, yaml: yaml)
             try lab.cutUpstream(lab.wans[0])
-            try await first.waitForLog("isp1 is down")
+            try await lab.waitForWan("isp1", .down)
             first.kill9()
             let second = try await Self.startDaemon(lab, yaml: yaml)
             #expect(second.logText.contains("adopted the installed Braid state unchanged"), "\(second.logText)")
             let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 40))
             #expect(counts == ["isp2": 40], "after the restart: \(counts)")
             try lab.healUpstream(lab.wans[0])
-            try await second.waitForLog("isp1 is up")
+            try await lab.waitForWan("isp1", .up)
         }
     }
 }

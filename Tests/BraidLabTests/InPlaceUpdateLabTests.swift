@@ -71,6 +71,7 @@ final class TimedKernel: KernelPort, @unchecked Sendable {
     }
     func readRouting() throws(KernelError) -> ObservedKernelState { try timed("readRouting") { () throws(KernelError) in try kernel.readRouting() } }
     func readForeignRuleset() throws(KernelError) -> ForeignRuleset { try kernel.readForeignRuleset() }
+    func readObjectNames() throws(KernelError) -> TableObjectNames { try timed("readObjectNames") { () throws(KernelError) in try kernel.readObjectNames() } }
     func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] { try timed("readSysctls") { () throws(KernelError) in try kernel.readSysctls(keys) } }
     func perform(_ step: KernelStep) throws(KernelError) { try timed("perform \(step)") { () throws(KernelError) in try kernel.perform(step) } }
     func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int { try kernel.countConnections(mark: mark, mask: mask) }

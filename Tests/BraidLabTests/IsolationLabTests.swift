@@ -13,9 +13,8 @@ extension LabTests {
 
         /// Cuts isp2's upstream once isp1 is broken and expects new connections to leave by isp3.
         static func cutSecondWanAndExpectFailover(_ lab: Lab, _ daemon: LabDaemon) async throws {
-            let skip = daemon.log.count
             try lab.cutUpstream(lab.wans[1])
-            try await daemon.waitForLog("isp2 is down", after: skip)
+            try await lab.waitForWan("isp2", .down)
             let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60, timeout: 1))
             // ≥ 95 % through the healthy third WAN.
             #expect(counts["isp3", default: 0] >= 57, "with isp1 broken and isp2 cut: \(counts)\n\(daemon.logText)")
@@ -30,7 +29,7 @@ extension LabTests {
                 try await daemon.waitForLog("isp1 link is down")
                 try await Self.cutSecondWanAndExpectFailover(lab, daemon)
                 let status = try #require(try LabTests.Failover.daemonHealth(lab))
-                #expect(status.first { $0.name == "isp1" }?.state == "link-down", "\(status.map { "\($0.name): \($0.state)" })")
+                #expect(status.first { $0.name == "isp1" }?.state == "no_link", "\(status.map { "\($0.name): \($0.state)" })")
             }
         }
 

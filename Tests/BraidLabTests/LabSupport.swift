@@ -1,4 +1,5 @@
 import BraidConfig
+import BraidDaemon
 import BraidLab
 import Foundation
 import Testing
@@ -34,6 +35,28 @@ func binomialTolerance(trials: Int, probability: Double, deviations: Double = 5)
 }
 
 extension Lab {
+    /// The running daemon's status document, read from its socket as `braid status` does; nil
+    /// when no daemon answers.
+    func daemonStatus() -> DaemonStatus? {
+        StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: stateDirectory))
+    }
+
+    /// Waits until the daemon's status shows `wanName` in `state`, and returns that WAN's status.
+    /// The daemon publishes a change (after applying it) before it logs it, so this does not
+    /// depend on the log's wording.
+    @discardableResult
+    func waitForWan(_ wanName: String, _ state: WanState, timeout: Duration = .seconds(10)) async throws -> WanHealthStatus {
+        let deadline = ContinuousClock.now + timeout
+        var last: WanHealthStatus?
+        while ContinuousClock.now < deadline {
+            last = daemonStatus()?.wans.first { $0.name == wanName }
+            if let last, last.state == state { return last }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw LabError("the daemon's status did not show \(wanName) \(state.rawValue) within \(timeout); last: "
+            + (last.map { "\($0.state.rawValue) (\($0.reason))" } ?? "no status"))
+    }
+
     /// Counts answers per lab WAN name ("failed" for connections that got none).
     func countByWan(_ answers: [String]) -> [String: Int] {
         answers.reduce(into: [:]) { counts, answer in counts[wan(forPeer: answer)?.name ?? "failed", default: 0] += 1 }

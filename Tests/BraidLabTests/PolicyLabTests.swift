@@ -122,7 +122,7 @@ extension LabTests {
                 try await daemon.waitForLog("running")
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp1": 40])
                 try lab.cutUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp2": 40])
                 // explain reads the daemon's live health.
                 let explained = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--state-dir", lab.stateDirectory,
@@ -132,7 +132,7 @@ extension LabTests {
                 let strict = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 5, to: Lab.secondServerAddress, timeout: 0.5)
                 #expect(strict.allSatisfy { $0.hasPrefix("failed") }, "`drop` must refuse: \(strict)")
                 try lab.cutUpstream(lab.wans[1])
-                try await daemon.waitForLog("isp2 is down")
+                try await lab.waitForWan("isp2", .down)
                 // Both preferred WANs down: the rule is skipped and the balanced pool (isp3) takes it.
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp3": 40])
             }

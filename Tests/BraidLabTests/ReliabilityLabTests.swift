@@ -75,7 +75,7 @@ extension LabTests {
                 let whileHeld = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 40))
                 #expect(whileHeld == ["isp2": 40], "while isp1 is held down: \(whileHeld)")
                 // The default hold is 10 s from the last flap.
-                try await daemon.waitForLog("flap damping released isp1", timeout: .seconds(15))
+                try await lab.waitForWan("isp1", .up, timeout: .seconds(15))
                 let released = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
                 #expect(released["isp1", default: 0] > 10 && released["failed"] == nil, "after the hold: \(released)")
             }
@@ -192,10 +192,10 @@ extension LabTests {
                 let apply = try Self.spawnBraid(lab, ["apply", "-c", other])
                 try lab.cutUpstream(lab.wans[0])
                 #expect(apply.wait() == 0)
-                try await daemon.waitForLog("isp1 is down")
+                try await lab.waitForWan("isp1", .down)
                 // The daemon converges on its own config at the next change or resync.
                 try lab.healUpstream(lab.wans[0])
-                try await daemon.waitForLog("isp1 is up", timeout: .seconds(15))
+                try await lab.waitForWan("isp1", .up, timeout: .seconds(15))
                 let text = daemon.logText
                 #expect(!text.contains("re-plan failed") && !text.contains("resync failed"), "\(text)")
                 let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
