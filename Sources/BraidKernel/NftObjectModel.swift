@@ -81,173 +81,165 @@ public struct NftObjectModel: Sendable, Equatable {
         }
     }
 
-    /// The table while a transaction runs. A deleted object stays (unseen) until the end, for
-    /// the messages; one declared again is a new object, listed after the others of its kind,
-    /// as the kernel lists it.
+    /// The table while a transaction runs, with each kind's objects found by name. A deleted
+    /// object is gone at once; one declared again is a new object, listed after the others of
+    /// its kind, as the kernel lists it.
     private struct Working {
-        var table: NftablesRuleset?
-        var deleted: Set<Key> = []
-
-        struct Key: Hashable {
-            var kind: NftObjectKind
-            var name: String
-        }
+        var family = ""
+        var name = ""
+        var exists = false
+        var counters = Slots<NftablesCounter>()
+        var sets = Slots<NftablesSet>()
+        var maps = Slots<NftablesMap>()
+        var chains = Slots<NftablesChain>()
 
         init(table: NftablesRuleset?) {
-            self.table = table
+            guard let table else { return }
+            (family, name, exists) = (table.family, table.name, true)
+            counters = Slots(table.counters)
+            sets = Slots(table.sets)
+            maps = Slots(table.maps)
+            chains = Slots(table.chains)
         }
 
         func finished() -> NftablesRuleset? {
-            guard var table else { return nil }
-            if deleted.isEmpty { return table }
-            table.counters.removeAll { deleted.contains(Key(kind: .counter, name: $0.name)) }
-            table.sets.removeAll { deleted.contains(Key(kind: .set, name: $0.name)) }
-            table.maps.removeAll { deleted.contains(Key(kind: .map, name: $0.name)) }
-            table.chains.removeAll { deleted.contains(Key(kind: .chain, name: $0.name)) }
-            return table
+            guard exists else { return nil }
+            return NftablesRuleset(family: family, name: name, counters: counters.live, sets: sets.live, maps: maps.live,
+                                   chains: chains.live)
         }
 
-        func index(_ kind: NftObjectKind, _ name: String) -> Int? {
-            guard let table, !deleted.contains(Key(kind: kind, name: name)) else { return nil }
-            return switch kind {
-            case .counter: table.counters.firstIndex { $0.name == name }
-            case .set: table.sets.firstIndex { $0.name == name }
-            case .map: table.maps.firstIndex { $0.name == name }
-            case .chain: table.chains.firstIndex { $0.name == name }
-            }
-        }
-
-        func existing(_ kind: NftObjectKind, _ name: String) throws(NftRefusal) -> Int {
-            guard let index = index(kind, name) else { throw NftRefusal("No such file or directory: \(kind.rawValue) \(name)") }
-            return index
+        func missing(_ kind: NftObjectKind, _ name: String) -> NftRefusal {
+            NftRefusal("No such file or directory: \(kind.rawValue) \(name)")
         }
 
         mutating func apply(_ operation: NftOperation, family: String, name: String) throws(NftRefusal) {
             if case .addTable = operation {
-                if table == nil { table = NftablesRuleset(family: family, name: name) }
+                if !exists { self = Working(table: NftablesRuleset(family: family, name: name)) }
                 return
             }
-            guard let current = table else { throw NftRefusal("No such file or directory: table \(family) \(name)") }
-            guard current.family == family, current.name == name else {
-                throw NftRefusal("the fake models only table \(current.family) \(current.name), not \(family) \(name)")
+            guard exists else { throw NftRefusal("No such file or directory: table \(family) \(name)") }
+            guard self.family == family, self.name == name else {
+                throw NftRefusal("the fake models only table \(self.family) \(self.name), not \(family) \(name)")
             }
             switch operation {
             case .addTable: break
             case .deleteTable:
-                table = nil
-                deleted = []
+                self = Working(table: nil)
             case .flushTable:
-                for index in table!.chains.indices { table!.chains[index].rules = [] }
+                for index in chains.items.indices where chains.items[index] != nil { chains.items[index]!.rules = [] }
             case .loadListing(let listing):
                 guard let listed = NftablesRuleset(parsing: listing) else { throw NftRefusal("syntax error: not a listing the fake wrote") }
                 for object in listed.objects { try apply(.add(object), family: family, name: name) }
             case .addCounter(let counter):
-                if let index = index(.counter, counter.name) {
-                    table!.counters[index].comment = counter.comment
+                if let index = counters.index(counter.name) {
+                    counters.items[index]!.comment = counter.comment
                 } else {
-                    if revive(.counter, counter.name) { table!.counters.removeAll { $0.name == counter.name } }
-                    table!.counters.append(counter)
+                    counters.append(counter)
                 }
             case .addSet(let set):
-                if let index = index(.set, set.name) {
-                    let old = table!.sets[index]
+                if let index = sets.index(set.name) {
+                    let old = sets.items[index]!
                     guard old.type == set.type, old.isInterval == set.isInterval else { throw Self.declaredDifferently(.set, set.name) }
-                    table!.sets[index].comment = set.comment
-                    try addElements(set.elements, toSet: index)
+                    sets.items[index]!.comment = set.comment
+                    addElements(set.elements, toSet: index)
                 } else {
-                    if revive(.set, set.name) { table!.sets.removeAll { $0.name == set.name } }
-                    table!.sets.append(set)
+                    sets.append(set)
                 }
             case .addMap(let map):
-                if let index = index(.map, map.name) {
-                    let old = table!.maps[index]
+                if let index = maps.index(map.name) {
+                    let old = maps.items[index]!
                     guard old.type == map.type, old.isInterval == map.isInterval else { throw Self.declaredDifferently(.map, map.name) }
-                    table!.maps[index].comment = map.comment
+                    maps.items[index]!.comment = map.comment
                     try addElements(map.elements.map { NftMapElement(key: $0.key, value: $0.value) }, toMap: index)
                 } else {
-                    if revive(.map, map.name) { table!.maps.removeAll { $0.name == map.name } }
-                    table!.maps.append(map)
+                    maps.append(map)
                 }
             case .addChain(let chain):
-                if let index = index(.chain, chain.name) {
-                    guard table!.chains[index].hook == chain.hook else { throw Self.declaredDifferently(.chain, chain.name) }
-                    table!.chains[index].comment = chain.comment
-                    table!.chains[index].rules += chain.rules
+                if let index = chains.index(chain.name) {
+                    guard chains.items[index]!.hook == chain.hook else { throw Self.declaredDifferently(.chain, chain.name) }
+                    chains.items[index]!.comment = chain.comment
+                    chains.items[index]!.rules += chain.rules
                 } else {
-                    if revive(.chain, chain.name) { table!.chains.removeAll { $0.name == chain.name } }
-                    table!.chains.append(chain)
+                    chains.append(chain)
                 }
             case .addRule(let chain, let rule):
-                table!.chains[try existing(.chain, chain)].rules.append(rule)
+                guard let index = chains.index(chain) else { throw missing(.chain, chain) }
+                chains.items[index]!.rules.append(rule)
             case .addSetElements(let set, let elements):
-                try addElements(elements, toSet: try existing(.set, set))
+                guard let index = sets.index(set) else { throw missing(.set, set) }
+                addElements(elements, toSet: index)
             case .addMapElements(let map, let elements):
-                try addElements(elements, toMap: try existing(.map, map))
+                guard let index = maps.index(map) else { throw missing(.map, map) }
+                try addElements(elements, toMap: index)
             case .flushSet(let set):
-                table!.sets[try existing(.set, set)].elements = []
+                guard let index = sets.index(set) else { throw missing(.set, set) }
+                sets.items[index]!.elements = []
             case .flushMap(let map):
-                table!.maps[try existing(.map, map)].elements = []
+                guard let index = maps.index(map) else { throw missing(.map, map) }
+                maps.items[index]!.elements = []
             case .flushChain(let chain):
-                table!.chains[try existing(.chain, chain)].rules = []
+                guard let index = chains.index(chain) else { throw missing(.chain, chain) }
+                chains.items[index]!.rules = []
             case .deleteCounter(let counter):
-                _ = try existing(.counter, counter)
-                if let user = liveMaps.first(where: { NftMapType($0.type)?.value == .counter && $0.elements.contains { unquoted($0.value) == counter } }) {
+                guard counters.index(counter) != nil else { throw missing(.counter, counter) }
+                if let user = maps.live.first(where: { NftMapType($0.type)?.value == .counter && $0.elements.contains { unquoted($0.value) == counter } }) {
                     throw Self.busy(.counter, counter, "map \(user.name)")
                 }
-                deleted.insert(Key(kind: .counter, name: counter))
+                counters.remove(counter)
             case .deleteSet(let set):
-                _ = try existing(.set, set)
-                if let user = liveChains.first(where: { $0.rules.contains { NftReferences(rule: $0.text).collections[set] != nil } }) {
-                    throw Self.busy(.set, set, "chain \(user.name)")
-                }
-                deleted.insert(Key(kind: .set, name: set))
+                guard sets.index(set) != nil else { throw missing(.set, set) }
+                if let user = chainNaming(collection: set) { throw Self.busy(.set, set, "chain \(user)") }
+                sets.remove(set)
             case .deleteMap(let map):
-                _ = try existing(.map, map)
-                if let user = liveChains.first(where: { $0.rules.contains { NftReferences(rule: $0.text).collections[map] != nil } }) {
-                    throw Self.busy(.map, map, "chain \(user.name)")
-                }
-                deleted.insert(Key(kind: .map, name: map))
+                guard maps.index(map) != nil else { throw missing(.map, map) }
+                if let user = chainNaming(collection: map) { throw Self.busy(.map, map, "chain \(user)") }
+                maps.remove(map)
             case .deleteChain(let chain):
-                let index = try existing(.chain, chain)
-                guard table!.chains[index].rules.isEmpty else { throw Self.busy(.chain, chain, "its own \(table!.chains[index].rules.count) rules") }
-                if let user = liveChains.first(where: { $0.rules.contains { NftReferences(rule: $0.text).chains.contains(chain) } }) {
+                guard let index = chains.index(chain) else { throw missing(.chain, chain) }
+                let rules = chains.items[index]!.rules.count
+                guard rules == 0 else { throw Self.busy(.chain, chain, "its own \(rules) rules") }
+                if let user = chains.live.first(where: { $0.rules.contains { NftReferences(rule: $0.text).chains.contains(chain) } }) {
                     throw Self.busy(.chain, chain, "chain \(user.name)")
                 }
-                if let user = liveMaps.first(where: { map in
+                if let user = maps.live.first(where: { map in
                     NftMapType(map.type)?.value == .verdict && map.elements.contains { NftReferences(rule: $0.value).chains.contains(chain) }
                 }) {
                     throw Self.busy(.chain, chain, "map \(user.name)")
                 }
-                deleted.insert(Key(kind: .chain, name: chain))
+                chains.remove(chain)
             }
         }
 
-        var liveChains: [NftablesChain] { table?.chains.filter { !deleted.contains(Key(kind: .chain, name: $0.name)) } ?? [] }
-        var liveMaps: [NftablesMap] { table?.maps.filter { !deleted.contains(Key(kind: .map, name: $0.name)) } ?? [] }
-
-        /// Whether `name` was deleted earlier in the transaction (and may now be declared anew).
-        mutating func revive(_ kind: NftObjectKind, _ name: String) -> Bool {
-            deleted.remove(Key(kind: kind, name: name)) != nil
+        /// The chain with a rule that names `@collection`, if any.
+        func chainNaming(collection: String) -> String? {
+            let needle = "@" + collection
+            for case let chain? in chains.items {
+                // The substring test first: parsing every rule of a flushed table for each delete is the cost to avoid.
+                for rule in chain.rules where rule.text.contains(needle) {
+                    if NftReferences(rule: rule.text).collections[collection] != nil { return chain.name }
+                }
+            }
+            return nil
         }
 
         /// Adding an element that is there is no error, as with `add element`.
-        mutating func addElements(_ elements: [String], toSet index: Int) throws(NftRefusal) {
-            var present = Set(table!.sets[index].elements)
-            for element in elements where present.insert(element).inserted { table!.sets[index].elements.append(element) }
+        mutating func addElements(_ elements: [String], toSet index: Int) {
+            var present = Set(sets.items[index]!.elements)
+            for element in elements where present.insert(element).inserted { sets.items[index]!.elements.append(element) }
         }
 
         /// A key that is there with the same value is no error; with another value it is.
         mutating func addElements(_ elements: [NftMapElement], toMap index: Int) throws(NftRefusal) {
-            var present = Dictionary(table!.maps[index].elements.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+            var present = Dictionary(maps.items[index]!.elements.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
             for element in elements {
                 if let value = present[element.key] {
                     guard value == element.value else {
-                        throw NftRefusal("File exists: map \(table!.maps[index].name) already maps \(element.key) to \(value)")
+                        throw NftRefusal("File exists: map \(maps.items[index]!.name) already maps \(element.key) to \(value)")
                     }
                     continue
                 }
                 present[element.key] = element.value
-                table!.maps[index].elements.append((element.key, element.value))
+                maps.items[index]!.elements.append((element.key, element.value))
             }
         }
 
@@ -260,6 +252,38 @@ public struct NftObjectModel: Sendable, Equatable {
         }
     }
 }
+
+/// One kind's objects in order, found by name; a deleted one leaves a hole until the end.
+private struct Slots<Object: NamedNftObject> {
+    var items: [Object?] = []
+    var positions: [String: Int] = [:]
+
+    init() {}
+
+    init(_ objects: [Object]) {
+        for object in objects { append(object) }
+    }
+
+    func index(_ name: String) -> Int? { positions[name] }
+
+    mutating func append(_ object: Object) {
+        positions[object.name] = items.count
+        items.append(object)
+    }
+
+    mutating func remove(_ name: String) {
+        guard let index = positions.removeValue(forKey: name) else { return }
+        items[index] = nil
+    }
+
+    var live: [Object] { items.compactMap { $0 } }
+}
+
+private protocol NamedNftObject { var name: String { get } }
+extension NftablesCounter: NamedNftObject {}
+extension NftablesSet: NamedNftObject {}
+extension NftablesMap: NamedNftObject {}
+extension NftablesChain: NamedNftObject {}
 
 /// A counter map names its counters in quotes.
 func unquoted(_ text: String) -> String {
