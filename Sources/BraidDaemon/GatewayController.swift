@@ -8,8 +8,9 @@ import Synchronization
 
 /// Something the control loop must react to.
 public enum DaemonEvent: Sendable {
-    /// A finished probe round; `generation` identifies the config it was probed under.
-    case round(generation: Int, wanName: String, ProbeRound)
+    /// A finished probe round; `proberEpoch` says which start of the probers (one per config
+    /// applied) sent it, so rounds probed under an older config are ignored.
+    case round(proberEpoch: Int, wanName: String, ProbeRound)
     /// rtnetlink reported a link or address change.
     case linkChanged
     /// rtnetlink reported a route or ip rule change: if one of Braid's went missing, put it back
@@ -40,7 +41,7 @@ public final class GatewayController {
     /// WAN name → what the loop knows about it, for every WAN of the current config.
     private var wans: [String: WanRuntime] = [:]
     private var running: [any WanProbing] = []
-    private var generation = 0
+    private var proberEpoch = 0
     /// The routing the last successful apply installed, to tell a missing rule or route of Braid's.
     private var installedRouting: (rules: Set<PolicyRule>, routes: Set<Route>)?
     /// State-directory warnings last logged, so a read-only /run is reported once, not on every re-plan.
@@ -87,9 +88,9 @@ public final class GatewayController {
 
     public func handle(_ event: DaemonEvent) {
         switch event {
-        case .round(let roundGeneration, let wanName, let round):
+        case .round(let roundEpoch, let wanName, let round):
             // A round from before the last reload was probed under settings no longer in force.
-            guard roundGeneration == generation else { return }
+            guard roundEpoch == proberEpoch else { return }
             probeRound(round, of: wanName)
         case .linkChanged:
             linkEvent()
@@ -304,14 +305,14 @@ public final class GatewayController {
     }
 
     private func startProbers() {
-        generation += 1
-        let currentGeneration = generation
+        proberEpoch += 1
+        let currentEpoch = proberEpoch
         for wan in config.wans {
             guard let check = wan.health, let mark = wans[wan.name]?.mark else { continue }
             let emit = self.emit
             let name = wan.name
             let prober = probers.make(ProbeRequest(wan: wan, mark: mark, check: check)) { round in
-                emit(.round(generation: currentGeneration, wanName: name, round))
+                emit(.round(proberEpoch: currentEpoch, wanName: name, round))
             }
             prober.start()
             running.append(prober)

@@ -110,7 +110,7 @@ public struct NamespacedCommandRunner: CommandRunner {
         do { return try NamespaceThread.runBlocking(in: namespace) { body() } } catch let error as KernelError {
             throw error
         } catch {
-            throw .notPermitted("\(error)")
+            throw .namespace("\(error)")
         }
     }
 

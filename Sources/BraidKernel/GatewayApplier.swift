@@ -200,7 +200,7 @@ public struct GatewayApplier: Sendable {
         } catch let error as KernelError {
             throw .kernel(error)
         } catch {
-            throw .kernel(.notPermitted("\(error)"))
+            throw .kernel(.unexpected("\(error)"))
         }
         // A removed WAN's connections can no longer leave by it (its mark is in no map): with
         // flush_on_down they are deleted, so their clients reconnect through the remaining WANs.

@@ -5,7 +5,12 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingProgram(String)
     case commandFailed(arguments: [String], status: Int32, standardError: String)
     case unexpectedOutput(command: String, detail: String)
-    case notPermitted(String)
+    /// A netlink request (the nftables generation) failed or got no answer.
+    case netlink(String)
+    /// A network namespace could not be opened or entered (the lab, `--namespace` runners).
+    case namespace(String)
+    /// Anything else, with what was thrown.
+    case unexpected(String)
 
     public var description: String {
         switch self {
@@ -16,7 +21,7 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "`\(arguments.joined(separator: " "))` failed (exit \(status))\(message.isEmpty ? "" : ": \(message)")"
         case .unexpectedOutput(let command, let detail):
             return "could not read the output of `\(command)`: \(detail)"
-        case .notPermitted(let detail):
+        case .netlink(let detail), .namespace(let detail), .unexpected(let detail):
             return detail
         }
     }

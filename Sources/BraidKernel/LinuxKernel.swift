@@ -180,7 +180,7 @@ public struct LinuxKernel: KernelPort {
         }
         guard generation >= 0 else {
             let reason = error == EAGAIN || error == EWOULDBLOCK ? "no answer within 2 s" : String(cString: strerror(error))
-            throw .notPermitted("cannot read the nftables generation over netlink: \(reason)")
+            throw .netlink("cannot read the nftables generation over netlink: \(reason)")
         }
         return UInt64(generation)
     }

@@ -44,10 +44,10 @@ public enum NamespaceThread {
 
     static func enter(_ namespace: String) throws(KernelError) {
         let descriptor = open("/var/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .notPermitted("cannot open network namespace \(namespace): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw .namespace("cannot open network namespace \(namespace): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         guard braid_enter_network_namespace(descriptor) == 0 else {
-            throw .notPermitted("cannot enter network namespace \(namespace): \(String(cString: strerror(errno)))")
+            throw .namespace("cannot enter network namespace \(namespace): \(String(cString: strerror(errno)))")
         }
     }
 }

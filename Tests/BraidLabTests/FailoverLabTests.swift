@@ -11,10 +11,11 @@ extension LabTests {
         /// Health settings every test uses unless it says otherwise: the documented defaults.
         static let health = "{ targets: [\(Lab.serverAddress)] }"
 
-        static func startDaemon(_ lab: Lab, yaml: String, file: String = "braid.yaml") async throws -> LabDaemon {
+        /// `startup`: how long the first apply may take (a cold load of 10,000 maps takes seconds in a debug build).
+        static func startDaemon(_ lab: Lab, yaml: String, file: String = "braid.yaml", startup: Duration = .seconds(10)) async throws -> LabDaemon {
             let path = try lab.writeFile(file, yaml)
             let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
-            try await daemon.waitForLog("running")
+            try await daemon.waitForLog("running", timeout: startup)
             return daemon
         }
 
@@ -59,7 +60,7 @@ extension LabTests {
                         : "  - {name: site-\(index), destination: \(IPv4Address(0xc612_0000 + UInt32(index))), use: [isp2, balance]}")
                 }
                 let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]) + rules.joined(separator: "\n") + "\n"
-                let daemon = try await Self.startDaemon(lab, yaml: yaml)
+                let daemon = try await Self.startDaemon(lab, yaml: yaml, startup: .seconds(40))
                 try await Task.sleep(for: .milliseconds(400))
                 let sampler = ConnectionSampler(from: lab.lanHosts[0])
                 try await Task.sleep(for: .milliseconds(300))
