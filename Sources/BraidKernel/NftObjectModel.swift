@@ -10,11 +10,13 @@ import BraidPlanner
 ///   map's type or flags), or a map element whose key is there with another value;
 /// - a delete of an object still in use: a chain with rules or named by a `goto`/`jump`, a set or
 ///   map named by a rule, a counter named by a counter map;
-/// - when the transaction ends, any rule or map element that names a missing chain (`goto`,
-///   `jump`), set or map (`@name`; `vmap @name` must be a verdict map), or counter.
+/// - a rule or map element that names a missing chain (`goto`, `jump`), set or map (`@name`;
+///   `vmap @name` must be a verdict map), or counter.
 ///
-/// References are checked at the end rather than operation by operation because nft creates all
-/// the objects of a declarative block before its rules: a rule may `goto` a chain declared below it.
+/// References are checked after each block of declarations (as `NftTransactionRenderer` groups
+/// them), after each rule or element added by a command, and when the transaction ends — not
+/// declaration by declaration, because nft creates all the objects of a block before its rules:
+/// a rule may `goto` a chain declared below it in the same block, but not in a later one.
 public struct NftObjectModel: Sendable, Equatable {
     /// The table, or nil when there is none.
     public private(set) var table: NftablesRuleset?
@@ -29,12 +31,28 @@ public struct NftObjectModel: Sendable, Equatable {
     /// Applies `transaction`; on a refusal, nothing of it is applied.
     public mutating func apply(_ transaction: NftTransaction) throws(NftRefusal) {
         var working = Working(table: table)
-        for operation in transaction.operations {
+        let operations = transaction.operations
+        for (index, operation) in operations.enumerated() {
             try working.apply(operation, family: transaction.family, name: transaction.table)
+            // The end of the transaction is checked below.
+            if index + 1 < operations.count, Self.isCheckpoint(after: operation, before: operations[index + 1]) {
+                try working.finished().map(Self.checkReferences)
+            }
         }
         let result = working.finished()
         if let result { try Self.checkReferences(result) }
         table = result
+    }
+
+    /// Where nft resolves names: after a command that adds a rule or elements, and at the end of a
+    /// block of declarations.
+    static func isCheckpoint(after operation: NftOperation, before next: NftOperation) -> Bool {
+        switch operation {
+        case .addRule, .addMapElements: return true
+        default:
+            guard let rank = operation.declarationRank else { return false }
+            return next.declarationRank.map { $0 < rank } ?? true
+        }
     }
 
     /// Every name a rule or map element refers to must exist.

@@ -72,6 +72,18 @@ public enum NftOperation: Sendable, Equatable {
     /// so nothing but nft can read it; the fake accepts only its own listings.
     case loadListing(String)
 
+    /// For a declaration, its kind's place in `render()`'s order (counters, sets, maps, chains);
+    /// nil for a command. A run of declarations in that order is one `table … { … }` block.
+    var declarationRank: Int? {
+        switch self {
+        case .addCounter: 0
+        case .addSet: 1
+        case .addMap: 2
+        case .addChain: 3
+        default: nil
+        }
+    }
+
     public static func add(_ object: NftablesObject) -> NftOperation {
         switch object {
         case .counter(let counter): .addCounter(counter)

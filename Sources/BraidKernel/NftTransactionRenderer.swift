@@ -11,6 +11,7 @@ enum NftTransactionRenderer {
         var text = ""
         var block: NftablesRuleset?
         var blockRank = 0
+        // A declaration of a kind `render()` writes earlier than the last one starts a new block.
         func closeBlock() {
             if let pending = block { text += pending.render() }
             block = nil
@@ -32,10 +33,10 @@ enum NftTransactionRenderer {
             case .addTable: line("add table \(table)")
             case .flushTable: line("flush table \(table)")
             case .deleteTable: line("delete table \(table)")
-            case .addCounter(let counter): declare(0) { $0.counters.append(counter) }
-            case .addSet(let set): declare(1) { $0.sets.append(set) }
-            case .addMap(let map): declare(2) { $0.maps.append(map) }
-            case .addChain(let chain): declare(3) { $0.chains.append(chain) }
+            case .addCounter(let counter): declare(operation.declarationRank!) { $0.counters.append(counter) }
+            case .addSet(let set): declare(operation.declarationRank!) { $0.sets.append(set) }
+            case .addMap(let map): declare(operation.declarationRank!) { $0.maps.append(map) }
+            case .addChain(let chain): declare(operation.declarationRank!) { $0.chains.append(chain) }
             case .deleteCounter(let name): line("delete counter \(table) \(name)")
             case .flushSet(let name): line("flush set \(table) \(name)")
             case .deleteSet(let name): line("delete set \(table) \(name)")

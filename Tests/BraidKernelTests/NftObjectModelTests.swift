@@ -59,6 +59,19 @@ import Testing
                            on: model, mentioning: "chain restore_isp2")
     }
 
+    @Test func aGotoReachesIntoItsOwnBlockButNotALaterOne() throws {
+        let model = try Self.loaded()
+        let caller = NftablesChain(name: "use_2", rules: [NftablesRule("goto restore_isp2")])
+        let target = NftablesChain(name: "restore_isp2", rules: [NftablesRule("meta mark set ct mark")])
+        var inOneBlock = model
+        try inOneBlock.apply(NftTransaction([.addChain(caller), .addChain(target)]))
+        #expect(inOneBlock.table?.chains.suffix(2).map(\.name) == ["use_2", "restore_isp2"])
+        // A command between them closes the first block: nft resolves its goto before the target exists.
+        Self.expectRefusal([.addChain(caller), .flushChain("use_1"), .addChain(target)], on: model, mentioning: "chain restore_isp2")
+        Self.expectRefusal([.addChain(NftablesChain(name: "use_2", rules: [])), .addRule(chain: "use_2", NftablesRule("goto restore_isp2")),
+                            .addChain(target)], on: model, mentioning: "chain restore_isp2")
+    }
+
     @Test func anUndefinedMapOrSetIsRefused() throws {
         let model = try Self.loaded()
         Self.expectRefusal([.addRule(chain: "prerouting", NftablesRule("meta mark vmap @wan_by_nothing"))], on: model, mentioning: "@wan_by_nothing")
