@@ -91,7 +91,14 @@ public struct KernelLayoutConfig: Sendable, Equatable {
     /// Priority of Braid's first ip rule; Braid uses `firstRulePriority ... lastRulePriority`.
     public var firstRulePriority: UInt32
 
-    public static let defaultMarkMask: UInt32 = 0x00ff_0000
+    /// The top byte, bits 24-31: the only byte no tool with fixed marks touches. Bits 16-23 are
+    /// Tailscale's (0x40000, 0x80000 under 0xff0000), bits 8-15 kube-proxy's (0x4000, 0x8000),
+    /// mwan3's (0x3f00) and Cilium's (0x0f00), and the low bytes hold wg-quick's 0xca6c, Docker's
+    /// 0xd0c4e3 and the small values people and QoS scripts set by hand. Only tools that claim
+    /// half the word reach the top byte: Calico's `iptablesMarkMask` (0xffff0000) and Cilium's
+    /// proxy identity marks. docs/design.md has the table. Earlier releases used 0x00ff0000; `apply`
+    /// refuses to renumber the marks of open connections (`MarkRenumbering`).
+    public static let defaultMarkMask: UInt32 = 0xff00_0000
     /// 200 is above the ids distributions hand out in rt_tables examples (1-100) and far below
     /// the reserved 253-255.
     public static let defaultFirstTable: UInt32 = 200

@@ -14,6 +14,9 @@ public enum ApplyError: Error, Sendable, CustomStringConvertible {
     case incompleteRemoval([String])
     /// Another Braid command is changing the kernel (or the lock could not be taken); nothing was changed.
     case locked(StateLockError)
+    /// The config's mark mask differs from the installed one and connections carry the old marks;
+    /// nothing was changed (see `MarkRenumbering`).
+    case markMaskChanged(MarkRenumbering)
 
     public var description: String {
         switch self {
@@ -33,6 +36,8 @@ public enum ApplyError: Error, Sendable, CustomStringConvertible {
             return "down could not remove everything:\n  " + failures.joined(separator: "\n  ")
         case .locked(let error):
             return "\(error)\nnothing was changed"
+        case .markMaskChanged(let renumbering):
+            return "\(renumbering.refusal)\nnothing was changed"
         }
     }
 }

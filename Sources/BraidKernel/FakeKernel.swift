@@ -18,6 +18,7 @@ public final class FakeKernel: KernelPort {
         public var nftables = NftObjectModel()
         public var counters: [String: TrafficCounter] = [:]
         public var sysctls: [String: String]
+        /// ct mark → how many conntrack entries carry it (the whole 32-bit mark, other tools' bits too).
         public var connectionsByMark: [UInt32: Int] = [:]
         /// Other programs' firewalls, as `readForeignRuleset` returns them; none by default.
         public var foreignRuleset: ForeignRuleset = .empty
@@ -178,16 +179,19 @@ public final class FakeKernel: KernelPort {
         log.withLock { $0.append(step) }
     }
 
+    /// As `conntrack -L -m mark/mask`: every entry whose ct mark, under `mask`, equals `mark`.
     public func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
-        state.withLock { $0.connectionsByMark[mark & mask] ?? 0 }
+        state.withLock { state in
+            state.connectionsByMark.filter { $0.key & mask == mark & mask }.values.reduce(0, +)
+        }
     }
 
     public func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
         flushLog.withLock { $0.append(mark & mask) }
         return state.withLock { state in
-            let count = state.connectionsByMark[mark & mask] ?? 0
-            state.connectionsByMark[mark & mask] = nil
-            return count
+            let matching = state.connectionsByMark.filter { $0.key & mask == mark & mask }
+            for key in matching.keys { state.connectionsByMark[key] = nil }
+            return matching.values.reduce(0, +)
         }
     }
 

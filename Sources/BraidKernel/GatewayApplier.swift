@@ -10,6 +10,9 @@ public struct GatewayApplier: Sendable {
     public var lockTimeout: Duration
     /// Called once when the lock is busy, with the holder's pid when known (the CLI says whom it waits for).
     public var onLockWait: @Sendable (Int32?) -> Void = { _ in }
+    /// Lets `apply` change the mark mask under open connections (`MarkRenumbering`), deleting their
+    /// conntrack entries afterwards, instead of refusing.
+    public var renumberMarks = false
 
     public init(kernel: any KernelPort, store: AppliedStateStore, lockTimeout: Duration = .seconds(60)) {
         self.kernel = kernel
@@ -28,6 +31,11 @@ public struct GatewayApplier: Sendable {
         public var flushedConnections: [String: Int] = [:]
         /// Removed WAN → why its conntrack entries could not be deleted (the apply itself stands).
         public var flushFailures: [String: String] = [:]
+        /// The mark mask changed (`renumberMarks`): the old marks, and how many of their conntrack
+        /// entries were deleted (nil when none could be; `renumberFailure` says why).
+        public var renumbering: MarkRenumbering?
+        public var renumberedConnections: Int?
+        public var renumberFailure: String?
         /// Problems with the state directory that did not stop the change (an unwritable or corrupt
         /// state file, a lock that could not be taken).
         public var stateWarnings: [String] = []
@@ -102,6 +110,7 @@ public struct GatewayApplier: Sendable {
         do {
             observedBefore = try kernel.readState(layout: config.kernel)
         } catch { throw .kernel(error) }
+        let renumbering = try checkMarkRenumbering(config, observed: observedBefore)
         let previousSlots = Self.previousSlots(config, stored: stored, observed: observedBefore)
         let desired = try plan(config, availability: availability, previousSlots: previousSlots,
                                missingInterfacesAreDown: missingInterfacesAreDown)
@@ -216,8 +225,12 @@ public struct GatewayApplier: Sendable {
                 }
             }
         }
-        return Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty,
-                      flushedConnections: flushed, flushFailures: flushFailures)
+        var report = Report(desired: desired, performed: steps, reloadedToBeSure: verification.unverifiable && !steps.isEmpty,
+                            flushedConnections: flushed, flushFailures: flushFailures, renumbering: renumbering)
+        if let renumbering {
+            do { report.renumberedConnections = try renumbering.flush(kernel: kernel) } catch { report.renumberFailure = "\(error)" }
+        }
+        return report
     }
 
     /// The in-place update from the table Braid loaded last, when only content differs (a WAN's

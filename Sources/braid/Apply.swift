@@ -1,5 +1,6 @@
 import ArgumentParser
 import BraidKernel
+import BraidPlanner
 
 /// `braid apply`: installs the config, or replaces what is installed; idempotent.
 struct Apply: ParsableCommand {
@@ -7,11 +8,14 @@ struct Apply: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var state: StateOptions
+    @Flag(help: "Change kernel.mark_mask even though open connections carry the old marks; they reconnect.")
+    var renumberMarks = false
 
     func run() throws {
         let config = try loadConfig(options)
         try requireRoot("apply")
-        let applier = makeApplier(state)
+        var applier = makeApplier(state)
+        applier.renumberMarks = renumberMarks
         if applier.store.daemonLock.isHeldElsewhere() {
             let daemon = applier.store.daemonLock.holder().map { " (pid \($0))" } ?? ""
             printWarning("the daemon\(daemon) runs on \(state.stateDirectory) and re-applies its own config at its next "
@@ -28,6 +32,15 @@ struct Apply: ParsableCommand {
             }
             for (name, count) in report.flushedConnections.sorted(by: { $0.key < $1.key }) {
                 print("deleted \(count) connection(s) of \(name), which left the config (flush_on_down)")
+            }
+            if let renumbering = report.renumbering {
+                let masks = renumbering.oldMasks.map(hex).joined(separator: ", ")
+                if let deleted = report.renumberedConnections ?? (renumbering.openConnections == 0 ? 0 : nil) {
+                    print("renumbered the marks from \(masks) to \(hex(config.kernel.markMask)); deleted \(deleted) connection(s) that carried the old marks")
+                } else {
+                    printWarning("renumbered the marks from \(masks) to \(hex(config.kernel.markMask)); connections that carried the old marks "
+                        + "were left to time out (\(report.renumberFailure ?? "the old and new masks share bits"))")
+                }
             }
             for (name, reason) in report.desired.unusableReasons.sorted(by: { $0.key < $1.key }) {
                 printWarning("applied, but \(name) carries no traffic: \(reason)")

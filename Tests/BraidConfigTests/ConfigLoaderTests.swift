@@ -75,7 +75,7 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
         #expect(wan.health == nil)
         #expect(config.flushOnDown)
         #expect(config.kernel == KernelLayoutConfig())
-        #expect(config.kernel.markMask == 0x00ff_0000)
+        #expect(config.kernel.markMask == 0xff00_0000)
         #expect(config.kernel.firstTable == 200)
         #expect(config.kernel.firstRulePriority == 10000)
     }

@@ -146,8 +146,8 @@ import Testing
             """))
         let after = kernel.snapshot
         #expect(Set(after.routes) == Set(before.routes.filter { $0.table != 200 }))
-        #expect(Set(after.policyRules.filter { $0.fwmark != nil && $0.fwmark != 0xff_0000 })
-                == Set(before.policyRules.filter { $0.fwmark == 0x2_0000 || $0.fwmark == 0x3_0000 }))
+        #expect(Set(after.policyRules.filter { $0.fwmark != nil && $0.fwmark != 0xff00_0000 })
+                == Set(before.policyRules.filter { $0.fwmark == 0x200_0000 || $0.fwmark == 0x300_0000 }))
         #expect(!report.performed.contains { if case .addRoute = $0 { true } else { false } })
         #expect(try applier.store.load()?.wanSlots == ["isp2": 2, "isp3": 3])
     }
@@ -158,10 +158,10 @@ import Testing
         let applier = Self.makeApplier(kernel)
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         try applier.apply(try ConfigLoader.parse(threeWans))
-        kernel.update { $0.connectionsByMark = [0x1_0000: 4, 0x3_0000: 5] }
+        kernel.update { $0.connectionsByMark = [0x100_0000: 4, 0x300_0000: 5] }
         let report = try applier.apply(try ConfigLoader.parse("flush_on_down: \(flushOnDown)\n" + Self.yaml))
         #expect(report.flushedConnections == (flushOnDown ? ["isp3": 5] : [:]))
-        #expect(kernel.snapshot.connectionsByMark == (flushOnDown ? [0x1_0000: 4] : [0x1_0000: 4, 0x3_0000: 5]))
+        #expect(kernel.snapshot.connectionsByMark == (flushOnDown ? [0x100_0000: 4] : [0x100_0000: 4, 0x300_0000: 5]))
     }
 
     @Test func withoutAStateFileTheSlotsAreReadBackFromBraidsRoutes() throws {
@@ -175,7 +175,7 @@ import Testing
             wans:
               - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
             """))
-        #expect(try #require(state.wans.first).mark == 0x3_0000)
+        #expect(try #require(state.wans.first).mark == 0x300_0000)
     }
 
     @Test func withoutAStateFileAFailedReloadPutsBackTheTableTheKernelHad() throws {

@@ -158,7 +158,7 @@ extension LabTests {
                 try lab.cutUpstream(lab.wans[0])
                 try await lab.waitForWan("isp1", .down)
                 try await Task.sleep(for: .milliseconds(300))
-                let isp1Mark = "0x10000/0xff0000"
+                let isp1Mark = "0x1000000/0xff000000"
                 // TCP only: the health probes keep going out through isp1 (that is how it is seen to recover).
                 let remaining = try lab.router.run(["conntrack", "-L", "-p", "tcp", "-m", isp1Mark])
                 let isp1Entries = remaining.split(separator: "\n").count

@@ -76,7 +76,7 @@ extension LabTests {
                 let guestToLan = try await LabTraffic.newConnections(from: guest, count: 20, to: lab.lanHostAddress(0))
                 #expect(guestToLan.allSatisfy { $0.contains("lan-server") }, "\(guestToLan)")
                 // And those connections carry no WAN mark (they would count as a WAN's in status).
-                let marked = try lab.router.run(["conntrack", "-L", "-d", "\(Lab.guestHostAddress)", "-m", "0/0xff0000"])
+                let marked = try lab.router.run(["conntrack", "-L", "-d", "\(Lab.guestHostAddress)", "-m", "0/0xff000000"])
                 let unmarkedCount = marked.split(separator: "\n").count
                 #expect(unmarkedCount >= 20, "LAN-to-LAN connections with no Braid mark: \(unmarkedCount)\n\(marked)")
             }

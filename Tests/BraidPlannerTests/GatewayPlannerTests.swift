@@ -126,10 +126,10 @@ let weightedWithStandbyYAML = """
         #expect(rendered.contains("ip rule add priority 10002 fwmark 0x00000200/0x0000ff00 lookup 201 protocol 213"))
     }
 
-    @Test func defaultMaskPutsMarksInTheThirdByte() throws {
+    @Test func defaultMaskPutsMarksInTheTopByte() throws {
         let state = try plan(weightedWithStandbyYAML)
-        #expect(state.wans.map(\.mark) == [0x1_0000, 0x2_0000, 0x3_0000])
-        #expect(PlanPrinter.render(state).contains("meta mark set meta mark & 0xff00ffff | 0x00010000"))
+        #expect(state.wans.map(\.mark) == [0x100_0000, 0x200_0000, 0x300_0000])
+        #expect(PlanPrinter.render(state).contains("meta mark set meta mark & 0x00ffffff | 0x01000000"))
     }
 
     /// Every `& keep | mark` in the rendered ruleset keeps exactly the bits outside the mask and
@@ -154,7 +154,7 @@ let weightedWithStandbyYAML = """
         let rendered = PlanPrinter.render(try plan(Self.customMaskYAML))
         #expect(rendered.contains("ct mark & 0x0000ff00 != 0 ct mark & 0x0000ff00 vmap @wan_by_ct_mark"))
         #expect(rendered.contains("meta mark & 0x0000ff00 != 0 meta mark & 0x0000ff00 vmap @wan_by_socket_mark"))
-        #expect(!rendered.contains("0x00ff0000"))
+        #expect(!rendered.contains("0xff000000"))
     }
 }
 
@@ -209,10 +209,10 @@ let weightedWithStandbyYAML = """
         let state = try plan(Self.unequalWeightsYAML)
         #expect(state.policyRules.map(\.description) == [
             "priority 10000 lookup main suppress_prefixlength 0",
-            "priority 10001 fwmark 0x00010000/0x00ff0000 lookup 200",
-            "priority 10002 fwmark 0x00020000/0x00ff0000 lookup 201",
-            "priority 10003 fwmark 0x00030000/0x00ff0000 lookup 202",
-            "priority 10004 fwmark 0x00ff0000/0x00ff0000 lookup main",
+            "priority 10001 fwmark 0x01000000/0xff000000 lookup 200",
+            "priority 10002 fwmark 0x02000000/0xff000000 lookup 201",
+            "priority 10003 fwmark 0x03000000/0xff000000 lookup 202",
+            "priority 10004 fwmark 0xff000000/0xff000000 lookup main",
             "priority 10005 lookup 201",
         ])
     }

@@ -358,11 +358,11 @@ extension NftablesMap {
         // which a chosen mark skips.
         #expect(prerouting[jump - 2].contains("fib daddr type { local, broadcast, multicast } return"))
         #expect(prerouting[jump - 1] == "iifname { \"lan0\" } fib daddr oifname != { \"wan0\", \"wan1\", \"wan2\" } return")
-        #expect(prerouting[jump + 1] == "meta mark & 0x00ff0000 != 0 return")
+        #expect(prerouting[jump + 1] == "meta mark & 0xff000000 != 0 return")
         #expect(prerouting[jump + 2].contains("vmap @new_connection_split"))
         let output = try state.chain("output").rules.map(\.text)
         let outputJump = try #require(output.firstIndex(of: "oifname { \"wan0\", \"wan1\", \"wan2\" } jump traffic_rules"))
-        #expect(output[outputJump + 1] == "meta mark & 0x00ff0000 != 0 return")
+        #expect(output[outputJump + 1] == "meta mark & 0xff000000 != 0 return")
         #expect(output[outputJump + 2].contains("vmap @router_connection_split"))
     }
 
@@ -370,14 +370,14 @@ extension NftablesMap {
         let state = try plan(threeWanPolicyYAML + "rules:\n  - {name: r, destination: 172.16.0.0/12, use: [main]}\n")
         let rules = state.policyRules
         #expect(rules.map(\.priority) == Array(10000...10005))
-        #expect(rules[4] == PolicyRule(priority: 10004, fwmark: 0x00ff_0000, fwmask: 0x00ff_0000, table: 254))
+        #expect(rules[4] == PolicyRule(priority: 10004, fwmark: 0xff00_0000, fwmask: 0xff00_0000, table: 254))
         #expect(rules[5].fwmark == nil && rules[5].table == 200)
         #expect(try state.chain("choose_main").rules.map(\.text) == [
-            "meta mark set meta mark & 0xff00ffff | 0x00ff0000", "ct mark set ct mark & 0xff00ffff | 0x00ff0000",
+            "meta mark set meta mark & 0x00ffffff | 0xff000000", "ct mark set ct mark & 0x00ffffff | 0xff000000",
         ])
-        #expect(try state.map("wan_by_ct_mark").lines.last == "0x00ff0000 : goto restore_main")
+        #expect(try state.map("wan_by_ct_mark").lines.last == "0xff000000 : goto restore_main")
         // The WAN marks never reach the all-ones value.
-        #expect(!state.wans.contains { $0.mark == 0x00ff_0000 })
+        #expect(!state.wans.contains { $0.mark == 0xff00_0000 })
     }
 
     @Test func mainMarkFollowsACustomMask() throws {

@@ -25,7 +25,7 @@ import Testing
 
     @Test func aFreshInstallNumbersWansAsListed() throws {
         let state = try Self.plan(["isp1", "isp2", "isp3"])
-        #expect(state.wans.map(\.mark) == [0x1_0000, 0x2_0000, 0x3_0000])
+        #expect(state.wans.map(\.mark) == [0x100_0000, 0x200_0000, 0x300_0000])
         #expect(state.wans.map(\.table) == [200, 201, 202])
     }
 
@@ -43,14 +43,14 @@ import Testing
     @Test func removingAWanLeavesTheOthersWhereTheyWere() throws {
         let first = try Self.plan(["isp1", "isp2", "isp3"])
         let after = try Self.plan(["isp2", "isp3"], previous: Self.slots(first))
-        #expect(try after.wan(named: "isp2").mark == 0x2_0000)
-        #expect(try after.wan(named: "isp3").mark == 0x3_0000)
-        #expect(!after.policyRules.contains { $0.fwmark == 0x1_0000 })
+        #expect(try after.wan(named: "isp2").mark == 0x200_0000)
+        #expect(try after.wan(named: "isp3").mark == 0x300_0000)
+        #expect(!after.policyRules.contains { $0.fwmark == 0x100_0000 })
         #expect(!after.routes.contains { $0.table == 200 })
         // The main-table and fallback rules sit after the highest slot in use.
         #expect(after.policyRules.map(\.priority) == [10000, 10002, 10003, 10004, 10005])
         // The split's marks are the kept ones.
-        #expect(after.ruleset.render().contains("0x00030000"))
+        #expect(after.ruleset.render().contains("0x03000000"))
     }
 
     @Test func aNewWanTakesTheLowestFreeSlot() throws {
