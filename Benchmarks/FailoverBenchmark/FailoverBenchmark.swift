@@ -35,7 +35,9 @@ struct FailoverBenchmark {
             var detections: [Double] = []
             var switches: [Double] = []
             var linkDowns: [Double] = []
-            let yaml = lab.configYAML(extraWanKeys: [
+            // Flap damping off: ten cuts a few seconds apart are flaps, and a held WAN would carry no
+            // connection to measure the next switch with.
+            let yaml = "flap_damping: { enabled: false }\n" + lab.configYAML(extraWanKeys: [
                 "health": "{ targets: [\(Lab.serverAddress)], interval: \(interval), timeout: \(timeout), down_after: \(downAfter), up_after: 3 }"])
             let daemon = try LabDaemon(lab: lab, binary: binary, configPath: try lab.writeFile("braid.yaml", yaml))
             try await daemon.waitForLog("running")

@@ -32,13 +32,7 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
         let facts = try kernel.readHostFacts()
         let observed = try kernel.readState(layout: config.kernel)
         let counters = try kernel.readCounters()
-        var planningFacts = facts
-        for wan in config.wans where planningFacts.interfaces[wan.interface] == nil {
-            planningFacts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, isUp: false)
-        }
-        for name in config.lan.interfaces where planningFacts.interfaces[name] == nil {
-            planningFacts.interfaces[name] = InterfaceFacts(name: name, isUp: false)
-        }
+        let planningFacts = facts.fillingInMissingInterfaces(of: config, assumedUp: false).facts
         let slots = WanSlotAssignment.assign(config.wans, previous: GatewayApplier.previousSlots(config, stored: stored, observed: observed),
                                              capacity: config.kernel.markCapacity)
         let desired = try? GatewayPlanner.plan(config, host: planningFacts, availability: availability, previousSlots: slots)

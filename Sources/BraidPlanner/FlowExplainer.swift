@@ -30,10 +30,7 @@ public struct FlowExplanation: Sendable, Equatable {
 public enum FlowExplainer {
     public static func explain(_ flow: Flow, config: Config, host: HostFacts, availability: WanAvailability = .allAvailable) -> FlowExplanation {
         var steps: [String] = []
-        let usable = config.wans.filter { wan in
-            guard let facts = host.interfaces[wan.interface] else { return false }
-            return facts.isUp && !facts.addresses.isEmpty && !availability.unavailable.contains(wan.name)
-        }.map(\.name)
+        let usable = config.wans.filter { GatewayPlanner.isUsable($0, host: host, availability: availability) }.map(\.name)
         let down = config.wans.map(\.name).filter { !usable.contains($0) }
         steps.append(down.isEmpty ? "every WAN is usable" : "not usable now: \(down.joined(separator: ", "))")
 

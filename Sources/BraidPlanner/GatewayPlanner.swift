@@ -22,10 +22,7 @@ public enum GatewayPlanner {
             (availability.isolated[wan.name] ?? hostProblem(wan, host: host)).map { (wan.name, $0) }
         })
         let linkUp = { (wan: WanConfig) in unusableReasons[wan.name] == nil }
-        let usable = config.wans.indices.filter { index in
-            let wan = config.wans[index]
-            return linkUp(wan) && !availability.unavailable.contains(wan.name)
-        }
+        let usable = config.wans.indices.filter { isUsable(config.wans[$0], host: host, availability: availability) }
         let split = WeightedSplit(weights: splitWeights(config, usable: usable))
         let routerSplit = WeightedSplit(weights: splitWeights(config, usable: usable).filter { config.wans[$0.wanIndex].nat != .none })
         let wans = config.wans.enumerated().map { index, wan in
@@ -51,6 +48,12 @@ public enum GatewayPlanner {
             wans: wans,
             unusableReasons: unusableReasons
         )
+    }
+
+    /// Whether `wan` may take new connections: the host can route through it and health (or
+    /// isolation) does not keep it out. The one test the planner and `braid explain` share.
+    public static func isUsable(_ wan: WanConfig, host: HostFacts, availability: WanAvailability) -> Bool {
+        availability.isolated[wan.name] == nil && hostProblem(wan, host: host) == nil && !availability.unavailable.contains(wan.name)
     }
 
     /// Why the host cannot route through `wan` now, or nil when it can: its interface must exist,

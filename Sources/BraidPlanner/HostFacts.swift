@@ -8,6 +8,27 @@ public struct HostFacts: Sendable, Equatable {
     public init(interfaces: [InterfaceFacts]) {
         self.interfaces = Dictionary(interfaces.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
+
+    /// These facts with every interface `config` names but this host lacks filled in, and the
+    /// names filled in. `assumedUp` (planning or explaining a config for another machine): a
+    /// missing WAN interface is up with its gateway's address standing in for its own, a LAN one
+    /// up; otherwise (showing this host's status) both are down.
+    public func fillingInMissingInterfaces(of config: Config, assumedUp: Bool) -> (facts: HostFacts, missingWans: [String], missingLans: [String]) {
+        var filled = self
+        var missingWans: [String] = []
+        var missingLans: [String] = []
+        for name in config.lan.interfaces where filled.interfaces[name] == nil {
+            filled.interfaces[name] = InterfaceFacts(name: name, isUp: assumedUp)
+            missingLans.append(name)
+        }
+        for wan in config.wans where filled.interfaces[wan.interface] == nil {
+            filled.interfaces[wan.interface] = assumedUp
+                ? InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
+                : InterfaceFacts(name: wan.interface, isUp: false)
+            missingWans.append(wan.interface)
+        }
+        return (filled, missingWans, missingLans)
+    }
 }
 
 /// One network interface as the kernel reports it.

@@ -37,20 +37,16 @@ struct Explain: ParsableCommand {
             }
             port = UInt16(dport)
         }
-        var facts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
-        // Explaining a config for another machine is useful too: a missing WAN interface is assumed
-        // up (as `braid plan` does), with its gateway's address standing in for its own.
-        for wan in config.wans where facts.interfaces[wan.interface] == nil {
-            printWarning("interface \(wan.interface) does not exist on this host; \(wan.name) is assumed up")
-            facts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
-        }
+        // Explaining a config for another machine is useful too: a missing interface is assumed up
+        // (as `braid plan` does), a WAN's with its gateway's address standing in for its own.
+        let (facts, missingWans, _) = ((try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: []))
+            .fillingInMissingInterfaces(of: config, assumedUp: true)
+        for name in missingWans { printWarning("interface \(name) does not exist on this host; its WAN is assumed up") }
         var availability = WanAvailability()
         if let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory)) {
             availability.unavailable = Set(health.wans.filter { !$0.state.carriesTraffic }.map(\.name))
             print("live health from the daemon (pid \(health.pid))")
         }
-        // Explain is for planning too: a missing LAN interface does not change a WAN's choice.
-        for name in config.lan.interfaces where facts.interfaces[name] == nil { facts.interfaces[name] = InterfaceFacts(name: name) }
         let explanation = FlowExplainer.explain(Flow(source: source, destination: destination, transport: transportValue, destinationPort: port),
                                                 config: config, host: facts, availability: availability)
         for step in explanation.steps { print("  \(step)") }

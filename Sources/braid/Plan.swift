@@ -12,16 +12,13 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         let config = try loadConfig(options)
-        var facts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
         // Planning on another machine is useful (review a config before deploying it); say what
         // is missing here instead of refusing, since `apply` checks it for real.
-        for name in config.lan.interfaces where facts.interfaces[name] == nil {
-            printWarning("interface \(name) does not exist on this host; planned as if it were up")
-            facts.interfaces[name] = InterfaceFacts(name: name)
-        }
-        for wan in config.wans where facts.interfaces[wan.interface] == nil {
-            printWarning("interface \(wan.interface) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own")
-            facts.interfaces[wan.interface] = InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
+        let (facts, missingWans, missingLans) = ((try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: []))
+            .fillingInMissingInterfaces(of: config, assumedUp: true)
+        for name in missingLans { printWarning("interface \(name) does not exist on this host; planned as if it were up") }
+        for name in missingWans {
+            printWarning("interface \(name) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own")
         }
         // The WANs' slots (marks, tables) as installed, when Braid is: apply keeps them.
         let kernel = LinuxKernel()
