@@ -64,7 +64,7 @@ struct PolicyScaleBenchmark {
             let started = ContinuousClock.now
             let report = try applier.apply(alternating, availability: round % 2 == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
             alternatingReplans.append((ContinuousClock.now - started).inMilliseconds)
-            for case .loadRuleset(let transaction, _) in report.performed where transaction.contains("flush table") {
+            for case .loadRuleset(let transaction, _) in report.performed where transaction.operations.contains(.flushTable) {
                 print("  warning: the re-plan reloaded the whole table")
             }
         }
@@ -86,7 +86,7 @@ struct PolicyScaleBenchmark {
         let update = TableUpdate.inPlace(from: loaded, to: replanned.ruleset.render())
         print(row("  of which planning (pure)", (planned - diffStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
         print(row("  of which rendering and diffing (pure)", (ContinuousClock.now - planned).inMilliseconds, "ms", baseline: coldTimes[0]))
-        print("  in-place update: \(update?.transaction.utf8.count ?? 0) bytes for a table of \(loaded.utf8.count) bytes")
+        print("  in-place update: \(update?.transaction.renderedByteCount ?? 0) bytes for a table of \(loaded.utf8.count) bytes")
         try applier.down()
         try applier.apply(large)
         let planStarted = ContinuousClock.now

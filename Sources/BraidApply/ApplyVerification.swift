@@ -38,7 +38,7 @@ extension GatewayApplier {
     static func remainingSteps(after: ObservedKernelState, sysctls: [String: String], desired: DesiredState) -> [KernelStep] {
         var remaining = KernelChangeSet.steps(from: after, to: desired, sysctls: sysctls, rulesetUnchanged: true)
         if Set(after.table?.chains ?? []) != Set(desired.ruleset.chains.map(\.name)) {
-            remaining.append(.loadRuleset(transaction: "", undo: nil))
+            remaining.append(.loadRuleset(transaction: NftTransaction(), undo: nil))
         }
         return remaining
     }

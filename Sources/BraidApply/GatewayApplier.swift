@@ -209,7 +209,7 @@ public struct GatewayApplier: Sendable {
             throw .kernel(error)
         }
         var steps: [KernelStep] = []
-        if observed.table != nil { steps.append(.restoreRuleset(transaction: nil)) }
+        if observed.table != nil { steps.append(.deleteTable) }
         steps += observed.policyRules.map { .deleteRule($0) }
         steps += observed.routes.map { .deleteRoute($0) }
         if let state {

@@ -48,8 +48,9 @@ public enum KernelChangeSet {
         if !rulesetUnchanged, let inPlace, observed.table != nil {
             steps.append(.loadRuleset(transaction: inPlace.transaction, undo: inPlace.undo))
         } else if !rulesetUnchanged {
-            let undo: String? = observed.table.map { _ in
-                undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource ?? "")
+            let undo: NftTransaction? = observed.table.map { _ in
+                undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource,
+                                previousCounters: observed.table?.counters ?? [])
             }
             steps.append(.loadRuleset(transaction: transaction(replacing: observed.table, with: desired.ruleset, keptSets: keptSets),
                                       undo: undo))
@@ -65,34 +66,45 @@ public enum KernelChangeSet {
 
     /// One nft transaction that turns whatever Braid's table holds into `ruleset`. Rules and maps
     /// are rebuilt; counters are kept (their totals are the history `braid status` shows), except
-    /// those of WANs that are gone.
-    public static func transaction(replacing existing: ObservedTable?, with ruleset: NftablesRuleset, keptSets: Set<String> = []) -> String {
-        let table = "\(ruleset.family) \(ruleset.name)"
-        var lines = ["add table \(table)"]
+    /// those of WANs that are gone. Maps go before the chains their verdicts name, and chains
+    /// before the counters their maps name: the kernel refuses to delete an object in use.
+    public static func transaction(replacing existing: ObservedTable?, with ruleset: NftablesRuleset, keptSets: Set<String> = []) -> NftTransaction {
+        var operations: [NftOperation] = [.addTable]
         var kept: Set<String> = []
         if let existing {
             kept = keptSets.intersection(existing.sets)
-            lines.append("flush table \(table)")
-            lines += existing.maps.map { "delete map \(table) \($0)" }
-            lines += existing.sets.filter { !kept.contains($0) }.map { "delete set \(table) \($0)" }
-            lines += existing.chains.map { "delete chain \(table) \($0)" }
+            operations.append(.flushTable)
+            operations += existing.maps.map { .deleteMap($0) }
+            operations += existing.sets.filter { !kept.contains($0) }.map { .deleteSet($0) }
+            operations += existing.chains.map { .deleteChain($0) }
             let keep = Set(ruleset.counters.map(\.name))
-            lines += existing.counters.filter { !keep.contains($0) }.map { "delete counter \(table) \($0)" }
+            operations += existing.counters.filter { !keep.contains($0) }.map { .deleteCounter($0) }
         }
         var body = ruleset
         body.sets.removeAll { kept.contains($0.name) }
-        return lines.joined(separator: "\n") + "\n" + body.render()
+        return NftTransaction(family: ruleset.family, table: ruleset.name, operations + NftTransaction.declarations(of: body))
     }
 
     /// The transaction that puts back `previousSource` once `desired` is loaded: the same
-    /// flush-and-replace, with the previous declarative text as the new body. Kept sets are not
-    /// deleted; the previous text re-adds their (identical) elements.
-    static func undoTransaction(desired: NftablesRuleset, keptSets: Set<String>, previousSource: String) -> String {
-        let table = "\(desired.family) \(desired.name)"
-        var lines = ["add table \(table)", "flush table \(table)"]
-        lines += desired.maps.map { "delete map \(table) \($0.name)" }
-        lines += desired.sets.filter { !keptSets.contains($0.name) }.map { "delete set \(table) \($0.name)" }
-        lines += desired.chains.map { "delete chain \(table) \($0.name)" }
-        return lines.joined(separator: "\n") + "\n" + previousSource
+    /// flush-and-replace, with the previous table's objects declared again. Kept sets are not
+    /// deleted; the previous table re-adds their (identical) elements. A previous table that is
+    /// not Braid's rendering (the kernel's listing, when the state file was lost) is loaded as
+    /// nft listed it. Counters the load added (a new WAN's) go too; the others keep their totals.
+    static func undoTransaction(desired: NftablesRuleset, keptSets: Set<String>, previousSource: String?,
+                                previousCounters: [String]) -> NftTransaction {
+        var operations: [NftOperation] = [.addTable, .flushTable]
+        operations += desired.maps.map { .deleteMap($0.name) }
+        operations += desired.sets.filter { !keptSets.contains($0.name) }.map { .deleteSet($0.name) }
+        operations += desired.chains.map { .deleteChain($0.name) }
+        let previous = Set(previousCounters)
+        operations += desired.counters.filter { !previous.contains($0.name) }.map { .deleteCounter($0.name) }
+        if let previousSource, !previousSource.isEmpty {
+            if let previous = NftablesRuleset(parsing: previousSource) {
+                operations += NftTransaction.declarations(of: previous)
+            } else {
+                operations.append(.loadListing(previousSource))
+            }
+        }
+        return NftTransaction(family: desired.family, table: desired.name, operations)
     }
 }

@@ -13,8 +13,8 @@ import BraidPlanner
 /// health change never needs this: a re-created object moves in the kernel's listing). The undo is
 /// the same update computed the other way round.
 public struct TableUpdate: Sendable, Equatable {
-    public var transaction: String
-    public var undo: String
+    public var transaction: NftTransaction
+    public var undo: NftTransaction
     /// Names of the objects the transaction rewrites, for tests and logs.
     public var rewritten: [String]
 
@@ -29,7 +29,7 @@ public struct TableUpdate: Sendable, Equatable {
     public static func inPlace(from loaded: RenderedTable, to desired: RenderedTable) -> TableUpdate? {
         guard loaded.table == desired.table, let forward = transaction(from: loaded, to: desired),
               let backward = transaction(from: desired, to: loaded) else { return nil }
-        return TableUpdate(transaction: forward.text, undo: backward.text, rewritten: forward.rewritten)
+        return TableUpdate(transaction: forward.transaction, undo: backward.transaction, rewritten: forward.rewritten)
     }
 
     private struct Key: Hashable {
@@ -38,7 +38,7 @@ public struct TableUpdate: Sendable, Equatable {
     }
 
     /// The transaction that turns `loaded` into `desired`, or nil when that needs a full reload.
-    private static func transaction(from loaded: RenderedTable, to desired: RenderedTable) -> (text: String, rewritten: [String])? {
+    private static func transaction(from loaded: RenderedTable, to desired: RenderedTable) -> (transaction: NftTransaction, rewritten: [String])? {
         var before: [Key: RenderedTable.Object] = [:]
         for object in loaded.objects {
             guard before.updateValue(object, forKey: Key(kind: object.kind, name: object.name)) == nil else { return nil }
@@ -64,21 +64,29 @@ public struct TableUpdate: Sendable, Equatable {
             let key = Key(kind: "chain", name: object.name)
             if replaced.contains(where: { object.references($0.name) }) { refilled.insert(key) }
         }
-        let table = desired.table
-        var lines: [String] = []
+        let words = desired.table.split(separator: " ")
+        guard words.count == 2 else { return nil }
+        var operations: [NftOperation] = []
+        func kind(_ object: RenderedTable.Object) -> NftObjectKind? { NftObjectKind(rawValue: object.kind) }
         for object in loaded.objects where object.kind == "chain" && refilled.contains(Key(kind: "chain", name: object.name)) {
-            lines.append("flush chain \(table) \(object.name)")
+            operations.append(.flushChain(object.name))
         }
         for object in loaded.objects where replaced.contains(Key(kind: object.kind, name: object.name)) {
-            lines.append("delete \(object.kind) \(table) \(object.name)")
+            guard let kind = kind(object) else { return nil }
+            operations.append(.delete(kind, object.name))
         }
         for object in loaded.objects where object.kind != "chain" && refilled.contains(Key(kind: object.kind, name: object.name)) {
-            lines.append("flush \(object.kind) \(table) \(object.name)")
+            guard let kind = kind(object), let flush = NftOperation.flush(kind, object.name) else { return nil }
+            operations.append(flush)
         }
         // Declaring an existing object again adds its content; `render()` order puts maps and sets
         // before the chains that name them.
         let written = desired.objects.filter { replaced.contains(Key(kind: $0.kind, name: $0.name)) || refilled.contains(Key(kind: $0.kind, name: $0.name)) }
-        let text = lines.joined(separator: "\n") + "\n" + RenderedTable.block(table: table, objects: written)
-        return (text, written.map { "\($0.kind) \($0.name)" })
+        for object in written {
+            guard let typed = NftablesObject(object) else { return nil }
+            operations.append(.add(typed))
+        }
+        let transaction = NftTransaction(family: String(words[0]), table: String(words[1]), operations)
+        return (transaction, written.map { "\($0.kind) \($0.name)" })
     }
 }

@@ -11,9 +11,11 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
     case deleteRule(PolicyRule)
     /// Load one nft transaction; `undo` is the transaction that restores the previous table (nil:
     /// there was none, so an undo deletes the table).
-    case loadRuleset(transaction: String, undo: String?)
-    /// Load `transaction` to put back an earlier table, or delete Braid's table when it is nil.
-    case restoreRuleset(transaction: String?)
+    case loadRuleset(transaction: NftTransaction, undo: NftTransaction?)
+    /// Load `transaction` to put back an earlier table.
+    case restoreRuleset(transaction: NftTransaction)
+    /// Delete Braid's table, whether or not it is there.
+    case deleteTable
     case setSysctl(key: String, value: String, previous: String)
 
     public var inverse: KernelStep {
@@ -23,8 +25,8 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
         case .replaceRoute(let old, let new): .replaceRoute(old: new, new: old)
         case .addRule(let rule): .deleteRule(rule)
         case .deleteRule(let rule): .addRule(rule)
-        case .loadRuleset(_, let undo): .restoreRuleset(transaction: undo)
-        case .restoreRuleset: .restoreRuleset(transaction: nil) // only used as an inverse; never inverted itself
+        case .loadRuleset(_, let undo): undo.map { .restoreRuleset(transaction: $0) } ?? .deleteTable
+        case .restoreRuleset, .deleteTable: .deleteTable // only used as an inverse or by `down`; never inverted
         case .setSysctl(let key, let value, let previous): .setSysctl(key: key, value: previous, previous: value)
         }
     }
@@ -37,7 +39,8 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
         case .addRule(let rule): "add ip rule \(rule)"
         case .deleteRule(let rule): "delete ip rule \(rule)"
         case .loadRuleset: "load nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
-        case .restoreRuleset(let transaction): transaction == nil ? "delete nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)" : "restore nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
+        case .restoreRuleset: "restore nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
+        case .deleteTable: "delete nft table \(RoutingLayout.tableFamily) \(RoutingLayout.tableName)"
         case .setSysctl(let key, let value, _): "set sysctl \(key) = \(value)"
         }
     }

@@ -137,14 +137,10 @@ public struct LinuxKernel: KernelPort {
             try runner.check(["ip", "rule", "add"] + rule.arguments + ["protocol", protocolTag])
         case .deleteRule(let rule):
             try runner.check(["ip", "rule", "del"] + rule.arguments + ["protocol", protocolTag])
-        case .loadRuleset(let transaction, _):
-            try runner.check(["nft", "-f", "-"], input: transaction)
-        case .restoreRuleset(let transaction?):
-            try runner.check(["nft", "-f", "-"], input: transaction)
-        case .restoreRuleset(nil):
-            // `add` then `delete` makes the delete safe when the table is already gone (nft 1.0.6 has no `destroy`).
-            let table = tableReference.joined(separator: " ")
-            try runner.check(["nft", "-f", "-"], input: "add table \(table)\ndelete table \(table)\n")
+        case .loadRuleset(let transaction, _), .restoreRuleset(let transaction):
+            try runner.check(["nft", "-f", "-"], input: NftTransactionRenderer.render(transaction))
+        case .deleteTable:
+            try runner.check(["nft", "-f", "-"], input: NftTransactionRenderer.render(.deletingTable()))
         case .setSysctl(let key, let value, _):
             try runner.check(["sysctl", "-q", "-w", "\(key)=\(value)"])
         }

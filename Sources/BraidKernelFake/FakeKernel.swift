@@ -6,22 +6,26 @@ import Synchronization
 
 /// An in-memory kernel with the same interface as `LinuxKernel`, for planner, applier and daemon
 /// tests without root. It enforces the kernel rules Braid relies on (a route slot holds one route,
-/// a gateway route needs its device up and its gateway on-link, deleting needs an exact match) and
-/// can be told to fail a step.
+/// a gateway route needs its device up and its gateway on-link, deleting needs an exact match; an
+/// nft transaction that names a missing object changes nothing, see `NftObjectModel`) and can be
+/// told to fail a step.
 public final class FakeKernel: KernelPort {
     /// The fake's whole state, visible to tests.
     public struct State: Sendable, Equatable {
         public var interfaces: [InterfaceFacts]
         public var policyRules: [PolicyRule] = []
         public var routes: [Route] = []
-        /// The declarative table text last loaded, or nil when no table exists.
-        public var table: String?
+        /// Braid's nft table: transactions apply to it (or are refused) as in the kernel.
+        public var nftables = NftObjectModel()
         public var counters: [String: TrafficCounter] = [:]
         public var sysctls: [String: String]
         /// ct mark → how many conntrack entries carry it (the whole 32-bit mark, other tools' bits too).
         public var connectionsByMark: [UInt32: Int] = [:]
         /// Other programs' firewalls, as `readForeignRuleset` returns them; none by default.
         public var foreignRuleset: ForeignRuleset = .empty
+
+        /// The table as `NftablesRuleset.render()` writes it, or nil when no table exists.
+        public var table: String? { nftables.render() }
     }
 
     private let state: Mutex<State>
@@ -75,9 +79,17 @@ public final class FakeKernel: KernelPort {
     }
 
     /// Another program's nft transaction: it may change Braid's table (or not), and it moves the
-    /// generation, as every transaction does.
+    /// generation, as every transaction does. `change` edits the table's text, which must stay a
+    /// table as `render()` writes it.
     public func commitForeignTransaction(_ change: (inout String?) -> Void = { _ in }) {
-        state.withLock { change(&$0.table) }
+        state.withLock { state in
+            var text = state.table
+            change(&text)
+            guard text != state.table else { return }
+            guard let text else { state.nftables = NftObjectModel(); return }
+            guard let table = NftablesRuleset(parsing: text) else { preconditionFailure("not a table as render() writes it:\n\(text)") }
+            state.nftables = NftObjectModel(table: table)
+        }
         generation.withLock { $0 += 1 }
     }
 
@@ -87,18 +99,18 @@ public final class FakeKernel: KernelPort {
 
     public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
         state.withLock { state in
-            ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.table.map { text in
-                ObservedTable(chains: Self.names("chain", in: text),
+            ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.nftables.table.map { table in
+                ObservedTable(chains: table.chains.map(\.name),
                               // Like the real one: chain-level changes only; rule edits need the generation.
-                              fingerprint: Self.names("chain", in: text).joined(separator: ","))
+                              fingerprint: table.chains.map(\.name).joined(separator: ","))
             })
         }
     }
 
     public func readObjectNames() throws(KernelError) -> TableObjectNames {
         state.withLock { state in
-            state.table.map { TableObjectNames(counters: Self.names("counter", in: $0), maps: Self.names("map", in: $0),
-                                               sets: Self.names("set", in: $0)) } ?? TableObjectNames()
+            state.nftables.table.map { TableObjectNames(counters: $0.counters.map(\.name), maps: $0.maps.map(\.name),
+                                                        sets: $0.sets.map(\.name)) } ?? TableObjectNames()
         }
     }
 
@@ -150,29 +162,10 @@ public final class FakeKernel: KernelPort {
             case .deleteRule(let rule):
                 guard let index = state.policyRules.firstIndex(of: rule) else { return refuse(step, "RTNETLINK answers: No such file or directory") }
                 state.policyRules.remove(at: index)
-            case .loadRuleset(let transaction, _):
-                guard let start = transaction.range(of: "table inet braid {") else { return refuse(step, "Error: syntax error") }
-                if Self.isInPlace(transaction) {
-                    switch Self.applyInPlace(transaction, to: state.table) {
-                    case .success(let table): state.table = table
-                    case .failure(let refusal): return refuse(step, refusal.message)
-                    }
-                    break
-                }
-                let text = String(transaction[start.lowerBound...])
-                let kept = state.counters.filter { Self.names("counter", in: text).contains($0.key) }
-                state.table = text
-                state.counters = Dictionary(uniqueKeysWithValues: Self.names("counter", in: text).map { ($0, kept[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
-            case .restoreRuleset(let transaction?) where Self.isInPlace(transaction):
-                switch Self.applyInPlace(transaction, to: state.table) {
-                case .success(let table): state.table = table
-                case .failure(let refusal): return refuse(step, refusal.message)
-                }
-            case .restoreRuleset(let transaction):
-                let listing = transaction.flatMap { text in text.range(of: "table inet braid {").map { String(text[$0.lowerBound...]) } }
-                state.table = listing
-                let names = listing.map { Self.names("counter", in: $0) } ?? []
-                state.counters = Dictionary(uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
+            case .loadRuleset(let transaction, _), .restoreRuleset(let transaction):
+                if let refusal = Self.apply(transaction, to: &state) { return refuse(step, refusal.description) }
+            case .deleteTable:
+                if let refusal = Self.apply(.deletingTable(), to: &state) { return refuse(step, refusal.description) }
             case .setSysctl(let key, let value, _):
                 guard state.sysctls[key] != nil else { return refuse(step, "sysctl: cannot stat /proc/sys/\(key)") }
                 state.sysctls[key] = value
@@ -181,7 +174,7 @@ public final class FakeKernel: KernelPort {
         }
         if let outcome { throw outcome }
         switch step {
-        case .loadRuleset, .restoreRuleset: generation.withLock { $0 += 1 }
+        case .loadRuleset, .restoreRuleset, .deleteTable: generation.withLock { $0 += 1 }
         default: break
         }
         log.withLock { $0.append(step) }
@@ -223,80 +216,15 @@ public final class FakeKernel: KernelPort {
         .commandFailed(arguments: ["fake", "\(step)"], status: 2, standardError: message)
     }
 
-    /// A transaction that changes objects of the existing table (`TableUpdate`) rather than
-    /// replacing the table.
-    static func isInPlace(_ transaction: String) -> Bool {
-        !transaction.hasPrefix("add table") && (transaction.hasPrefix("flush ") || transaction.hasPrefix("delete "))
-    }
-
-    struct Refusal: Error { var message: String }
-
-    /// Applies `flush chain|map|set`, `delete map|set` and a declarative block to `table` as nft
-    /// does: re-declaring an object adds its content, a declaration must match the existing one, and
-    /// nothing may be left naming an object that does not exist.
-    static func applyInPlace(_ transaction: String, to table: String?) -> Result<String, Refusal> {
-        guard let table, var model = RenderedTable(parsing: table) else { return .failure(Refusal(message: "Error: No such file or directory; table inet braid")) }
-        guard let start = transaction.range(of: "table inet braid {"),
-              let block = RenderedTable(parsing: String(transaction[start.lowerBound...])) else { return .failure(Refusal(message: "Error: syntax error")) }
-        // A deleted object keeps its place until the end, so one declared again lands where it was.
-        var deleted: Set<Int> = []
-        func find(_ kind: String, _ name: String) -> Int? {
-            model.objects.indices.first { !deleted.contains($0) && model.objects[$0].kind == kind && model.objects[$0].name == name }
+    /// Applies `transaction` whole or not at all; named counters that stay keep their totals.
+    private static func apply(_ transaction: NftTransaction, to state: inout State) -> NftRefusal? {
+        do {
+            try state.nftables.apply(transaction)
+        } catch {
+            return error
         }
-        for command in transaction[..<start.lowerBound].split(separator: "\n") {
-            let words = command.split(separator: " ").map(String.init)
-            guard words.count == 5, words[2] == "inet", words[3] == "braid", let index = find(words[1], words[4]) else {
-                return .failure(Refusal(message: "Error: No such file or directory; \(command)"))
-            }
-            switch words[0] {
-            case "flush": model.objects[index].content = []
-            case "delete" where words[1] == "map" || words[1] == "set":
-                if let user = model.objects.first(where: { $0.kind == "chain" && $0.references(words[4]) }) {
-                    return .failure(Refusal(message: "Error: Could not process rule: Device or resource busy (\(words[4]) is used by chain \(user.name))"))
-                }
-                deleted.insert(index)
-            default: return .failure(Refusal(message: "Error: syntax error, unexpected \(words[0])"))
-            }
-        }
-        for object in block.objects {
-            if let index = find(object.kind, object.name) {
-                guard model.objects[index].declaration == object.declaration else {
-                    return .failure(Refusal(message: "Error: Could not process rule: File exists (\(object.kind) \(object.name) is declared differently)"))
-                }
-                model.objects[index].content += object.content
-                model.objects[index].leading = object.leading
-            } else if let index = deleted.first(where: { model.objects[$0].kind == object.kind && model.objects[$0].name == object.name }) {
-                deleted.remove(index)
-                model.objects[index] = object
-            } else {
-                model.objects.append(object)
-            }
-        }
-        model.objects = model.objects.indices.filter { !deleted.contains($0) }.map { model.objects[$0] }
-        // The kernel refuses a rule naming a missing set or map, and a verdict naming a missing chain.
-        let collections = Set(model.objects.filter { $0.kind == "set" || $0.kind == "map" }.map(\.name))
-        let chains = Set(model.objects.filter { $0.kind == "chain" }.map(\.name))
-        for object in model.objects {
-            for line in object.content where !line.hasPrefix("\t\t#") {
-                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
-                for (index, word) in words.enumerated() {
-                    if object.kind == "chain", word.hasPrefix("@"), !collections.contains(String(word.dropFirst())) {
-                        return .failure(Refusal(message: "Error: No such file or directory; \(word) in chain \(object.name)"))
-                    }
-                    if (word == "goto" || word == "jump"), index + 1 < words.count, !chains.contains(String(words[index + 1])) {
-                        return .failure(Refusal(message: "Error: No such file or directory; chain \(words[index + 1]) in \(object.kind) \(object.name)"))
-                    }
-                }
-            }
-        }
-        return .success(model.render())
-    }
-
-    static func names(_ kind: String, in text: String) -> [String] {
-        text.split(separator: "\n").compactMap { line in
-            let words = line.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard words.count == 3, words[0] == kind, words[2] == "{" else { return nil }
-            return words[1]
-        }
+        let names = state.nftables.table?.counters.map(\.name) ?? []
+        state.counters = Dictionary(uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
+        return nil
     }
 }

@@ -61,7 +61,7 @@ public struct NftablesRuleset: Sendable, Equatable {
             lines.append("")
             if let note = chain.comment { comment(note) }
             lines.append("\tchain \(chain.name) {")
-            if let hook = chain.hook { lines.append("\t\t\(hook)") }
+            if let hook = chain.hook { lines.append("\t\t\(hook.declaration)") }
             for rule in chain.rules {
                 if let note = rule.comment {
                     for line in note.split(separator: "\n") { lines.append("\t\t# \(line)") }
@@ -125,14 +125,14 @@ public struct NftablesMap: Sendable, Equatable {
     }
 }
 
-/// A chain: base chains carry their `type … hook … priority …; policy …;` line.
+/// A chain: base chains carry where they hook into the packet path.
 public struct NftablesChain: Sendable, Equatable {
     public var name: String
-    public var hook: String?
+    public var hook: NftablesBaseChain?
     public var rules: [NftablesRule]
     public var comment: String?
 
-    public init(name: String, hook: String? = nil, rules: [NftablesRule], comment: String? = nil) {
+    public init(name: String, hook: NftablesBaseChain? = nil, rules: [NftablesRule], comment: String? = nil) {
         self.name = name
         self.hook = hook
         self.rules = rules
@@ -149,4 +149,76 @@ public struct NftablesRule: Sendable, Equatable {
         self.text = text
         self.comment = comment
     }
+}
+
+/// Where a base chain sees packets: its `type … hook … priority …; policy …;` line as data.
+public struct NftablesBaseChain: Sendable, Equatable {
+    /// `type`: what the chain may do (`route` re-routes the router's own packets when it changes
+    /// their mark; `nat` sees only a connection's first packet).
+    public enum Kind: String, Sendable, CaseIterable { case filter, nat, route }
+    public enum Hook: String, Sendable, CaseIterable { case prerouting, input, forward, output, postrouting }
+    public enum Policy: String, Sendable, CaseIterable { case accept, drop }
+
+    public var type: Kind
+    public var hook: Hook
+    public var priority: NftablesPriority
+    public var policy: Policy
+
+    public init(type: Kind, hook: Hook, priority: NftablesPriority, policy: Policy = .accept) {
+        self.type = type
+        self.hook = hook
+        self.priority = priority
+        self.policy = policy
+    }
+
+    /// The chain's first line, as nft reads it.
+    public var declaration: String {
+        "type \(type.rawValue) hook \(hook.rawValue) priority \(priority); policy \(policy.rawValue);"
+    }
+
+    /// Reads `declaration` back; nil for anything else.
+    public init?(declaration: some StringProtocol) {
+        let words = declaration.split(separator: " ")
+        guard words.count == 8, words[0] == "type", words[2] == "hook", words[4] == "priority", words[5].hasSuffix(";"),
+              words[6] == "policy", words[7].hasSuffix(";"),
+              let type = Kind(rawValue: String(words[1])), let hook = Hook(rawValue: String(words[3])),
+              let priority = NftablesPriority(String(words[5].dropLast())),
+              let policy = Policy(rawValue: String(words[7].dropLast())) else { return nil }
+        self.init(type: type, hook: hook, priority: priority, policy: policy)
+    }
+}
+
+/// A base chain's priority: a number, written as one of nft's standard names when it was given
+/// as one (the name is how `nft list` shows it, so Braid keeps the spelling it chose).
+public struct NftablesPriority: Sendable, Equatable, CustomStringConvertible {
+    public var value: Int
+    /// The standard name, when the priority is written as one.
+    public var keyword: String?
+
+    public static func number(_ value: Int) -> NftablesPriority { NftablesPriority(value: value, keyword: nil) }
+    public static let raw = NftablesPriority(value: -300, keyword: "raw")
+    public static let mangle = NftablesPriority(value: -150, keyword: "mangle")
+    public static let dstnat = NftablesPriority(value: -100, keyword: "dstnat")
+    public static let filter = NftablesPriority(value: 0, keyword: "filter")
+    public static let security = NftablesPriority(value: 50, keyword: "security")
+    public static let srcnat = NftablesPriority(value: 100, keyword: "srcnat")
+    static let keywords = [raw, mangle, dstnat, filter, security, srcnat]
+
+    /// A standard name or a signed number.
+    public init?(_ text: String) {
+        if let named = Self.keywords.first(where: { $0.keyword == text }) {
+            self = named
+        } else if let value = Int(text) {
+            self.init(value: value, keyword: nil)
+        } else {
+            return nil
+        }
+    }
+
+    init(value: Int, keyword: String?) {
+        self.value = value
+        self.keyword = keyword
+    }
+
+    public var description: String { keyword ?? String(value) }
 }

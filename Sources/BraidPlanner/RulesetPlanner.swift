@@ -64,7 +64,7 @@ enum RulesetPlanner {
 
         var chains: [NftablesChain] = []
         chains.append(NftablesChain(
-            name: "prerouting", hook: "type filter hook prerouting priority mangle; policy accept;",
+            name: "prerouting", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
             rules: [
                 NftablesRule("counter name iifname map @rx_counters"),
                 NftablesRule("meta nfproto != ipv4 return", comment: "Braid's policy routing is IPv4; IPv6 follows the main table."),
@@ -87,7 +87,7 @@ enum RulesetPlanner {
                 : NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")],
             comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
         chains.append(NftablesChain(
-            name: "output", hook: "type route hook output priority mangle; policy accept;",
+            name: "output", hook: NftablesBaseChain(type: .route, hook: .output, priority: .mangle),
             rules: [
                 NftablesRule("meta nfproto != ipv4 return"),
                 NftablesRule("ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
@@ -105,7 +105,7 @@ enum RulesetPlanner {
             ]),
             comment: "A `route` chain: changing the mark here makes the kernel route the packet again."))
         chains.append(NftablesChain(
-            name: "postrouting_count", hook: "type filter hook postrouting priority filter; policy accept;",
+            name: "postrouting_count", hook: NftablesBaseChain(type: .filter, hook: .postrouting, priority: .filter),
             rules: [NftablesRule("counter name oifname map @tx_counters")]))
         if !policy.rules.isEmpty {
             chains.append(NftablesChain(name: "traffic_rules", rules: policy.rules,
@@ -113,15 +113,15 @@ enum RulesetPlanner {
             chains += policy.chains
         }
         if !forwards.prerouting.isEmpty {
-            chains.append(NftablesChain(name: "dstnat", hook: "type nat hook prerouting priority dstnat; policy accept;", rules: forwards.prerouting,
+            chains.append(NftablesChain(name: "dstnat", hook: NftablesBaseChain(type: .nat, hook: .prerouting, priority: .dstnat), rules: forwards.prerouting,
                                         comment: "Port forwards. They match the WAN addresses, so LAN clients using the public address are translated too."))
         }
         if !forwards.output.isEmpty {
-            chains.append(NftablesChain(name: "output_dstnat", hook: "type nat hook output priority -100; policy accept;", rules: forwards.output,
+            chains.append(NftablesChain(name: "output_dstnat", hook: NftablesBaseChain(type: .nat, hook: .output, priority: .number(-100)), rules: forwards.output,
                                         comment: "Port forwards for the router's own connections to its WAN addresses."))
         }
         chains.append(NftablesChain(
-            name: "postrouting_nat", hook: "type nat hook postrouting priority srcnat; policy accept;",
+            name: "postrouting_nat", hook: NftablesBaseChain(type: .nat, hook: .postrouting, priority: .srcnat),
             rules: (forwards.anyHairpin ? [NftablesRule("iifname \(lanInterfaces) oifname \(lanInterfaces) ct status dnat masquerade",
                                                         comment: "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply.")] : [])
               + config.wans.compactMap { wan in

@@ -191,8 +191,22 @@ import Testing
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         // One attempt: `apply` would isolate isp3 and retry (see WanIsolationTests).
         #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
-        #expect(kernel.performed.contains { if case .restoreRuleset(let text?) = $0 { text.contains("table inet braid {") } else { false } })
+        #expect(kernel.performed.contains { if case .restoreRuleset(let undo) = $0 { undo.declared.contains("chain prerouting") } else { false } })
         #expect(kernel.snapshot == before)
+    }
+
+    /// A load that added a WAN added its counters; they are objects of their own, which flushing
+    /// and re-declaring the old table would leave behind.
+    @Test func theUndoOfAReloadDeletesTheCountersItAdded() throws {
+        let kernel = Self.makeKernel()
+        let applier = Self.makeApplier(kernel)
+        try applier.apply(try ConfigLoader.parse(Self.yaml))
+        kernel.failSteps { step in if case .setSysctl(let key, _, _) = step { key.contains("wan3") } else { false } }
+        let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+        #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
+        let undo = kernel.performed.compactMap { step -> NftTransaction? in if case .restoreRuleset(let undo) = step { undo } else { nil } }
+        #expect(undo.count == 1 && undo[0].operations.contains(.deleteCounter("rx_isp3")) && !undo[0].operations.contains(.deleteCounter("rx_isp1")))
+        #expect(kernel.snapshot.counters.keys.sorted() == ["rx_isp1", "rx_isp2", "tx_isp1", "tx_isp2"])
     }
 
     /// Fails each step of a first install in turn, then each step of a reconfiguration: every
@@ -257,7 +271,7 @@ import Testing
         let steps = try applier.down()
         #expect(steps.allSatisfy { step in
             switch step {
-            case .deleteRule, .deleteRoute, .restoreRuleset(transaction: nil), .setSysctl: true
+            case .deleteRule, .deleteRoute, .deleteTable, .setSysctl: true
             default: false
             }
         })

@@ -1,6 +1,6 @@
 @testable import BraidApply
 import BraidConfig
-import BraidKernel
+@testable import BraidKernel
 import BraidKernelFake
 import BraidPlanner
 import Foundation
@@ -29,8 +29,9 @@ import Testing
         return try ConfigLoader.parse(yaml + "\n" + alternatingPolicy(count: rules) + extra)
     }
 
+    /// The nft text of the report's load, as `LinuxKernel` would write it.
     static func loadedTransaction(_ report: GatewayApplier.Report) -> String? {
-        for step in report.performed { if case .loadRuleset(let transaction, _) = step { return transaction } }
+        for step in report.performed { if case .loadRuleset(let transaction, _) = step { return NftTransactionRenderer.render(transaction) } }
         return nil
     }
 
@@ -167,17 +168,18 @@ import Testing
         let before = table("type mark : verdict", "meta mark vmap @m")
         let after = table("typeof ct mark : verdict", "ct mark vmap @m")
         let update = try #require(TableUpdate.inPlace(from: before, to: after))
-        #expect(update.transaction.hasPrefix("flush chain inet braid a\ndelete map inet braid m\ntable inet braid {"))
+        #expect(NftTransactionRenderer.render(update.transaction).hasPrefix("flush chain inet braid a\ndelete map inet braid m\ntable inet braid {"))
         #expect(update.rewritten == ["map m", "chain a"])
         let kernel = FakeKernel(interfaces: [])
-        try kernel.perform(.loadRuleset(transaction: "add table inet braid\n" + before, undo: nil))
+        let declarations = NftTransaction.declarations(of: try #require(NftablesRuleset(parsing: before)))
+        try kernel.perform(.loadRuleset(transaction: NftTransaction([.addTable] + declarations), undo: nil))
         try kernel.perform(.loadRuleset(transaction: update.transaction, undo: update.undo))
         #expect(Self.same(kernel.snapshot.table, after))
         try kernel.perform(.restoreRuleset(transaction: update.undo))
         #expect(Self.same(kernel.snapshot.table, before))
         // Deleting a map a remaining rule still names is refused, as the kernel would.
         #expect(throws: KernelError.self) {
-            try kernel.perform(.loadRuleset(transaction: "delete map inet braid m\ntable inet braid {\n}\n", undo: nil))
+            try kernel.perform(.loadRuleset(transaction: NftTransaction([.deleteMap("m")]), undo: nil))
         }
     }
 
@@ -185,7 +187,7 @@ import Testing
         let text = NftablesRuleset(chains: [NftablesChain(name: "a", rules: [NftablesRule("accept")])]).render()
         #expect(TableUpdate.inPlace(from: text, to: text) == nil)
         // A chain's hook cannot change in place.
-        let hooked = NftablesRuleset(chains: [NftablesChain(name: "a", hook: "type filter hook input priority 0; policy accept;", rules: [NftablesRule("accept")])]).render()
+        let hooked = NftablesRuleset(chains: [NftablesChain(name: "a", hook: NftablesBaseChain(type: .filter, hook: .input, priority: .number(0)), rules: [NftablesRule("accept")])]).render()
         #expect(TableUpdate.inPlace(from: text, to: hooked) == nil)
     }
 
@@ -203,7 +205,7 @@ import Testing
         }
         var update: TableUpdate?
         let diff = clock.measure { update = TableUpdate.inPlace(from: loaded, to: desired) }
-        let transaction = try #require(update).transaction
+        let transaction = NftTransactionRenderer.render(try #require(update).transaction)
         print("10,000 alternating rules: plan+render \(first), re-plan+render \(replan), diff \(diff); table \(loaded.utf8.count) bytes, update \(transaction.utf8.count) bytes")
         #expect(transaction.utf8.count < 3_000)
     }

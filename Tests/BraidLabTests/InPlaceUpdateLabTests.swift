@@ -30,8 +30,8 @@ extension LabTests.Policy {
             let down = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
             let failover = ContinuousClock.now - started
             print("failover apply: \(kernel.summary)")
-            let transaction = down.performed.compactMap { step -> String? in if case .loadRuleset(let text, _) = step { text } else { nil } }
-            #expect(transaction.count == 1 && !transaction[0].contains("flush table"), "\(transaction.map { $0.prefix(300) })")
+            let transaction = down.performed.compactMap { step -> NftTransaction? in if case .loadRuleset(let transaction, _) = step { transaction } else { nil } }
+            #expect(transaction.count == 1 && !transaction[0].operations.contains(.flushTable), "\(transaction.map { $0.declared.prefix(10) })")
             // The pinned rule is passed over (its use chain is empty): the split, now isp2 only.
             #expect(try await Self.counts(lab, from: lab.lanHosts[0], count: 20) == ["isp2": 20])
 

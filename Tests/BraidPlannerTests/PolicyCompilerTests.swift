@@ -768,9 +768,9 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
             """)
         let rule = "ip daddr { 192.0.2.2, 203.0.113.2 } meta l4proto tcp th dport 8080 dnat ip to numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-3 : 10.0.0.3 . 80 }"
         #expect(try state.chain("dstnat").rules.map(\.text) == [rule])
-        #expect(try state.chain("dstnat").hook == "type nat hook prerouting priority dstnat; policy accept;")
+        #expect(try state.chain("dstnat").hook?.declaration == "type nat hook prerouting priority dstnat; policy accept;")
         #expect(try state.chain("output_dstnat").rules.map(\.text) == [rule])
-        #expect(try state.chain("output_dstnat").hook == "type nat hook output priority -100; policy accept;")
+        #expect(try state.chain("output_dstnat").hook?.declaration == "type nat hook output priority -100; policy accept;")
         #expect(try state.chain("postrouting_nat").rules.first?.text == "iifname { \"lan0\" } oifname { \"lan0\" } ct status dnat masquerade")
     }
 
