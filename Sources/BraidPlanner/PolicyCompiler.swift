@@ -139,7 +139,7 @@ enum PolicyCompiler {
             let name = "rules_\(blockIndex)"
             let names = block.rules.map(\.0.name)
             let summary = names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
-            var partition = IntervalPartition<[RuleTarget]>()
+            var partition = IntervalPartition<UInt32, [RuleTarget]>()
             for (rule, list) in block.rules {
                 switch block.kind {
                 case .sources: for prefix in rule.sources { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine) }

@@ -71,12 +71,12 @@ extension NftablesMap {
 @Suite struct IntervalPartitionTests {
     typealias Piece = (lower: UInt32, upper: UInt32, value: String)
 
-    func pieces(_ partition: IntervalPartition<String>, merged: Bool = true) -> [String] {
+    func pieces(_ partition: IntervalPartition<UInt32, String>, merged: Bool = true) -> [String] {
         (merged ? partition.merged : partition.pieces).map { "\($0.lower)-\($0.upper)=\($0.value)" }
     }
 
     @Test func laterOverlappingRangeOnlyFillsWhatIsLeft() {
-        var partition = IntervalPartition<String>()
+        var partition = IntervalPartition<UInt32, String>()
         partition.add(10, 20, "a")
         partition.add(15, 30, "b")
         partition.add(0, 12, "c")
@@ -84,7 +84,7 @@ extension NftablesMap {
     }
 
     @Test func laterBroaderRangeDoesNotOverrideAnEarlierNarrowerOne() {
-        var partition = IntervalPartition<String>()
+        var partition = IntervalPartition<UInt32, String>()
         partition.add(100, 100, "host")
         partition.add(96, 103, "small")
         partition.add(0, 1000, "broad")
@@ -92,19 +92,19 @@ extension NftablesMap {
     }
 
     @Test func earlierBroaderRangeHidesALaterNarrowerOne() {
-        var partition = IntervalPartition<String>()
+        var partition = IntervalPartition<UInt32, String>()
         partition.add(0, 1000, "broad")
         partition.add(100, 100, "host")
         #expect(pieces(partition) == ["0-1000=broad"])
     }
 
     @Test func fullRangeIsOnePieceAndFillsAroundEarlierPieces() {
-        var whole = IntervalPartition<String>()
+        var whole = IntervalPartition<UInt32, String>()
         whole.add(0, UInt32.max, "all")
         whole.add(5, 10, "late")
         #expect(pieces(whole) == ["0-\(UInt32.max)=all"])
 
-        var holes = IntervalPartition<String>()
+        var holes = IntervalPartition<UInt32, String>()
         holes.add(0, 0, "first")
         holes.add(UInt32.max, UInt32.max, "last")
         holes.add(7, 9, "middle")
@@ -113,14 +113,14 @@ extension NftablesMap {
     }
 
     @Test func rangesTouchingTheTopOfTheSpaceDoNotWrap() {
-        var partition = IntervalPartition<String>()
+        var partition = IntervalPartition<UInt32, String>()
         partition.add(UInt32.max - 1, UInt32.max, "top")
         partition.add(UInt32.max - 3, UInt32.max, "below")
         #expect(pieces(partition) == ["\(UInt32.max - 3)-\(UInt32.max - 2)=below", "\(UInt32.max - 1)-\(UInt32.max)=top"])
     }
 
     @Test func adjacentPiecesWithEqualValuesAreMerged() {
-        var partition = IntervalPartition<String>()
+        var partition = IntervalPartition<UInt32, String>()
         partition.add(0, 9, "a")
         partition.add(20, 29, "a")
         partition.add(10, 19, "a")
@@ -132,7 +132,7 @@ extension NftablesMap {
     }
 
     @Test func adjacentPiecesWithDifferentValuesAreNotMerged() {
-        var partition = IntervalPartition<String>()
+        var partition = IntervalPartition<UInt32, String>()
         partition.add(0, 9, "a")
         partition.add(10, 19, "b")
         #expect(pieces(partition) == ["0-9=a", "10-19=b"])
@@ -142,7 +142,7 @@ extension NftablesMap {
     @Test func matchesBruteForceFirstMatch() {
         var random = SplitMix64(seed: 4)
         for _ in 0..<300 {
-            var partition = IntervalPartition<Int>()
+            var partition = IntervalPartition<UInt32, Int>()
             var ranges: [(UInt32, UInt32)] = []
             for value in 0..<Int.random(in: 1...12, using: &random) {
                 let lower = UInt32.random(in: 0...63, using: &random)
