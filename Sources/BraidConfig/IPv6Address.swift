@@ -116,3 +116,34 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
     /// `::`, the unspecified address.
     public static let unspecified = IPv6Address(high: 0, low: 0)
 }
+
+/// An IPv6 address assigned to an interface, with its on-link prefix length (`2001:db8::2/64`).
+/// The IPv6 counterpart of `InterfaceAddress`; kept apart so that code reading a WAN's IPv4
+/// address (NAT source, on-link gateway) cannot pick up a link-local IPv6 one by accident.
+public struct IPv6InterfaceAddress: Sendable, Hashable, CustomStringConvertible {
+    public let address: IPv6Address
+    public let prefixLength: Int
+    /// The far end of a point-to-point address, as for `InterfaceAddress.peer`.
+    public let peer: IPv6Address?
+
+    public init(address: IPv6Address, prefixLength: Int, peer: IPv6Address? = nil) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.peer = peer
+    }
+
+    /// The connected subnet this address makes on-link.
+    public var subnet: IPPrefix {
+        IPPrefix(address: .v6(address.masked(toLength: prefixLength)), length: prefixLength)!
+    }
+
+    /// Whether the kernel accepts `gateway` as a next hop through this address. Link-local
+    /// gateways (`fe80::/10`, the usual IPv6 next hop) are on-link on every interface.
+    public func hasOnLink(_ gateway: IPv6Address) -> Bool {
+        if gateway.masked(toLength: 10) == IPv6Address(high: 0xfe80 << 48, low: 0) { return true }
+        let onLink = peer ?? address
+        return onLink.masked(toLength: prefixLength) == gateway.masked(toLength: prefixLength)
+    }
+
+    public var description: String { "\(address)/\(prefixLength)" }
+}

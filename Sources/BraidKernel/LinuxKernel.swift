@@ -128,15 +128,15 @@ public struct LinuxKernel: KernelPort {
     public func perform(_ step: KernelStep) throws(KernelError) {
         switch step {
         case .addRoute(let route):
-            try runner.check(["ip", "route", "add"] + route.arguments + ["proto", protocolTag])
+            try runner.check(route.command("add") + ["proto", protocolTag])
         case .deleteRoute(let route):
-            try runner.check(["ip", "route", "del"] + route.arguments + ["proto", protocolTag])
+            try runner.check(route.command("del") + ["proto", protocolTag])
         case .replaceRoute(_, let new):
-            try runner.check(["ip", "route", "replace"] + new.arguments + ["proto", protocolTag])
+            try runner.check(new.command("replace") + ["proto", protocolTag])
         case .addRule(let rule):
-            try runner.check(["ip", "rule", "add"] + rule.arguments + ["protocol", protocolTag])
+            try runner.check(rule.command("add") + ["protocol", protocolTag])
         case .deleteRule(let rule):
-            try runner.check(["ip", "rule", "del"] + rule.arguments + ["protocol", protocolTag])
+            try runner.check(rule.command("del") + ["protocol", protocolTag])
         case .loadRuleset(let transaction, _), .restoreRuleset(let transaction):
             try runner.check(["nft", "-f", "-"], input: NftTransactionRenderer.render(transaction))
         case .deleteTable:

@@ -141,7 +141,7 @@ public final class FakeKernel: KernelPort {
                 guard let device = state.interfaces.first(where: { $0.name == route.device }), device.isUp else {
                     return refuse(step, "Error: Device for nexthop is not up.")
                 }
-                guard device.addresses.contains(where: { $0.hasOnLink(route.gateway) }) else {
+                guard device.hasOnLink(route.gateway) else {
                     return refuse(step, "Error: Nexthop has invalid gateway.")
                 }
                 state.routes.append(route)
@@ -149,7 +149,7 @@ public final class FakeKernel: KernelPort {
                 guard let index = state.routes.firstIndex(of: route) else { return refuse(step, "RTNETLINK answers: No such process") }
                 state.routes.remove(at: index)
             case .replaceRoute(_, let new):
-                guard state.interfaces.first(where: { $0.name == new.device })?.addresses.contains(where: { $0.hasOnLink(new.gateway) }) == true else {
+                guard state.interfaces.first(where: { $0.name == new.device })?.hasOnLink(new.gateway) == true else {
                     return refuse(step, "Error: Nexthop has invalid gateway.")
                 }
                 state.routes.removeAll { $0.slot == new.slot }

@@ -58,8 +58,10 @@ public struct PlannedWan: Sendable, Equatable {
 }
 
 /// An `ip rule`. Braid tags its rules with `RoutingLayout.protocolTag`, which is how it finds
-/// (and only ever deletes) its own rules.
+/// (and only ever deletes) its own rules. The kernel keeps a rule list per family: an IPv4 and an
+/// IPv6 rule with the same priority are two rules.
 public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
+    public var family: AddressFamily
     public var priority: UInt32
     public var fwmark: UInt32?
     public var fwmask: UInt32?
@@ -67,7 +69,9 @@ public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
     public var table: UInt32
     public var suppressPrefixLength: Int?
 
-    public init(priority: UInt32, fwmark: UInt32? = nil, fwmask: UInt32? = nil, table: UInt32, suppressPrefixLength: Int? = nil) {
+    public init(family: AddressFamily = .ipv4, priority: UInt32, fwmark: UInt32? = nil, fwmask: UInt32? = nil, table: UInt32,
+                suppressPrefixLength: Int? = nil) {
+        self.family = family
         self.priority = priority
         self.fwmark = fwmark
         self.fwmask = fwmask
@@ -75,7 +79,12 @@ public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
         self.suppressPrefixLength = suppressPrefixLength
     }
 
-    /// The selector and action as `ip rule` arguments (without add/del and the protocol tag).
+    /// The whole `ip` argv for `verb` (`add`, `del`), without the protocol tag.
+    public func command(_ verb: String) -> [String] {
+        ["ip", family.ipOption, "rule", verb] + arguments
+    }
+
+    /// The selector and action as `ip rule` arguments (without the family, add/del and the protocol tag).
     public var arguments: [String] {
         var arguments = ["priority", "\(priority)"]
         if let fwmark {
@@ -86,39 +95,56 @@ public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
         return arguments
     }
 
-    public var description: String { arguments.joined(separator: " ") }
+    /// As `ip rule` prints it; IPv4 rules read as they always have, IPv6 ones carry `-6`.
+    public var description: String { (family == .ipv4 ? arguments : [family.ipOption] + arguments).joined(separator: " ") }
 }
 
-/// A route in one of Braid's per-WAN tables.
+/// A route in one of Braid's per-WAN tables. Its family is its gateway's; the destination, if
+/// any, is of the same family.
 public struct Route: Sendable, Hashable, CustomStringConvertible {
     public var table: UInt32
-    /// Nil means the default route.
-    public var destination: IPv4Prefix?
-    public var gateway: IPv4Address
+    /// Nil means the family's default route (`0.0.0.0/0` or `::/0`).
+    public var destination: IPPrefix?
+    public var gateway: IPAddress
     public var device: String
 
-    public init(table: UInt32, destination: IPv4Prefix? = nil, gateway: IPv4Address, device: String) {
+    public init(table: UInt32, destination: IPPrefix? = nil, gateway: IPAddress, device: String) {
+        precondition(destination == nil || destination?.family == gateway.family, "a route's destination and gateway differ in family")
         self.table = table
         self.destination = destination
         self.gateway = gateway
         self.device = device
     }
 
-    /// The route as `ip route` arguments (without the verb and the protocol tag).
+    public init(table: UInt32, destination: IPv4Prefix? = nil, gateway: IPv4Address, device: String) {
+        self.init(table: table, destination: destination.map(IPPrefix.init), gateway: .v4(gateway), device: device)
+    }
+
+    public var family: AddressFamily { gateway.family }
+
+    /// The whole `ip` argv for `verb` (`add`, `del`, `replace`), without the protocol tag.
+    public func command(_ verb: String) -> [String] {
+        ["ip", family.ipOption, "route", verb] + arguments
+    }
+
+    /// The route as `ip route` arguments (without the family, the verb and the protocol tag).
     public var arguments: [String] {
         [destination?.description ?? "default", "via", "\(gateway)", "dev", device, "table", "\(table)"]
     }
 
     /// Routes with the same key occupy the same slot: adding one while the other exists fails.
-    public var slot: RouteSlot { RouteSlot(table: table, destination: destination) }
+    public var slot: RouteSlot { RouteSlot(family: family, table: table, destination: destination) }
 
     public var description: String { arguments.joined(separator: " ") }
 }
 
-/// The (table, destination) pair that identifies where a route lives.
+/// The (family, table, destination) triple that identifies where a route lives. The family is
+/// part of it because "default" in a table is one route per family: an IPv4 and an IPv6 default
+/// route side by side are not duplicates.
 public struct RouteSlot: Sendable, Hashable {
+    public var family: AddressFamily
     public var table: UInt32
-    public var destination: IPv4Prefix?
+    public var destination: IPPrefix?
 }
 
 /// A sysctl Braid needs, by its slash-separated key (`net/ipv4/conf/wan1/rp_filter`), which

@@ -1,7 +1,7 @@
 import BraidConfig
 
 /// What the planner needs to know about the host: which interfaces exist, whether they are up,
-/// and their IPv4 addresses. Read by the kernel port; built by hand in tests.
+/// and their addresses. Read by the kernel port; built by hand in tests.
 public struct HostFacts: Sendable, Equatable {
     public var interfaces: [String: InterfaceFacts]
 
@@ -35,11 +35,24 @@ public struct HostFacts: Sendable, Equatable {
 public struct InterfaceFacts: Sendable, Equatable {
     public var name: String
     public var isUp: Bool
+    /// The IPv4 addresses: the ones the planner uses (NAT source, on-link gateway, LAN subnets).
     public var addresses: [InterfaceAddress]
+    /// The IPv6 addresses, link-local ones included; nothing plans with them yet.
+    public var ipv6Addresses: [IPv6InterfaceAddress]
 
-    public init(name: String, isUp: Bool = true, addresses: [InterfaceAddress] = []) {
+    public init(name: String, isUp: Bool = true, addresses: [InterfaceAddress] = [], ipv6Addresses: [IPv6InterfaceAddress] = []) {
         self.name = name
         self.isUp = isUp
         self.addresses = addresses
+        self.ipv6Addresses = ipv6Addresses
+    }
+
+    /// Whether the kernel accepts `gateway` as a next hop on this interface: an address of the
+    /// gateway's family makes it on-link.
+    public func hasOnLink(_ gateway: IPAddress) -> Bool {
+        switch gateway {
+        case .v4(let gateway): addresses.contains { $0.hasOnLink(gateway) }
+        case .v6(let gateway): ipv6Addresses.contains { $0.hasOnLink(gateway) }
+        }
     }
 }

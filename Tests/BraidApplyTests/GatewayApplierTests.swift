@@ -115,7 +115,7 @@ import Testing
         try applier.apply(try ConfigLoader.parse(Self.yaml))
         let report = try applier.apply(try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.254")))
         #expect(report.performed.contains { if case .replaceRoute = $0 { true } else { false } })
-        #expect(kernel.snapshot.routes.contains { $0.gateway == IPv4Address("192.168.2.254") })
+        #expect(kernel.snapshot.routes.contains { $0.gateway == IPAddress("192.168.2.254") })
         #expect(kernel.snapshot.routes.count == 2)
     }
 

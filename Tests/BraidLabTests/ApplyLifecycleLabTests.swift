@@ -191,7 +191,9 @@ struct FailingRunner: CommandRunner {
 
     func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
         let isWrite = (arguments.first == "nft" && arguments.contains("-f")) || (arguments.first == "sysctl" && arguments.contains("-w"))
-        let isRuleAdd = failingProgram == "ip rule" && arguments.starts(with: ["ip", "rule", "add"])
+        // `ip -4 rule add …`: skip the family option.
+        let isRuleAdd = failingProgram == "ip rule" && arguments.first == "ip"
+            && arguments.dropFirst().drop(while: { $0.hasPrefix("-") }).starts(with: ["rule", "add"])
         if arguments.first == failingProgram && isWrite || isRuleAdd {
             return CommandResult(status: 1, standardOutput: "", standardError: "injected failure")
         }
