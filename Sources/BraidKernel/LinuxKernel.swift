@@ -24,14 +24,18 @@ public struct LinuxKernel: KernelPort {
         return HostFacts(interfaces: links.compactMap { link in
             guard let name = link["ifname"] as? String else { return nil }
             let flags = link["flags"] as? [String] ?? []
-            let addresses = (link["addr_info"] as? [[String: Any]] ?? []).compactMap { info -> InterfaceAddress? in
-                guard info["family"] as? String == "inet", let local = info["local"] as? String,
-                      let address = IPv4Address(local), let length = info["prefixlen"] as? Int else { return nil }
+            var ipv4: [InterfaceAddress] = [], ipv6: [IPv6InterfaceAddress] = []
+            for info in link["addr_info"] as? [[String: Any]] ?? [] {
+                guard let local = (info["local"] as? String).flatMap({ IPAddress($0) }), let length = info["prefixlen"] as? Int else { continue }
                 // ip lists a point-to-point peer as "address" (different from "local").
-                let peer = (info["address"] as? String).flatMap { IPv4Address($0) }.flatMap { $0 == address ? nil : $0 }
-                return InterfaceAddress(address: address, prefixLength: length, peer: peer)
+                let peer = (info["address"] as? String).flatMap { IPAddress($0) }.flatMap { $0 == local ? nil : $0 }
+                switch (info["family"] as? String, local) {
+                case ("inet", .v4(let address)): ipv4.append(InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv4))
+                case ("inet6", .v6(let address)): ipv6.append(IPv6InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv6))
+                default: continue
+                }
             }
-            return InterfaceFacts(name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: addresses)
+            return InterfaceFacts(name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: ipv4, ipv6Addresses: ipv6)
         })
     }
 
@@ -43,33 +47,55 @@ public struct LinuxKernel: KernelPort {
         ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes())
     }
 
+    /// Braid's rules of both families: `down` and a changed plan must find IPv6 ones too.
     func readPolicyRules() throws(KernelError) -> [PolicyRule] {
-        // -N: numbers, not names from /etc/iproute2/rt_tables, so a named table id still reads back.
-        let output = try runner.check(["ip", "-N", "-j", "rule", "show"])
-        guard let rules = try parseJSON(output, command: "ip -j rule show") as? [[String: Any]] else { return [] }
-        return rules.compactMap { rule -> PolicyRule? in
-            guard "\(rule["protocol"] ?? "")" == protocolTag, let priority = rule["priority"] as? Int,
-                  let table = rule["table"] as? String else { return nil }
-            let tableNumber: UInt32? = table == "main" ? RoutingLayout.mainTable : UInt32(table)
-            guard let tableNumber else { return nil }
-            let fwmark = (rule["fwmark"] as? String).flatMap(parseHex)
-            // ip omits the mask when it is all ones.
-            let fwmask = (rule["fwmask"] as? String).flatMap(parseHex) ?? (fwmark == nil ? nil : UInt32.max)
-            return PolicyRule(priority: UInt32(priority), fwmark: fwmark, fwmask: fwmask, table: tableNumber,
-                              suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
+        var found: [PolicyRule] = []
+        for family in AddressFamily.allCases {
+            // -N: numbers, not names from /etc/iproute2/rt_tables, so a named table id still reads back.
+            let command = ["ip", family.ipOption, "-N", "-j", "rule", "show"]
+            guard let output = try listing(command, family: family),
+                  let rules = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]] else { continue }
+            found += rules.compactMap { rule -> PolicyRule? in
+                guard "\(rule["protocol"] ?? "")" == protocolTag, let priority = rule["priority"] as? Int,
+                      let table = rule["table"] as? String else { return nil }
+                let tableNumber: UInt32? = table == "main" ? RoutingLayout.mainTable : UInt32(table)
+                guard let tableNumber else { return nil }
+                let fwmark = (rule["fwmark"] as? String).flatMap(parseHex)
+                // ip omits the mask when it is all ones.
+                let fwmask = (rule["fwmask"] as? String).flatMap(parseHex) ?? (fwmark == nil ? nil : UInt32.max)
+                return PolicyRule(family: family, priority: UInt32(priority), fwmark: fwmark, fwmask: fwmask, table: tableNumber,
+                                  suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
+            }
         }
+        return found
     }
 
+    /// Braid's routes of both families, from every table.
     func readRoutes() throws(KernelError) -> [Route] {
-        let output = try runner.check(["ip", "-N", "-j", "route", "show", "table", "all", "proto", protocolTag])
-        guard let routes = try parseJSON(output, command: "ip -j route show") as? [[String: Any]] else { return [] }
-        return routes.compactMap { route -> Route? in
-            guard let destination = route["dst"] as? String, let gatewayText = route["gateway"] as? String,
-                  let gateway = IPv4Address(gatewayText), let device = route["dev"] as? String,
-                  let table = (route["table"] as? String).flatMap({ UInt32($0) }) else { return nil }
-            return Route(table: table, destination: destination == "default" ? nil : IPv4Prefix(destination),
-                         gateway: gateway, device: device)
+        var found: [Route] = []
+        for family in AddressFamily.allCases {
+            let command = ["ip", family.ipOption, "-N", "-j", "route", "show", "table", "all", "proto", protocolTag]
+            guard let output = try listing(command, family: family),
+                  let routes = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]] else { continue }
+            found += routes.compactMap { route -> Route? in
+                guard let destination = route["dst"] as? String,
+                      let gateway = (route["gateway"] as? String).flatMap({ IPAddress($0) }), gateway.family == family,
+                      let device = route["dev"] as? String,
+                      let table = (route["table"] as? String).flatMap({ UInt32($0) }) else { return nil }
+                let prefix = destination == "default" ? nil : IPPrefix(destination).flatMap { $0.family == family ? $0 : nil }
+                return Route(table: table, destination: prefix, gateway: gateway, device: device)
+            }
         }
+        return found
+    }
+
+    /// The output of an `ip` listing, or nil for IPv6 on a host that has it disabled
+    /// (`ipv6.disable=1`), where there is nothing of Braid's to find.
+    private func listing(_ command: [String], family: AddressFamily) throws(KernelError) -> String? {
+        let result = try runner.run(command)
+        if result.status == 0 { return result.standardOutput }
+        if family == .ipv6, result.standardError.contains("Address family not supported") { return nil }
+        throw .commandFailed(arguments: command, status: result.status, standardError: result.standardError)
     }
 
     /// Braid's chains as the kernel has them now — never from Braid's own records, which a killed
