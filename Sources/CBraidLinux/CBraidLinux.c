@@ -25,7 +25,10 @@ int braid_open_link_monitor(void) {
     struct sockaddr_nl address;
     memset(&address, 0, sizeof address);
     address.nl_family = AF_NETLINK;
-    address.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE;
+    // Both families' addresses, routes and rules: Braid's own IPv6 rules and routes must be
+    // repaired like IPv4 ones. There is no RTMGRP_ macro for IPv6 rules; group N is bit N-1.
+    address.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE
+        | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE | (1u << (RTNLGRP_IPV6_RULE - 1));
     if (bind(descriptor, (struct sockaddr *)&address, sizeof address) < 0) {
         close(descriptor);
         return -1;
