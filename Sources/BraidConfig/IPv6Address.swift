@@ -24,6 +24,21 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
         low = words[4] << 48 | words[5] << 32 | words[6] << 16 | words[7]
     }
 
+    /// The address of 16 bytes in network order (`in6_addr`); nil unless there are exactly 16.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 16 else { return nil }
+        let words = bytes.reduce(into: (high: UInt64(0), low: UInt64(0))) { words, byte in
+            words.high = words.high << 8 | words.low >> 56
+            words.low = words.low << 8 | UInt64(byte)
+        }
+        self.init(high: words.high, low: words.low)
+    }
+
+    /// The 16 bytes in network order, as `in6_addr` holds them.
+    public var bytes: [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+    }
+
     /// `::ffff:a.b.c.d`, how a dual-stack socket shows an IPv4 peer.
     public init(mapping ipv4: IPv4Address) {
         high = 0

@@ -56,18 +56,25 @@ public final class WanProber: @unchecked Sendable {
 
     private var isRunning: Bool { running.withLock { $0 } }
 
+    /// A raw ICMP socket, per family, shared by all echo probes of that family.
+    private struct ICMPSocket {
+        var descriptor: Int32
+        /// The interface's index when the socket was bound to it.
+        var interfaceIndex: UInt32
+    }
+
     private func loop() {
         let clock = ContinuousClock()
-        var icmpSocket: Int32 = -1
-        defer { if icmpSocket >= 0 { close(icmpSocket) } }
+        // Family-neutral below this line; the config has only IPv4 targets for now.
+        let targets = check.targets.map(IPAddress.v4)
+        var icmpSockets: [AddressFamily: ICMPSocket] = [:]
+        defer { for socket in icmpSockets.values { close(socket.descriptor) } }
         // SO_BINDTODEVICE takes a name but binds the interface's index: a WAN interface that is
         // deleted and re-created (a PPP redial, a modem re-plugged) gets a new index, and a socket
         // bound to the old one fails every send. The socket is reopened, bound by name, whenever
         // the name's index changes or a send says the device is gone.
-        var icmpSocketIndex: UInt32 = 0
-        func closeICMPSocket() {
-            if icmpSocket >= 0 { close(icmpSocket) }
-            icmpSocket = -1
+        func closeICMPSocket(_ family: AddressFamily) {
+            if let socket = icmpSockets.removeValue(forKey: family) { close(socket.descriptor) }
         }
         var attempts: [Attempt] = []
         var rounds: [Int: PendingRound] = [:]
@@ -86,33 +93,41 @@ public final class WanProber: @unchecked Sendable {
         while isRunning {
             let now = clock.now
             if now >= nextRoundAt {
-                if icmpSocket >= 0 && ProbeSocket.interfaceIndex(interface) != icmpSocketIndex { closeICMPSocket() }
-                rounds[nextRound] = PendingRound(startedAt: now, outcomes: Array(repeating: nil, count: check.targets.count))
-                for (targetIndex, target) in check.targets.enumerated() {
+                for (family, socket) in icmpSockets where ProbeSocket.interfaceIndex(interface) != socket.interfaceIndex {
+                    closeICMPSocket(family)
+                }
+                rounds[nextRound] = PendingRound(startedAt: now, outcomes: Array(repeating: nil, count: targets.count))
+                for (targetIndex, target) in targets.enumerated() {
                     var attempt = Attempt(round: nextRound, target: targetIndex, sentAt: now, deadline: now + check.timeout)
                     do {
                         switch check.method {
                         case .icmp:
-                            if icmpSocket < 0 {
-                                icmpSocketIndex = ProbeSocket.interfaceIndex(interface)
-                                icmpSocket = try ProbeSocket.open(type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMP), interface: interface, mark: mark)
+                            let family = target.family
+                            if icmpSockets[family] == nil {
+                                let index = ProbeSocket.interfaceIndex(interface)
+                                icmpSockets[family] = ICMPSocket(descriptor: try ProbeSocket.openICMP(family: family, interface: interface, mark: mark),
+                                                                 interfaceIndex: index)
                             }
                             icmpSequence &+= 1
                             attempt.icmpSequence = icmpSequence
-                            if !ProbeSocket.sendTo(icmpSocket, ICMPEcho.request(identifier: identifier, sequence: icmpSequence), target) {
+                            let request = ICMPEcho.request(family: family, identifier: identifier, sequence: icmpSequence)
+                            if !ProbeSocket.sendTo(icmpSockets[family]!.descriptor, request, target) {
                                 let error = errno
-                                if ProbeSocket.meansDeviceGone(error) { closeICMPSocket() }
+                                if ProbeSocket.meansDeviceGone(error) { closeICMPSocket(family) }
                                 throw ProbeSocket.Failure(description: "send: \(String(cString: strerror(error)))")
                             }
                             attempt.stage = .awaitingResponse
                         case .tcp(let port):
-                            attempt.descriptor = try ProbeSocket.open(type: Int32(SOCK_STREAM.rawValue), protocol: 0, interface: interface, mark: mark)
+                            attempt.descriptor = try ProbeSocket.open(family: target.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0,
+                                                                      interface: interface, mark: mark)
                             _ = try ProbeSocket.connect(attempt.descriptor, to: target, port: port)
                         case .http(_, let port, _):
-                            attempt.descriptor = try ProbeSocket.open(type: Int32(SOCK_STREAM.rawValue), protocol: 0, interface: interface, mark: mark)
+                            attempt.descriptor = try ProbeSocket.open(family: target.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0,
+                                                                      interface: interface, mark: mark)
                             _ = try ProbeSocket.connect(attempt.descriptor, to: target, port: port)
                         case .dns(let name):
-                            attempt.descriptor = try ProbeSocket.open(type: Int32(SOCK_DGRAM.rawValue), protocol: 0, interface: interface, mark: mark)
+                            attempt.descriptor = try ProbeSocket.open(family: target.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0,
+                                                                      interface: interface, mark: mark)
                             _ = try ProbeSocket.connect(attempt.descriptor, to: target, port: 53)
                             attempt.dnsIdentifier = UInt16.random(in: 0...UInt16.max)
                             if !ProbeSocket.send(attempt.descriptor, DNSQuery.query(identifier: attempt.dnsIdentifier, name: name)) {
@@ -134,7 +149,7 @@ public final class WanProber: @unchecked Sendable {
 
             // Wait for the next socket event, deadline or round.
             var descriptors: [pollfd] = []
-            if icmpSocket >= 0 { descriptors.append(pollfd(fd: icmpSocket, events: Int16(POLLIN), revents: 0)) }
+            for socket in icmpSockets.values { descriptors.append(pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)) }
             for attempt in attempts where attempt.descriptor >= 0 {
                 let events = attempt.stage == .connecting ? POLLOUT : POLLIN
                 descriptors.append(pollfd(fd: attempt.descriptor, events: Int16(events), revents: 0))
@@ -145,11 +160,11 @@ public final class WanProber: @unchecked Sendable {
             let arrived = clock.now
 
             for descriptor in descriptors where descriptor.revents != 0 {
-                if descriptor.fd == icmpSocket {
-                    while let datagram = ProbeSocket.receive(icmpSocket) {
-                        guard let reply = ICMPEcho.parseReply(datagram), reply.identifier == identifier,
+                if let family = icmpSockets.first(where: { $0.value.descriptor == descriptor.fd })?.key {
+                    while let (datagram, sender) = ProbeSocket.receiveFrom(descriptor.fd) {
+                        guard let reply = ICMPEcho.parseReply(datagram, family: family, sender: sender), reply.identifier == identifier,
                               let index = attempts.firstIndex(where: { $0.icmpSequence == reply.sequence && $0.descriptor < 0 }),
-                              check.targets[attempts[index].target] == reply.source else { continue }
+                              targets[attempts[index].target] == reply.source else { continue }
                         resolve(index, .answered(rtt: arrived - attempts[index].sentAt))
                     }
                     continue
