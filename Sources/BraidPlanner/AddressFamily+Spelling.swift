@@ -36,10 +36,32 @@ extension AddressFamily {
         }
     }
 
+    /// A packet's source or destination address of this family, as an nft expression: `ip saddr`.
+    public func nftAddress(_ field: NftAddressField) -> String {
+        "\(nftFamilyKeyword) \(field.rawValue)"
+    }
+
     /// An nft match on this family's source or destination address: `ip saddr 10.0.0.0/8`.
     public func nftAddressMatch(_ field: NftAddressField, _ operand: String, negated: Bool = false) -> String {
-        "\(nftFamilyKeyword) \(field.rawValue) \(negated ? "!= " : "")\(operand)"
+        "\(nftAddress(field)) \(negated ? "!= " : "")\(operand)"
     }
+
+    /// The match that an inet-table packet is (or is not) of this family: `meta nfproto ipv4`.
+    public func nfprotoMatch(negated: Bool = false) -> String {
+        "meta nfproto \(negated ? "!= " : "")\(nfproto)"
+    }
+
+    /// A NAT statement in an inet table, which must name the family it translates: `dnat ip to
+    /// 192.168.1.10:8080`. (An IPv6 target with a port is written `[2001:db8::10]:8080`.)
+    public func nftNAT(_ kind: NftNATKind, to target: String) -> String {
+        "\(kind.rawValue) \(nftFamilyKeyword) to \(target)"
+    }
+}
+
+/// The address-rewriting NAT statements that take a target.
+public enum NftNATKind: String, Sendable {
+    case snat
+    case dnat
 }
 
 /// Which address of a packet an nft match looks at.

@@ -22,8 +22,10 @@ enum PortForwardPlanner {
             guard !addresses.isEmpty else { continue }
             let addressList = addresses.count == 1 ? "\(addresses[0])" : "{ " + addresses.map(\.description).joined(separator: ", ") + " }"
             let ports = forward.ports.description
-            let match = "ip daddr \(addressList) meta l4proto \(forward.transport.rawValue) th dport \(ports)"
-            let action = "dnat ip to \(destination(forward))"
+            // The WAN addresses and the targets are IPv4 (the config allows no other).
+            let family = AddressFamily.ipv4
+            let match = "\(family.nftAddressMatch(.destination, addressList)) meta l4proto \(forward.transport.rawValue) th dport \(ports)"
+            let action = family.nftNAT(.dnat, to: destination(forward))
             let note = "port forward \"\(forward.name)\": \(forward.transport.rawValue) \(ports) on \(wans.map(\.name).joined(separator: ", ")) → \(forward.targets.map(\.description).joined(separator: ", "))"
             if forward.hairpin {
                 output.anyHairpin = true

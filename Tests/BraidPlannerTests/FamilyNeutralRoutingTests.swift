@@ -62,6 +62,11 @@ import Testing
         #expect(AddressFamily.allCases.map(\.nftAddressType) == ["ipv4_addr", "ipv6_addr"])
         #expect(AddressFamily.allCases.map(\.nfproto) == ["ipv4", "ipv6"])
         #expect(AddressFamily.allCases.map(\.nftFamilyKeyword) == ["ip", "ip6"])
+        #expect(AddressFamily.ipv4.nfprotoMatch(negated: true) == "meta nfproto != ipv4")
+        #expect(AddressFamily.ipv6.nfprotoMatch() == "meta nfproto ipv6")
+        #expect(AddressFamily.ipv4.nftNAT(.dnat, to: "192.168.1.10:8080") == "dnat ip to 192.168.1.10:8080")
+        #expect(AddressFamily.ipv6.nftNAT(.snat, to: "2001:db8::1") == "snat ip6 to 2001:db8::1")
+        #expect(AddressFamily.ipv6.nftAddress(.source) == "ip6 saddr")
     }
 
     @Test func anInterfaceTakesGatewaysOfTheFamilyOfItsAddresses() throws {
