@@ -99,6 +99,13 @@ public struct TrafficRuleConfig: Sendable, Equatable {
         self.destinationSet = destinationSet
         self.use = use
     }
+
+    /// The family the rule's address criteria (sources, destinations, a destination set) belong
+    /// to; nil for a rule without any, which matches connections of every family. Addresses in
+    /// the config are IPv4 today.
+    public var addressFamily: AddressFamily? {
+        sources.isEmpty && destinations.isEmpty && destinationSet == nil ? nil : .ipv4
+    }
 }
 
 /// One inbound port forward: connections to the WANs' addresses on `ports` are sent to the

@@ -69,6 +69,13 @@ import Testing
         #expect(AddressFamily.ipv6.nftAddress(.source) == "ip6 saddr")
     }
 
+    @Test func aPolicyRuleHasTheFamilyOfItsAddressCriteria() throws {
+        let prefix = try #require(IPv4Prefix("10.0.0.0/8"))
+        #expect(TrafficRuleConfig(name: "lan", sources: [prefix], use: [.main]).addressFamily == .ipv4)
+        #expect(TrafficRuleConfig(name: "cdn", destinationSet: "streaming", use: [.balance]).addressFamily == .ipv4)
+        #expect(TrafficRuleConfig(name: "games", transport: .udp, destinationPorts: [PortRange(27015, 27030)], use: [.drop]).addressFamily == nil)
+    }
+
     @Test func anInterfaceTakesGatewaysOfTheFamilyOfItsAddresses() throws {
         let interface = InterfaceFacts(
             name: "wan1", addresses: [InterfaceAddress(address: try #require(IPv4Address("192.0.2.2")), prefixLength: 24)],
