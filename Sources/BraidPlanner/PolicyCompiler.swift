@@ -118,14 +118,17 @@ enum PolicyCompiler {
         }
     }
 
+    /// How a run of rules is looked up. An address map is of one family (its key type says
+    /// which), so runs of rules of different families are different runs.
     private enum Kind: Equatable {
-        case sources, destinations, ports, single
+        case sources(AddressFamily), destinations(AddressFamily), ports, single
     }
 
     static func compile(_ config: Config, wans: [PlannedWan], usable: Set<String>) -> Output {
         var output = Output()
         output.sets = config.sets.map { set in
-            NftablesSet(name: "dst_\(set.name)", type: "ipv4_addr", isInterval: true,
+            // Sets hold IPv4 entries only: the config reads no other.
+            NftablesSet(name: "dst_\(set.name)", type: AddressFamily.ipv4.nftAddressType, isInterval: true,
                         elements: mergedRanges(set.entries).map(rangeText), comment: set.name == config.sets.first?.name ? "Destination sets from the config, merged into disjoint ranges." : nil)
         }
         var blockIndex = 0
@@ -153,8 +156,8 @@ enum PolicyCompiler {
             let pieces = partition.merged
             let (type, key): (String, String)
             switch block.kind {
-            case .sources: (type, key) = ("type ipv4_addr : verdict", "ip saddr")
-            case .destinations: (type, key) = ("type ipv4_addr : verdict", "ip daddr")
+            case .sources(let family): (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.source))
+            case .destinations(let family): (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.destination))
             default: (type, key) = ("typeof meta l4proto . th dport : verdict", "meta l4proto . th dport")
             }
             let elements = pieces.map { piece -> (key: String, value: String) in
@@ -197,8 +200,9 @@ enum PolicyCompiler {
     private static func kind(of rule: TrafficRuleConfig) -> Kind {
         let hasSources = !rule.sources.isEmpty, hasDestinations = !rule.destinations.isEmpty
         let hasPorts = !rule.destinationPorts.isEmpty, hasSet = rule.destinationSet != nil
-        if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources }
-        if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations }
+        let family = rule.addressFamily ?? .ipv4
+        if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources(family) }
+        if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations(family) }
         if hasPorts && !hasSources && !hasDestinations && !hasSet && (rule.transport == .tcp || rule.transport == .udp) { return .ports }
         return .single
     }
@@ -206,9 +210,11 @@ enum PolicyCompiler {
     private static func singleRule(_ rule: TrafficRuleConfig, verdict: String) -> String {
         var matches: [String] = []
         func list(_ items: [String]) -> String { items.count == 1 ? items[0] : "{ " + items.joined(separator: ", ") + " }" }
-        if !rule.sources.isEmpty { matches.append("ip saddr \(list(rule.sources.map(\.description)))") }
-        if !rule.destinations.isEmpty { matches.append("ip daddr \(list(rule.destinations.map(\.description)))") }
-        if let set = rule.destinationSet { matches.append("ip daddr @dst_\(set)") }
+        // A rule without addresses (protocol and ports only) needs no family in its match.
+        let family = rule.addressFamily ?? .ipv4
+        if !rule.sources.isEmpty { matches.append(family.nftAddressMatch(.source, list(rule.sources.map(\.description)))) }
+        if !rule.destinations.isEmpty { matches.append(family.nftAddressMatch(.destination, list(rule.destinations.map(\.description)))) }
+        if let set = rule.destinationSet { matches.append(family.nftAddressMatch(.destination, "@dst_\(set)")) }
         if let transport = rule.transport {
             matches.append("meta l4proto \(transport.rawValue)")
             if !rule.destinationPorts.isEmpty { matches.append("th dport \(list(rule.destinationPorts.map(\.description)))") }

@@ -13,6 +13,8 @@ enum RulesetPlanner {
         let maskText = hex(mask)
         let wanInterfaces = setLiteral(config.wans.map(\.interface))
         let lanInterfaces = setLiteral(config.lan.interfaces)
+        // The one family Braid marks, balances and NATs today; the rest passes by untouched.
+        let family = AddressFamily.ipv4
 
         var counters: [NftablesCounter] = []
         for wan in wans {
@@ -67,7 +69,7 @@ enum RulesetPlanner {
             name: "prerouting", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
             rules: [
                 NftablesRule("counter name iifname map @rx_counters"),
-                NftablesRule("meta nfproto != ipv4 return", comment: "Braid's policy routing is IPv4; IPv6 follows the main table."),
+                NftablesRule("\(family.nfprotoMatch(negated: true)) return", comment: "Braid's policy routing is IPv4; IPv6 follows the main table."),
                 NftablesRule("ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
                              comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
                 NftablesRule("ct state != new return"),
@@ -83,13 +85,13 @@ enum RulesetPlanner {
                 NftablesRule("meta mark & \(maskText) != 0 return", comment: "A rule chose (its `goto` returns here)."),
             ])
               + [stickyBuckets != nil
-                ? NftablesRule("iifname \(lanInterfaces) jhash ip saddr mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split")
+                ? NftablesRule("iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split")
                 : NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")],
             comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
         chains.append(NftablesChain(
             name: "output", hook: NftablesBaseChain(type: .route, hook: .output, priority: .mangle),
             rules: [
-                NftablesRule("meta nfproto != ipv4 return"),
+                NftablesRule("\(family.nfprotoMatch(negated: true)) return"),
                 NftablesRule("ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
                              comment: "Replies to connections that arrived on a WAN leave by that WAN."),
                 NftablesRule("ct state != new return"),
@@ -126,8 +128,8 @@ enum RulesetPlanner {
                                                         comment: "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply.")] : [])
               + config.wans.compactMap { wan in
                 switch wan.nat {
-                case .masquerade: NftablesRule("meta nfproto ipv4 oifname \"\(wan.interface)\" masquerade")
-                case .snat(let address): NftablesRule("meta nfproto ipv4 oifname \"\(wan.interface)\" snat ip to \(address)")
+                case .masquerade: NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" masquerade")
+                case .snat(let address): NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" \(family.nftNAT(.snat, to: "\(address)"))")
                 case .none: nil
                 }
             },
