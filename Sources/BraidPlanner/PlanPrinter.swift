@@ -1,15 +1,23 @@
+import BraidConfig
+
 /// Renders a `DesiredState` as the text `braid plan` prints: the nft table, then the ip rules,
 /// routes and sysctls written as the commands that would install them.
 public enum PlanPrinter {
+    /// `ip`, with the family option for IPv6 only: IPv4 commands print as they always have
+    /// (`ip rule` means IPv4 without one).
+    static func ip(_ family: AddressFamily) -> String {
+        family == .ipv4 ? "ip" : "ip \(family.ipOption)"
+    }
+
     public static func render(_ state: DesiredState) -> String {
         var lines: [String] = []
         lines.append("# nftables: loaded as one transaction")
         lines.append(state.ruleset.render())
         lines.append("# ip rules (protocol \(RoutingLayout.protocolTag))")
-        lines += state.policyRules.map { "ip rule add \($0) protocol \(RoutingLayout.protocolTag)" }
+        lines += state.policyRules.map { "\(ip($0.family)) rule add \($0.arguments.joined(separator: " ")) protocol \(RoutingLayout.protocolTag)" }
         lines.append("")
         lines.append("# routes (proto \(RoutingLayout.protocolTag))")
-        lines += state.routes.map { "ip route add \($0) proto \(RoutingLayout.protocolTag)" }
+        lines += state.routes.map { "\(ip($0.family)) route add \($0) proto \(RoutingLayout.protocolTag)" }
         lines.append("")
         lines.append("# sysctls")
         lines += state.sysctls.map { "sysctl -w \($0.key)=\($0.value)  # \($0.reason)" }

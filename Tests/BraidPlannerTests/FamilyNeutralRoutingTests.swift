@@ -56,6 +56,11 @@ import Testing
         #expect(ipv6Rule.description == "-6 priority 10001 fwmark 0x00010000/0x00ff0000 lookup 100")
     }
 
+    @Test func planPrintsIPv6CommandsWithTheirFamilyOption() {
+        #expect(PlanPrinter.ip(.ipv4) == "ip")
+        #expect(PlanPrinter.ip(.ipv6) == "ip -6")
+    }
+
     @Test func familiesSpellTheirNftMatches() {
         #expect(AddressFamily.ipv4.nftAddressMatch(.source, "10.0.0.0/8") == "ip saddr 10.0.0.0/8")
         #expect(AddressFamily.ipv6.nftAddressMatch(.destination, "@lan6", negated: true) == "ip6 daddr != @lan6")
