@@ -20,19 +20,19 @@ public enum KernelChangeSet {
         var staleRoutes: [KernelStep] = []
         var staleRules: [KernelStep] = []
 
-        let observedBySlot = Dictionary(observed.routes.map { ($0.slot, $0) }, uniquingKeysWith: { first, _ in first })
-        let desiredSlots = Set(desired.routes.map(\.slot))
+        let observedByKey = Dictionary(observed.routes.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let desiredKeys = Set(desired.routes.map(\.key))
         for route in desired.routes {
-            switch observedBySlot[route.slot] {
+            switch observedByKey[route.key] {
             case nil: steps.append(.addRoute(route))
             case let existing? where existing != route: steps.append(.replaceRoute(old: existing, new: route))
             default: break
             }
         }
-        var seenSlots = Set<RouteSlot>()
+        var seenKeys = Set<RouteKey>()
         for route in observed.routes {
-            // A second route in a slot Braid keeps is a duplicate; a route in a slot it no longer uses is stale.
-            if !desiredSlots.contains(route.slot) || !seenSlots.insert(route.slot).inserted && !desired.routes.contains(route) {
+            // A second route under a key Braid keeps is a duplicate; a route under a key it no longer uses is stale.
+            if !desiredKeys.contains(route.key) || !seenKeys.insert(route.key).inserted && !desired.routes.contains(route) {
                 staleRoutes.append(.deleteRoute(route))
             }
         }

@@ -5,7 +5,7 @@ import Foundation
 import Synchronization
 
 /// An in-memory kernel with the same interface as `LinuxKernel`, for planner, applier and daemon
-/// tests without root. It enforces the kernel rules Braid relies on (a route slot holds one route,
+/// tests without root. It enforces the kernel rules Braid relies on (a route key holds one route,
 /// a gateway route needs its device up and its gateway on-link, deleting needs an exact match; an
 /// nft transaction that names a missing object changes nothing, see `NftObjectModel`) and can be
 /// told to fail a step.
@@ -137,7 +137,7 @@ public final class FakeKernel: KernelPort {
         let outcome: KernelError? = state.withLock { state in
             switch step {
             case .addRoute(let route):
-                if state.routes.contains(where: { $0.slot == route.slot }) { return refuse(step, "RTNETLINK answers: File exists") }
+                if state.routes.contains(where: { $0.key == route.key }) { return refuse(step, "RTNETLINK answers: File exists") }
                 guard let device = state.interfaces.first(where: { $0.name == route.device }), device.isUp else {
                     return refuse(step, "Error: Device for nexthop is not up.")
                 }
@@ -152,7 +152,7 @@ public final class FakeKernel: KernelPort {
                 guard state.interfaces.first(where: { $0.name == new.device })?.hasOnLink(new.gateway) == true else {
                     return refuse(step, "Error: Nexthop has invalid gateway.")
                 }
-                state.routes.removeAll { $0.slot == new.slot }
+                state.routes.removeAll { $0.key == new.key }
                 state.routes.append(new)
             case .addRule(let rule):
                 if state.policyRules.contains(rule) { return refuse(step, "RTNETLINK answers: File exists") }

@@ -132,8 +132,9 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
         [destination?.description ?? "default", "via", "\(gateway)", "dev", device, "table", "\(table)"]
     }
 
-    /// Routes with the same key occupy the same slot: adding one while the other exists fails.
-    public var slot: RouteSlot { RouteSlot(family: family, table: table, destination: destination) }
+    /// Routes with the same key are the same route to the kernel: adding one while the other exists
+    /// fails. (Not a WAN's slot: that is its number, see `WanSlotAssignment`.)
+    public var key: RouteKey { RouteKey(family: family, table: table, destination: destination) }
 
     public var description: String { arguments.joined(separator: " ") }
 }
@@ -141,7 +142,7 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
 /// The (family, table, destination) triple that identifies where a route lives. The family is
 /// part of it because "default" in a table is one route per family: an IPv4 and an IPv6 default
 /// route side by side are not duplicates.
-public struct RouteSlot: Sendable, Hashable {
+public struct RouteKey: Sendable, Hashable {
     public var family: AddressFamily
     public var table: UInt32
     public var destination: IPPrefix?

@@ -41,7 +41,7 @@ import Testing
             "default via 192.0.2.1 dev wan1 table 200", "default via fe80::1 dev wan1 table 200",
             "2001:db8::/32 via fe80::1 dev wan1 table 200",
         ])
-        #expect(Set(state.routes.map(\.slot)).count == 3)
+        #expect(Set(state.routes.map(\.key)).count == 3)
     }
 
     @Test func aHostWithoutIPv6HasOnlyIPv4RulesAndRoutes() throws {

@@ -34,9 +34,9 @@ import Testing
         let ipv6 = Route(table: 100, gateway: .v6(try address("fe80::1")), device: "wan1")
         #expect(ipv4.family == .ipv4)
         #expect(ipv6.family == .ipv6)
-        #expect(ipv4.slot != ipv6.slot)
+        #expect(ipv4.key != ipv6.key)
         let replacement = Route(table: 100, gateway: try #require(IPv4Address("192.0.2.254")), device: "wan1")
-        #expect(replacement.slot == ipv4.slot)
+        #expect(replacement.key == ipv4.key)
     }
 
     @Test func routeAndRuleCommandsNameTheirFamily() throws {
