@@ -72,7 +72,9 @@ let package = Package(
         ),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
-        .testTarget(name: "BraidApplyTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidKernelFake"]),
+        .testTarget(
+            name: "BraidApplyTests",
+            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidKernelFake"]),
         .testTarget(
             name: "BraidDaemonTests",
             dependencies: [
@@ -80,7 +82,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "BraidLabTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon"]),
+        .testTarget(
+            name: "BraidLabTests",
+            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,12 +21,15 @@ struct FailoverBenchmark {
             exit(2)
         }
         let bound = intervalValue * downAfter + timeoutValue
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid").path
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid")
+            .path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             print("error: build the braid product first (\(binary) is missing)")
             exit(1)
         }
-        print("Failover benchmark: \(cuts) upstream cuts, health icmp interval \(interval), timeout \(timeout), down_after \(downAfter), up_after 3")
+        print(
+            "Failover benchmark: \(cuts) upstream cuts, health icmp interval \(interval), timeout \(timeout), down_after \(downAfter), up_after 3"
+        )
         print("Promised worst-case detection: \(bound.inMilliseconds) ms")
 
         let lab = try Lab(wanCount: 2, name: "bench")
@@ -37,8 +40,12 @@ struct FailoverBenchmark {
             var linkDowns: [Double] = []
             // Flap damping off: ten cuts a few seconds apart are flaps, and a held WAN would carry no
             // connection to measure the next switch with.
-            let yaml = "flap_damping: { enabled: false }\n" + lab.configYAML(extraWanKeys: [
-                "health": "{ targets: [\(Lab.serverAddress)], interval: \(interval), timeout: \(timeout), down_after: \(downAfter), up_after: 3 }"])
+            let yaml =
+                "flap_damping: { enabled: false }\n"
+                + lab.configYAML(extraWanKeys: [
+                    "health":
+                        "{ targets: [\(Lab.serverAddress)], interval: \(interval), timeout: \(timeout), down_after: \(downAfter), up_after: 3 }"
+                ])
             let daemon = try LabDaemon(lab: lab, binary: binary, configPath: try lab.writeFile("braid.yaml", yaml))
             try await daemon.waitForLog("running")
             for cut in 1...cuts {
@@ -53,7 +60,8 @@ struct FailoverBenchmark {
                 try await Task.sleep(for: .milliseconds(300))
                 let samples = await sampler.stop()
                 let detection = (verdict.arrivedAt - cutAt).inMilliseconds
-                let switchTime = samples.last(where: { $0.neededRetransmission }).map { ($0.startedAt - cutAt).inMilliseconds } ?? 0
+                let switchTime =
+                    samples.last(where: { $0.neededRetransmission }).map { ($0.startedAt - cutAt).inMilliseconds } ?? 0
                 detections.append(detection)
                 switches.append(switchTime)
                 try lab.healUpstream(lab.wans[0])
@@ -80,11 +88,17 @@ struct FailoverBenchmark {
         print("")
         print("                median      max   (ratio to the promised \(Int(boundMilliseconds)) ms: median, max)")
         for (name, values) in [("detection", detections), ("switch", switches)] {
-            print("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " %7.1f ms %7.1f ms   (%.2f, %.2f)", median(values), values.max() ?? 0,
-                         median(values) / boundMilliseconds, (values.max() ?? 0) / boundMilliseconds))
+            print(
+                "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %7.1f ms %7.1f ms   (%.2f, %.2f)", median(values), values.max() ?? 0,
+                        median(values) / boundMilliseconds, (values.max() ?? 0) / boundMilliseconds))
         }
-        print("  link down " + String(format: " %7.1f ms %7.1f ms   (router-side link down → out; target 200 ms)",
-                                     median(linkDowns), linkDowns.max() ?? 0))
+        print(
+            "  link down "
+                + String(
+                    format: " %7.1f ms %7.1f ms   (router-side link down → out; target 200 ms)",
+                    median(linkDowns), linkDowns.max() ?? 0))
     }
 
     static func median(_ values: [Double]) -> Double {

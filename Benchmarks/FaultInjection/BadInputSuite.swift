@@ -33,7 +33,8 @@ struct BadInputSuite {
         // The harness's own control: the unmutated config must pass, or every "rejected" means nothing.
         let control = try execute(BadInputCase(description: "control", path: validConfigPath))
         guard control.ending == .exited(0) else {
-            throw CorpusError("the valid base config does not pass `braid check` (\(control.endingDescription)):\n\(control.text)")
+            throw CorpusError(
+                "the valid base config does not pass `braid check` (\(control.endingDescription)):\n\(control.text)")
         }
         var outcomes: [Outcome] = []
         for (index, input) in cases.enumerated() {
@@ -63,20 +64,23 @@ struct BadInputSuite {
         case .timedOut, .signalled:
             return Outcome(input: input, verdict: .crash, result: result, reason: result.endingDescription)
         case .exited(0):
-            return Outcome(input: input, verdict: input.mustReject ? .shouldHaveBeenRejected : .accepted, result: result, reason: "exit 0")
+            return Outcome(
+                input: input, verdict: input.mustReject ? .shouldHaveBeenRejected : .accepted, result: result, reason: "exit 0")
         case .exited(let status) where input.rejectionStatuses.contains(status):
             let lines = result.text.split(separator: "\n")
             if let byte = result.output.first(where: { ($0 < 0x20 && $0 != 0x0a && $0 != 0x09) || $0 == 0x7f }) {
-                return Outcome(input: input, verdict: .rejectedUncleanly, result: result,
-                               reason: String(format: "the output contains the raw control character 0x%02x", byte))
+                return Outcome(
+                    input: input, verdict: .rejectedUncleanly, result: result,
+                    reason: String(format: "the output contains the raw control character 0x%02x", byte))
             }
             guard lines.contains(where: { $0.hasPrefix("error: ") }) else {
                 return Outcome(input: input, verdict: .rejectedUncleanly, result: result, reason: "no `error:` line")
             }
             let text = result.text.lowercased()
             guard input.names.isEmpty || input.names.contains(where: { text.contains($0.lowercased()) }) else {
-                return Outcome(input: input, verdict: .rejectedUncleanly, result: result,
-                               reason: "the error names none of \(input.names)")
+                return Outcome(
+                    input: input, verdict: .rejectedUncleanly, result: result,
+                    reason: "the error names none of \(input.names)")
             }
             return Outcome(input: input, verdict: .rejectedCleanly, result: result, reason: "exit \(status)")
         case .exited:

@@ -25,7 +25,9 @@ struct FaultInjection {
                 print("usage: fault-injection [--braid PATH] [--only inputs|faults] [--keep-corpus]  (as root)")
                 return
             default:
-                if braid == nil && !argument.hasPrefix("-") { braid = argument } else {
+                if braid == nil && !argument.hasPrefix("-") {
+                    braid = argument
+                } else {
                     print("error: unknown argument \(argument)")
                     exit(2)
                 }
@@ -66,7 +68,8 @@ struct FaultInjection {
 
     /// The `braid` built next to this executable (`.build/debug`), else the repository's debug build.
     static func defaultBraidPath() -> String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid")
+            .path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         return FileManager.default.currentDirectoryPath + "/.build/debug/braid"
     }
@@ -87,7 +90,9 @@ struct FaultInjection {
         try ProcessCommandRunner().check(["ip", "netns", "add", namespace])
         let corpus = try BadInputCorpus(directory: directory)
         print("")
-        print("Part 1: bad inputs — \(corpus.cases.count) files in \(directory)\(keepCorpus ? " (kept)" : ""), each run with a \(BadInputSuite.timeout) deadline")
+        print(
+            "Part 1: bad inputs — \(corpus.cases.count) files in \(directory)\(keepCorpus ? " (kept)" : ""), each run with a \(BadInputSuite.timeout) deadline"
+        )
         let suite = BadInputSuite(braid: braid, namespace: namespace)
         let outcomes = try suite.run(corpus.cases, validConfigPath: corpus.validConfigPath) { index, total in
             if index % 50 == 0 { print("  … \(index)/\(total)") }
@@ -110,7 +115,8 @@ struct FaultInjection {
             }
         }
         let crashes = count(.crash), unclean = count(.rejectedUncleanly), should = count(.shouldHaveBeenRejected)
-        var line = "bad inputs: \(outcomes.count) tried, \(count(.rejectedCleanly)) rejected cleanly, "
+        var line =
+            "bad inputs: \(outcomes.count) tried, \(count(.rejectedCleanly)) rejected cleanly, "
             + "\(count(.accepted) + should) accepted, \(crashes) crashes"
         if should > 0 { line += " (\(should) accepted that should have been rejected)" }
         if unclean > 0 { line += ", \(unclean) rejected uncleanly" }
@@ -121,7 +127,9 @@ struct FaultInjection {
 
     static func runFaults(braid: String) async throws -> (String, Bool) {
         print("")
-        print("Part 2: kernel and daemon faults in a 3-WAN lab under `braid run --resync-interval \(KernelFaultSuite.resyncInterval)`")
+        print(
+            "Part 2: kernel and daemon faults in a 3-WAN lab under `braid run --resync-interval \(KernelFaultSuite.resyncInterval)`"
+        )
         let lab = try Lab(wanCount: 3, name: "fault")
         Cleanup.add { lab.teardown() }
         defer { Cleanup.runAll() }
@@ -132,8 +140,9 @@ struct FaultInjection {
             outcomes.append(outcome)
             let time = outcome.recoveryTime.map(KernelFaultSuite.format) ?? "-"
             print("  (\(outcome.letter)) \(outcome.name)")
-            print("      injected: \(outcome.injected ? "yes" : "no"), recovered: \(outcome.recovered ? "yes" : "NO"), back to reference after: \(time), "
-                  + "flows lost on healthy WANs: \(outcome.flowsLost) of \(outcome.flowsOpened)")
+            print(
+                "      injected: \(outcome.injected ? "yes" : "no"), recovered: \(outcome.recovered ? "yes" : "NO"), back to reference after: \(time), "
+                    + "flows lost on healthy WANs: \(outcome.flowsLost) of \(outcome.flowsOpened)")
             for note in outcome.notes {
                 print("      " + note.replacingOccurrences(of: "\n", with: "\n        "))
             }
@@ -142,15 +151,18 @@ struct FaultInjection {
         print("")
         print("  fault  recovered  time     flows lost")
         for outcome in outcomes {
-            print("  (\(outcome.letter))    " + (outcome.recovered ? "yes" : "NO ").padding(toLength: 11, withPad: " ", startingAt: 0)
-                  + (outcome.recoveryTime.map(KernelFaultSuite.format) ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + "\(outcome.flowsLost)/\(outcome.flowsOpened)")
+            print(
+                "  (\(outcome.letter))    "
+                    + (outcome.recovered ? "yes" : "NO ").padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + (outcome.recoveryTime.map(KernelFaultSuite.format) ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + "\(outcome.flowsLost)/\(outcome.flowsOpened)")
         }
         if stopped != 0 { print("  the daemon exited \(stopped) on SIGTERM at the end") }
         let injected = outcomes.filter(\.injected).count
         let recovered = outcomes.filter(\.recovered).count
         let lost = outcomes.map(\.flowsLost).reduce(0, +)
-        let line = "faults: \(injected) injected, \(recovered) recovered without braid down, \(lost) connections lost on healthy WANs"
+        let line =
+            "faults: \(injected) injected, \(recovered) recovered without braid down, \(lost) connections lost on healthy WANs"
         return (line, recovered == outcomes.count && lost == 0 && injected == outcomes.count)
     }
 }

@@ -43,7 +43,8 @@ final class KernelFaultSuite: @unchecked Sendable {
     }
 
     static func startDaemon(lab: Lab, braid: String, configPath: String) async throws -> LabDaemon {
-        let daemon = try LabDaemon(lab: lab, binary: braid, configPath: configPath, extraArguments: ["--resync-interval", resyncInterval])
+        let daemon = try LabDaemon(
+            lab: lab, binary: braid, configPath: configPath, extraArguments: ["--resync-interval", resyncInterval])
         try await daemon.waitForLog("running")
         return daemon
     }
@@ -81,8 +82,9 @@ final class KernelFaultSuite: @unchecked Sendable {
 
     func run(_ fault: Fault) async -> Outcome {
         var notes: [String] = []
-        var outcome = Outcome(letter: fault.letter, name: fault.name, injected: false, recovered: false, recoveryTime: nil,
-                              flowsOpened: 0, flowsLost: 0, notes: [])
+        var outcome = Outcome(
+            letter: fault.letter, name: fault.name, injected: false, recovered: false, recoveryTime: nil,
+            flowsOpened: 0, flowsLost: 0, notes: [])
         var flows: [(flow: LongLivedFlow, wan: String)] = []
         do {
             flows = try await openFlowsOnEveryWan()
@@ -94,12 +96,15 @@ final class KernelFaultSuite: @unchecked Sendable {
             let converged = try await waitForReference(since: injectedAt, notes: &notes)
             // What the daemon said about it: repairs, flushes, verdicts, errors.
             let said = (daemon === daemonBefore ? Array(daemon.log.dropFirst(logBefore)) : daemon.log).map(\.text)
-                .filter { line in ["repaired", "flushed", "is down", "error", "warning", "adopted"].contains { line.contains($0) } }
+                .filter { line in
+                    ["repaired", "flushed", "is down", "error", "warning", "adopted"].contains { line.contains($0) }
+                }
             for line in said.prefix(4) { notes.append("daemon: " + String(line.prefix(220))) }
             outcome.recoveryTime = converged
             var recovered = checksPassed && converged != nil
             if !daemon.isRunning {
-                notes.append("the daemon is not running:\n\(daemon.logText.split(separator: "\n").suffix(5).joined(separator: "\n"))")
+                notes.append(
+                    "the daemon is not running:\n\(daemon.logText.split(separator: "\n").suffix(5).joined(separator: "\n"))")
                 recovered = false
             }
             let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30)
@@ -138,7 +143,8 @@ final class KernelFaultSuite: @unchecked Sendable {
         var lost: [String] = []
         for (index, entry) in flows.enumerated() {
             let answers = entry.flow.stop()
-            let broken = answers.contains { $0.hasPrefix("failed") } || answers.count <= before[index]
+            let broken =
+                answers.contains { $0.hasPrefix("failed") } || answers.count <= before[index]
                 || answers.contains { lab.wan(forPeer: $0)?.name != entry.wan }
             if broken { lost.append("\(entry.wan): \(answers.last ?? "no answer")") }
         }
@@ -162,12 +168,15 @@ final class KernelFaultSuite: @unchecked Sendable {
     /// The lines each part of the snapshot gained (+) or lost (-) against the reference.
     static func lineDifferences(_ current: KernelSnapshot, _ reference: KernelSnapshot, limit: Int = 12) -> String {
         var out: [String] = []
-        for (name, now, then) in [("ruleset", current.ruleset, reference.ruleset), ("rules", current.rules, reference.rules),
-                                  ("routes", current.routes, reference.routes), ("sysctls", current.sysctls, reference.sysctls)] where now != then {
+        for (name, now, then) in [
+            ("ruleset", current.ruleset, reference.ruleset), ("rules", current.rules, reference.rules),
+            ("routes", current.routes, reference.routes), ("sysctls", current.sysctls, reference.sysctls),
+        ] where now != then {
             let nowLines = now.split(separator: "\n").map(String.init), thenLines = then.split(separator: "\n").map(String.init)
             let lost = thenLines.filter { !nowLines.contains($0) }, gained = nowLines.filter { !thenLines.contains($0) }
-            out.append("\(name): \(lost.count) line(s) missing, \(gained.count) extra"
-                       + (lost.isEmpty && gained.isEmpty ? " (same lines, other order)" : ""))
+            out.append(
+                "\(name): \(lost.count) line(s) missing, \(gained.count) extra"
+                    + (lost.isEmpty && gained.isEmpty ? " (same lines, other order)" : ""))
             out += lost.prefix(limit).map { "  - \($0.trimmingCharacters(in: .whitespaces))" }
             out += gained.prefix(limit).map { "  + \($0.trimmingCharacters(in: .whitespaces))" }
         }
@@ -198,7 +207,8 @@ final class KernelFaultSuite: @unchecked Sendable {
     func otherConfig(weights: [Int], file: String) throws -> String {
         let entries = (0..<20_000).map { "10.\(100 + $0 / 65536).\(($0 / 256) % 256).\($0 % 256)" }.joined(separator: "\n")
         _ = try lab.writeFile("\(file).set", entries + "\n")
-        let yaml = lab.configYAML(weights: weights, extraWanKeys: ["health": Self.health])
+        let yaml =
+            lab.configYAML(weights: weights, extraWanKeys: ["health": Self.health])
             + "sets:\n  big: { file: \(file).set }\nrules:\n  - name: big\n    destination_set: big\n    use: [isp3, balance]\n"
         return try lab.writeFile("\(file).yaml", yaml)
     }
@@ -211,127 +221,139 @@ final class KernelFaultSuite: @unchecked Sendable {
 
     // MARK: - The faults
 
-    static var all: [Fault] { [
-        Fault(letter: "a", name: "nft flush ruleset") { suite, _ in
-            try suite.lab.router.run(["nft", "flush", "ruleset"])
-            return true
-        },
-        Fault(letter: "b", name: "delete all of Braid's ip rules") { suite, notes in
-            let priorities = try suite.braidRulePriorities()
-            guard !priorities.isEmpty else {
-                notes.append("no protocol-213 ip rules found to delete")
-                return false
-            }
-            try suite.lab.router.ip(priorities.map { ["rule", "del", "priority", "\($0)"] })
-            notes.append("deleted \(priorities.count) rules (priorities \(priorities.map(String.init).joined(separator: ",")))")
-            return true
-        },
-        Fault(letter: "c", name: "delete a WAN's default route in its table") { suite, notes in
-            let table = try suite.routeTable(of: suite.lab.wans[1])
-            try suite.lab.router.ip([["route", "del", "default", "table", table]])
-            notes.append("deleted the default route of table \(table) (isp2)")
-            return true
-        },
-        Fault(letter: "d", name: "SIGKILL `braid apply` of another config during its nft load; re-apply") { suite, notes in
-            try await suite.killApplyDuringNftLoad(notes: &notes)
-        },
-        Fault(letter: "e", name: "two `braid apply` at once, then re-apply") { suite, notes in
-            let first = try suite.otherConfig(weights: [3, 1, 1], file: "concurrent1")
-            let second = try suite.otherConfig(weights: [1, 1, 3], file: "concurrent2")
-            async let one = Task.detached { try suite.apply(first) }.value
-            async let two = Task.detached { try suite.apply(second) }.value
-            let results = try await [one, two]
-            var passed = true
-            let waited = results.filter { $0.text.contains("waiting for") }.count
-            notes.append(waited > 0 ? "one apply waited for the other's lock" : "neither apply reported waiting for the lock")
-            for (index, result) in results.enumerated() where result.ending != .exited(0) {
-                notes.append("concurrent apply \(index + 1): \(result.endingDescription): \(BadInputSuite.excerpt(result))")
-                passed = false
-            }
-            let again = try suite.apply(suite.configPath)
-            if again.ending != .exited(0) {
-                notes.append("re-apply of the running config: \(again.endingDescription): \(BadInputSuite.excerpt(again))")
-                passed = false
-            }
-            return passed
-        },
-        Fault(letter: "f", name: "garbage state.json, then SIGHUP; `braid status` must work") { suite, notes in
-            let path = suite.lab.stateDirectory + "/state.json"
-            try Data("{\"wans\": [\u{1b}[31m garbage \u{0}".utf8 + (0..<512).map { UInt8($0 % 256) }).write(to: URL(fileURLWithPath: path))
-            let skip = suite.daemon.log.count
-            suite.daemon.signal(SIGHUP)
-            try await suite.daemon.waitForLog("SIGHUP", after: skip, timeout: .seconds(10))
-            let (result, found) = try suite.status()
-            guard result.ending == .exited(0), found else {
-                notes.append("braid status: \(result.endingDescription), daemon found: \(found): \(BadInputSuite.excerpt(result))")
-                return false
-            }
-            return true
-        },
-        Fault(letter: "g", name: "rm -rf the state directory; `braid status` finds the daemon again") { suite, notes in
-            try FileManager.default.removeItem(atPath: suite.lab.stateDirectory)
-            let removedAt = ContinuousClock.now
-            // Within the resync interval (1 s), with slack for a loaded machine.
-            while ContinuousClock.now - removedAt < .seconds(5) {
-                let (result, found) = try suite.status()
-                if result.ending == .exited(0) && found {
-                    notes.append("status found the daemon after \(KernelFaultSuite.format(ContinuousClock.now - removedAt))")
-                    return true
+    static var all: [Fault] {
+        [
+            Fault(letter: "a", name: "nft flush ruleset") { suite, _ in
+                try suite.lab.router.run(["nft", "flush", "ruleset"])
+                return true
+            },
+            Fault(letter: "b", name: "delete all of Braid's ip rules") { suite, notes in
+                let priorities = try suite.braidRulePriorities()
+                guard !priorities.isEmpty else {
+                    notes.append("no protocol-213 ip rules found to delete")
+                    return false
                 }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let (result, _) = try suite.status()
-            notes.append("braid status did not find the daemon within 5 s: \(result.endingDescription): \(BadInputSuite.excerpt(result))")
-            return false
-        },
-        Fault(letter: "h", name: "SIGKILL the daemon and restart it") { suite, notes in
-            let daemon = try await suite.restartDaemon()
-            try await Task.sleep(for: .milliseconds(300))
-            guard daemon.logText.contains("adopted the installed Braid state unchanged") else {
-                notes.append("the restarted daemon did not adopt unchanged:\n\(daemon.logText.split(separator: "\n").prefix(6).joined(separator: "\n"))")
+                try suite.lab.router.ip(priorities.map { ["rule", "del", "priority", "\($0)"] })
+                notes.append(
+                    "deleted \(priorities.count) rules (priorities \(priorities.map(String.init).joined(separator: ",")))")
+                return true
+            },
+            Fault(letter: "c", name: "delete a WAN's default route in its table") { suite, notes in
+                let table = try suite.routeTable(of: suite.lab.wans[1])
+                try suite.lab.router.ip([["route", "del", "default", "table", table]])
+                notes.append("deleted the default route of table \(table) (isp2)")
+                return true
+            },
+            Fault(letter: "d", name: "SIGKILL `braid apply` of another config during its nft load; re-apply") { suite, notes in
+                try await suite.killApplyDuringNftLoad(notes: &notes)
+            },
+            Fault(letter: "e", name: "two `braid apply` at once, then re-apply") { suite, notes in
+                let first = try suite.otherConfig(weights: [3, 1, 1], file: "concurrent1")
+                let second = try suite.otherConfig(weights: [1, 1, 3], file: "concurrent2")
+                async let one = Task.detached { try suite.apply(first) }.value
+                async let two = Task.detached { try suite.apply(second) }.value
+                let results = try await [one, two]
+                var passed = true
+                let waited = results.filter { $0.text.contains("waiting for") }.count
+                notes.append(waited > 0 ? "one apply waited for the other's lock" : "neither apply reported waiting for the lock")
+                for (index, result) in results.enumerated() where result.ending != .exited(0) {
+                    notes.append("concurrent apply \(index + 1): \(result.endingDescription): \(BadInputSuite.excerpt(result))")
+                    passed = false
+                }
+                let again = try suite.apply(suite.configPath)
+                if again.ending != .exited(0) {
+                    notes.append("re-apply of the running config: \(again.endingDescription): \(BadInputSuite.excerpt(again))")
+                    passed = false
+                }
+                return passed
+            },
+            Fault(letter: "f", name: "garbage state.json, then SIGHUP; `braid status` must work") { suite, notes in
+                let path = suite.lab.stateDirectory + "/state.json"
+                try Data("{\"wans\": [\u{1b}[31m garbage \u{0}".utf8 + (0..<512).map { UInt8($0 % 256) }).write(
+                    to: URL(fileURLWithPath: path))
+                let skip = suite.daemon.log.count
+                suite.daemon.signal(SIGHUP)
+                try await suite.daemon.waitForLog("SIGHUP", after: skip, timeout: .seconds(10))
+                let (result, found) = try suite.status()
+                guard result.ending == .exited(0), found else {
+                    notes.append(
+                        "braid status: \(result.endingDescription), daemon found: \(found): \(BadInputSuite.excerpt(result))")
+                    return false
+                }
+                return true
+            },
+            Fault(letter: "g", name: "rm -rf the state directory; `braid status` finds the daemon again") { suite, notes in
+                try FileManager.default.removeItem(atPath: suite.lab.stateDirectory)
+                let removedAt = ContinuousClock.now
+                // Within the resync interval (1 s), with slack for a loaded machine.
+                while ContinuousClock.now - removedAt < .seconds(5) {
+                    let (result, found) = try suite.status()
+                    if result.ending == .exited(0) && found {
+                        notes.append("status found the daemon after \(KernelFaultSuite.format(ContinuousClock.now - removedAt))")
+                        return true
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let (result, _) = try suite.status()
+                notes.append(
+                    "braid status did not find the daemon within 5 s: \(result.endingDescription): \(BadInputSuite.excerpt(result))"
+                )
                 return false
-            }
-            return true
-        },
-        Fault(letter: "i", name: "a second `braid run` on the same state directory") { suite, notes in
-            let before = try KernelFaultSuite.snapshot(suite.lab)
-            let second = try LabDaemon(lab: suite.lab, binary: suite.braid, configPath: suite.configPath,
-                                       extraArguments: ["--resync-interval", KernelFaultSuite.resyncInterval])
-            let started = ContinuousClock.now
-            while second.isRunning && ContinuousClock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
-            var passed = true
-            if second.isRunning {
-                notes.append("the second daemon was still running after 10 s")
-                second.kill9()
-                passed = false
-            } else {
-                let status = await second.stop()
-                let message = second.logText.split(separator: "\n").last.map(String.init) ?? ""
-                notes.append("second daemon: exit \(status): \(message.prefix(160))")
-                if status == 0 || message.isEmpty { passed = false }
-            }
-            if try KernelFaultSuite.snapshot(suite.lab) != before {
-                notes.append("the second daemon changed the kernel")
-                passed = false
-            }
-            return passed
-        },
-        Fault(letter: "j", name: "SIGHUP with an invalid config") { suite, notes in
-            let invalid = suite.configText.replacingOccurrences(of: "weight: 1", with: "weight: heavy")
-            try invalid.write(toFile: suite.configPath, atomically: true, encoding: .utf8)
-            defer { try? suite.configText.write(toFile: suite.configPath, atomically: true, encoding: .utf8) }
-            let skip = suite.daemon.log.count
-            suite.daemon.signal(SIGHUP)
-            do {
-                try await suite.daemon.waitForLog("invalid", after: skip, timeout: .seconds(10))
-            } catch {
-                notes.append("the daemon did not log that the new config is invalid")
-                return false
-            }
-            try await Task.sleep(for: .milliseconds(300))
-            return suite.daemon.isRunning
-        },
-    ] }
+            },
+            Fault(letter: "h", name: "SIGKILL the daemon and restart it") { suite, notes in
+                let daemon = try await suite.restartDaemon()
+                try await Task.sleep(for: .milliseconds(300))
+                guard daemon.logText.contains("adopted the installed Braid state unchanged") else {
+                    notes.append(
+                        "the restarted daemon did not adopt unchanged:\n\(daemon.logText.split(separator: "\n").prefix(6).joined(separator: "\n"))"
+                    )
+                    return false
+                }
+                return true
+            },
+            Fault(letter: "i", name: "a second `braid run` on the same state directory") { suite, notes in
+                let before = try KernelFaultSuite.snapshot(suite.lab)
+                let second = try LabDaemon(
+                    lab: suite.lab, binary: suite.braid, configPath: suite.configPath,
+                    extraArguments: ["--resync-interval", KernelFaultSuite.resyncInterval])
+                let started = ContinuousClock.now
+                while second.isRunning && ContinuousClock.now - started < .seconds(10) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                var passed = true
+                if second.isRunning {
+                    notes.append("the second daemon was still running after 10 s")
+                    second.kill9()
+                    passed = false
+                } else {
+                    let status = await second.stop()
+                    let message = second.logText.split(separator: "\n").last.map(String.init) ?? ""
+                    notes.append("second daemon: exit \(status): \(message.prefix(160))")
+                    if status == 0 || message.isEmpty { passed = false }
+                }
+                if try KernelFaultSuite.snapshot(suite.lab) != before {
+                    notes.append("the second daemon changed the kernel")
+                    passed = false
+                }
+                return passed
+            },
+            Fault(letter: "j", name: "SIGHUP with an invalid config") { suite, notes in
+                let invalid = suite.configText.replacingOccurrences(of: "weight: 1", with: "weight: heavy")
+                try invalid.write(toFile: suite.configPath, atomically: true, encoding: .utf8)
+                defer { try? suite.configText.write(toFile: suite.configPath, atomically: true, encoding: .utf8) }
+                let skip = suite.daemon.log.count
+                suite.daemon.signal(SIGHUP)
+                do {
+                    try await suite.daemon.waitForLog("invalid", after: skip, timeout: .seconds(10))
+                } catch {
+                    notes.append("the daemon did not log that the new config is invalid")
+                    return false
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                return suite.daemon.isRunning
+            },
+        ]
+    }
 
     /// Priorities of the ip rules Braid installed (protocol 213).
     func braidRulePriorities() throws -> [Int] {
@@ -356,9 +378,10 @@ final class KernelFaultSuite: @unchecked Sendable {
 
     func killApplyDuringNftLoad(notes: inout [String]) async throws -> Bool {
         let other = try otherConfig(weights: [5, 3, 2], file: "killed")
-        let child = try ChildProcess(executable: TimedCommand.executablePath("ip"),
-                                     arguments: ["ip", "netns", "exec", lab.router.name, braid, "apply", "-c", other, "--state-dir", lab.stateDirectory],
-                                     mergeError: true)
+        let child = try ChildProcess(
+            executable: TimedCommand.executablePath("ip"),
+            arguments: ["ip", "netns", "exec", lab.router.name, braid, "apply", "-c", other, "--state-dir", lab.stateDirectory],
+            mergeError: true)
         RunningChildren.add(child.pid)
         defer { RunningChildren.remove(child.pid) }
         let drain = Thread { _ = ChildProcess.readAll(child.outputDescriptor) }
@@ -378,16 +401,23 @@ final class KernelFaultSuite: @unchecked Sendable {
         let stillRunning = child.isRunning
         child.signal(SIGKILL)
         let status = child.wait()
-        notes.append(nftPid == nil ? "apply ended before any nft child was seen (exit \(status))"
-                     : "killed apply \(delay) ms after its nft child \(nftPid!) started\(stillRunning ? "" : " (it had already exited)")")
+        notes.append(
+            nftPid == nil
+                ? "apply ended before any nft child was seen (exit \(status))"
+                : "killed apply \(delay) ms after its nft child \(nftPid!) started\(stillRunning ? "" : " (it had already exited)")"
+        )
         if let nftPid {
             let orphanDeadline = ContinuousClock.now + .seconds(10)
             while processExists(nftPid) && ContinuousClock.now < orphanDeadline { try await Task.sleep(for: .milliseconds(10)) }
         }
         let afterKill = try Self.snapshot(lab)
-        notes.append(afterKill == reference ? "after the kill the kernel was still the reference"
-                     : "after the kill the kernel differed from the reference in: "
-                        + Self.lineDifferences(afterKill, reference, limit: 0).split(separator: "\n").map { $0.split(separator: ":")[0] }.joined(separator: ", "))
+        notes.append(
+            afterKill == reference
+                ? "after the kill the kernel was still the reference"
+                : "after the kill the kernel differed from the reference in: "
+                    + Self.lineDifferences(afterKill, reference, limit: 0).split(separator: "\n").map {
+                        $0.split(separator: ":")[0]
+                    }.joined(separator: ", "))
         let again = try apply(configPath)
         guard again.ending == .exited(0) else {
             notes.append("re-apply of the running config: \(again.endingDescription): \(BadInputSuite.excerpt(again))")

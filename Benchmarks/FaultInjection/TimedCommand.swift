@@ -69,7 +69,8 @@ enum TimedCommand {
 
     static func executablePath(_ name: String) -> String {
         guard !name.contains("/") else { return name }
-        for directory in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+        for directory in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
             return "\(directory)/\(name)"
         }
         return name
@@ -90,8 +91,9 @@ func childProcesses(of pid: Int32) -> [(pid: Int32, name: String, arguments: [St
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
     return entries.compactMap { entry -> (pid: Int32, name: String, arguments: [String])? in
         guard let candidate = Int32(entry),
-              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return nil }
         // Fields after the command name: state, ppid, …
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 1, Int32(fields[1]) == pid else { return nil }

@@ -58,11 +58,15 @@ struct PolicyScaleBenchmark {
         try applier.down()
         let alternatingStarted = ContinuousClock.now
         try applier.apply(alternating)
-        print(row("apply, cold, 10,000 alternating rules + 100k set", (ContinuousClock.now - alternatingStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
+        print(
+            row(
+                "apply, cold, 10,000 alternating rules + 100k set", (ContinuousClock.now - alternatingStarted).inMilliseconds,
+                "ms", baseline: coldTimes[0]))
         var alternatingReplans: [Double] = []
         for round in 0..<(2 * repetitions) {
             let started = ContinuousClock.now
-            let report = try applier.apply(alternating, availability: round % 2 == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
+            let report = try applier.apply(
+                alternating, availability: round % 2 == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
             alternatingReplans.append((ContinuousClock.now - started).inMilliseconds)
             for case .loadRuleset(let transaction, _) in report.performed where transaction.operations.contains(.flushTable) {
                 print("  warning: the re-plan reloaded the whole table")
@@ -71,8 +75,9 @@ struct PolicyScaleBenchmark {
         print(row("re-plan, 10,000 alternating rules (WAN down/up)", median(alternatingReplans), "ms", baseline: coldTimes[0]))
         var weightChanges: [Double] = []
         for round in 0..<(2 * repetitions) {
-            let weighted = try ConfigLoader.parse(lab.configYAML(weights: round % 2 == 0 ? [3, 1] : [1, 1])
-                                                  + policy(ruleCount: 10_000, setFile: setFile, alternating: true))
+            let weighted = try ConfigLoader.parse(
+                lab.configYAML(weights: round % 2 == 0 ? [3, 1] : [1, 1])
+                    + policy(ruleCount: 10_000, setFile: setFile, alternating: true))
             let started = ContinuousClock.now
             try applier.apply(weighted)
             weightChanges.append((ContinuousClock.now - started).inMilliseconds)
@@ -81,11 +86,15 @@ struct PolicyScaleBenchmark {
         let alternatingFacts = try kernel.readHostFacts()
         let loaded = try GatewayPlanner.plan(alternating, host: alternatingFacts).ruleset.render()
         let diffStarted = ContinuousClock.now
-        let replanned = try GatewayPlanner.plan(alternating, host: alternatingFacts, availability: WanAvailability(unavailable: ["isp1"]))
+        let replanned = try GatewayPlanner.plan(
+            alternating, host: alternatingFacts, availability: WanAvailability(unavailable: ["isp1"]))
         let planned = ContinuousClock.now
         let update = TableUpdate.inPlace(from: loaded, to: replanned.ruleset.render())
         print(row("  of which planning (pure)", (planned - diffStarted).inMilliseconds, "ms", baseline: coldTimes[0]))
-        print(row("  of which rendering and diffing (pure)", (ContinuousClock.now - planned).inMilliseconds, "ms", baseline: coldTimes[0]))
+        print(
+            row(
+                "  of which rendering and diffing (pure)", (ContinuousClock.now - planned).inMilliseconds, "ms",
+                baseline: coldTimes[0]))
         print("  in-place update: \(update?.transaction.renderedByteCount ?? 0) bytes for a table of \(loaded.utf8.count) bytes")
         try applier.down()
         try applier.apply(large)
@@ -149,10 +158,16 @@ struct PolicyScaleBenchmark {
             let address = 0x0a64_0000 + UInt32(index)
             if alternating && index % 2 == 1 {
                 // 198.18.0.0/15 onwards (benchmarking addresses): none is the lab's server.
-                lines += ["  - name: site-\(index)", "    destination: \(IPv4Address(0xc612_0000 + UInt32(index)))", "    use: [isp2, balance]"]
+                lines += [
+                    "  - name: site-\(index)", "    destination: \(IPv4Address(0xc612_0000 + UInt32(index)))",
+                    "    use: [isp2, balance]",
+                ]
                 continue
             }
-            lines += ["  - name: host-\(index)", "    source: \(IPv4Address(address))", "    use: [\(index % 2 == 0 ? "isp1" : "isp2")]"]
+            lines += [
+                "  - name: host-\(index)", "    source: \(IPv4Address(address))",
+                "    use: [\(index % 2 == 0 ? "isp1" : "isp2")]",
+            ]
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -172,14 +187,18 @@ struct PolicyScaleBenchmark {
 
     static func iperf(_ lab: Lab) throws -> Double {
         let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
-        let server = try ChildProcess(executable: ip, arguments: ["ip", "netns", "exec", lab.internet.name, "iperf3", "-s", "-1", "-B", "\(Lab.serverAddress)"], mergeError: true)
+        let server = try ChildProcess(
+            executable: ip,
+            arguments: ["ip", "netns", "exec", lab.internet.name, "iperf3", "-s", "-1", "-B", "\(Lab.serverAddress)"],
+            mergeError: true)
         Thread.sleep(forTimeInterval: 0.3)
         let output = try lab.lanHosts[0].run(["iperf3", "-c", "\(Lab.serverAddress)", "-t", "3", "-J"])
         server.signal(SIGTERM)
         server.wait()
         guard let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-              let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
-              let bits = received["bits_per_second"] as? Double else { throw LabError("iperf3 gave no result: \(output.prefix(300))") }
+            let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
+            let bits = received["bits_per_second"] as? Double
+        else { throw LabError("iperf3 gave no result: \(output.prefix(300))") }
         return bits / 1e9
     }
 
@@ -190,7 +209,8 @@ struct PolicyScaleBenchmark {
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.isEmpty
+            ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
 }

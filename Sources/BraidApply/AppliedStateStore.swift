@@ -1,6 +1,7 @@
 import BraidKernel
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,8 +33,10 @@ public struct AppliedState: Sendable, Equatable, Codable {
     /// after a load.
     public var tableDigest: String?
 
-    public init(originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
-                objects: [String: [String]]? = nil, setDigests: [String: String]? = nil) {
+    public init(
+        originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
+        objects: [String: [String]]? = nil, setDigests: [String: String]? = nil
+    ) {
         self.originalSysctls = originalSysctls
         self.rulesetSource = rulesetSource
         self.rulesetFingerprint = rulesetFingerprint
@@ -85,9 +88,12 @@ public struct AppliedStateStore: Sendable {
         }
         let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
         let moved = rename(path, aside) == 0
-        return (memory.state, "Braid's state file \(path) is not valid; "
-            + (moved ? "moved it to \(aside) and" : "could not move it aside (\(PosixError.current().reason));")
-            + " treating it as missing (Braid reads what is installed instead)")
+        return (
+            memory.state,
+            "Braid's state file \(path) is not valid; "
+                + (moved ? "moved it to \(aside) and" : "could not move it aside (\(PosixError.current().reason));")
+                + " treating it as missing (Braid reads what is installed instead)"
+        )
     }
 
     /// The last saved state, or nil; see `loadReporting`.

@@ -24,7 +24,8 @@ struct ApplyDiff: Sendable {
             source = desired.ruleset.render()
             // The same text needs no update (and parsing it twice would slow every unchanged re-apply).
             if table != nil, let stored, let loaded = stored.rulesetSource, loaded != source,
-               stored.rulesetFingerprint == table?.fingerprint {
+                stored.rulesetFingerprint == table?.fingerprint
+            {
                 inPlaceCandidate = TableUpdate.inPlace(from: loaded, to: source)
             }
         }
@@ -48,8 +49,11 @@ struct ApplyDiff: Sendable {
     var loadsRuleset: Bool { steps.contains { if case .loadRuleset = $0 { true } else { false } } }
 
     init(_ observation: ApplyObservation, desired: DesiredState, availability: WanAvailability = .allAvailable) {
-        self.init(observation, target: Target(desired: desired, availability: availability, stored: observation.stored,
-                                              table: observation.kernel.table))
+        self.init(
+            observation,
+            target: Target(
+                desired: desired, availability: availability, stored: observation.stored,
+                table: observation.kernel.table))
     }
 
     init(_ observation: ApplyObservation, target: Target) {
@@ -78,9 +82,11 @@ struct ApplyDiff: Sendable {
             kernel.table?.maps = names.maps
             kernel.table?.sets = names.sets
         }
-        steps = KernelChangeSet.steps(from: kernel, to: desired, sysctls: observation.sysctls, rulesetUnchanged: rulesetUnchanged,
-                                      keptSets: keptSets, previousSource: previousSource,
-                                      inPlace: Self.inPlaceUpdate(observation, target)) + restores
+        steps =
+            KernelChangeSet.steps(
+                from: kernel, to: desired, sysctls: observation.sysctls, rulesetUnchanged: rulesetUnchanged,
+                keptSets: keptSets, previousSource: previousSource,
+                inPlace: Self.inPlaceUpdate(observation, target)) + restores
         reloadedToBeSure = observation.verification.unverifiable && !steps.isEmpty
 
         // Only when this apply learned an original the file does not hold yet: on a failover
@@ -92,8 +98,10 @@ struct ApplyDiff: Sendable {
         }
 
         state.rulesetSource = target.source
-        state.objects = ["set": desired.ruleset.sets.map(\.name), "map": desired.ruleset.maps.map(\.name),
-                         "counter": desired.ruleset.counters.map(\.name)]
+        state.objects = [
+            "set": desired.ruleset.sets.map(\.name), "map": desired.ruleset.maps.map(\.name),
+            "counter": desired.ruleset.counters.map(\.name),
+        ]
         state.setDigests = digests
         state.unavailableWans = target.availability.unavailable.sorted()
         state.wanSlots = Dictionary(uniqueKeysWithValues: desired.wans.map { ($0.name, $0.slot) })
@@ -137,7 +145,8 @@ struct ApplyDiff: Sendable {
     /// table is verifiably still what Braid loaded.
     static func inPlaceUpdate(_ observation: ApplyObservation, _ target: Target) -> TableUpdate? {
         guard let update = target.inPlaceCandidate, observation.kernel.table != nil,
-              !rulesetUnchanged(observation, target) else { return nil }
+            !rulesetUnchanged(observation, target)
+        else { return nil }
         // No transaction since Braid's own load: the table is that load, whether or not a digest was recorded.
         if observation.stored?.rulesetGeneration == observation.generation { return update }
         return observation.inPlaceVerification?.intact == true ? update : nil

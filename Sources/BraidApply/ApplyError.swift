@@ -26,9 +26,11 @@ public enum ApplyError: Error, Sendable, CustomStringConvertible {
         case .kernel(let error):
             return "\(error)\nnothing was changed"
         case .stepFailed(let step, let error, let rollbackFailures):
-            let outcome = rollbackFailures.isEmpty
+            let outcome =
+                rollbackFailures.isEmpty
                 ? "every earlier step was undone; the kernel is as it was before"
-                : "undoing earlier steps also failed, the kernel may be partly changed:\n  " + rollbackFailures.joined(separator: "\n  ")
+                : "undoing earlier steps also failed, the kernel may be partly changed:\n  "
+                    + rollbackFailures.joined(separator: "\n  ")
                     + "\nrun `braid apply` again (it reads what is installed and converges), or `braid down` to remove everything Braid installed"
             return "apply failed at step \"\(step)\": \(error)\n\(outcome)"
         case .verificationFailed(let remaining):

@@ -53,17 +53,19 @@ extension GatewayApplier {
         }
         observation.generation = try kernel.readRulesetGeneration()
         if ApplyDiff.tableLooksUnchanged(observation, target) {
-            observation.verification = try TableVerification.check(kernel: kernel, generation: observation.generation,
-                                                                   recordedGeneration: observation.stored?.rulesetGeneration,
-                                                                   recordedDigest: observation.stored?.tableDigest)
+            observation.verification = try TableVerification.check(
+                kernel: kernel, generation: observation.generation,
+                recordedGeneration: observation.stored?.rulesetGeneration,
+                recordedDigest: observation.stored?.tableDigest)
         }
         if ApplyDiff.needsTableListing(observation, target) {
             observation.tableListing = .some(try kernel.readTableListing())
         }
         if ApplyDiff.needsInPlaceVerification(observation, target) {
-            observation.inPlaceVerification = try TableVerification.check(kernel: kernel, generation: observation.generation,
-                                                                          recordedGeneration: observation.stored?.rulesetGeneration,
-                                                                          recordedDigest: observation.stored?.tableDigest)
+            observation.inPlaceVerification = try TableVerification.check(
+                kernel: kernel, generation: observation.generation,
+                recordedGeneration: observation.stored?.rulesetGeneration,
+                recordedDigest: observation.stored?.tableDigest)
         }
         if ApplyDiff.needsObjectNames(observation, target) {
             observation.objectNames = try kernel.readObjectNames()

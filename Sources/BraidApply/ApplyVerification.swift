@@ -7,8 +7,10 @@ extension GatewayApplier {
     /// kernel silently did not take (a route it dropped, a sysctl reset) fails here rather than
     /// being recorded as done. Returns the state saved.
     @discardableResult
-    func verifyAndRecord(_ diff: ApplyDiff, observed observation: ApplyObservation, config: Config,
-                         warnings: inout [String]) throws(ApplyError) -> AppliedState {
+    func verifyAndRecord(
+        _ diff: ApplyDiff, observed observation: ApplyObservation, config: Config,
+        warnings: inout [String]
+    ) throws(ApplyError) -> AppliedState {
         let desired = diff.target.desired
         var state = diff.stateToRecord
         do {
@@ -17,8 +19,10 @@ extension GatewayApplier {
             let remaining = Self.remainingSteps(after: after, sysctls: sysctls, desired: desired)
             guard remaining.isEmpty else { throw ApplyError.verificationFailed(remaining) }
             state.rulesetFingerprint = after.table?.fingerprint
-            let record = diff.loadsRuleset
-                ? try TableVerification.afterLoad(kernel: kernel, generationBefore: observation.generation, ruleset: desired.ruleset)
+            let record =
+                diff.loadsRuleset
+                ? try TableVerification.afterLoad(
+                    kernel: kernel, generationBefore: observation.generation, ruleset: desired.ruleset)
                 : observation.verification.record(keeping: observation.stored)
             state.rulesetGeneration = record.generation
             state.tableDigest = record.digest

@@ -43,21 +43,27 @@ public struct GatewayApplier: Sendable {
     }
 
     /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
-    public func plan(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> DesiredState {
+    public func plan(
+        _ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false
+    ) throws(ApplyError) -> DesiredState {
         let previousSlots: [String: Int]
         do {
             let observed = try kernel.readState(layout: config.kernel)
             previousSlots = Self.previousSlots(config, stored: store.load(), observed: observed)
         } catch { throw .kernel(error) }
-        return try plan(config, availability: availability, previousSlots: previousSlots, missingInterfacesAreDown: missingInterfacesAreDown)
+        return try plan(
+            config, availability: availability, previousSlots: previousSlots, missingInterfacesAreDown: missingInterfacesAreDown)
     }
 
-    func plan(_ config: Config, availability: WanAvailability, previousSlots: [String: Int], missingInterfacesAreDown: Bool) throws(ApplyError) -> DesiredState {
+    func plan(
+        _ config: Config, availability: WanAvailability, previousSlots: [String: Int], missingInterfacesAreDown: Bool
+    ) throws(ApplyError) -> DesiredState {
         let facts: HostFacts
         do { facts = try kernel.readHostFacts() } catch { throw .kernel(error) }
         do {
-            return try GatewayPlanner.plan(config, host: facts, availability: availability, previousSlots: previousSlots,
-                                           missingInterfacesAreDown: missingInterfacesAreDown)
+            return try GatewayPlanner.plan(
+                config, host: facts, availability: availability, previousSlots: previousSlots,
+                missingInterfacesAreDown: missingInterfacesAreDown)
         } catch { throw .plan(error) }
     }
 
@@ -75,15 +81,20 @@ public struct GatewayApplier: Sendable {
 
     /// `missingInterfacesAreDown`: see `GatewayPlanner.plan`; the daemon sets it after its first apply.
     @discardableResult
-    public func apply(_ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false) throws(ApplyError) -> Report {
+    public func apply(
+        _ config: Config, availability: WanAvailability = .allAvailable, missingInterfacesAreDown: Bool = false
+    ) throws(ApplyError) -> Report {
         var warnings: [String] = []
         let locked = try lock(&warnings)
         defer { if locked { store.changeLock.release() } }
         // One WAN's refused route or sysctl takes out only that WAN (WanIsolation.swift).
-        var report = try applyIsolatingWans(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
-                                            warnings: &warnings)
+        var report = try applyIsolatingWans(
+            config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
+            warnings: &warnings)
         // The early and the final save fail alike: say it once.
-        report.stateWarnings = warnings.reduce(into: []) { unique, warning in if !unique.contains(warning) { unique.append(warning) } }
+        report.stateWarnings = warnings.reduce(into: []) { unique, warning in
+            if !unique.contains(warning) { unique.append(warning) }
+        }
         return report
     }
 
@@ -105,10 +116,13 @@ public struct GatewayApplier: Sendable {
     /// One attempt, whole or nothing, with `availability` as given: observe → plan → diff →
     /// execute → verify and record, then flush the connections of WANs that left (and of the old
     /// marks, when the mark mask changed).
-    func applyLocked(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
-                     warnings: inout [String]) throws(ApplyError) -> Report {
-        let prepared = try prepare(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
-                                   warnings: &warnings)
+    func applyLocked(
+        _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
+        warnings: inout [String]
+    ) throws(ApplyError) -> Report {
+        let prepared = try prepare(
+            config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
+            warnings: &warnings)
         let diff = prepared.diff
         // Record the originals before touching anything, so a crash half-way still lets `down` restore them.
         if let early = diff.earlyState {
@@ -117,10 +131,13 @@ public struct GatewayApplier: Sendable {
         try perform(diff.steps, restoringStateTo: prepared.observation.stored, warnings: &warnings)
         try verifyAndRecord(diff, observed: prepared.observation, config: config, warnings: &warnings)
         let flush = flushRemovedWans(config, desired: diff.target.desired, previousSlots: prepared.previousSlots)
-        var report = Report(desired: diff.target.desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
-                            flushedConnections: flush.flushed, flushFailures: flush.failures, renumbering: prepared.renumbering)
+        var report = Report(
+            desired: diff.target.desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
+            flushedConnections: flush.flushed, flushFailures: flush.failures, renumbering: prepared.renumbering)
         if let renumbering = prepared.renumbering {
-            do { report.renumberedConnections = try renumbering.flush(kernel: kernel) } catch { report.renumberFailure = "\(error)" }
+            do { report.renumberedConnections = try renumbering.flush(kernel: kernel) } catch {
+                report.renumberFailure = "\(error)"
+            }
         }
         return report
     }
@@ -137,25 +154,32 @@ public struct GatewayApplier: Sendable {
 
     /// Observe, plan and diff: what an apply of `config` would change now. Changes nothing, the
     /// state file included; refuses a mark renumbering as `apply` would.
-    func prepare(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
-                 warnings: inout [String]) throws(ApplyError) -> PreparedApply {
+    func prepare(
+        _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
+        warnings: inout [String]
+    ) throws(ApplyError) -> PreparedApply {
         var observation = try observeInstalled(config, warnings: &warnings)
         let renumbering = try checkMarkRenumbering(config, observed: observation.kernel)
         let previousSlots = Self.previousSlots(config, stored: observation.stored, observed: observation.kernel)
-        let desired = try plan(config, availability: availability, previousSlots: previousSlots,
-                               missingInterfacesAreDown: missingInterfacesAreDown)
-        let target = ApplyDiff.Target(desired: desired, availability: availability, stored: observation.stored,
-                                      table: observation.kernel.table)
+        let desired = try plan(
+            config, availability: availability, previousSlots: previousSlots,
+            missingInterfacesAreDown: missingInterfacesAreDown)
+        let target = ApplyDiff.Target(
+            desired: desired, availability: availability, stored: observation.stored,
+            table: observation.kernel.table)
         do { try observe(&observation, for: target) } catch { throw .kernel(error) }
-        return PreparedApply(observation: observation, previousSlots: previousSlots, renumbering: renumbering,
-                             diff: ApplyDiff(observation, target: target))
+        return PreparedApply(
+            observation: observation, previousSlots: previousSlots, renumbering: renumbering,
+            diff: ApplyDiff(observation, target: target))
     }
 
     /// A removed WAN's connections can no longer leave by it (its mark is in no map): with
     /// flush_on_down they are deleted, so their clients reconnect through the remaining WANs.
     /// Returns removed WAN → entries deleted, and removed WAN → why they could not be.
-    private func flushRemovedWans(_ config: Config, desired: DesiredState,
-                                  previousSlots: [String: Int]) -> (flushed: [String: Int], failures: [String: String]) {
+    private func flushRemovedWans(
+        _ config: Config, desired: DesiredState,
+        previousSlots: [String: Int]
+    ) -> (flushed: [String: Int], failures: [String: String]) {
         var flushed: [String: Int] = [:]
         var failures: [String: String] = [:]
         guard config.flushOnDown else { return (flushed, failures) }
@@ -171,7 +195,9 @@ public struct GatewayApplier: Sendable {
     }
 
     /// Runs `steps` in order; on the first failure undoes the ones done, newest first.
-    func perform(_ steps: [KernelStep], restoringStateTo previousState: AppliedState?, warnings: inout [String]) throws(ApplyError) {
+    func perform(
+        _ steps: [KernelStep], restoringStateTo previousState: AppliedState?, warnings: inout [String]
+    ) throws(ApplyError) {
         var done: [KernelStep] = []
         for step in steps {
             do {

@@ -28,27 +28,31 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
     /// and the per-WAN counters in Braid's table.
     /// `stored`: the state file, for the slots (marks, tables) the WANs hold. `availability`: the
     /// running daemon's health verdicts, so SHARE is the split really installed.
-    public static func read(config: Config, kernel: any KernelPort, stored: AppliedState?,
-                            availability: WanAvailability = .allAvailable) throws(KernelError) -> GatewayStatus {
+    public static func read(
+        config: Config, kernel: any KernelPort, stored: AppliedState?,
+        availability: WanAvailability = .allAvailable
+    ) throws(KernelError) -> GatewayStatus {
         let facts = try kernel.readHostFacts()
         let observed = try kernel.readState(layout: config.kernel)
         let counters = try kernel.readCounters()
         let planningFacts = facts.fillingInMissingInterfaces(of: config, assumedUp: false).facts
-        let slots = WanSlotAssignment.assign(config.wans, previous: GatewayApplier.previousSlots(config, stored: stored, observed: observed),
-                                             capacity: config.kernel.markCapacity)
+        let slots = WanSlotAssignment.assign(
+            config.wans, previous: GatewayApplier.previousSlots(config, stored: stored, observed: observed),
+            capacity: config.kernel.markCapacity)
         let desired = try? GatewayPlanner.plan(config, host: planningFacts, availability: availability, previousSlots: slots)
         var wans: [WanStatus] = []
         for (index, wan) in config.wans.enumerated() {
             let slot = slots[wan.name]!
             let mark = config.kernel.mark(forSlot: slot)
             let planned = desired?.wans[index]
-            wans.append(WanStatus(
-                name: wan.name, interface: wan.interface, linkUp: facts.interfaces[wan.interface]?.isUp ?? false,
-                mark: hex(mark), table: config.kernel.table(forSlot: slot), weight: wan.weight,
-                share: planned.map { $0.splitShare == 0 ? "0" : "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
-                connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
-                received: counters["rx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0),
-                transmitted: counters["tx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0)))
+            wans.append(
+                WanStatus(
+                    name: wan.name, interface: wan.interface, linkUp: facts.interfaces[wan.interface]?.isUp ?? false,
+                    mark: hex(mark), table: config.kernel.table(forSlot: slot), weight: wan.weight,
+                    share: planned.map { $0.splitShare == 0 ? "0" : "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
+                    connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
+                    received: counters["rx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0),
+                    transmitted: counters["tx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0)))
         }
         return GatewayStatus(installed: observed.table != nil, wans: wans)
     }

@@ -12,10 +12,12 @@ public enum KernelChangeSet {
     /// in place so a re-plan does not reload 100,000 prefixes. `previousSource`: the table Braid
     /// loaded last, for the undo transaction. `inPlace`: the update from the table Braid loaded last
     /// (verified intact) to the desired one, when it needs no full reload; see `TableUpdate`.
-    public static func steps(from observed: ObservedKernelState, to desired: DesiredState,
-                             sysctls currentSysctls: [String: String], rulesetUnchanged: Bool,
-                             keptSets: Set<String> = [], previousSource: String? = nil,
-                             inPlace: TableUpdate? = nil) -> [KernelStep] {
+    public static func steps(
+        from observed: ObservedKernelState, to desired: DesiredState,
+        sysctls currentSysctls: [String: String], rulesetUnchanged: Bool,
+        keptSets: Set<String> = [], previousSource: String? = nil,
+        inPlace: TableUpdate? = nil
+    ) -> [KernelStep] {
         var steps: [KernelStep] = []
         var staleRoutes: [KernelStep] = []
         var staleRules: [KernelStep] = []
@@ -49,11 +51,14 @@ public enum KernelChangeSet {
             steps.append(.loadRuleset(transaction: inPlace.transaction, undo: inPlace.undo))
         } else if !rulesetUnchanged {
             let undo: NftTransaction? = observed.table.map { _ in
-                undoTransaction(desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource,
-                                previousCounters: observed.table?.counters ?? [])
+                undoTransaction(
+                    desired: desired.ruleset, keptSets: keptSets, previousSource: previousSource,
+                    previousCounters: observed.table?.counters ?? [])
             }
-            steps.append(.loadRuleset(transaction: transaction(replacing: observed.table, with: desired.ruleset, keptSets: keptSets),
-                                      undo: undo))
+            steps.append(
+                .loadRuleset(
+                    transaction: transaction(replacing: observed.table, with: desired.ruleset, keptSets: keptSets),
+                    undo: undo))
         }
 
         for setting in desired.sysctls {
@@ -68,7 +73,9 @@ public enum KernelChangeSet {
     /// are rebuilt; counters are kept (their totals are the history `braid status` shows), except
     /// those of WANs that are gone. Maps go before the chains their verdicts name, and chains
     /// before the counters their maps name: the kernel refuses to delete an object in use.
-    public static func transaction(replacing existing: ObservedTable?, with ruleset: NftablesRuleset, keptSets: Set<String> = []) -> NftTransaction {
+    public static func transaction(
+        replacing existing: ObservedTable?, with ruleset: NftablesRuleset, keptSets: Set<String> = []
+    ) -> NftTransaction {
         var operations: [NftOperation] = [.addTable]
         var kept: Set<String> = []
         if let existing {
@@ -90,8 +97,10 @@ public enum KernelChangeSet {
     /// deleted; the previous table re-adds their (identical) elements. A previous table that is
     /// not Braid's rendering (the kernel's listing, when the state file was lost) is loaded as
     /// nft listed it. Counters the load added (a new WAN's) go too; the others keep their totals.
-    static func undoTransaction(desired: NftablesRuleset, keptSets: Set<String>, previousSource: String?,
-                                previousCounters: [String]) -> NftTransaction {
+    static func undoTransaction(
+        desired: NftablesRuleset, keptSets: Set<String>, previousSource: String?,
+        previousCounters: [String]
+    ) -> NftTransaction {
         var operations: [NftOperation] = [.addTable, .flushTable]
         operations += desired.maps.map { .deleteMap($0.name) }
         operations += desired.sets.filter { !keptSets.contains($0.name) }.map { .deleteSet($0.name) }

@@ -22,17 +22,22 @@ public struct MarkRenumbering: Sendable, Equatable {
     public var newMask: UInt32
     public var oldMarks: [OldMark]
 
-    public var oldMasks: [UInt32] { oldMarks.map(\.mask).reduce(into: []) { masks, mask in if !masks.contains(mask) { masks.append(mask) } } }
+    public var oldMasks: [UInt32] {
+        oldMarks.map(\.mask).reduce(into: []) { masks, mask in if !masks.contains(mask) { masks.append(mask) } }
+    }
     public var openConnections: Int { oldMarks.map(\.connections).reduce(0, +) }
 
     /// The change from what is installed to `layout`, or nil when every installed fwmark rule
     /// already uses `layout.markMask` (or none is installed: after `down`, nothing is renumbered).
-    public static func find(observed: ObservedKernelState, layout: KernelLayoutConfig,
-                            kernel: any KernelPort) throws(KernelError) -> MarkRenumbering? {
+    public static func find(
+        observed: ObservedKernelState, layout: KernelLayoutConfig,
+        kernel: any KernelPort
+    ) throws(KernelError) -> MarkRenumbering? {
         var oldMarks: [OldMark] = []
         for rule in observed.policyRules {
             guard let mark = rule.fwmark, let mask = rule.fwmask, mask != layout.markMask,
-                  !oldMarks.contains(where: { $0.mark == mark && $0.mask == mask }) else { continue }
+                !oldMarks.contains(where: { $0.mark == mark && $0.mask == mask })
+            else { continue }
             oldMarks.append(OldMark(mark: mark, mask: mask, connections: try kernel.countConnections(mark: mark, mask: mask)))
         }
         return oldMarks.isEmpty ? nil : MarkRenumbering(newMask: layout.markMask, oldMarks: oldMarks)
@@ -64,7 +69,8 @@ public struct MarkRenumbering: Sendable, Equatable {
             entries, so clients reconnect at once), or `braid down && braid apply`
             """
         if oldMasks == [Self.earlierDefaultMask], newMask == KernelLayoutConfig.defaultMarkMask {
-            text += "\n(the default mask moved from \(hex(Self.earlierDefaultMask)) to \(hex(newMask)), off Tailscale's bits; "
+            text +=
+                "\n(the default mask moved from \(hex(Self.earlierDefaultMask)) to \(hex(newMask)), off Tailscale's bits; "
                 + "see \"Upgrading\" in docs/operations.md)"
         }
         return text
@@ -79,7 +85,9 @@ extension GatewayApplier {
     /// unless `renumberMarks` is set.
     func checkMarkRenumbering(_ config: Config, observed: ObservedKernelState) throws(ApplyError) -> MarkRenumbering? {
         let renumbering: MarkRenumbering?
-        do { renumbering = try MarkRenumbering.find(observed: observed, layout: config.kernel, kernel: kernel) } catch { throw .kernel(error) }
+        do { renumbering = try MarkRenumbering.find(observed: observed, layout: config.kernel, kernel: kernel) } catch {
+            throw .kernel(error)
+        }
         if let renumbering, renumbering.openConnections > 0, !renumberMarks { throw .markMaskChanged(renumbering) }
         return renumbering
     }

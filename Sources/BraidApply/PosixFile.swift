@@ -1,5 +1,6 @@
 import BraidKernel
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import BraidKernel
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -130,7 +131,8 @@ public enum StateLockError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .busy(let path, let holder, let waited):
-            let who = holder.map { "process \($0)\(Self.commandLine(of: $0).map { " (\($0))" } ?? "")" } ?? "another Braid command"
+            let who =
+                holder.map { "process \($0)\(Self.commandLine(of: $0).map { " (\($0))" } ?? "")" } ?? "another Braid command"
             return "\(who) holds \(path) and did not release it within \(waited.components.seconds) s; "
                 + "wait for it to finish, or stop it, then try again"
         case .cannotLock(let path, let reason):

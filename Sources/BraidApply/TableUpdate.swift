@@ -22,13 +22,16 @@ public struct TableUpdate: Sendable, Equatable {
     /// or either text is not Braid's rendering: then only a full reload will do. Also nil when
     /// nothing differs.
     public static func inPlace(from loadedSource: String, to desiredSource: String) -> TableUpdate? {
-        guard let loaded = RenderedTable(parsing: loadedSource), let desired = RenderedTable(parsing: desiredSource) else { return nil }
+        guard let loaded = RenderedTable(parsing: loadedSource), let desired = RenderedTable(parsing: desiredSource) else {
+            return nil
+        }
         return inPlace(from: loaded, to: desired)
     }
 
     public static func inPlace(from loaded: RenderedTable, to desired: RenderedTable) -> TableUpdate? {
         guard loaded.table == desired.table, let forward = transaction(from: loaded, to: desired),
-              let backward = transaction(from: desired, to: loaded) else { return nil }
+            let backward = transaction(from: desired, to: loaded)
+        else { return nil }
         return TableUpdate(transaction: forward.transaction, undo: backward.transaction, rewritten: forward.rewritten)
     }
 
@@ -38,7 +41,9 @@ public struct TableUpdate: Sendable, Equatable {
     }
 
     /// The transaction that turns `loaded` into `desired`, or nil when that needs a full reload.
-    private static func transaction(from loaded: RenderedTable, to desired: RenderedTable) -> (transaction: NftTransaction, rewritten: [String])? {
+    private static func transaction(
+        from loaded: RenderedTable, to desired: RenderedTable
+    ) -> (transaction: NftTransaction, rewritten: [String])? {
         var before: [Key: RenderedTable.Object] = [:]
         for object in loaded.objects {
             guard before.updateValue(object, forKey: Key(kind: object.kind, name: object.name)) == nil else { return nil }
@@ -75,13 +80,16 @@ public struct TableUpdate: Sendable, Equatable {
             guard let kind = kind(object) else { return nil }
             operations.append(.delete(kind, object.name))
         }
-        for object in loaded.objects where object.kind != "chain" && refilled.contains(Key(kind: object.kind, name: object.name)) {
+        for object in loaded.objects where object.kind != "chain" && refilled.contains(Key(kind: object.kind, name: object.name))
+        {
             guard let kind = kind(object), let flush = NftOperation.flush(kind, object.name) else { return nil }
             operations.append(flush)
         }
         // Declaring an existing object again adds its content; `render()` order puts maps and sets
         // before the chains that name them.
-        let written = desired.objects.filter { replaced.contains(Key(kind: $0.kind, name: $0.name)) || refilled.contains(Key(kind: $0.kind, name: $0.name)) }
+        let written = desired.objects.filter {
+            replaced.contains(Key(kind: $0.kind, name: $0.name)) || refilled.contains(Key(kind: $0.kind, name: $0.name))
+        }
         for object in written {
             guard let typed = NftablesObject(object) else { return nil }
             operations.append(.add(typed))

@@ -32,8 +32,10 @@ struct TableVerification {
         return elements + listingCostPerObject * (ruleset.sets.count + ruleset.maps.count + ruleset.chains.count)
     }
 
-    static func check(kernel: any KernelPort, generation: UInt64, recordedGeneration: UInt64?,
-                      recordedDigest: String?) throws(KernelError) -> TableVerification {
+    static func check(
+        kernel: any KernelPort, generation: UInt64, recordedGeneration: UInt64?,
+        recordedDigest: String?
+    ) throws(KernelError) -> TableVerification {
         if recordedGeneration == generation, let recordedDigest {
             return TableVerification(verified: (generation, recordedDigest))
         }
@@ -55,8 +57,10 @@ struct TableVerification {
 
     /// What to record after Braid loaded its table: the generation its load produced (only if
     /// no one else's transaction came in between) and, for a small table, the listing's digest.
-    static func afterLoad(kernel: any KernelPort, generationBefore: UInt64,
-                          ruleset: NftablesRuleset) throws(KernelError) -> (generation: UInt64?, digest: String?) {
+    static func afterLoad(
+        kernel: any KernelPort, generationBefore: UInt64,
+        ruleset: NftablesRuleset
+    ) throws(KernelError) -> (generation: UInt64?, digest: String?) {
         let generation = try kernel.readRulesetGeneration()
         // Braid's load is one transaction; anything more means someone else's came in between.
         guard generation == generationBefore &+ 1 else { return (nil, nil) }

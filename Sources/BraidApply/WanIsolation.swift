@@ -10,14 +10,17 @@ extension GatewayApplier {
     /// the other WANs' failover. The isolated WANs and why are in `report.desired.unusableReasons`.
     /// Failures no single WAN owns (the nft table, the ip rules) still fail the whole apply,
     /// leaving the kernel as it was.
-    func applyIsolatingWans(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
-                            warnings: inout [String]) throws(ApplyError) -> Report {
+    func applyIsolatingWans(
+        _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
+        warnings: inout [String]
+    ) throws(ApplyError) -> Report {
         var availability = availability
         while true {
             let warningsBefore = warnings
             do {
-                return try applyLocked(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
-                                       warnings: &warnings)
+                return try applyLocked(
+                    config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
+                    warnings: &warnings)
             } catch {
                 let culprits = Self.wansToIsolate(after: error, config: config).filter { availability.isolated[$0.name] == nil }
                 // Each retry isolates at least one more WAN, so this ends after at most one per WAN.
@@ -38,7 +41,9 @@ extension GatewayApplier {
         case .verificationFailed(let remaining):
             let owners = remaining.map { $0.owningWan(in: config) }
             guard owners.allSatisfy({ $0 != nil }) else { return [] }
-            return zip(remaining, owners).map { step, wan in (wan!.name, "after apply the kernel still lacks its \(step.ownPieceDescription)") }
+            return zip(remaining, owners).map { step, wan in
+                (wan!.name, "after apply the kernel still lacks its \(step.ownPieceDescription)")
+            }
         case .kernel(.commandFailed(let arguments, _, let standardError)) where arguments.starts(with: ["sysctl", "-n"]):
             // The interface vanished between reading the host and reading its sysctls.
             guard let key = arguments.last, let wan = KernelStep.wan(owningSysctl: key, in: config) else { return [] }

@@ -73,19 +73,26 @@ enum AliasExpansion {
                     nodes += anchor.size
                     added += anchor.size
                     if added > AliasExpansion.maximumNodes {
-                        return ConfigIssue(path: path, line: line, message:
-                            "the alias *\(name) (its anchor is at line \(anchor.line)) takes the document past \(AliasExpansion.maximumNodes) nodes added by aliases; write the list once (a set under `sets`, used with destination_set) instead of repeating it")
+                        return ConfigIssue(
+                            path: path, line: line,
+                            message:
+                                "the alias *\(name) (its anchor is at line \(anchor.line)) takes the document past \(AliasExpansion.maximumNodes) nodes added by aliases; write the list once (a set under `sets`, used with destination_set) instead of repeating it"
+                        )
                     }
                 }
                 finishNode(scalar: nil)
             case YAML_SEQUENCE_START_EVENT:
                 nodes += 1
-                stack.append(Frame(path: nextPath(), isMapping: false, anchor: Self.text(event.data.sequence_start.anchor),
-                                   anchorLine: line, nodesAtStart: nodes - 1))
+                stack.append(
+                    Frame(
+                        path: nextPath(), isMapping: false, anchor: Self.text(event.data.sequence_start.anchor),
+                        anchorLine: line, nodesAtStart: nodes - 1))
             case YAML_MAPPING_START_EVENT:
                 nodes += 1
-                stack.append(Frame(path: nextPath(), isMapping: true, anchor: Self.text(event.data.mapping_start.anchor),
-                                   anchorLine: line, nodesAtStart: nodes - 1))
+                stack.append(
+                    Frame(
+                        path: nextPath(), isMapping: true, anchor: Self.text(event.data.mapping_start.anchor),
+                        anchorLine: line, nodesAtStart: nodes - 1))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 guard let frame = stack.popLast() else { return nil }
                 if let anchor = frame.anchor { anchors[anchor] = (nodes - frame.nodesAtStart, frame.anchorLine) }

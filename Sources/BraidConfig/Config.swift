@@ -16,9 +16,11 @@ public struct Config: Sendable, Equatable {
     /// How long a WAN that keeps going down and coming back is held out of service.
     public var flapDamping: FlapDampingConfig
 
-    public init(lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,
-                sticky: StickyMode = .none, sets: [AddressSetConfig] = [], rules: [TrafficRuleConfig] = [],
-                portForwards: [PortForwardConfig] = [], flapDamping: FlapDampingConfig = FlapDampingConfig()) {
+    public init(
+        lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,
+        sticky: StickyMode = .none, sets: [AddressSetConfig] = [], rules: [TrafficRuleConfig] = [],
+        portForwards: [PortForwardConfig] = [], flapDamping: FlapDampingConfig = FlapDampingConfig()
+    ) {
         self.lan = lan
         self.wans = wans
         self.kernel = kernel
@@ -51,8 +53,10 @@ public struct WanConfig: Sendable, Equatable {
     /// Probes that decide whether the WAN is usable; nil means "usable while its link is up".
     public var health: HealthCheckConfig?
 
-    public init(name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade,
-                tier: Int = 1, health: HealthCheckConfig? = nil) {
+    public init(
+        name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade,
+        tier: Int = 1, health: HealthCheckConfig? = nil
+    ) {
         self.name = name
         self.interface = interface
         self.gateway = gateway
@@ -106,9 +110,11 @@ public struct KernelLayoutConfig: Sendable, Equatable {
     /// so rules other tools add at low priorities still win.
     public static let defaultFirstRulePriority: UInt32 = 10000
 
-    public init(markMask: UInt32 = Self.defaultMarkMask,
-                firstTable: UInt32 = Self.defaultFirstTable,
-                firstRulePriority: UInt32 = Self.defaultFirstRulePriority) {
+    public init(
+        markMask: UInt32 = Self.defaultMarkMask,
+        firstTable: UInt32 = Self.defaultFirstTable,
+        firstRulePriority: UInt32 = Self.defaultFirstRulePriority
+    ) {
         self.markMask = markMask
         self.firstTable = firstTable
         self.firstRulePriority = firstRulePriority

@@ -22,7 +22,9 @@ public enum ConfigLoader {
     }
 
     /// Parses config text; relative set file paths are read from `baseDirectory`.
-    public static func parse(_ text: String, baseDirectory: String = FileManager.default.currentDirectoryPath) throws(ConfigError) -> Config {
+    public static func parse(
+        _ text: String, baseDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws(ConfigError) -> Config {
         if let issue = AliasExpansion.check(text) { throw .invalid([issue]) }
         let root: Node?
         do {
@@ -53,7 +55,11 @@ public enum ConfigLoader {
     }
 
     private static func readConfig(_ cursor: YAMLCursor, baseDirectory: String, _ collector: inout IssueCollector) -> Config? {
-        guard let keys = collector.mapping(cursor, allowed: ["lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards"]) else { return nil }
+        guard
+            let keys = collector.mapping(
+                cursor,
+                allowed: ["lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards"])
+        else { return nil }
         var flushOnDown = true
         if let flushCursor = keys["flush_on_down"], let value = collector.boolean(flushCursor) { flushOnDown = value }
         var kernel = KernelLayoutConfig()
@@ -62,18 +68,26 @@ public enum ConfigLoader {
         if let dampingCursor = keys["flap_damping"] { flapDamping = readFlapDamping(dampingCursor, &collector) ?? flapDamping }
 
         let lan: LanConfig?
-        if let lanCursor = keys["lan"] { lan = readLan(lanCursor, &collector) } else {
+        if let lanCursor = keys["lan"] {
+            lan = readLan(lanCursor, &collector)
+        } else {
             collector.report(path: "lan", line: cursor.line, "missing; list the LAN interfaces under lan.interfaces")
             lan = nil
         }
         let wans: [WanConfig]?
-        if let wansCursor = keys["wans"] { wans = readWans(wansCursor, lan: lan, kernel: kernel, &collector) } else {
+        if let wansCursor = keys["wans"] {
+            wans = readWans(wansCursor, lan: lan, kernel: kernel, &collector)
+        } else {
             collector.report(path: "wans", line: cursor.line, "missing; list at least one WAN")
             wans = nil
         }
         var sticky = StickyMode.none
         if let stickyCursor = keys["sticky"], let text = collector.string(stickyCursor, of: "none or source") {
-            if let mode = StickyMode(rawValue: text) { sticky = mode } else { collector.report(stickyCursor, "\"\(text)\" is not none or source") }
+            if let mode = StickyMode(rawValue: text) {
+                sticky = mode
+            } else {
+                collector.report(stickyCursor, "\"\(text)\" is not none or source")
+            }
         }
         let wanNames = wans?.map(\.name) ?? []
         // References to WANs are checked only when every WAN entry was valid: otherwise a mistake in a
@@ -84,15 +98,18 @@ public enum ConfigLoader {
         let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
         guard let lan, let wans else { return nil }
-        return Config(lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules, portForwards: forwards,
-                      flapDamping: flapDamping)
+        return Config(
+            lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules,
+            portForwards: forwards,
+            flapDamping: flapDamping)
     }
 
     private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {
         guard let keys = collector.mapping(cursor, allowed: ["interfaces"]) else { return nil }
         guard let interfacesCursor = keys["interfaces"] else {
-            collector.report(path: cursor.child("interfaces"), line: cursor.line,
-                             "missing; list the interfaces where client traffic enters")
+            collector.report(
+                path: cursor.child("interfaces"), line: cursor.line,
+                "missing; list the interfaces where client traffic enters")
             return nil
         }
         guard let items = collector.sequence(interfacesCursor, of: "interface names") else { return nil }
@@ -110,15 +127,18 @@ public enum ConfigLoader {
         return LanConfig(interfaces: names)
     }
 
-    private static func readWans(_ cursor: YAMLCursor, lan: LanConfig?, kernel: KernelLayoutConfig,
-                                 _ collector: inout IssueCollector) -> [WanConfig]? {
+    private static func readWans(
+        _ cursor: YAMLCursor, lan: LanConfig?, kernel: KernelLayoutConfig,
+        _ collector: inout IssueCollector
+    ) -> [WanConfig]? {
         guard let items = collector.sequence(cursor, of: "WANs") else { return nil }
         if items.isEmpty {
             collector.report(cursor, "needs at least one WAN")
             return nil
         }
         if items.count > kernel.markCapacity {
-            collector.report(cursor, "\(items.count) WANs do not fit in kernel.mark_mask, which has room for \(kernel.markCapacity)")
+            collector.report(
+                cursor, "\(items.count) WANs do not fit in kernel.mark_mask, which has room for \(kernel.markCapacity)")
         }
         var wans: [WanConfig] = []
         var seenNames: [String: String] = [:]
@@ -145,28 +165,35 @@ public enum ConfigLoader {
         }
         if wans.count == items.count {
             if !kernel.tablesFit(highestSlot: wans.count) {
-                collector.report(path: "kernel.first_table", line: cursor.line,
-                                 "tables \(kernel.firstTable)-\(kernel.lastTable(highestSlot: wans.count)) would include the reserved tables 253-255 or overflow; pick another first_table")
+                collector.report(
+                    path: "kernel.first_table", line: cursor.line,
+                    "tables \(kernel.firstTable)-\(kernel.lastTable(highestSlot: wans.count)) would include the reserved tables 253-255 or overflow; pick another first_table"
+                )
             }
             if !kernel.rulePrioritiesFit(highestSlot: wans.count) {
-                collector.report(path: "kernel.first_rule_priority", line: cursor.line,
-                                 "Braid's rules \(kernel.firstRulePriority)-\(kernel.lastRulePriority(highestSlot: wans.count)) must stay below the main table's rule (32766)")
+                collector.report(
+                    path: "kernel.first_rule_priority", line: cursor.line,
+                    "Braid's rules \(kernel.firstRulePriority)-\(kernel.lastRulePriority(highestSlot: wans.count)) must stay below the main table's rule (32766)"
+                )
             }
         }
         return wans
     }
 
     private static func readWan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> WanConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health"])
+        else { return nil }
         func required(_ key: String, _ explanation: String) -> YAMLCursor? {
             if let value = keys[key] { return value }
             collector.report(path: cursor.child(key), line: cursor.line, "missing; \(explanation)")
             return nil
         }
         var name: String?
-        if let nameCursor = required("name", "every WAN needs a name"), let text = collector.string(nameCursor, of: "a WAN name") {
+        if let nameCursor = required("name", "every WAN needs a name"), let text = collector.string(nameCursor, of: "a WAN name")
+        {
             if !Identifiers.isValidWanName(text) {
-                collector.report(nameCursor, "\"\(text)\" is not a valid WAN name (1-15 of a-z 0-9 _ -, starting with a letter or digit)")
+                collector.report(
+                    nameCursor, "\"\(text)\" is not a valid WAN name (1-15 of a-z 0-9 _ -, starting with a letter or digit)")
             } else if Identifiers.reservedWanNames.contains(text) {
                 collector.report(nameCursor, "\"\(text)\" is reserved; pick another name")
             } else {
@@ -175,15 +202,21 @@ public enum ConfigLoader {
         }
         var interface: String?
         if let interfaceCursor = required("interface", "name the interface this WAN leaves by"),
-           let text = collector.string(interfaceCursor, of: "an interface name") {
-            if Identifiers.isValidInterfaceName(text) { interface = text } else {
+            let text = collector.string(interfaceCursor, of: "an interface name")
+        {
+            if Identifiers.isValidInterfaceName(text) {
+                interface = text
+            } else {
                 collector.report(interfaceCursor, "\"\(text)\" is not a valid interface name (1-15 of a-z A-Z 0-9 _ - .)")
             }
         }
         var gateway: IPv4Address?
         if let gatewayCursor = required("gateway", "give the IPv4 next hop of this WAN"),
-           let text = collector.string(gatewayCursor, of: "an IPv4 address") {
-            if let address = IPv4Address(text), !address.isUnusableAsHost { gateway = address } else {
+            let text = collector.string(gatewayCursor, of: "an IPv4 address")
+        {
+            if let address = IPv4Address(text), !address.isUnusableAsHost {
+                gateway = address
+            } else {
                 collector.report(gatewayCursor, "\"\(text)\" is not a usable IPv4 host address")
             }
         }
@@ -198,7 +231,9 @@ public enum ConfigLoader {
             case "masquerade": nat = .masquerade
             case "none": nat = .none
             default:
-                if let address = IPv4Address(text), !address.isUnusableAsHost { nat = .snat(address) } else {
+                if let address = IPv4Address(text), !address.isUnusableAsHost {
+                    nat = .snat(address)
+                } else {
                     collector.report(natCursor, "\"\(text)\" is not masquerade, none, or an IPv4 address to SNAT to")
                     return nil
                 }
@@ -230,7 +265,9 @@ public enum ConfigLoader {
                 if items.isEmpty { collector.report(targetsCursor, "needs at least one target") }
                 for item in items {
                     guard let text = collector.string(item, of: "an IPv4 address") else { continue }
-                    if let address = IPv4Address(text), !address.isUnusableAsHost { targets.append(address) } else {
+                    if let address = IPv4Address(text), !address.isUnusableAsHost {
+                        targets.append(address)
+                    } else {
                         collector.report(item, "\"\(text)\" is not a usable IPv4 address")
                     }
                 }
@@ -251,9 +288,17 @@ public enum ConfigLoader {
         }
         if let value = duration("interval", .milliseconds(20)...(.seconds(3600))) { check.interval = value }
         if let value = duration("timeout", .milliseconds(10)...(.seconds(60))) { check.timeout = value }
-        if let countCursor = keys["down_after"], let value = collector.integer(countCursor, in: 1...1000, of: "a number of rounds") { check.downAfter = value }
-        if let countCursor = keys["up_after"], let value = collector.integer(countCursor, in: 1...1000, of: "a number of rounds") { check.upAfter = value }
-        if let quorumCursor = keys["quorum"], let value = collector.integer(quorumCursor, in: 1...1000, of: "a number of targets") {
+        if let countCursor = keys["down_after"],
+            let value = collector.integer(countCursor, in: 1...1000, of: "a number of rounds")
+        {
+            check.downAfter = value
+        }
+        if let countCursor = keys["up_after"], let value = collector.integer(countCursor, in: 1...1000, of: "a number of rounds")
+        {
+            check.upAfter = value
+        }
+        if let quorumCursor = keys["quorum"], let value = collector.integer(quorumCursor, in: 1...1000, of: "a number of targets")
+        {
             if !targets.isEmpty, value > targets.count {
                 collector.report(quorumCursor, "\(value) is more than the \(targets.count) target(s); the WAN could never be up")
             } else {
@@ -265,24 +310,32 @@ public enum ConfigLoader {
     }
 
     private static func readKernelLayout(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> KernelLayoutConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["mark_mask", "first_table", "first_rule_priority"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["mark_mask", "first_table", "first_rule_priority"]) else {
+            return nil
+        }
         var layout = KernelLayoutConfig()
-        if let maskCursor = keys["mark_mask"], let mask = collector.integer(maskCursor, in: 1...Int(UInt32.max), of: "a 32-bit mark mask") {
+        if let maskCursor = keys["mark_mask"],
+            let mask = collector.integer(maskCursor, in: 1...Int(UInt32.max), of: "a 32-bit mark mask")
+        {
             let value = UInt32(mask)
             let shifted = value >> UInt32(value.trailingZeroBitCount)
             if shifted & (shifted &+ 1) != 0 {
                 collector.report(maskCursor, "0x\(String(value, radix: 16)) is not one contiguous run of bits")
             } else if value.nonzeroBitCount < 2 {
-                collector.report(maskCursor, "0x\(String(value, radix: 16)) leaves room for only one WAN mark; use at least 2 bits")
+                collector.report(
+                    maskCursor, "0x\(String(value, radix: 16)) leaves room for only one WAN mark; use at least 2 bits")
             } else {
                 layout.markMask = value
             }
         }
-        if let tableCursor = keys["first_table"], let table = collector.integer(tableCursor, in: 1...Int(Int32.max), of: "a routing table id") {
+        if let tableCursor = keys["first_table"],
+            let table = collector.integer(tableCursor, in: 1...Int(Int32.max), of: "a routing table id")
+        {
             layout.firstTable = UInt32(table)
         }
         if let priorityCursor = keys["first_rule_priority"],
-           let priority = collector.integer(priorityCursor, in: 1...32000, of: "an ip rule priority") {
+            let priority = collector.integer(priorityCursor, in: 1...32000, of: "an ip rule priority")
+        {
             layout.firstRulePriority = UInt32(priority)
         }
         return layout

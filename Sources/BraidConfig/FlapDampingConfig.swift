@@ -20,8 +20,10 @@ public struct FlapDampingConfig: Sendable, Equatable {
     public static let defaultHold = Duration.seconds(10)
     public static let defaultMaxHold = Duration.seconds(300)
 
-    public init(enabled: Bool = true, flaps: Int = Self.defaultFlaps, window: Duration = Self.defaultWindow,
-                hold: Duration = Self.defaultHold, maxHold: Duration = Self.defaultMaxHold) {
+    public init(
+        enabled: Bool = true, flaps: Int = Self.defaultFlaps, window: Duration = Self.defaultWindow,
+        hold: Duration = Self.defaultHold, maxHold: Duration = Self.defaultMaxHold
+    ) {
         self.enabled = enabled
         self.flaps = flaps
         self.window = window
@@ -35,7 +37,9 @@ public struct FlapDampingConfig: Sendable, Equatable {
 
 extension ConfigLoader {
     static func readFlapDamping(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> FlapDampingConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["enabled", "flaps", "window", "hold", "max_hold"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["enabled", "flaps", "window", "hold", "max_hold"]) else {
+            return nil
+        }
         let before = collector.issues.count
         var damping = FlapDampingConfig()
         if let enabledCursor = keys["enabled"], let value = collector.boolean(enabledCursor) { damping.enabled = value }
@@ -50,7 +54,10 @@ extension ConfigLoader {
         if let value = duration("hold", .seconds(1)...(.seconds(3600))) { damping.hold = value }
         if let value = duration("max_hold", .seconds(1)...(.seconds(86400))) { damping.maxHold = value }
         if collector.issues.count == before, damping.maxHold < damping.hold, let maxCursor = keys["max_hold"] ?? keys["hold"] {
-            collector.report(maxCursor, "max_hold (\(DurationText.format(damping.maxHold))) is shorter than hold (\(DurationText.format(damping.hold))); the hold only grows")
+            collector.report(
+                maxCursor,
+                "max_hold (\(DurationText.format(damping.maxHold))) is shorter than hold (\(DurationText.format(damping.hold))); the hold only grows"
+            )
         }
         return collector.issues.count == before ? damping : nil
     }

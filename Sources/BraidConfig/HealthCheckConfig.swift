@@ -30,10 +30,12 @@ public struct HealthCheckConfig: Sendable, Equatable {
     public static let defaultLossWindow = 20
     public static let defaultMaxLoss = 0.3
 
-    public init(targets: [IPv4Address], method: HealthCheckMethod = .icmp, interval: Duration = Self.defaultInterval,
-                timeout: Duration = Self.defaultTimeout, downAfter: Int = Self.defaultDownAfter,
-                upAfter: Int = Self.defaultUpAfter, quorum: Int = 1,
-                lossWindow: Int = Self.defaultLossWindow, maxLoss: Double = Self.defaultMaxLoss) {
+    public init(
+        targets: [IPv4Address], method: HealthCheckMethod = .icmp, interval: Duration = Self.defaultInterval,
+        timeout: Duration = Self.defaultTimeout, downAfter: Int = Self.defaultDownAfter,
+        upAfter: Int = Self.defaultUpAfter, quorum: Int = 1,
+        lossWindow: Int = Self.defaultLossWindow, maxLoss: Double = Self.defaultMaxLoss
+    ) {
         self.targets = targets
         self.method = method
         self.interval = interval
@@ -60,7 +62,8 @@ public enum RatioText {
         let isPercent = text.hasSuffix("%")
         let number = isPercent ? text.dropLast() : Substring(text)
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              let value = Double(number), value.isFinite else { return nil }
+            let value = Double(number), value.isFinite
+        else { return nil }
         return isPercent ? value / 100 : value
     }
 
@@ -112,7 +115,9 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
             }
             var port: UInt16 = 80
             if pieces.count == 2 {
-                guard let range = PortRange.parse(String(pieces[1])), range.count == 1 else { return .failure(.init("the http port must be 1-65535")) }
+                guard let range = PortRange.parse(String(pieces[1])), range.count == 1 else {
+                    return .failure(.init("the http port must be 1-65535"))
+                }
                 port = range.first
             }
             guard path.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }), !ControlCharacters.contains(path) else {
@@ -122,7 +127,10 @@ public enum HealthCheckMethod: Sendable, Equatable, CustomStringConvertible {
         }
         if text.hasPrefix("dns:") {
             let name = text.dropFirst(4)
-            guard isHostName(name), name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.count) }), name.count <= 253 else {
+            guard isHostName(name),
+                name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.count) }),
+                name.count <= 253
+            else {
                 return .failure(.init("dns needs a domain name, as dns:example.com"))
             }
             return .success(.dns(name: String(name)))
@@ -161,7 +169,9 @@ public enum DurationText {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
-            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(number), value.isFinite else {
+            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(number),
+                value.isFinite
+            else {
                 return .failure(.notADuration)
             }
             // "1m" must not be read as "1" + "m" when the user meant ms: "ms" is checked first.
@@ -195,14 +205,19 @@ extension ConfigLoader {
     /// `health.loss_window` and `health.max_loss`, and the check that together they tolerate at
     /// least one failed round (otherwise a single lost round would take the WAN down, which is
     /// what `down_after: 1` says more plainly).
-    static func readLossRule(_ keys: [String: YAMLCursor], into check: inout HealthCheckConfig, _ collector: inout IssueCollector) {
+    static func readLossRule(_ keys: [String: YAMLCursor], into check: inout HealthCheckConfig, _ collector: inout IssueCollector)
+    {
         let before = collector.issues.count
-        if let windowCursor = keys["loss_window"], let value = collector.integer(windowCursor, in: 2...1000, of: "a number of rounds") {
+        if let windowCursor = keys["loss_window"],
+            let value = collector.integer(windowCursor, in: 2...1000, of: "a number of rounds")
+        {
             check.lossWindow = value
         }
         if let lossCursor = keys["max_loss"], let text = collector.string(lossCursor, of: "a share of rounds, as 30% or 0.3") {
             if let value = RatioText.parse(text) {
-                if value > 0, value < 1 { check.maxLoss = value } else {
+                if value > 0, value < 1 {
+                    check.maxLoss = value
+                } else {
                     collector.report(lossCursor, "\(text) is out of range; it must be above 0% and below 100%")
                 }
             } else {
@@ -210,9 +225,12 @@ extension ConfigLoader {
             }
         }
         guard collector.issues.count == before, check.toleratedFailedRounds < 1,
-              let cursor = keys["max_loss"] ?? keys["loss_window"] else { return }
-        collector.report(cursor, "\(RatioText.formatPercent(check.maxLoss)) of \(check.lossWindow) rounds is less than one round; "
-                         + "a single lost round would take the WAN down. Raise max_loss or loss_window, or use down_after: 1")
+            let cursor = keys["max_loss"] ?? keys["loss_window"]
+        else { return }
+        collector.report(
+            cursor,
+            "\(RatioText.formatPercent(check.maxLoss)) of \(check.lossWindow) rounds is less than one round; "
+                + "a single lost round would take the WAN down. Raise max_loss or loss_window, or use down_after: 1")
     }
 }
 
@@ -227,7 +245,9 @@ extension IssueCollector {
         }
         // Longer than a day (`.tooLong`) is out of range for every key, refused before it could overflow.
         guard case .success(let value) = read, range.contains(value) else {
-            report(cursor, "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
+            report(
+                cursor,
+                "\(text) is out of range (\(DurationText.format(range.lowerBound))-\(DurationText.format(range.upperBound)))")
             return nil
         }
         return value

@@ -104,7 +104,8 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible {
         if pieces.count == 2 {
             let digits = pieces[1]
             guard (1...3).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  !(digits.count > 1 && digits.first == "0"), let parsed = Int(digits) else { return nil }
+                !(digits.count > 1 && digits.first == "0"), let parsed = Int(digits)
+            else { return nil }
             length = parsed
         }
         self.init(address: address, length: length)

@@ -13,8 +13,9 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
         var result: UInt32 = 0
         for part in parts {
             guard (1...3).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  !(part.count > 1 && part.first == "0"),
-                  let octet = UInt32(part), octet <= 255 else { return nil }
+                !(part.count > 1 && part.first == "0"),
+                let octet = UInt32(part), octet <= 255
+            else { return nil }
             result = result << 8 | octet
         }
         value = result
@@ -52,8 +53,9 @@ public struct IPv4Prefix: Sendable, Hashable, CustomStringConvertible {
         var length = 32
         if pieces.count == 2 {
             guard (1...2).contains(pieces[1].count), pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }),
-                  !(pieces[1].count == 2 && pieces[1].first == "0"),
-                  let parsed = Int(pieces[1]), parsed <= 32 else { return nil }
+                !(pieces[1].count == 2 && pieces[1].first == "0"),
+                let parsed = Int(pieces[1]), parsed <= 32
+            else { return nil }
             length = parsed
         }
         guard address.value & ~Self.mask(length) == 0 else { return nil }

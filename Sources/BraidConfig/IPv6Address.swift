@@ -36,7 +36,8 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// The 16 bytes in network order, as `in6_addr` holds them.
     public var bytes: [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
     }
 
     /// `::ffff:a.b.c.d`, how a dual-stack socket shows an IPv4 peer.
@@ -58,7 +59,8 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
         guard var headGroups = Self.groups(head, dottedQuadAllowed: tail == nil) else { return nil }
         if let tail {
             guard let tailGroups = Self.groups(tail, dottedQuadAllowed: true),
-                  headGroups.count + tailGroups.count <= 7 else { return nil }
+                headGroups.count + tailGroups.count <= 7
+            else { return nil }
             headGroups += Array(repeating: 0, count: 8 - headGroups.count - tailGroups.count) + tailGroups
         }
         self.init(groups: headGroups)
@@ -76,7 +78,8 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
                 continue
             }
             guard (1...4).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isHexDigit }),
-                  let group = UInt16(part, radix: 16) else { return nil }
+                let group = UInt16(part, radix: 16)
+            else { return nil }
             groups.append(group)
         }
         return groups

@@ -5,7 +5,8 @@ public enum Identifiers {
     /// parts of nft chain and counter names, so nothing that nft could read as syntax may appear.
     public static func isValidWanName(_ name: String) -> Bool {
         guard (1...15).contains(name.count), let first = name.unicodeScalars.first,
-              isLowerAlphanumeric(first) else { return false }
+            isLowerAlphanumeric(first)
+        else { return false }
         return name.unicodeScalars.allSatisfy { isLowerAlphanumeric($0) || $0 == "_" || $0 == "-" }
     }
 
@@ -14,8 +15,9 @@ public enum Identifiers {
     public static func isValidInterfaceName(_ name: String) -> Bool {
         guard (1...15).contains(name.utf8.count), name != ".", name != ".." else { return false }
         return name.unicodeScalars.allSatisfy { scalar in
-            scalar.isASCII && (isLowerAlphanumeric(scalar) || ("A"..."Z").contains(scalar)
-                || scalar == "_" || scalar == "-" || scalar == ".")
+            scalar.isASCII
+                && (isLowerAlphanumeric(scalar) || ("A"..."Z").contains(scalar)
+                    || scalar == "_" || scalar == "-" || scalar == ".")
         }
     }
 

@@ -42,7 +42,8 @@ public struct PortRange: Sendable, Hashable, Comparable, CustomStringConvertible
         guard (1...2).contains(pieces.count) else { return nil }
         let numbers = pieces.map { piece -> UInt16? in
             guard !piece.isEmpty, piece.count <= 5, piece.allSatisfy({ $0.isASCII && $0.isNumber }), piece.first != "0",
-                  let value = UInt16(piece), value > 0 else { return nil }
+                let value = UInt16(piece), value > 0
+            else { return nil }
             return value
         }
         guard let first = numbers.first ?? nil, let last = numbers.last ?? nil, first <= last else { return nil }
@@ -89,8 +90,10 @@ public struct TrafficRuleConfig: Sendable, Equatable {
     /// `balance`, `main` or `drop`, the rule is skipped and the next rule is tried.
     public var use: [RuleTarget]
 
-    public init(name: String, sources: [IPv4Prefix] = [], transport: TransportProtocol? = nil, destinationPorts: [PortRange] = [],
-                destinations: [IPv4Prefix] = [], destinationSet: String? = nil, use: [RuleTarget]) {
+    public init(
+        name: String, sources: [IPv4Prefix] = [], transport: TransportProtocol? = nil, destinationPorts: [PortRange] = [],
+        destinations: [IPv4Prefix] = [], destinationSet: String? = nil, use: [RuleTarget]
+    ) {
         self.name = name
         self.sources = sources
         self.transport = transport
@@ -120,7 +123,10 @@ public struct PortForwardConfig: Sendable, Equatable {
     /// LAN clients (and the router) may use the public address too.
     public var hairpin: Bool
 
-    public init(name: String, wans: [String] = [], transport: TransportProtocol, ports: PortRange, targets: [ForwardTarget], hairpin: Bool = true) {
+    public init(
+        name: String, wans: [String] = [], transport: TransportProtocol, ports: PortRange, targets: [ForwardTarget],
+        hairpin: Bool = true
+    ) {
         self.name = name
         self.wans = wans
         self.transport = transport
@@ -151,7 +157,9 @@ public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
         guard (1...2).contains(weightPieces.count) else { return nil }
         var weight = 1
         if weightPieces.count == 2 {
-            guard weightPieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(weightPieces[1]), (1...1000).contains(value) else { return nil }
+            guard weightPieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(weightPieces[1]),
+                (1...1000).contains(value)
+            else { return nil }
             weight = value
         }
         let pieces = weightPieces[0].split(separator: ":", omittingEmptySubsequences: false)

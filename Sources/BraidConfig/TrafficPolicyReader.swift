@@ -26,13 +26,18 @@ struct TrafficPolicyReader {
             guard let name = key.scalar?.string else { continue }
             let setCursor = YAMLCursor(node: value, path: cursor.child(name))
             guard Identifiers.isValidWanName(name) else {
-                collector.report(path: setCursor.path, line: key.mark?.line, "\"\(name)\" is not a valid set name (1-15 of a-z 0-9 _ -, starting with a letter or digit)")
+                collector.report(
+                    path: setCursor.path, line: key.mark?.line,
+                    "\"\(name)\" is not a valid set name (1-15 of a-z 0-9 _ -, starting with a letter or digit)")
                 continue
             }
             if case .mapping = value {
                 guard let keys = collector.mapping(setCursor, allowed: ["file"]), let fileCursor = keys["file"],
-                      let path = collector.string(fileCursor, of: "a file path") else {
-                    if case .mapping(let inner) = value, inner["file"] == nil { collector.report(setCursor, "needs `file: PATH` or a list of addresses") }
+                    let path = collector.string(fileCursor, of: "a file path")
+                else {
+                    if case .mapping(let inner) = value, inner["file"] == nil {
+                        collector.report(setCursor, "needs `file: PATH` or a list of addresses")
+                    }
                     continue
                 }
                 guard !path.isEmpty, !ControlCharacters.contains(path) else {
@@ -52,12 +57,18 @@ struct TrafficPolicyReader {
                 // Split on any line break: Swift reads "\r\n" as one character, so splitting on "\n" alone
                 // would see a Windows-edited file as a single line.
                 for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-                    let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
+                    let line =
+                        rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
                         .trimmingCharacters(in: .whitespaces) ?? ""
                     if line.isEmpty { continue }
-                    if let prefix = IPv4Prefix(line) { entries.append(prefix) } else {
+                    if let prefix = IPv4Prefix(line) {
+                        entries.append(prefix)
+                    } else {
                         bad += 1
-                        if bad <= 5 { collector.report(fileCursor, "\(fullPath) line \(number + 1): \"\(line)\" is not an IPv4 address or prefix") }
+                        if bad <= 5 {
+                            collector.report(
+                                fileCursor, "\(fullPath) line \(number + 1): \"\(line)\" is not an IPv4 address or prefix")
+                        }
                     }
                 }
                 if bad > 5 { collector.report(fileCursor, "\(fullPath): \(bad - 5) more bad lines") }
@@ -76,12 +87,19 @@ struct TrafficPolicyReader {
         var rules: [TrafficRuleConfig] = []
         var names: [String: String] = [:]
         for item in items {
-            guard let keys = collector.mapping(item, allowed: ["name", "source", "protocol", "destination_port", "destination", "destination_set", "use"]) else { continue }
+            guard
+                let keys = collector.mapping(
+                    item, allowed: ["name", "source", "protocol", "destination_port", "destination", "destination_set", "use"])
+            else { continue }
             let before = collector.issues.count
             var rule = TrafficRuleConfig(name: "", use: [])
             if let nameCursor = keys["name"], let name = collector.string(nameCursor, of: "a rule name") {
-                if name.isEmpty || name.count > 64 || name.contains("\"") || name.contains(where: \.isNewline) || ControlCharacters.contains(name) {
-                    collector.report(nameCursor, "\"\(name)\" is not a rule name: 1-64 characters without quotes, line breaks or other control characters")
+                if name.isEmpty || name.count > 64 || name.contains("\"") || name.contains(where: \.isNewline)
+                    || ControlCharacters.contains(name)
+                {
+                    collector.report(
+                        nameCursor,
+                        "\"\(name)\" is not a rule name: 1-64 characters without quotes, line breaks or other control characters")
                 } else if let first = names[name] {
                     collector.report(nameCursor, "\"\(name)\" is already the name of \(first)")
                 } else {
@@ -94,7 +112,9 @@ struct TrafficPolicyReader {
             if let sourceCursor = keys["source"] { rule.sources = prefixes(sourceCursor, &collector) }
             if let destinationCursor = keys["destination"] { rule.destinations = prefixes(destinationCursor, &collector) }
             if let protocolCursor = keys["protocol"], let text = collector.string(protocolCursor, of: "tcp, udp or icmp") {
-                if let transport = TransportProtocol(rawValue: text) { rule.transport = transport } else {
+                if let transport = TransportProtocol(rawValue: text) {
+                    rule.transport = transport
+                } else {
                     collector.report(protocolCursor, "\"\(text)\" is not tcp, udp or icmp")
                 }
             }
@@ -105,12 +125,17 @@ struct TrafficPolicyReader {
                 }
             }
             if let setCursor = keys["destination_set"], let name = collector.string(setCursor, of: "a set name") {
-                if setNames.contains(name) { rule.destinationSet = name } else {
+                if setNames.contains(name) {
+                    rule.destinationSet = name
+                } else {
                     collector.report(setCursor, "no set named \"\(name)\" (define it under `sets`)")
                 }
             }
-            if let useCursor = keys["use"] { rule.use = targets(useCursor, &collector) } else {
-                collector.report(path: item.child("use"), line: item.line, "missing; say which WANs (or balance, main, drop) this rule uses")
+            if let useCursor = keys["use"] {
+                rule.use = targets(useCursor, &collector)
+            } else {
+                collector.report(
+                    path: item.child("use"), line: item.line, "missing; say which WANs (or balance, main, drop) this rule uses")
             }
             if collector.issues.count == before { rules.append(rule) }
         }
@@ -123,12 +148,17 @@ struct TrafficPolicyReader {
         var forwardIndices: [Int] = []
         var names: Set<String> = []
         for (index, item) in items.enumerated() {
-            guard let keys = collector.mapping(item, allowed: ["name", "wans", "protocol", "port", "to", "hairpin"]) else { continue }
+            guard let keys = collector.mapping(item, allowed: ["name", "wans", "protocol", "port", "to", "hairpin"]) else {
+                continue
+            }
             let before = collector.issues.count
             var name = ""
             if let nameCursor = keys["name"], let text = collector.string(nameCursor, of: "a name") {
-                if !Identifiers.isValidWanName(text) { collector.report(nameCursor, "\"\(text)\" is not a valid name (1-15 of a-z 0-9 _ -)") }
-                else if !names.insert(text).inserted { collector.report(nameCursor, "\"\(text)\" is used by another port forward") }
+                if !Identifiers.isValidWanName(text) {
+                    collector.report(nameCursor, "\"\(text)\" is not a valid name (1-15 of a-z 0-9 _ -)")
+                } else if !names.insert(text).inserted {
+                    collector.report(nameCursor, "\"\(text)\" is used by another port forward")
+                }
                 name = text
             } else if keys["name"] == nil {
                 collector.report(path: item.child("name"), line: item.line, "missing; every port forward needs a name")
@@ -137,18 +167,26 @@ struct TrafficPolicyReader {
             if let wansCursor = keys["wans"], let entries = collector.sequence(wansCursor, of: "WAN names") {
                 for entry in entries {
                     guard let text = collector.string(entry, of: "a WAN name") else { continue }
-                    if knownWans && !wanNames.contains(text) { collector.report(entry, "no WAN named \"\(text)\"") } else { wans.append(text) }
+                    if knownWans && !wanNames.contains(text) {
+                        collector.report(entry, "no WAN named \"\(text)\"")
+                    } else {
+                        wans.append(text)
+                    }
                 }
             }
             var transport = TransportProtocol.tcp
             if let protocolCursor = keys["protocol"], let text = collector.string(protocolCursor, of: "tcp or udp") {
-                if let value = TransportProtocol(rawValue: text), value != .icmp { transport = value } else {
+                if let value = TransportProtocol(rawValue: text), value != .icmp {
+                    transport = value
+                } else {
                     collector.report(protocolCursor, "\"\(text)\" is not tcp or udp")
                 }
             }
             var portRange = PortRange(1, 1)
             if let portCursor = keys["port"], let text = collector.string(portCursor, of: "a port or range") {
-                if let range = PortRange.parse(text) { portRange = range } else {
+                if let range = PortRange.parse(text) {
+                    portRange = range
+                } else {
                     collector.report(portCursor, "\"\(text)\" is not a port (1-65535) or range (1000-2000)")
                 }
             } else if keys["port"] == nil {
@@ -157,7 +195,11 @@ struct TrafficPolicyReader {
             var targets: [ForwardTarget] = []
             if let toCursor = keys["to"] {
                 let entries: [YAMLCursor]
-                if case .sequence = toCursor.node { entries = collector.sequence(toCursor, of: "targets") ?? [] } else { entries = [toCursor] }
+                if case .sequence = toCursor.node {
+                    entries = collector.sequence(toCursor, of: "targets") ?? []
+                } else {
+                    entries = [toCursor]
+                }
                 for entry in entries {
                     guard let text = collector.string(entry, of: "ADDRESS[:PORT][@WEIGHT]") else { continue }
                     guard let target = ForwardTarget.parse(text) else {
@@ -180,18 +222,28 @@ struct TrafficPolicyReader {
             var hairpin = true
             if let hairpinCursor = keys["hairpin"], let value = collector.boolean(hairpinCursor) { hairpin = value }
             if collector.issues.count == before {
-                let forward = PortForwardConfig(name: name, wans: wans, transport: transport, ports: portRange, targets: targets, hairpin: hairpin)
+                let forward = PortForwardConfig(
+                    name: name, wans: wans, transport: transport, ports: portRange, targets: targets, hairpin: hairpin)
                 // Two forwards of one port on one WAN: the second would never see a connection
                 // (unless only it has hairpin: LAN clients and the router then reach it).
-                if let clash = forwards.enumerated().first(where: { overlap($0.element, forward) && ($0.element.hairpin || !forward.hairpin) }),
-                   let portCursor = keys["port"] {
-                    let shared = clash.element.wans.isEmpty ? (forward.wans.isEmpty ? "every WAN" : forward.wans.joined(separator: ", "))
-                        : (forward.wans.isEmpty ? clash.element.wans : forward.wans.filter(clash.element.wans.contains)).joined(separator: ", ")
+                if let clash = forwards.enumerated().first(where: {
+                    overlap($0.element, forward) && ($0.element.hairpin || !forward.hairpin)
+                }),
+                    let portCursor = keys["port"]
+                {
+                    let shared =
+                        clash.element.wans.isEmpty
+                        ? (forward.wans.isEmpty ? "every WAN" : forward.wans.joined(separator: ", "))
+                        : (forward.wans.isEmpty ? clash.element.wans : forward.wans.filter(clash.element.wans.contains)).joined(
+                            separator: ", ")
                     let earlier = "port_forwards[\(forwardIndices[clash.offset])] (\"\(clash.element.name)\")"
                     let covered = clash.element.ports.first <= portRange.first && portRange.last <= clash.element.ports.last
-                    collector.report(portCursor, covered
-                        ? "\(transport) \(portRange) on \(shared) is already forwarded by \(earlier)"
-                        : "\(transport) \(portRange) on \(shared) overlaps \(earlier), which forwards \(transport) \(clash.element.ports)")
+                    collector.report(
+                        portCursor,
+                        covered
+                            ? "\(transport) \(portRange) on \(shared) is already forwarded by \(earlier)"
+                            : "\(transport) \(portRange) on \(shared) overlaps \(earlier), which forwards \(transport) \(clash.element.ports)"
+                    )
                 } else {
                     forwards.append(forward)
                     forwardIndices.append(index)
@@ -203,7 +255,8 @@ struct TrafficPolicyReader {
 
     /// Same transport, a port in common and a WAN in common (no `wans` means every WAN).
     private func overlap(_ first: PortForwardConfig, _ second: PortForwardConfig) -> Bool {
-        guard first.transport == second.transport, first.ports.first <= second.ports.last, second.ports.first <= first.ports.last else { return false }
+        guard first.transport == second.transport, first.ports.first <= second.ports.last, second.ports.first <= first.ports.last
+        else { return false }
         return first.wans.isEmpty || second.wans.isEmpty || !Set(first.wans).isDisjoint(with: second.wans)
     }
 
@@ -252,7 +305,8 @@ struct TrafficPolicyReader {
             case "drop": target = .drop
             default:
                 guard !knownWans || wanNames.contains(text) else {
-                    collector.report(item, "no WAN named \"\(text)\" (WANs: \(wanNames.joined(separator: ", ")); or balance, main, drop)")
+                    collector.report(
+                        item, "no WAN named \"\(text)\" (WANs: \(wanNames.joined(separator: ", ")); or balance, main, drop)")
                     continue
                 }
                 target = .wan(text)

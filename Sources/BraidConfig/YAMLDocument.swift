@@ -39,8 +39,9 @@ struct IssueCollector {
             }
             let name = scalar.string
             guard allowed.contains(name) else {
-                report(path: cursor.child(name), line: key.mark?.line,
-                       "unknown key; expected one of \(allowed.joined(separator: ", "))")
+                report(
+                    path: cursor.child(name), line: key.mark?.line,
+                    "unknown key; expected one of \(allowed.joined(separator: ", "))")
                 continue
             }
             entries[name] = YAMLCursor(node: value, path: cursor.child(name))
@@ -85,7 +86,9 @@ struct IssueCollector {
         if text.hasPrefix("0x") || text.hasPrefix("0X") {
             let digits = text.dropFirst(2)
             value = !digits.isEmpty && digits.allSatisfy(\.isHexDigit) ? Int(digits, radix: 16) : nil
-        } else if text.allSatisfy({ $0.isASCII && $0.isNumber }) || (text.first == "-" && text.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) && text.count > 1) {
+        } else if text.allSatisfy({ $0.isASCII && $0.isNumber })
+            || (text.first == "-" && text.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) && text.count > 1)
+        {
             value = Int(text)
         } else {
             value = nil
@@ -113,4 +116,3 @@ struct IssueCollector {
         }
     }
 }
-

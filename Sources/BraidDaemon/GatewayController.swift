@@ -50,9 +50,11 @@ public final class GatewayController {
 
     /// `applier` holds the kernel (the real one, or a `FakeKernel` in tests); `clock` and
     /// `probers` default to the real ones.
-    public init(config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
-                status: StatusBoard, clock: any DaemonClock = SystemDaemonClock(), probers: ProberFactory = .system,
-                emit: @escaping @Sendable (DaemonEvent) -> Void) {
+    public init(
+        config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
+        status: StatusBoard, clock: any DaemonClock = SystemDaemonClock(), probers: ProberFactory = .system,
+        emit: @escaping @Sendable (DaemonEvent) -> Void
+    ) {
         self.config = config
         self.configPath = configPath
         self.applier = applier
@@ -105,7 +107,8 @@ public final class GatewayController {
             if availability.unavailable != lastAppliedUnavailable {
                 let released = lastReleased()
                 let applied = reapply()
-                logger.notice("flap damping released \(released)", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"])
+                logger.notice(
+                    "flap damping released \(released)", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"])
                 publishStatus()
             }
         }
@@ -183,16 +186,19 @@ public final class GatewayController {
             return nil
         }
         let detection = Int(transition.detectionTime.inMilliseconds)
-        let reason = transition.state == .down
+        let reason =
+            transition.state == .down
             ? "\(transition.cause) (\(failures.joined(separator: "; ")))"
             : "\(transition.cause)"
         wans[wanName]?.reason = WanRuntime.Reason(text: reason, since: clock.wallNow)
         let applied = reapply()
         // Status first: whoever reads the log line and then asks for the status sees the change.
         publishStatus()
-        logger.notice("\(wanName) is \(transition.state.rawValue): \(reason)", metadata: [
-            "detection_ms": "\(detection)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
-        ])
+        logger.notice(
+            "\(wanName) is \(transition.state.rawValue): \(reason)",
+            metadata: [
+                "detection_ms": "\(detection)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+            ])
         // After a failed re-plan the WAN is still in the split: deleting its connections would
         // only send their clients back to it.
         if transition.state == .down, applied != nil { flush(index) }
@@ -218,12 +224,17 @@ public final class GatewayController {
         for index in changed {
             let wan = config.wans[index]
             let up = wans[wan.name]?.linkUp == true
-            logger.notice("\(wan.name) link is \(up ? "up" : "down") (\(wan.interface))", metadata: [
-                "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
-            ])
+            logger.notice(
+                "\(wan.name) link is \(up ? "up" : "down") (\(wan.interface))",
+                metadata: [
+                    "apply_ms": "\(applied.map { "\($0)" } ?? "failed")"
+                ])
             if !up, applied != nil { flush(index) }
         }
-        if changed.isEmpty { logger.info("interface addresses changed; re-planned", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"]) }
+        if changed.isEmpty {
+            logger.info(
+                "interface addresses changed; re-planned", metadata: ["apply_ms": "\(applied.map { "\($0)" } ?? "failed")"])
+        }
         publishStatus()
     }
 
@@ -249,7 +260,8 @@ public final class GatewayController {
             for (name, reason) in report.flushFailures.sorted(by: { $0.key < $1.key }) {
                 logger.error("cannot flush the connections of \(name), which left the config: \(reason)")
             }
-            logger.notice("SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
+            logger.notice(
+                "SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")
             config = oldConfig
@@ -265,13 +277,16 @@ public final class GatewayController {
         do {
             let report = try applyCurrent()
             if report.reloadedToBeSure && report.performed.allSatisfy({ if case .loadRuleset = $0 { true } else { false } }) {
-                logger.info("another program changed nftables before Braid had verified its table; reloaded the table to be sure",
-                            metadata: ["apply_ms": "\(Int((clock.now - started).inMilliseconds))"])
+                logger.info(
+                    "another program changed nftables before Braid had verified its table; reloaded the table to be sure",
+                    metadata: ["apply_ms": "\(Int((clock.now - started).inMilliseconds))"])
             } else if !report.performed.isEmpty {
-                logger.notice("repaired \(report.performed.count) change(s) made outside Braid", metadata: [
-                    "steps": "\(report.performed.map(\.description).joined(separator: "; "))",
-                    "apply_ms": "\(Int((clock.now - started).inMilliseconds))",
-                ])
+                logger.notice(
+                    "repaired \(report.performed.count) change(s) made outside Braid",
+                    metadata: [
+                        "steps": "\(report.performed.map(\.description).joined(separator: "; "))",
+                        "apply_ms": "\(Int((clock.now - started).inMilliseconds))",
+                    ])
             }
         } catch {
             logger.error("resync failed, will retry: \(error)")
@@ -292,11 +307,15 @@ public final class GatewayController {
                 runtime.damper = FlapDamper(config: config.flapDamping, initialState: up ? .up : .down)
             }
             if let check = wan.health {
-                if let tracker = runtime.tracker, tracker.check == check {} else {
+                if let tracker = runtime.tracker, tracker.check == check {
+                } else {
                     let down = previouslyDown.contains(wan.name)
                     runtime.tracker = WanHealthTracker(check: check, now: clock.now, initialState: down ? .down : .up)
                     runtime.judged = down
-                    if down { runtime.reason = WanRuntime.Reason(text: "down before the restart; needs \(check.upAfter) good rounds", since: clock.wallNow) }
+                    if down {
+                        runtime.reason = WanRuntime.Reason(
+                            text: "down before the restart; needs \(check.upAfter) good rounds", since: clock.wallNow)
+                    }
                 }
             } else {
                 runtime.tracker = nil
@@ -374,10 +393,12 @@ public final class GatewayController {
         guard let (missingRules, missingRoutes) = missingRouting(reason: reason) else { return false }
         let started = clock.now
         let applied = reapply()
-        logger.notice("repaired \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's that were deleted", metadata: [
-            "noticed": "\(reason)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
-            "elapsed_ms": "\(Int((clock.now - started).inMilliseconds))",
-        ])
+        logger.notice(
+            "repaired \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's that were deleted",
+            metadata: [
+                "noticed": "\(reason)", "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+                "elapsed_ms": "\(Int((clock.now - started).inMilliseconds))",
+            ])
         return true
     }
 
@@ -416,19 +437,24 @@ public final class GatewayController {
             let state = runtime.state(at: now)
             var reason = runtime.reason
             switch state {
-            case .noAddress: reason = WanRuntime.Reason(text: "\(wan.interface) has no IPv4 address", since: reason?.since ?? clock.wallNow)
+            case .noAddress:
+                reason = WanRuntime.Reason(text: "\(wan.interface) has no IPv4 address", since: reason?.since ?? clock.wallNow)
             case .unusable: reason = WanRuntime.Reason(text: runtime.unusable ?? "", since: reason?.since ?? clock.wallNow)
             default: break
             }
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
-                TargetHealthStatus(address: "\(address)",
-                                   lastRTTMilliseconds: tracker?.lastRTT(target: index).map { $0.inMilliseconds },
-                                   loss: tracker?.loss(target: index) ?? 0)
+                TargetHealthStatus(
+                    address: "\(address)",
+                    lastRTTMilliseconds: tracker?.lastRTT(target: index).map { $0.inMilliseconds },
+                    loss: tracker?.loss(target: index) ?? 0)
             }
-            return WanHealthStatus(state: state, name: wan.name, since: reason?.since ?? status.snapshot.startedAt,
-                                   reason: reason?.text ?? (wan.health == nil ? "no health check: up while its link is up" : "starting"),
-                                   probe: wan.health.map { "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)" },
-                                   targets: targets)
+            return WanHealthStatus(
+                state: state, name: wan.name, since: reason?.since ?? status.snapshot.startedAt,
+                reason: reason?.text ?? (wan.health == nil ? "no health check: up while its link is up" : "starting"),
+                probe: wan.health.map {
+                    "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)"
+                },
+                targets: targets)
         }
         status.update { $0.wans = statuses }
     }

@@ -22,8 +22,10 @@ public struct GatewayDaemon: Service {
 
     public static let defaultResyncInterval = Duration.seconds(10)
 
-    public init(config: Config, configPath: String, kernel: any KernelPort, store: AppliedStateStore, logger: Logger,
-                resyncInterval: Duration = Self.defaultResyncInterval) {
+    public init(
+        config: Config, configPath: String, kernel: any KernelPort, store: AppliedStateStore, logger: Logger,
+        resyncInterval: Duration = Self.defaultResyncInterval
+    ) {
         self.config = config
         self.configPath = configPath
         self.kernel = kernel
@@ -53,8 +55,9 @@ public struct GatewayDaemon: Service {
         // same state directory, must stop this one with nothing changed.
         let socketPath = Self.statusSocketPath(stateDirectory: store.directory)
         guard socketPath.utf8.count <= StatusSocketServer.maximumPathLength else {
-            throw DaemonError.statusSocket("\(socketPath) is \(socketPath.utf8.count) bytes; a unix socket path can have at most "
-                + "\(StatusSocketServer.maximumPathLength): use a shorter --state-dir")
+            throw DaemonError.statusSocket(
+                "\(socketPath) is \(socketPath.utf8.count) bytes; a unix socket path can have at most "
+                    + "\(StatusSocketServer.maximumPathLength): use a shorter --state-dir")
         }
         let alone: Bool
         do { alone = try store.daemonLock.tryAcquire() } catch {
@@ -67,8 +70,9 @@ public struct GatewayDaemon: Service {
         let status = StatusBoard(DaemonStatus(pid: getpid(), configPath: configPath, startedAt: clock.wallNow, wans: []))
         // A daemon re-plan waits for an `apply` in progress, but not as long as a person would.
         let applier = GatewayApplier(kernel: kernel, store: store, lockTimeout: .seconds(30))
-        let controller = GatewayController(config: config, configPath: configPath, applier: applier, logger: logger,
-                                           status: status, clock: clock, probers: .system, emit: { continuation.yield($0) })
+        let controller = GatewayController(
+            config: config, configPath: configPath, applier: applier, logger: logger,
+            status: status, clock: clock, probers: .system, emit: { continuation.yield($0) })
         try controller.start()
 
         let monitor = try LinkMonitor { kinds in
@@ -92,7 +96,9 @@ public struct GatewayDaemon: Service {
                 continuation.yield(.resync)
                 // Someone removed the state directory: bring the status socket back.
                 do {
-                    if try statusServer.ensureListening() { logger.notice("the status socket was gone; listening again at \(socketPath)") }
+                    if try statusServer.ensureListening() {
+                        logger.notice("the status socket was gone; listening again at \(socketPath)")
+                    }
                     lastSocketError = ""
                 } catch {
                     if "\(error)" != lastSocketError { logger.error("cannot listen at \(socketPath) again: \(error)") }

@@ -1,5 +1,6 @@
 import CBraidLinux
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,12 +60,13 @@ public final class LinkMonitor: @unchecked Sendable {
         var kinds: KernelNotification = []
         var offset = datagram.startIndex
         while offset + 16 <= datagram.endIndex {
-            let length = Int(datagram[offset]) | Int(datagram[offset + 1]) << 8 | Int(datagram[offset + 2]) << 16
+            let length =
+                Int(datagram[offset]) | Int(datagram[offset + 1]) << 8 | Int(datagram[offset + 2]) << 16
                 | Int(datagram[offset + 3]) << 24
             let type = Int(datagram[offset + 4]) | Int(datagram[offset + 5]) << 8
             switch type {
-            case 16, 17, 20, 21: kinds.insert(.links)      // RTM_NEWLINK, DELLINK, NEWADDR, DELADDR
-            case 24, 25, 32, 33: kinds.insert(.routing)    // RTM_NEWROUTE, DELROUTE, NEWRULE, DELRULE
+            case 16, 17, 20, 21: kinds.insert(.links)  // RTM_NEWLINK, DELLINK, NEWADDR, DELADDR
+            case 24, 25, 32, 33: kinds.insert(.routing)  // RTM_NEWROUTE, DELROUTE, NEWRULE, DELRULE
             default: break
             }
             guard length >= 16 else { break }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,8 +27,9 @@ public final class StatusSocketServer: @unchecked Sendable {
     /// Binds the socket and starts answering on it.
     public func listen() throws {
         guard path.utf8.count <= Self.maximumPathLength else {
-            throw DaemonError.statusSocket("\(path) is \(path.utf8.count) bytes; a unix socket path can have at most "
-                + "\(Self.maximumPathLength): use a shorter --state-dir")
+            throw DaemonError.statusSocket(
+                "\(path) is \(path.utf8.count) bytes; a unix socket path can have at most "
+                    + "\(Self.maximumPathLength): use a shorter --state-dir")
         }
         try bind()
         start()
@@ -43,7 +45,9 @@ public final class StatusSocketServer: @unchecked Sendable {
         guard fresh >= 0 else { throw DaemonError.statusSocket(String(cString: strerror(errno))) }
         var address = StatusSocketServer.address(path)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fresh, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fresh, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0, chmod(path, 0o600) == 0, Glibc.listen(fresh, 16) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -117,7 +121,9 @@ public final class StatusSocketServer: @unchecked Sendable {
         defer { close(descriptor) }
         var address = address(path)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else { return nil }
         var data = Data()

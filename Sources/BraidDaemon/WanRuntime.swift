@@ -1,5 +1,5 @@
-import BraidHealth
 import BraidConfig
+import BraidHealth
 import Foundation
 
 /// Everything the control loop knows about one WAN between events: its link as last read, its

@@ -1,5 +1,6 @@
 import BraidConfig
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,16 +40,20 @@ enum ProbeSocket {
     static func openICMP(family: AddressFamily, interface: String, mark: UInt32) throws -> Int32 {
         switch family {
         case .ipv4:
-            return try open(family: .ipv4, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMP), interface: interface, mark: mark)
+            return try open(
+                family: .ipv4, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMP), interface: interface, mark: mark)
         case .ipv6:
-            let descriptor = try open(family: .ipv6, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMPV6), interface: interface,
-                                      mark: mark)
+            let descriptor = try open(
+                family: .ipv6, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMPV6), interface: interface,
+                mark: mark)
             // A raw ICMPv6 socket gets every ICMPv6 message (neighbour discovery, router
             // advertisements): let only echo replies through. ICMP6_FILTER (1) is a 256-bit map
             // of blocked types.
             var filter = [UInt32](repeating: .max, count: 8)
             filter[Int(ICMPEcho.ipv6Reply) >> 5] &= ~(1 << (UInt32(ICMPEcho.ipv6Reply) & 31))
-            let filtered = filter.withUnsafeBytes { setsockopt(descriptor, Int32(IPPROTO_ICMPV6), 1, $0.baseAddress, socklen_t($0.count)) }
+            let filtered = filter.withUnsafeBytes {
+                setsockopt(descriptor, Int32(IPPROTO_ICMPV6), 1, $0.baseAddress, socklen_t($0.count))
+            }
             guard filtered == 0 else {
                 let message = String(cString: strerror(errno))
                 close(descriptor)
@@ -101,7 +106,9 @@ enum ProbeSocket {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = buffer.withUnsafeMutableBytes { bytes in
             withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(descriptor, bytes.baseAddress, bytes.count, 0, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(descriptor, bytes.baseAddress, bytes.count, 0, $0, &length)
+                }
             }
         }
         guard count > 0 else { return nil }
@@ -167,7 +174,9 @@ enum ICMPEcho {
     /// source address, which only the kernel knows, and the kernel fills it in on raw ICMPv6 sockets.
     static func request(family: AddressFamily = .ipv4, identifier: UInt16, sequence: UInt16) -> [UInt8] {
         let type: UInt8 = family == .ipv4 ? 8 : ipv6Request
-        var packet: [UInt8] = [type, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+        var packet: [UInt8] = [
+            type, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff),
+        ]
         packet += Array("braid-hc".utf8)
         guard family == .ipv4 else { return packet }
         let sum = checksum(packet)
@@ -179,7 +188,9 @@ enum ICMPEcho {
     /// The (identifier, sequence, source) of an echo reply, or nil. An IPv4 raw socket hands over
     /// the whole datagram, header and all, and the source is read from it; an ICMPv6 one only the
     /// message, and the source is the sender `recvfrom` reported.
-    static func parseReply(_ datagram: [UInt8], family: AddressFamily, sender: IPAddress?) -> (identifier: UInt16, sequence: UInt16, source: IPAddress)? {
+    static func parseReply(
+        _ datagram: [UInt8], family: AddressFamily, sender: IPAddress?
+    ) -> (identifier: UInt16, sequence: UInt16, source: IPAddress)? {
         switch family {
         case .ipv4:
             return parseReply(datagram).map { ($0.identifier, $0.sequence, .v4($0.source)) }
@@ -194,7 +205,8 @@ enum ICMPEcho {
         guard datagram.count >= 20 else { return nil }
         let headerLength = Int(datagram[0] & 0x0f) * 4
         guard datagram.count >= headerLength + 8, datagram[headerLength] == 0 else { return nil }
-        let source = IPv4Address(UInt32(datagram[12]) << 24 | UInt32(datagram[13]) << 16 | UInt32(datagram[14]) << 8 | UInt32(datagram[15]))
+        let source = IPv4Address(
+            UInt32(datagram[12]) << 24 | UInt32(datagram[13]) << 16 | UInt32(datagram[14]) << 8 | UInt32(datagram[15]))
         let identifier = UInt16(datagram[headerLength + 4]) << 8 | UInt16(datagram[headerLength + 5])
         let sequence = UInt16(datagram[headerLength + 6]) << 8 | UInt16(datagram[headerLength + 7])
         return (identifier, sequence, source)

@@ -129,8 +129,10 @@ public struct WanHealthTracker: Sendable {
         }
     }
 
-    private mutating func change(to newState: State, rounds: Int, cause: Cause, now: ContinuousClock.Instant,
-                                 evidenceStartedAt: ContinuousClock.Instant? = nil) -> Transition {
+    private mutating func change(
+        to newState: State, rounds: Int, cause: Cause, now: ContinuousClock.Instant,
+        evidenceStartedAt: ContinuousClock.Instant? = nil
+    ) -> Transition {
         state = newState
         since = now
         downCause = newState == .down ? cause : nil

@@ -1,6 +1,7 @@
 import BraidConfig
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -105,8 +106,9 @@ public final class WanProber: @unchecked Sendable {
                             let family = target.family
                             if icmpSockets[family] == nil {
                                 let index = ProbeSocket.interfaceIndex(interface)
-                                icmpSockets[family] = ICMPSocket(descriptor: try ProbeSocket.openICMP(family: family, interface: interface, mark: mark),
-                                                                 interfaceIndex: index)
+                                icmpSockets[family] = ICMPSocket(
+                                    descriptor: try ProbeSocket.openICMP(family: family, interface: interface, mark: mark),
+                                    interfaceIndex: index)
                             }
                             icmpSequence &+= 1
                             attempt.icmpSequence = icmpSequence
@@ -118,19 +120,24 @@ public final class WanProber: @unchecked Sendable {
                             }
                             attempt.stage = .awaitingResponse
                         case .tcp(let port):
-                            attempt.descriptor = try ProbeSocket.open(family: target.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0,
-                                                                      interface: interface, mark: mark)
+                            attempt.descriptor = try ProbeSocket.open(
+                                family: target.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0,
+                                interface: interface, mark: mark)
                             _ = try ProbeSocket.connect(attempt.descriptor, to: target, port: port)
                         case .http(_, let port, _):
-                            attempt.descriptor = try ProbeSocket.open(family: target.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0,
-                                                                      interface: interface, mark: mark)
+                            attempt.descriptor = try ProbeSocket.open(
+                                family: target.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0,
+                                interface: interface, mark: mark)
                             _ = try ProbeSocket.connect(attempt.descriptor, to: target, port: port)
                         case .dns(let name):
-                            attempt.descriptor = try ProbeSocket.open(family: target.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0,
-                                                                      interface: interface, mark: mark)
+                            attempt.descriptor = try ProbeSocket.open(
+                                family: target.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0,
+                                interface: interface, mark: mark)
                             _ = try ProbeSocket.connect(attempt.descriptor, to: target, port: 53)
                             attempt.dnsIdentifier = UInt16.random(in: 0...UInt16.max)
-                            if !ProbeSocket.send(attempt.descriptor, DNSQuery.query(identifier: attempt.dnsIdentifier, name: name)) {
+                            if !ProbeSocket.send(
+                                attempt.descriptor, DNSQuery.query(identifier: attempt.dnsIdentifier, name: name))
+                            {
                                 throw ProbeSocket.Failure(description: "send: \(String(cString: strerror(errno)))")
                             }
                             attempt.stage = .awaitingResponse
@@ -149,7 +156,9 @@ public final class WanProber: @unchecked Sendable {
 
             // Wait for the next socket event, deadline or round.
             var descriptors: [pollfd] = []
-            for socket in icmpSockets.values { descriptors.append(pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)) }
+            for socket in icmpSockets.values {
+                descriptors.append(pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0))
+            }
             for attempt in attempts where attempt.descriptor >= 0 {
                 let events = attempt.stage == .connecting ? POLLOUT : POLLIN
                 descriptors.append(pollfd(fd: attempt.descriptor, events: Int16(events), revents: 0))
@@ -162,9 +171,11 @@ public final class WanProber: @unchecked Sendable {
             for descriptor in descriptors where descriptor.revents != 0 {
                 if let family = icmpSockets.first(where: { $0.value.descriptor == descriptor.fd })?.key {
                     while let (datagram, sender) = ProbeSocket.receiveFrom(descriptor.fd) {
-                        guard let reply = ICMPEcho.parseReply(datagram, family: family, sender: sender), reply.identifier == identifier,
-                              let index = attempts.firstIndex(where: { $0.icmpSequence == reply.sequence && $0.descriptor < 0 }),
-                              targets[attempts[index].target] == reply.source else { continue }
+                        guard let reply = ICMPEcho.parseReply(datagram, family: family, sender: sender),
+                            reply.identifier == identifier,
+                            let index = attempts.firstIndex(where: { $0.icmpSequence == reply.sequence && $0.descriptor < 0 }),
+                            targets[attempts[index].target] == reply.source
+                        else { continue }
                         resolve(index, .answered(rtt: arrived - attempts[index].sentAt))
                     }
                     continue
@@ -206,14 +217,18 @@ public final class WanProber: @unchecked Sendable {
                 attempt.stage = .awaitingResponse
                 return nil
             }
-            guard let bytes = ProbeSocket.receive(attempt.descriptor) else { return .failed(reason: "connection closed before a status line") }
+            guard let bytes = ProbeSocket.receive(attempt.descriptor) else {
+                return .failed(reason: "connection closed before a status line")
+            }
             attempt.response += bytes
             // Bytes, not a String: Swift reads "\r\n" as one character.
             guard let lineEnd = attempt.response.firstIndex(where: { $0 == 13 || $0 == 10 }) else {
                 return attempt.response.count > 1024 ? .failed(reason: "no status line in the first 1024 bytes") : nil
             }
             let words = String(decoding: attempt.response[..<lineEnd], as: UTF8.self).split(separator: " ")
-            guard words.count >= 2, words[0].hasPrefix("HTTP/"), let status = Int(words[1]) else { return .failed(reason: "not an HTTP response") }
+            guard words.count >= 2, words[0].hasPrefix("HTTP/"), let status = Int(words[1]) else {
+                return .failed(reason: "not an HTTP response")
+            }
             return (200..<400).contains(status) ? .answered(rtt: rtt) : .failed(reason: "HTTP \(status)")
         case .dns:
             guard let datagram = ProbeSocket.receive(attempt.descriptor) else {

@@ -50,10 +50,18 @@ public struct ProcessCommandRunner: CommandRunner {
     static let searchPath = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
 
     public func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
-        guard let program = arguments.first else { throw .commandFailed(arguments: arguments, status: -1, standardError: "empty command") }
+        guard let program = arguments.first else {
+            throw .commandFailed(arguments: arguments, status: -1, standardError: "empty command")
+        }
         let executable: String
-        if program.hasPrefix("/") { executable = program } else {
-            guard let found = Self.searchPath.map({ "\($0)/\(program)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        if program.hasPrefix("/") {
+            executable = program
+        } else {
+            guard
+                let found = Self.searchPath.map({ "\($0)/\(program)" }).first(where: {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                })
+            else {
                 throw .missingProgram(program)
             }
             executable = found

@@ -28,7 +28,9 @@ public struct ForeignFirewallFinding: Sendable, Equatable, Codable {
     /// Commands (or steps) that let the traffic through without giving up the rest of that firewall.
     public var fix: [String]
 
-    public init(kind: Kind, family: String, table: String, chain: String, hook: String, priority: Int, problem: String, fix: [String]) {
+    public init(
+        kind: Kind, family: String, table: String, chain: String, hook: String, priority: Int, problem: String, fix: [String]
+    ) {
         self.kind = kind
         self.family = family
         self.table = table
@@ -78,8 +80,10 @@ public struct ForeignFirewallFinding: Sendable, Equatable, Codable {
 public enum ForeignFirewallAudit {
     /// Findings for `ruleset`. `lanPrefixes`: the LAN interfaces' subnets, so that a rule limited to
     /// other source addresses (Docker's `masquerade` of 172.17.0.0/16) is not counted.
-    public static func findings(in ruleset: ForeignRuleset, lanInterfaces: [String], wanInterfaces: [String],
-                                lanPrefixes: [String: [IPv4Prefix]] = [:]) -> [ForeignFirewallFinding] {
+    public static func findings(
+        in ruleset: ForeignRuleset, lanInterfaces: [String], wanInterfaces: [String],
+        lanPrefixes: [String: [IPv4Prefix]] = [:]
+    ) -> [ForeignFirewallFinding] {
         var tables: [FirewallTable]
         var findings: [ForeignFirewallFinding] = []
         do { tables = try ForeignRulesetParser.nftTables(ruleset.nftJSON) } catch {
@@ -91,9 +95,11 @@ public enum ForeignFirewallAudit {
             wanInterfaces.flatMap { wan in Probe.all(lan: lan, wan: wan, lanPrefixes: lanPrefixes[lan] ?? []) }
         }
         for table in tables where ["ip", "inet", "iptables-legacy"].contains(table.family) {
-            for chain in table.chains.values.sorted(by: { ($0.base?.priority ?? 0, $0.name) < ($1.base?.priority ?? 0, $1.name) }) {
+            for chain in table.chains.values.sorted(by: { ($0.base?.priority ?? 0, $0.name) < ($1.base?.priority ?? 0, $1.name) })
+            {
                 guard let base = chain.base, ["prerouting", "forward", "postrouting"].contains(base.hook),
-                      ["filter", "nat"].contains(base.type) else { continue }
+                    ["filter", "nat"].contains(base.type)
+                else { continue }
                 findings += audit(chain, base: base, in: table, probes: probes)
             }
         }
@@ -111,15 +117,19 @@ public enum ForeignFirewallAudit {
         if let facts = try? kernel.readHostFacts() {
             for name in config.lan.interfaces {
                 prefixes[name] = (facts.interfaces[name]?.addresses ?? []).compactMap { address in
-                    IPv4Prefix(address: IPv4Address(address.address.value & IPv4Prefix.mask(address.prefixLength)), length: address.prefixLength)
+                    IPv4Prefix(
+                        address: IPv4Address(address.address.value & IPv4Prefix.mask(address.prefixLength)),
+                        length: address.prefixLength)
                 }
             }
         }
-        return findings(in: ruleset, lanInterfaces: config.lan.interfaces, wanInterfaces: config.wans.map(\.interface), lanPrefixes: prefixes)
+        return findings(
+            in: ruleset, lanInterfaces: config.lan.interfaces, wanInterfaces: config.wans.map(\.interface), lanPrefixes: prefixes)
     }
 
     static func unchecked(_ problem: String) -> ForeignFirewallFinding {
-        ForeignFirewallFinding(kind: .unchecked, family: "", table: "", chain: "", hook: "", priority: 0, problem: problem, fix: [])
+        ForeignFirewallFinding(
+            kind: .unchecked, family: "", table: "", chain: "", hook: "", priority: 0, problem: problem, fix: [])
     }
 
     // MARK: - Following a chain
@@ -134,9 +144,11 @@ public enum ForeignFirewallAudit {
         var lanPrefixes: [IPv4Prefix]
 
         static func all(lan: String, wan: String, lanPrefixes: [IPv4Prefix]) -> [Probe] {
-            [Probe(direction: .outbound, lan: lan, wan: wan, state: "new", lanPrefixes: lanPrefixes),
-             Probe(direction: .outbound, lan: lan, wan: wan, state: "established", lanPrefixes: lanPrefixes),
-             Probe(direction: .reply, lan: lan, wan: wan, state: "established", lanPrefixes: lanPrefixes)]
+            [
+                Probe(direction: .outbound, lan: lan, wan: wan, state: "new", lanPrefixes: lanPrefixes),
+                Probe(direction: .outbound, lan: lan, wan: wan, state: "established", lanPrefixes: lanPrefixes),
+                Probe(direction: .reply, lan: lan, wan: wan, state: "established", lanPrefixes: lanPrefixes),
+            ]
         }
 
         var input: String { direction == .outbound ? lan : wan }
@@ -177,7 +189,9 @@ public enum ForeignFirewallAudit {
 
     enum Outcome { case accepted, decided(Decision), fellThrough }
 
-    static func audit(_ chain: FirewallChain, base: FirewallChain.Base, in table: FirewallTable, probes: [Probe]) -> [ForeignFirewallFinding] {
+    static func audit(
+        _ chain: FirewallChain, base: FirewallChain.Base, in table: FirewallTable, probes: [Probe]
+    ) -> [ForeignFirewallFinding] {
         // NAT happens on a connection's first packet only.
         let relevant = base.type == "nat" ? probes.filter { $0.direction == .outbound && $0.state == "new" } : probes
         var decided: [Decision: [Probe]] = [:]
@@ -185,7 +199,9 @@ public enum ForeignFirewallAudit {
         for probe in relevant {
             var maybe: [Decision] = []
             var outcome = walk(chain.name, in: table, probe: probe, hook: base.hook, depth: 0, maybe: &maybe)
-            if case .fellThrough = outcome, base.policy == "drop" { outcome = .decided(Decision(kind: .drop, chain: chain.name, rule: nil)) }
+            if case .fellThrough = outcome, base.policy == "drop" {
+                outcome = .decided(Decision(kind: .drop, chain: chain.name, rule: nil))
+            }
             if case .decided(let decision) = outcome { decided[decision, default: []].append(probe) }
             // A packet that is dropped anyway need not hear about the rules that might have dropped it.
             if case .decided(let decision) = outcome, decision.kind == .drop { continue }
@@ -193,39 +209,49 @@ public enum ForeignFirewallAudit {
         }
         var findings: [ForeignFirewallFinding] = []
         func finding(_ kind: ForeignFirewallFinding.Kind, _ problem: String, _ fix: [String]) -> ForeignFirewallFinding {
-            ForeignFirewallFinding(kind: kind, family: table.family, table: table.name, chain: chain.name, hook: base.hook,
-                                   priority: base.priority, problem: problem, fix: fix)
+            ForeignFirewallFinding(
+                kind: kind, family: table.family, table: table.name, chain: chain.name, hook: base.hook,
+                priority: base.priority, problem: problem, fix: fix)
         }
         let drops = decided.filter { $0.key.kind == .drop }
         if !drops.isEmpty {
             let affected = Array(Set(drops.values.joined()))
             let causes = drops.sorted { $0.key.description < $1.key.description }
                 .map { "\($0.key.description) drops \(labels($0.value))" }
-            findings.append(finding(.drop, causes.joined(separator: "; ") + ". Braid's `accept` does not override it: a drop in any base chain wins",
-                                    fixes(for: chain, in: table, affected: affected)))
+            findings.append(
+                finding(
+                    .drop,
+                    causes.joined(separator: "; ") + ". Braid's `accept` does not override it: a drop in any base chain wins",
+                    fixes(for: chain, in: table, affected: affected)))
         }
         for (decision, affected) in decided.sorted(by: { $0.key.description < $1.key.description }) {
             guard case .nat = decision.kind else { continue }
-            findings.append(finding(.nat, "\(decision.description) translates \(labels(affected)); \(natOrder(base))", natFixes()))
+            findings.append(
+                finding(.nat, "\(decision.description) translates \(labels(affected)); \(natOrder(base))", natFixes()))
         }
         let partialDrops = partial.filter { $0.key.kind == .drop }
         if !partialDrops.isEmpty {
             let causes = partialDrops.sorted { $0.key.description < $1.key.description }
                 .map { "\($0.key.description) may drop some \(labels($0.value))" }
-            findings.append(finding(.partialDrop, causes.joined(separator: "; ") + " (conditions Braid does not evaluate)",
-                                    ["check that rule; if it should not apply to Braid's traffic, add an accept rule for it before the drop"]))
+            findings.append(
+                finding(
+                    .partialDrop, causes.joined(separator: "; ") + " (conditions Braid does not evaluate)",
+                    ["check that rule; if it should not apply to Braid's traffic, add an accept rule for it before the drop"]))
         }
         for (decision, affected) in partial.sorted(by: { $0.key.description < $1.key.description }) {
             guard case .nat = decision.kind else { continue }
-            findings.append(finding(.nat, "\(decision.description) may translate some \(labels(affected)); \(natOrder(base))", natFixes()))
+            findings.append(
+                finding(.nat, "\(decision.description) may translate some \(labels(affected)); \(natOrder(base))", natFixes()))
         }
         return findings
     }
 
     /// Follows `chainName` for `probe` as the kernel would. Drops and NATs behind conditions the
     /// audit cannot evaluate go to `maybe`, and the packet carries on as if they did not match.
-    static func walk(_ chainName: String, in table: FirewallTable, probe: Probe, hook: String, depth: Int,
-                     maybe: inout [Decision]) -> Outcome {
+    static func walk(
+        _ chainName: String, in table: FirewallTable, probe: Probe, hook: String, depth: Int,
+        maybe: inout [Decision]
+    ) -> Outcome {
         guard depth < 32, let chain = table.chains[chainName] else { return .fellThrough }
         for rule in chain.rules {
             let truth = evaluate(rule.conditions, probe: probe, hook: hook)
@@ -257,7 +283,9 @@ public enum ForeignFirewallAudit {
                     return outcome
                 }
                 var nested: [Decision] = []
-                if case .decided(let decision) = walk(target, in: table, probe: probe, hook: hook, depth: depth + 1, maybe: &nested) {
+                if case .decided(let decision) = walk(
+                    target, in: table, probe: probe, hook: hook, depth: depth + 1, maybe: &nested)
+                {
                     nested.append(decision)
                 }
                 maybe += nested
@@ -290,8 +318,12 @@ public enum ForeignFirewallAudit {
             let lanSide = (field == .source) == (probe.direction == .outbound)
             if lanSide {
                 guard !probe.lanPrefixes.isEmpty else { return .maybe }
-                if probe.lanPrefixes.allSatisfy({ lan in prefixes.contains { contains($0, lan) } }) { return truth(true, negated) }
-                if probe.lanPrefixes.allSatisfy({ lan in prefixes.allSatisfy { !overlaps($0, lan) } }) { return truth(false, negated) }
+                if probe.lanPrefixes.allSatisfy({ lan in prefixes.contains { contains($0, lan) } }) {
+                    return truth(true, negated)
+                }
+                if probe.lanPrefixes.allSatisfy({ lan in prefixes.allSatisfy { !overlaps($0, lan) } }) {
+                    return truth(false, negated)
+                }
                 return .maybe
             }
             // The internet side: a rule about private or local ranges only is not about it.
@@ -308,8 +340,10 @@ public enum ForeignFirewallAudit {
         }
     }
 
-    static let nonPublic = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
-                            "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "0.0.0.0/8"].compactMap { IPv4Prefix($0) }
+    static let nonPublic = [
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+        "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "0.0.0.0/8",
+    ].compactMap { IPv4Prefix($0) }
 
     static func interfaceMatches(_ interface: String, pattern: String) -> Bool {
         pattern.hasSuffix("*") ? interface.hasPrefix(pattern.dropLast()) : interface == pattern
@@ -339,7 +373,9 @@ public enum ForeignFirewallAudit {
     static func natOrder(_ base: FirewallChain.Base) -> String {
         let braid = base.hook == "prerouting" ? -100 : 100
         if base.priority < braid { return "it runs before Braid's NAT (priority \(braid)), so its translation wins" }
-        if base.priority > braid { return "it runs after Braid's NAT (priority \(braid)); Braid's translation wins unless Braid has `nat: none`" }
+        if base.priority > braid {
+            return "it runs after Braid's NAT (priority \(braid)); Braid's translation wins unless Braid has `nat: none`"
+        }
         return "it runs at the same priority as Braid's NAT; whichever chain was registered first decides"
     }
 
@@ -356,17 +392,24 @@ public enum ForeignFirewallAudit {
         let replies = affected.contains { $0.direction == .reply }
         let legacy = table.family == "iptables-legacy"
         let iptables = legacy ? "iptables-legacy" : "iptables"
-        let isIptables = legacy || (table.family == "ip" && ["filter", "nat", "mangle", "raw"].contains(table.name)
-                                    && chain.name == chain.name.uppercased())
+        let isIptables =
+            legacy
+            || (table.family == "ip" && ["filter", "nat", "mangle", "raw"].contains(table.name)
+                && chain.name == chain.name.uppercased())
         func iptablesRules(_ chainName: String) -> [String] {
             pairs.flatMap { pair -> [String] in
                 (outbound ? ["\(iptables) -I \(chainName) -i \(pair[0]) -o \(pair[1]) -j ACCEPT"] : [])
-                    + (replies || outbound ? ["\(iptables) -I \(chainName) -i \(pair[1]) -o \(pair[0]) -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"] : [])
+                    + (replies || outbound
+                        ? [
+                            "\(iptables) -I \(chainName) -i \(pair[1]) -o \(pair[0]) -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+                        ] : [])
             }
         }
         if isIptables, table.name == "filter", chain.name == "FORWARD", table.chains["DOCKER-USER"] != nil {
             // Docker rewrites FORWARD when it starts but leaves DOCKER-USER to the administrator.
-            return ["Docker: allow Braid's traffic in DOCKER-USER, the chain Docker keeps for your rules (make it persistent, e.g. a unit that runs after docker.service):"]
+            return [
+                "Docker: allow Braid's traffic in DOCKER-USER, the chain Docker keeps for your rules (make it persistent, e.g. a unit that runs after docker.service):"
+            ]
                 + iptablesRules("DOCKER-USER")
         }
         if isIptables, table.chains["ufw-user-forward"] != nil {
@@ -374,20 +417,27 @@ public enum ForeignFirewallAudit {
                 + pairs.map { "ufw route allow in on \($0[0]) out on \($0[1])" }
         }
         if table.family == "inet" && table.name == "firewalld" {
-            return ["firewalld: allow forwarding from the LAN's zone to the WAN's zone with a policy, e.g.",
-                    "firewall-cmd --permanent --new-policy braid-lan-wan",
-                    "firewall-cmd --permanent --policy braid-lan-wan --add-ingress-zone LANZONE --add-egress-zone WANZONE --set-target ACCEPT",
-                    "firewall-cmd --reload"]
+            return [
+                "firewalld: allow forwarding from the LAN's zone to the WAN's zone with a policy, e.g.",
+                "firewall-cmd --permanent --new-policy braid-lan-wan",
+                "firewall-cmd --permanent --policy braid-lan-wan --add-ingress-zone LANZONE --add-egress-zone WANZONE --set-target ACCEPT",
+                "firewall-cmd --reload",
+            ]
         }
         if isIptables {
-            return ["allow Braid's traffic in \(chain.name) (or set its policy to ACCEPT: \(iptables) -t \(table.name) -P \(chain.name) ACCEPT):"]
+            return [
+                "allow Braid's traffic in \(chain.name) (or set its policy to ACCEPT: \(iptables) -t \(table.name) -P \(chain.name) ACCEPT):"
+            ]
                 + iptablesRules(chain.name)
         }
         let reference = "\(table.family) \(table.name) \(chain.name)"
-        var lines = ["allow Braid's traffic at the top of \(chain.name) (and in the file that creates the table, so it survives a reload), or set its policy to accept:"]
+        var lines = [
+            "allow Braid's traffic at the top of \(chain.name) (and in the file that creates the table, so it survives a reload), or set its policy to accept:"
+        ]
         for pair in pairs {
             if outbound { lines.append("nft insert rule \(reference) iifname \"\(pair[0])\" oifname \"\(pair[1])\" accept") }
-            lines.append("nft insert rule \(reference) iifname \"\(pair[1])\" oifname \"\(pair[0])\" ct state established,related accept")
+            lines.append(
+                "nft insert rule \(reference) iifname \"\(pair[1])\" oifname \"\(pair[0])\" ct state established,related accept")
         }
         return lines
     }

@@ -87,22 +87,27 @@ enum ForeignRulesetParser {
         var order: [String] = []
         func key(_ family: String, _ table: String) -> String { "\(family) \(table)" }
         for object in objects {
-            if let table = object["table"] as? [String: Any], let family = table["family"] as? String, let name = table["name"] as? String {
+            if let table = object["table"] as? [String: Any], let family = table["family"] as? String,
+                let name = table["name"] as? String
+            {
                 guard !(family == RoutingLayout.tableFamily && name == RoutingLayout.tableName) else { continue }
                 tables[key(family, name)] = FirewallTable(family: family, name: name, chains: [:])
                 order.append(key(family, name))
             } else if let chain = object["chain"] as? [String: Any], let family = chain["family"] as? String,
-                      let tableName = chain["table"] as? String, let name = chain["name"] as? String,
-                      tables[key(family, tableName)] != nil {
+                let tableName = chain["table"] as? String, let name = chain["name"] as? String,
+                tables[key(family, tableName)] != nil
+            {
                 var base: FirewallChain.Base?
                 if let hook = chain["hook"] as? String {
-                    base = .init(type: chain["type"] as? String ?? "filter", hook: hook, priority: chain["prio"] as? Int ?? 0,
-                                 policy: chain["policy"] as? String ?? "accept")
+                    base = .init(
+                        type: chain["type"] as? String ?? "filter", hook: hook, priority: chain["prio"] as? Int ?? 0,
+                        policy: chain["policy"] as? String ?? "accept")
                 }
                 tables[key(family, tableName)]!.chains[name] = FirewallChain(name: name, base: base)
             } else if let rule = object["rule"] as? [String: Any], let family = rule["family"] as? String,
-                      let tableName = rule["table"] as? String, let chainName = rule["chain"] as? String,
-                      tables[key(family, tableName)]?.chains[chainName] != nil {
+                let tableName = rule["table"] as? String, let chainName = rule["chain"] as? String,
+                tables[key(family, tableName)]?.chains[chainName] != nil
+            {
                 let parsed = nftRule(rule["expr"] as? [[String: Any]] ?? [], handle: rule["handle"] as? Int)
                 tables[key(family, tableName)]!.chains[chainName]!.rules.append(parsed)
             }
@@ -154,12 +159,15 @@ enum ForeignRulesetParser {
         let negated = operation == "!="
         let left = match["left"] as? [String: Any] ?? [:]
         let right = match["right"]
-        if let meta = left["meta"] as? [String: Any], let key = meta["key"] as? String, ["iifname", "oifname", "iif", "oif"].contains(key) {
+        if let meta = left["meta"] as? [String: Any], let key = meta["key"] as? String,
+            ["iifname", "oifname", "iif", "oif"].contains(key)
+        {
             guard let names = strings(right) else { return .other }
             return .interface(key.hasPrefix("i") ? .input : .output, names: names, negated: negated)
         }
         if let payload = left["payload"] as? [String: Any], payload["protocol"] as? String == "ip",
-           let field = payload["field"] as? String, field == "saddr" || field == "daddr" {
+            let field = payload["field"] as? String, field == "saddr" || field == "daddr"
+        {
             guard let prefixes = prefixes(right) else { return .other }
             return .address(field == "saddr" ? .source : .destination, prefixes: prefixes, negated: negated)
         }
@@ -167,7 +175,8 @@ enum ForeignRulesetParser {
             return .ipv6Only
         }
         if let meta = left["meta"] as? [String: Any], meta["key"] as? String == "nfproto", !negated,
-           strings(right) == ["ipv6"] {
+            strings(right) == ["ipv6"]
+        {
             return .ipv6Only
         }
         if let ct = left["ct"] as? [String: Any], ct["key"] as? String == "state", ct["dir"] == nil {
@@ -180,7 +189,9 @@ enum ForeignRulesetParser {
     /// A string, a list of strings or an anonymous set of them; nil for anything else (named sets).
     static func strings(_ value: Any?) -> [String]? {
         if let text = value as? String { return text.hasPrefix("@") ? nil : [text] }
-        if let list = value as? [Any] { let texts = list.compactMap { $0 as? String }; return texts.count == list.count ? texts : nil }
+        if let list = value as? [Any] {
+            let texts = list.compactMap { $0 as? String }; return texts.count == list.count ? texts : nil
+        }
         if let set = (value as? [String: Any])?["set"] { return strings(set) }
         return nil
     }
@@ -188,7 +199,8 @@ enum ForeignRulesetParser {
     static func prefixes(_ value: Any?) -> [IPv4Prefix]? {
         if let text = value as? String { return IPv4Prefix(text).map { [$0] } }
         if let prefix = (value as? [String: Any])?["prefix"] as? [String: Any], let address = prefix["addr"] as? String,
-           let length = prefix["len"] as? Int {
+            let length = prefix["len"] as? Int
+        {
             return IPv4Prefix("\(address)/\(length)").map { [$0] }
         }
         if let set = (value as? [String: Any])?["set"] as? [Any] {
@@ -231,8 +243,9 @@ enum ForeignRulesetParser {
                 let tableName = tables[tables.count - 1].name
                 var base: FirewallChain.Base?
                 if let hook = builtIn[tableName]?[name] {
-                    base = .init(type: tableName == "nat" ? "nat" : "filter", hook: hook.hook, priority: hook.priority,
-                                 policy: words.count > 1 && words[1] == "DROP" ? "drop" : "accept")
+                    base = .init(
+                        type: tableName == "nat" ? "nat" : "filter", hook: hook.hook, priority: hook.priority,
+                        policy: words.count > 1 && words[1] == "DROP" ? "drop" : "accept")
                 }
                 tables[tables.count - 1].chains[name] = FirewallChain(name: name, base: base)
             } else if line.hasPrefix("-A "), !tables.isEmpty {
@@ -266,16 +279,25 @@ enum ForeignRulesetParser {
                 if let name = next() {
                     // iptables' wildcard is "+", nft's "*".
                     let pattern = name.hasSuffix("+") ? String(name.dropLast()) + "*" : name
-                    conditions.append(.interface(word == "-i" || word == "--in-interface" ? .input : .output, names: [pattern], negated: negated))
+                    conditions.append(
+                        .interface(
+                            word == "-i" || word == "--in-interface" ? .input : .output, names: [pattern], negated: negated))
                 }
             case "-s", "--source", "-d", "--destination":
                 if let value = next() {
                     let parsed = value.split(separator: ",").compactMap { IPv4Prefix($0) }
-                    conditions.append(parsed.isEmpty ? .other : .address(word.hasPrefix("-s") || word == "--source" ? .source : .destination,
-                                                                          prefixes: parsed, negated: negated))
+                    conditions.append(
+                        parsed.isEmpty
+                            ? .other
+                            : .address(
+                                word.hasPrefix("-s") || word == "--source" ? .source : .destination,
+                                prefixes: parsed, negated: negated))
                 }
             case "--ctstate", "--state":
-                if let value = next() { conditions.append(.connectionState(value.lowercased().split(separator: ",").map(String.init), negated: negated)) }
+                if let value = next() {
+                    conditions.append(
+                        .connectionState(value.lowercased().split(separator: ",").map(String.init), negated: negated))
+                }
             case "-m", "--match", "--comment":
                 _ = next()
             case "-j", "--jump":

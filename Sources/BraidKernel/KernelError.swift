@@ -30,10 +30,10 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
     /// thousands of lines; a log needs the first few (the error and its caret), not all of them.
     static func excerpt(_ text: String, lines maximumLines: Int = 12, characters maximumCharacters: Int = 2000) -> String {
         let lines = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
-        var kept = lines.prefix(maximumLines).map { $0.count > 300 ? $0.prefix(300) + "…" : Substring($0) }.joined(separator: "\n")
+        var kept = lines.prefix(maximumLines).map { $0.count > 300 ? $0.prefix(300) + "…" : Substring($0) }.joined(
+            separator: "\n")
         if kept.count > maximumCharacters { kept = String(kept.prefix(maximumCharacters)) + "…" }
         let omitted = lines.count - min(lines.count, maximumLines)
         return omitted > 0 ? kept + "\n… (\(omitted) more line(s) of output not shown)" : kept
     }
 }
-

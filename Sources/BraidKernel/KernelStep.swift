@@ -26,7 +26,7 @@ public enum KernelStep: Sendable, Equatable, CustomStringConvertible {
         case .addRule(let rule): .deleteRule(rule)
         case .deleteRule(let rule): .addRule(rule)
         case .loadRuleset(_, let undo): undo.map { .restoreRuleset(transaction: $0) } ?? .deleteTable
-        case .restoreRuleset, .deleteTable: .deleteTable // only used as an inverse or by `down`; never inverted
+        case .restoreRuleset, .deleteTable: .deleteTable  // only used as an inverse or by `down`; never inverted
         case .setSysctl(let key, let value, let previous): .setSysctl(key: key, value: previous, previous: value)
         }
     }

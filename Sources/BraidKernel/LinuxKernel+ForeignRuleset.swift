@@ -11,8 +11,9 @@ extension LinuxKernel {
         var objects: [Any] = []
         for table in try Self.nftObjects(tablesOutput, command: "nft -j list tables") {
             guard let table = table["table"] as? [String: Any], let family = table["family"] as? String,
-                  let name = table["name"] as? String, ["ip", "inet"].contains(family),
-                  !(family == RoutingLayout.tableFamily && name == RoutingLayout.tableName) else { continue }
+                let name = table["name"] as? String, ["ip", "inet"].contains(family),
+                !(family == RoutingLayout.tableFamily && name == RoutingLayout.tableName)
+            else { continue }
             let arguments = ["nft", "-j", "list", "table", family, name]
             let result = try runner.run(arguments)
             // A table deleted between the two listings is simply gone.
@@ -24,7 +25,9 @@ extension LinuxKernel {
             throw .unexpectedOutput(command: "nft -j list table", detail: "\(error)")
         }
         var legacy: String?
-        let installed = ProcessCommandRunner.searchPath.contains { FileManager.default.isExecutableFile(atPath: "\($0)/iptables-legacy-save") }
+        let installed = ProcessCommandRunner.searchPath.contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/iptables-legacy-save")
+        }
         // Without the ip_tables module no namespace has legacy tables (the file exists in every
         // namespace once it is loaded), and iptables-legacy-save would only complain.
         if installed, FileManager.default.fileExists(atPath: Self.legacyTableNames) {
@@ -39,7 +42,10 @@ extension LinuxKernel {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { return [] }
         do {
-            guard let objects = (try JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any])?["nftables"] as? [[String: Any]] else {
+            guard
+                let objects = (try JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any])?["nftables"]
+                    as? [[String: Any]]
+            else {
                 throw KernelError.unexpectedOutput(command: command, detail: "no nftables array")
             }
             return objects

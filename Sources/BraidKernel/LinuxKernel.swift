@@ -21,22 +21,28 @@ public struct LinuxKernel: KernelPort {
         guard let links = try parseJSON(output, command: "ip -j address show") as? [[String: Any]] else {
             throw .unexpectedOutput(command: "ip -j address show", detail: "not a list")
         }
-        return HostFacts(interfaces: links.compactMap { link in
-            guard let name = link["ifname"] as? String else { return nil }
-            let flags = link["flags"] as? [String] ?? []
-            var ipv4: [InterfaceAddress] = [], ipv6: [IPv6InterfaceAddress] = []
-            for info in link["addr_info"] as? [[String: Any]] ?? [] {
-                guard let local = (info["local"] as? String).flatMap({ IPAddress($0) }), let length = info["prefixlen"] as? Int else { continue }
-                // ip lists a point-to-point peer as "address" (different from "local").
-                let peer = (info["address"] as? String).flatMap { IPAddress($0) }.flatMap { $0 == local ? nil : $0 }
-                switch (info["family"] as? String, local) {
-                case ("inet", .v4(let address)): ipv4.append(InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv4))
-                case ("inet6", .v6(let address)): ipv6.append(IPv6InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv6))
-                default: continue
+        return HostFacts(
+            interfaces: links.compactMap { link in
+                guard let name = link["ifname"] as? String else { return nil }
+                let flags = link["flags"] as? [String] ?? []
+                var ipv4: [InterfaceAddress] = [], ipv6: [IPv6InterfaceAddress] = []
+                for info in link["addr_info"] as? [[String: Any]] ?? [] {
+                    guard let local = (info["local"] as? String).flatMap({ IPAddress($0) }),
+                        let length = info["prefixlen"] as? Int
+                    else { continue }
+                    // ip lists a point-to-point peer as "address" (different from "local").
+                    let peer = (info["address"] as? String).flatMap { IPAddress($0) }.flatMap { $0 == local ? nil : $0 }
+                    switch (info["family"] as? String, local) {
+                    case ("inet", .v4(let address)):
+                        ipv4.append(InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv4))
+                    case ("inet6", .v6(let address)):
+                        ipv6.append(IPv6InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv6))
+                    default: continue
+                    }
                 }
-            }
-            return InterfaceFacts(name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: ipv4, ipv6Addresses: ipv6)
-        })
+                return InterfaceFacts(
+                    name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: ipv4, ipv6Addresses: ipv6)
+            })
     }
 
     public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
@@ -54,17 +60,20 @@ public struct LinuxKernel: KernelPort {
             // -N: numbers, not names from /etc/iproute2/rt_tables, so a named table id still reads back.
             let command = ["ip", family.ipOption, "-N", "-j", "rule", "show"]
             guard let output = try listing(command, family: family),
-                  let rules = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]] else { continue }
+                let rules = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]]
+            else { continue }
             found += rules.compactMap { rule -> PolicyRule? in
                 guard "\(rule["protocol"] ?? "")" == protocolTag, let priority = rule["priority"] as? Int,
-                      let table = rule["table"] as? String else { return nil }
+                    let table = rule["table"] as? String
+                else { return nil }
                 let tableNumber: UInt32? = table == "main" ? RoutingLayout.mainTable : UInt32(table)
                 guard let tableNumber else { return nil }
                 let fwmark = (rule["fwmark"] as? String).flatMap(parseHex)
                 // ip omits the mask when it is all ones.
                 let fwmask = (rule["fwmask"] as? String).flatMap(parseHex) ?? (fwmark == nil ? nil : UInt32.max)
-                return PolicyRule(family: family, priority: UInt32(priority), fwmark: fwmark, fwmask: fwmask, table: tableNumber,
-                                  suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
+                return PolicyRule(
+                    family: family, priority: UInt32(priority), fwmark: fwmark, fwmask: fwmask, table: tableNumber,
+                    suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
             }
         }
         return found
@@ -76,12 +85,14 @@ public struct LinuxKernel: KernelPort {
         for family in AddressFamily.allCases {
             let command = ["ip", family.ipOption, "-N", "-j", "route", "show", "table", "all", "proto", protocolTag]
             guard let output = try listing(command, family: family),
-                  let routes = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]] else { continue }
+                let routes = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]]
+            else { continue }
             found += routes.compactMap { route -> Route? in
                 guard let destination = route["dst"] as? String,
-                      let gateway = (route["gateway"] as? String).flatMap({ IPAddress($0) }), gateway.family == family,
-                      let device = route["dev"] as? String,
-                      let table = (route["table"] as? String).flatMap({ UInt32($0) }) else { return nil }
+                    let gateway = (route["gateway"] as? String).flatMap({ IPAddress($0) }), gateway.family == family,
+                    let device = route["dev"] as? String,
+                    let table = (route["table"] as? String).flatMap({ UInt32($0) })
+                else { return nil }
                 let prefix = destination == "default" ? nil : IPPrefix(destination).flatMap { $0.family == family ? $0 : nil }
                 return Route(table: table, destination: prefix, gateway: gateway, device: device)
             }
@@ -117,9 +128,10 @@ public struct LinuxKernel: KernelPort {
         }
         // -t: no elements (a 100,000-prefix set lists in milliseconds). Counters have no such
         // shortcut: `list counters` fetches every object (seconds with 10,000 maps).
-        return TableObjectNames(counters: try names(["list", "counters", "table"] + tableReference, "counter"),
-                                maps: try names(["-t", "list", "maps", RoutingLayout.tableFamily], "map"),
-                                sets: try names(["-t", "list", "sets", RoutingLayout.tableFamily], "set"))
+        return TableObjectNames(
+            counters: try names(["list", "counters", "table"] + tableReference, "counter"),
+            maps: try names(["-t", "list", "maps", RoutingLayout.tableFamily], "map"),
+            sets: try names(["-t", "list", "sets", RoutingLayout.tableFamily], "set"))
     }
 
     /// Objects of one kind in Braid's table, from `nft -j ARGUMENTS`.
@@ -132,7 +144,8 @@ public struct LinuxKernel: KernelPort {
             throw .commandFailed(arguments: command, status: result.status, standardError: result.standardError)
         }
         guard let document = try parseJSON(result.standardOutput, command: command.joined(separator: " ")) as? [String: Any],
-              let objects = document["nftables"] as? [[String: Any]] else {
+            let objects = document["nftables"] as? [[String: Any]]
+        else {
             throw .unexpectedOutput(command: command.joined(separator: " "), detail: "no nftables array")
         }
         return objects.compactMap { $0[kind] as? [String: Any] }.filter { $0["table"] as? String == RoutingLayout.tableName }
@@ -226,11 +239,13 @@ public struct LinuxKernel: KernelPort {
         let result = try runner.run(["nft", "-j", "list", "counters", "table"] + tableReference)
         guard result.status == 0 else { return [:] }
         guard let document = try parseJSON(result.standardOutput, command: "nft -j list counters") as? [String: Any],
-              let objects = document["nftables"] as? [[String: Any]] else { return [:] }
+            let objects = document["nftables"] as? [[String: Any]]
+        else { return [:] }
         var counters: [String: TrafficCounter] = [:]
         for object in objects {
             guard let counter = object["counter"] as? [String: Any], let name = counter["name"] as? String else { continue }
-            counters[name] = TrafficCounter(packets: UInt64(counter["packets"] as? Int ?? 0), bytes: UInt64(counter["bytes"] as? Int ?? 0))
+            counters[name] = TrafficCounter(
+                packets: UInt64(counter["packets"] as? Int ?? 0), bytes: UInt64(counter["bytes"] as? Int ?? 0))
         }
         return counters
     }

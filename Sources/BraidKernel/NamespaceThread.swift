@@ -1,6 +1,7 @@
 import CBraidLinux
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,9 @@ import Glibc
 /// when it drives a router that lives in a namespace.
 public enum NamespaceThread {
     /// Runs `body` on a new thread inside `namespace` and returns its result.
-    public static func run<Result: Sendable>(in namespace: String, _ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+    public static func run<Result: Sendable>(
+        in namespace: String, _ body: @escaping @Sendable () throws -> Result
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 do {
@@ -29,11 +32,15 @@ public enum NamespaceThread {
     }
 
     /// Runs `body` on a new thread inside `namespace`, blocking the caller until it returns.
-    public static func runBlocking<Result: Sendable>(in namespace: String, _ body: @escaping @Sendable () throws -> Result) throws -> Result {
+    public static func runBlocking<Result: Sendable>(
+        in namespace: String, _ body: @escaping @Sendable () throws -> Result
+    ) throws -> Result {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Swift.Result<Result, any Error>?>(nil)
         let thread = Thread {
-            let result = Swift.Result { try enter(namespace); return try body() }
+            let result = Swift.Result {
+                try enter(namespace); return try body()
+            }
             outcome.withLock { $0 = result }
             done.signal()
         }
@@ -44,7 +51,9 @@ public enum NamespaceThread {
 
     static func enter(_ namespace: String) throws(KernelError) {
         let descriptor = open("/var/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .namespace("cannot open network namespace \(namespace): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw .namespace("cannot open network namespace \(namespace): \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
         guard braid_enter_network_namespace(descriptor) == 0 else {
             throw .namespace("cannot enter network namespace \(namespace): \(String(cString: strerror(errno)))")

@@ -70,10 +70,16 @@ public struct NftObjectModel: Sendable, Equatable {
                 for (name, use) in references.collections {
                     switch use {
                     case .verdictMap:
-                        guard let type = maps[name] else { throw NftRefusal("No such file or directory: map @\(name), named by chain \(chain.name)") }
-                        guard type?.value == .verdict else { throw NftRefusal("map @\(name) is not a verdict map (vmap in chain \(chain.name))") }
+                        guard let type = maps[name] else {
+                            throw NftRefusal("No such file or directory: map @\(name), named by chain \(chain.name)")
+                        }
+                        guard type?.value == .verdict else {
+                            throw NftRefusal("map @\(name) is not a verdict map (vmap in chain \(chain.name))")
+                        }
                     case .map:
-                        guard maps[name] != nil else { throw NftRefusal("No such file or directory: map @\(name), named by chain \(chain.name)") }
+                        guard maps[name] != nil else {
+                            throw NftRefusal("No such file or directory: map @\(name), named by chain \(chain.name)")
+                        }
                     case .setOrMap:
                         guard sets.contains(name) || maps[name] != nil else {
                             throw NftRefusal("No such file or directory: set @\(name), named by chain \(chain.name)")
@@ -122,8 +128,9 @@ public struct NftObjectModel: Sendable, Equatable {
 
         func finished() -> NftablesRuleset? {
             guard exists else { return nil }
-            return NftablesRuleset(family: family, name: name, counters: counters.live, sets: sets.live, maps: maps.live,
-                                   chains: chains.live)
+            return NftablesRuleset(
+                family: family, name: name, counters: counters.live, sets: sets.live, maps: maps.live,
+                chains: chains.live)
         }
 
         func missing(_ kind: NftObjectKind, _ name: String) -> NftRefusal {
@@ -146,7 +153,9 @@ public struct NftObjectModel: Sendable, Equatable {
             case .flushTable:
                 for index in chains.items.indices where chains.items[index] != nil { chains.items[index]!.rules = [] }
             case .loadListing(let listing):
-                guard let listed = NftablesRuleset(parsing: listing) else { throw NftRefusal("syntax error: not a listing the fake wrote") }
+                guard let listed = NftablesRuleset(parsing: listing) else {
+                    throw NftRefusal("syntax error: not a listing the fake wrote")
+                }
                 for object in listed.objects { try apply(.add(object), family: family, name: name) }
             case .addCounter(let counter):
                 if let index = counters.index(counter.name) {
@@ -157,7 +166,9 @@ public struct NftObjectModel: Sendable, Equatable {
             case .addSet(let set):
                 if let index = sets.index(set.name) {
                     let old = sets.items[index]!
-                    guard old.type == set.type, old.isInterval == set.isInterval else { throw Self.declaredDifferently(.set, set.name) }
+                    guard old.type == set.type, old.isInterval == set.isInterval else {
+                        throw Self.declaredDifferently(.set, set.name)
+                    }
                     sets.items[index]!.comment = set.comment
                     addElements(set.elements, toSet: index)
                 } else {
@@ -166,7 +177,9 @@ public struct NftObjectModel: Sendable, Equatable {
             case .addMap(let map):
                 if let index = maps.index(map.name) {
                     let old = maps.items[index]!
-                    guard old.type == map.type, old.isInterval == map.isInterval else { throw Self.declaredDifferently(.map, map.name) }
+                    guard old.type == map.type, old.isInterval == map.isInterval else {
+                        throw Self.declaredDifferently(.map, map.name)
+                    }
                     maps.items[index]!.comment = map.comment
                     try addElements(map.elements.map { NftMapElement(key: $0.key, value: $0.value) }, toMap: index)
                 } else {
@@ -200,7 +213,9 @@ public struct NftObjectModel: Sendable, Equatable {
                 chains.items[index]!.rules = []
             case .deleteCounter(let counter):
                 guard counters.index(counter) != nil else { throw missing(.counter, counter) }
-                if let user = maps.live.first(where: { NftMapType($0.type)?.value == .counter && $0.elements.contains { unquoted($0.value) == counter } }) {
+                if let user = maps.live.first(where: {
+                    NftMapType($0.type)?.value == .counter && $0.elements.contains { unquoted($0.value) == counter }
+                }) {
                     throw Self.busy(.counter, counter, "map \(user.name)")
                 }
                 counters.remove(counter)
@@ -216,11 +231,14 @@ public struct NftObjectModel: Sendable, Equatable {
                 guard let index = chains.index(chain) else { throw missing(.chain, chain) }
                 let rules = chains.items[index]!.rules.count
                 guard rules == 0 else { throw Self.busy(.chain, chain, "its own \(rules) rules") }
-                if let user = chains.live.first(where: { $0.rules.contains { NftReferences(rule: $0.text).chains.contains(chain) } }) {
+                if let user = chains.live.first(where: {
+                    $0.rules.contains { NftReferences(rule: $0.text).chains.contains(chain) }
+                }) {
                     throw Self.busy(.chain, chain, "chain \(user.name)")
                 }
                 if let user = maps.live.first(where: { map in
-                    NftMapType(map.type)?.value == .verdict && map.elements.contains { NftReferences(rule: $0.value).chains.contains(chain) }
+                    NftMapType(map.type)?.value == .verdict
+                        && map.elements.contains { NftReferences(rule: $0.value).chains.contains(chain) }
                 }) {
                     throw Self.busy(.chain, chain, "map \(user.name)")
                 }
@@ -248,7 +266,8 @@ public struct NftObjectModel: Sendable, Equatable {
 
         /// A key that is there with the same value is no error; with another value it is.
         mutating func addElements(_ elements: [NftMapElement], toMap index: Int) throws(NftRefusal) {
-            var present = Dictionary(maps.items[index]!.elements.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+            var present = Dictionary(
+                maps.items[index]!.elements.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
             for element in elements {
                 if let value = present[element.key] {
                     guard value == element.value else {
@@ -335,7 +354,10 @@ struct NftReferences {
         for index in text.indices {
             let character = text[index]
             if character == "\"" { inQuotes.toggle() }
-            let separator = !inQuotes && (character == " " || character == "\t" || character == "," || character == "{" || character == "}" || character == ";")
+            let separator =
+                !inQuotes
+                && (character == " " || character == "\t" || character == "," || character == "{" || character == "}"
+                    || character == ";")
             if separator {
                 if let begin = start { words.append(text[begin..<index]) }
                 start = nil

@@ -11,7 +11,9 @@ public struct NftTransaction: Sendable, Equatable {
     public var table: String
     public var operations: [NftOperation]
 
-    public init(family: String = RoutingLayout.tableFamily, table: String = RoutingLayout.tableName, _ operations: [NftOperation] = []) {
+    public init(
+        family: String = RoutingLayout.tableFamily, table: String = RoutingLayout.tableName, _ operations: [NftOperation] = []
+    ) {
         self.family = family
         self.table = table
         self.operations = operations
@@ -19,7 +21,9 @@ public struct NftTransaction: Sendable, Equatable {
 
     /// Deletes the table whether or not it is there: nft 1.0.6 has no `destroy`, and adding a
     /// table that exists is no error.
-    public static func deletingTable(family: String = RoutingLayout.tableFamily, table: String = RoutingLayout.tableName) -> NftTransaction {
+    public static func deletingTable(
+        family: String = RoutingLayout.tableFamily, table: String = RoutingLayout.tableName
+    ) -> NftTransaction {
         NftTransaction(family: family, table: table, [.addTable, .deleteTable])
     }
 
@@ -168,10 +172,11 @@ public struct NftMapType: Sendable, Equatable {
         } else {
             return nil
         }
-        value = switch valuePart {
-        case "verdict": .verdict
-        case "counter": .counter
-        default: .data(valuePart)
-        }
+        value =
+            switch valuePart {
+            case "verdict": .verdict
+            case "counter": .counter
+            default: .data(valuePart)
+            }
     }
 }

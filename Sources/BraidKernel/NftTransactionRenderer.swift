@@ -46,7 +46,7 @@ enum NftTransactionRenderer {
             case .deleteChain(let name): line("delete chain \(table) \(name)")
             case .addRule(let chain, let rule): line("add rule \(table) \(chain) \(rule.text)")
             case .addSetElements(_, let elements) where elements.isEmpty:
-                break // nft refuses `{ }`; adding nothing is nothing to say
+                break  // nft refuses `{ }`; adding nothing is nothing to say
             case .addMapElements(_, let elements) where elements.isEmpty:
                 break
             case .addSetElements(let set, let elements):

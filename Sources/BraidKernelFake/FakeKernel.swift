@@ -87,7 +87,9 @@ public final class FakeKernel: KernelPort {
             change(&text)
             guard text != state.table else { return }
             guard let text else { state.nftables = NftObjectModel(); return }
-            guard let table = NftablesRuleset(parsing: text) else { preconditionFailure("not a table as render() writes it:\n\(text)") }
+            guard let table = NftablesRuleset(parsing: text) else {
+                preconditionFailure("not a table as render() writes it:\n\(text)")
+            }
             state.nftables = NftObjectModel(table: table)
         }
         generation.withLock { $0 += 1 }
@@ -99,18 +101,24 @@ public final class FakeKernel: KernelPort {
 
     public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
         state.withLock { state in
-            ObservedKernelState(policyRules: state.policyRules, routes: state.routes, table: state.nftables.table.map { table in
-                ObservedTable(chains: table.chains.map(\.name),
-                              // Like the real one: chain-level changes only; rule edits need the generation.
-                              fingerprint: table.chains.map(\.name).joined(separator: ","))
-            })
+            ObservedKernelState(
+                policyRules: state.policyRules, routes: state.routes,
+                table: state.nftables.table.map { table in
+                    ObservedTable(
+                        chains: table.chains.map(\.name),
+                        // Like the real one: chain-level changes only; rule edits need the generation.
+                        fingerprint: table.chains.map(\.name).joined(separator: ","))
+                })
         }
     }
 
     public func readObjectNames() throws(KernelError) -> TableObjectNames {
         state.withLock { state in
-            state.nftables.table.map { TableObjectNames(counters: $0.counters.map(\.name), maps: $0.maps.map(\.name),
-                                                        sets: $0.sets.map(\.name)) } ?? TableObjectNames()
+            state.nftables.table.map {
+                TableObjectNames(
+                    counters: $0.counters.map(\.name), maps: $0.maps.map(\.name),
+                    sets: $0.sets.map(\.name))
+            } ?? TableObjectNames()
         }
     }
 
@@ -123,7 +131,9 @@ public final class FakeKernel: KernelPort {
         var values: [String: String] = [:]
         for key in keys {
             guard let value = sysctls[key] else {
-                throw .commandFailed(arguments: ["sysctl", "-n", key], status: 255, standardError: "sysctl: cannot stat /proc/sys/\(key): No such file or directory")
+                throw .commandFailed(
+                    arguments: ["sysctl", "-n", key], status: 255,
+                    standardError: "sysctl: cannot stat /proc/sys/\(key): No such file or directory")
             }
             values[key] = value
         }
@@ -146,7 +156,9 @@ public final class FakeKernel: KernelPort {
                 }
                 state.routes.append(route)
             case .deleteRoute(let route):
-                guard let index = state.routes.firstIndex(of: route) else { return refuse(step, "RTNETLINK answers: No such process") }
+                guard let index = state.routes.firstIndex(of: route) else {
+                    return refuse(step, "RTNETLINK answers: No such process")
+                }
                 state.routes.remove(at: index)
             case .replaceRoute(_, let new):
                 guard state.interfaces.first(where: { $0.name == new.device })?.hasOnLink(new.gateway) == true else {
@@ -160,7 +172,9 @@ public final class FakeKernel: KernelPort {
                 let index = state.policyRules.firstIndex { $0.priority > rule.priority } ?? state.policyRules.endIndex
                 state.policyRules.insert(rule, at: index)
             case .deleteRule(let rule):
-                guard let index = state.policyRules.firstIndex(of: rule) else { return refuse(step, "RTNETLINK answers: No such file or directory") }
+                guard let index = state.policyRules.firstIndex(of: rule) else {
+                    return refuse(step, "RTNETLINK answers: No such file or directory")
+                }
                 state.policyRules.remove(at: index)
             case .loadRuleset(let transaction, _), .restoreRuleset(let transaction):
                 if let refusal = Self.apply(transaction, to: &state) { return refuse(step, refusal.description) }
@@ -224,7 +238,8 @@ public final class FakeKernel: KernelPort {
             return error
         }
         let names = state.nftables.table?.counters.map(\.name) ?? []
-        state.counters = Dictionary(uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
+        state.counters = Dictionary(
+            uniqueKeysWithValues: names.map { ($0, state.counters[$0] ?? TrafficCounter(packets: 0, bytes: 0)) })
         return nil
     }
 }

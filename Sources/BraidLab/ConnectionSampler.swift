@@ -26,8 +26,12 @@ public final class ConnectionSampler: Sendable {
                 while running.value {
                     let startedAt = ContinuousClock.now
                     group.addTask {
-                        let answer = (try? await LabTraffic.newConnections(from: namespace, count: 1, timeout: timeout))?.first ?? "failed: lab"
-                        samples.update { $0.append(Sample(startedAt: startedAt, finishedAt: ContinuousClock.now, answer: answer)) }
+                        let answer =
+                            (try? await LabTraffic.newConnections(from: namespace, count: 1, timeout: timeout))?.first
+                            ?? "failed: lab"
+                        samples.update {
+                            $0.append(Sample(startedAt: startedAt, finishedAt: ContinuousClock.now, answer: answer))
+                        }
                     }
                     try? await Task.sleep(for: interval)
                 }

@@ -10,21 +10,26 @@ public struct KernelSnapshot: Sendable, Equatable, CustomStringConvertible {
     public var sysctls: String
 
     public static func take(_ namespace: NetworkNamespace, interfaces: [String]) throws -> KernelSnapshot {
-        let keys = ["net/ipv4/ip_forward", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"]
+        let keys =
+            ["net/ipv4/ip_forward", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"]
             + interfaces.map { "net/ipv4/conf/\($0)/rp_filter" }
         return KernelSnapshot(
             ruleset: try namespace.run(["nft", "-s", "list", "ruleset"]),
             rules: try namespace.run(["ip", "rule", "show"]),
             routes: try namespace.run(["ip", "route", "show", "table", "all"]),
-            sysctls: try keys.map { "\($0)=\(try namespace.run(["sysctl", "-n", $0]).trimmingCharacters(in: .whitespacesAndNewlines))" }
-                .joined(separator: "\n"))
+            sysctls: try keys.map {
+                "\($0)=\(try namespace.run(["sysctl", "-n", $0]).trimmingCharacters(in: .whitespacesAndNewlines))"
+            }
+            .joined(separator: "\n"))
     }
 
     /// The parts that differ, for a failure message.
     public func differences(from other: KernelSnapshot) -> String {
         var parts: [String] = []
-        for (name, mine, theirs) in [("ruleset", ruleset, other.ruleset), ("rules", rules, other.rules),
-                                     ("routes", routes, other.routes), ("sysctls", sysctls, other.sysctls)] where mine != theirs {
+        for (name, mine, theirs) in [
+            ("ruleset", ruleset, other.ruleset), ("rules", rules, other.rules),
+            ("routes", routes, other.routes), ("sysctls", sysctls, other.sysctls),
+        ] where mine != theirs {
             parts.append("\(name) differ:\n--- before\n\(theirs)\n+++ after\n\(mine)")
         }
         return parts.joined(separator: "\n")

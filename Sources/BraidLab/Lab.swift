@@ -45,7 +45,9 @@ public final class Lab: Sendable {
     /// Builds a lab with `wanCount` WANs and `lanHostCount` LAN hosts. Names start with a prefix
     /// unique to this process, so parallel runs never collide and stale labs can be found.
     /// `wanInterfaceNames` names the router's WAN interfaces (default wan1, wan2, …).
-    public init(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil, guestLan: Bool = false) throws {
+    public init(
+        wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil, guestLan: Bool = false
+    ) throws {
         guard geteuid() == 0 else { throw LabError("the lab needs root (network namespaces)") }
         guard (1...32).contains(wanCount), (1...50).contains(lanHostCount) else { throw LabError("unsupported lab size") }
         Lab.removeStaleLabs()
@@ -56,8 +58,9 @@ public final class Lab: Sendable {
         lanHosts = (1...lanHostCount).map { NetworkNamespace(name: "\(prefix)-lan\($0)") }
         guestHost = guestLan ? NetworkNamespace(name: "\(prefix)-guest") : nil
         wans = (1...wanCount).map { index in
-            LabWan(index: index, namespace: NetworkNamespace(name: "\(prefix)-isp\(index)"),
-                   routerInterface: wanInterfaceNames?[index - 1] ?? "wan\(index)")
+            LabWan(
+                index: index, namespace: NetworkNamespace(name: "\(prefix)-isp\(index)"),
+                routerInterface: wanInterfaceNames?[index - 1] ?? "wan\(index)")
         }
         stateDirectory = NSTemporaryDirectory() + "\(prefix)-state"
         do { try build() } catch {
@@ -68,7 +71,9 @@ public final class Lab: Sendable {
 
     private static let counter = LockedBox(0)
 
-    public var allNamespaces: [NetworkNamespace] { [router, internet] + lanHosts + [guestHost].compactMap { $0 } + wans.map(\.namespace) }
+    public var allNamespaces: [NetworkNamespace] {
+        [router, internet] + lanHosts + [guestHost].compactMap { $0 } + wans.map(\.namespace)
+    }
 
     public func lanHostAddress(_ index: Int) -> IPv4Address { IPv4Address(Lab.routerLanAddress.value + 1 + UInt32(index)) }
 
@@ -79,50 +84,74 @@ public final class Lab: Sendable {
         }
         // Router: LAN bridge, strict reverse-path filtering as Debian ships it, no default route in
         // main, so that every path to the internet is Braid's doing.
-        try router.ip([["link", "add", Lab.lanInterface, "type", "bridge"],
-                       ["address", "add", "\(Lab.routerLanAddress)/24", "dev", Lab.lanInterface],
-                       ["link", "set", Lab.lanInterface, "up"]])
+        try router.ip([
+            ["link", "add", Lab.lanInterface, "type", "bridge"],
+            ["address", "add", "\(Lab.routerLanAddress)/24", "dev", Lab.lanInterface],
+            ["link", "set", Lab.lanInterface, "up"],
+        ])
         try router.sysctl("net/ipv4/conf/all/rp_filter", "1")
         try router.sysctl("net/ipv4/conf/default/rp_filter", "1")
         for (index, host) in lanHosts.enumerated() {
             let port = "lanport\(index + 1)"
-            try ProcessCommandRunner().check(["ip", "link", "add", port, "netns", router.name, "type", "veth", "peer", "name", "eth0", "netns", host.name])
+            try ProcessCommandRunner().check([
+                "ip", "link", "add", port, "netns", router.name, "type", "veth", "peer", "name", "eth0", "netns", host.name,
+            ])
             try router.ip([["link", "set", port, "master", Lab.lanInterface], ["link", "set", port, "up"]])
-            try host.ip([["address", "add", "\(lanHostAddress(index))/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
-                         ["route", "add", "default", "via", "\(Lab.routerLanAddress)"]])
+            try host.ip([
+                ["address", "add", "\(lanHostAddress(index))/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
+                ["route", "add", "default", "via", "\(Lab.routerLanAddress)"],
+            ])
         }
         if let guestHost {
-            try router.ip([["link", "add", Lab.guestInterface, "type", "bridge"],
-                           ["address", "add", "\(Lab.routerGuestAddress)/24", "dev", Lab.guestInterface],
-                           ["link", "set", Lab.guestInterface, "up"]])
-            try ProcessCommandRunner().check(["ip", "link", "add", "guestport", "netns", router.name, "type", "veth", "peer", "name", "eth0", "netns", guestHost.name])
+            try router.ip([
+                ["link", "add", Lab.guestInterface, "type", "bridge"],
+                ["address", "add", "\(Lab.routerGuestAddress)/24", "dev", Lab.guestInterface],
+                ["link", "set", Lab.guestInterface, "up"],
+            ])
+            try ProcessCommandRunner().check([
+                "ip", "link", "add", "guestport", "netns", router.name, "type", "veth", "peer", "name", "eth0", "netns",
+                guestHost.name,
+            ])
             try router.ip([["link", "set", "guestport", "master", Lab.guestInterface], ["link", "set", "guestport", "up"]])
-            try guestHost.ip([["address", "add", "\(Lab.guestHostAddress)/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
-                              ["route", "add", "default", "via", "\(Lab.routerGuestAddress)"]])
+            try guestHost.ip([
+                ["address", "add", "\(Lab.guestHostAddress)/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
+                ["route", "add", "default", "via", "\(Lab.routerGuestAddress)"],
+            ])
         }
-        try internet.ip([["address", "add", "\(Lab.serverAddress)/32", "dev", "lo"],
-                         ["address", "add", "\(Lab.secondServerAddress)/32", "dev", "lo"]])
+        try internet.ip([
+            ["address", "add", "\(Lab.serverAddress)/32", "dev", "lo"],
+            ["address", "add", "\(Lab.secondServerAddress)/32", "dev", "lo"],
+        ])
         for wan in wans {
             let isp = wan.namespace
             try addRouterLink(wan)
-            try ProcessCommandRunner().check(["ip", "link", "add", "upstream", "netns", isp.name, "type", "veth", "peer", "name", wan.internetInterface, "netns", internet.name])
-            try isp.ip([["address", "add", "\(wan.upstreamAddress)/24", "dev", "upstream"], ["link", "set", "upstream", "up"],
-                        ["route", "add", "default", "via", "\(wan.internetSideAddress)"]])
+            try ProcessCommandRunner().check([
+                "ip", "link", "add", "upstream", "netns", isp.name, "type", "veth", "peer", "name", wan.internetInterface,
+                "netns", internet.name,
+            ])
+            try isp.ip([
+                ["address", "add", "\(wan.upstreamAddress)/24", "dev", "upstream"], ["link", "set", "upstream", "up"],
+                ["route", "add", "default", "via", "\(wan.internetSideAddress)"],
+            ])
             try isp.sysctl("net/ipv4/ip_forward", "1")
-            try isp.run(["nft", "-f", "-"], input: """
-                table inet isp {
-                    chain outage {
+            try isp.run(
+                ["nft", "-f", "-"],
+                input: """
+                    table inet isp {
+                        chain outage {
+                        }
+                        chain forward {
+                            type filter hook forward priority filter; policy accept;
+                            iifname "customer" ip saddr != \(wan.customerRange) counter drop comment "BCP 38: only our customers' addresses"
+                            jump outage
+                        }
                     }
-                    chain forward {
-                        type filter hook forward priority filter; policy accept;
-                        iifname "customer" ip saddr != \(wan.customerRange) counter drop comment "BCP 38: only our customers' addresses"
-                        jump outage
-                    }
-                }
-                """)
-            try internet.ip([["address", "add", "\(wan.internetSideAddress)/24", "dev", wan.internetInterface],
-                             ["link", "set", wan.internetInterface, "up"],
-                             ["route", "add", "\(wan.customerRange)", "via", "\(wan.upstreamAddress)"]])
+                    """)
+            try internet.ip([
+                ["address", "add", "\(wan.internetSideAddress)/24", "dev", wan.internetInterface],
+                ["link", "set", wan.internetInterface, "up"],
+                ["route", "add", "\(wan.customerRange)", "via", "\(wan.upstreamAddress)"],
+            ])
         }
         try startServer(in: internet, address: Lab.serverAddress)
         try startServer(in: router)
@@ -131,7 +160,8 @@ public final class Lab: Sendable {
     }
 
     /// Starts a who-am-I server on `namespace` (TCP and UDP port `serverPort`).
-    public func startServer(in namespace: NetworkNamespace, address: IPv4Address = IPv4Address(0), identity: String? = nil) throws {
+    public func startServer(in namespace: NetworkNamespace, address: IPv4Address = IPv4Address(0), identity: String? = nil) throws
+    {
         let server = try WhoAmIServer(namespace: namespace.name, address: address, port: Lab.serverPort, identity: identity)
         servers.update { $0.append(server) }
     }
@@ -149,8 +179,10 @@ public final class Lab: Sendable {
         var lines = ["lan:", "  interfaces: [\(lans.joined(separator: ", "))]", "wans:"]
         for index in wanOrder ?? Array(wans.indices) {
             let wan = wans[index]
-            lines += ["  - name: \(wan.name)", "    interface: \(wan.routerInterface)", "    gateway: \(wan.gateway)",
-                      "    weight: \(weights?[index] ?? 1)"]
+            lines += [
+                "  - name: \(wan.name)", "    interface: \(wan.routerInterface)", "    gateway: \(wan.gateway)",
+                "    weight: \(weights?[index] ?? 1)",
+            ]
             for (key, value) in extraWanKeys.sorted(by: { $0.key < $1.key }) { lines.append("    \(key): \(value)") }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -168,9 +200,14 @@ public final class Lab: Sendable {
 
     /// The veth pair between the router's WAN interface and the ISP's `customer`, addressed and up.
     private func addRouterLink(_ wan: LabWan) throws {
-        try ProcessCommandRunner().check(["ip", "link", "add", wan.routerInterface, "netns", router.name, "type", "veth",
-                                          "peer", "name", "customer", "netns", wan.namespace.name])
-        try router.ip([["address", "add", "\(wan.routerAddress)/24", "dev", wan.routerInterface], ["link", "set", wan.routerInterface, "up"]])
+        try ProcessCommandRunner().check([
+            "ip", "link", "add", wan.routerInterface, "netns", router.name, "type", "veth",
+            "peer", "name", "customer", "netns", wan.namespace.name,
+        ])
+        try router.ip([
+            ["address", "add", "\(wan.routerAddress)/24", "dev", wan.routerInterface],
+            ["link", "set", wan.routerInterface, "up"],
+        ])
         try wan.namespace.ip([["address", "add", "\(wan.gateway)/24", "dev", "customer"], ["link", "set", "customer", "up"]])
     }
 
@@ -189,7 +226,9 @@ public final class Lab: Sendable {
     /// Replaces the router's WAN address with `address` (e.g. "100.99.1.2/24"), so that the WAN's
     /// gateway is off-link: the kernel flushes the WAN's routes and refuses to add them back.
     public func moveRouterAddress(_ wan: LabWan, to address: String) throws {
-        try router.ip([["address", "flush", "dev", wan.routerInterface], ["address", "add", address, "dev", wan.routerInterface]])
+        try router.ip([
+            ["address", "flush", "dev", wan.routerInterface], ["address", "add", address, "dev", wan.routerInterface],
+        ])
     }
 
     /// Takes the ISP's end of the router link down: the router sees its WAN interface lose carrier.
@@ -213,9 +252,12 @@ public final class Lab: Sendable {
     }
 
     /// Builds a lab, runs `body`, and tears the lab down whether `body` returns or throws.
-    public static func with<Result: Sendable>(wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil,
-                                              guestLan: Bool = false, _ body: (Lab) async throws -> Result) async throws -> Result {
-        let lab = try Lab(wanCount: wanCount, lanHostCount: lanHostCount, name: name, wanInterfaceNames: wanInterfaceNames, guestLan: guestLan)
+    public static func with<Result: Sendable>(
+        wanCount: Int, lanHostCount: Int = 1, name: String = "lab", wanInterfaceNames: [String]? = nil,
+        guestLan: Bool = false, _ body: (Lab) async throws -> Result
+    ) async throws -> Result {
+        let lab = try Lab(
+            wanCount: wanCount, lanHostCount: lanHostCount, name: name, wanInterfaceNames: wanInterfaceNames, guestLan: guestLan)
         do {
             let result = try await body(lab)
             lab.teardown()
@@ -232,7 +274,8 @@ public final class Lab: Sendable {
         for line in output.split(separator: "\n") {
             let name = String(line.split(separator: " ").first ?? "")
             guard name.hasPrefix("braid"), let pid = Int32(name.dropFirst(5).prefix { $0.isNumber }),
-                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
             _ = try? ProcessCommandRunner().run(["ip", "netns", "del", name])
         }
     }
@@ -258,7 +301,9 @@ public struct LabWan: Sendable {
 
 extension Lab {
     /// Interfaces on the router whose sysctls a snapshot records.
-    public var routerInterfaces: [String] { [Lab.lanInterface] + (guestHost == nil ? [] : [Lab.guestInterface]) + wans.map(\.routerInterface) }
+    public var routerInterfaces: [String] {
+        [Lab.lanInterface] + (guestHost == nil ? [] : [Lab.guestInterface]) + wans.map(\.routerInterface)
+    }
 
     /// A snapshot of the router's kernel state.
     public func routerSnapshot() throws -> KernelSnapshot {

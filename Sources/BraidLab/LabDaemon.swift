@@ -15,8 +15,12 @@ public final class LabDaemon: @unchecked Sendable {
     /// Starts `binary run -c configPath` in the lab router's namespace.
     public init(lab: Lab, binary: String, configPath: String, extraArguments: [String] = []) throws {
         let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
-        child = try ChildProcess(executable: ip, arguments: ["ip", "netns", "exec", lab.router.name, binary, "run", "-c", configPath,
-                                                             "--state-dir", lab.stateDirectory] + extraArguments, mergeError: true)
+        child = try ChildProcess(
+            executable: ip,
+            arguments: [
+                "ip", "netns", "exec", lab.router.name, binary, "run", "-c", configPath,
+                "--state-dir", lab.stateDirectory,
+            ] + extraArguments, mergeError: true)
         let lines = self.lines
         let descriptor = child.outputDescriptor
         Thread.detachNewThread {

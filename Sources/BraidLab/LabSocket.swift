@@ -1,6 +1,7 @@
 import BraidConfig
 import BraidKernel
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,13 +50,17 @@ public final class LabSocket: @unchecked Sendable {
 
     /// Connects with a timeout (SO_SNDTIMEO bounds a blocking connect on Linux).
     /// `source` binds the local address first: one host can act as many LAN clients.
-    public static func tcpConnect(to address: IPv4Address, port: UInt16, timeout: Double = 2, source: IPv4Address? = nil) throws -> LabSocket {
+    public static func tcpConnect(
+        to address: IPv4Address, port: UInt16, timeout: Double = 2, source: IPv4Address? = nil
+    ) throws -> LabSocket {
         let socket = try make(type: Int32(SOCK_STREAM.rawValue))
         socket.setTimeout(timeout)
         if let source { try socket.bind(source, 0) }
         var target = socketAddress(address, port)
         let result = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw posixError("connect to \(address):\(port)") }
         return socket
@@ -76,7 +81,9 @@ public final class LabSocket: @unchecked Sendable {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let written = bytes.withUnsafeMutableBytes {
+                Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             guard written > 0 else { throw Self.posixError("send") }
             offset += written
         }
@@ -101,7 +108,9 @@ public final class LabSocket: @unchecked Sendable {
         let bytes = Array(text.utf8)
         let sent = withUnsafePointer(to: &target) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
-                bytes.withUnsafeBytes { sendto(descriptor, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                bytes.withUnsafeBytes {
+                    sendto(descriptor, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         guard sent >= 0 else { throw Self.posixError("sendto \(address):\(port)") }
@@ -116,7 +125,9 @@ public final class LabSocket: @unchecked Sendable {
         var target = Self.socketAddress(address, port)
         let sent = withUnsafePointer(to: &target) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
-                bytes.withUnsafeBytes { sendto(descriptor, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                bytes.withUnsafeBytes {
+                    sendto(descriptor, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         guard sent >= 0 else { throw Self.posixError("sendto \(address):\(port)") }
@@ -145,7 +156,9 @@ public final class LabSocket: @unchecked Sendable {
     private func bind(_ address: IPv4Address, _ port: UInt16) throws {
         var local = Self.socketAddress(address, port)
         let result = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw Self.posixError("bind \(address):\(port)") }
     }

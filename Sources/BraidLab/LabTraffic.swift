@@ -6,8 +6,10 @@ import Foundation
 public enum LabTraffic {
     /// The answers to `count` new TCP connections, one request each: the address the server saw,
     /// or "failed: …" for a connection that did not get an answer.
-    public static func newConnections(from namespace: NetworkNamespace, count: Int, to address: IPv4Address = Lab.serverAddress,
-                                      port: UInt16 = Lab.serverPort, timeout: Double = 2, source: IPv4Address? = nil) async throws -> [String] {
+    public static func newConnections(
+        from namespace: NetworkNamespace, count: Int, to address: IPv4Address = Lab.serverAddress,
+        port: UInt16 = Lab.serverPort, timeout: Double = 2, source: IPv4Address? = nil
+    ) async throws -> [String] {
         try await NamespaceThread.run(in: namespace.name) {
             (0..<count).map { _ in
                 do {
@@ -23,8 +25,10 @@ public enum LabTraffic {
     }
 
     /// One UDP request and its answer.
-    public static func udpRequest(from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress,
-                                  port: UInt16 = Lab.serverPort) async throws -> String {
+    public static func udpRequest(
+        from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress,
+        port: UInt16 = Lab.serverPort
+    ) async throws -> String {
         try await NamespaceThread.run(in: namespace.name) {
             let socket = try LabSocket.udp()
             defer { socket.close() }
@@ -47,8 +51,10 @@ public final class LongLivedFlow: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// Opens the connection from `namespace` and starts sending one request every `interval` seconds.
-    public init(from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress,
-                port: UInt16 = Lab.serverPort, interval: Double = 0.02) async throws {
+    public init(
+        from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress,
+        port: UInt16 = Lab.serverPort, interval: Double = 0.02
+    ) async throws {
         let socket = try await NamespaceThread.run(in: namespace.name) {
             try LabSocket.tcpConnect(to: address, port: port)
         }

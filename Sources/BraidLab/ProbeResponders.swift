@@ -14,8 +14,10 @@ public final class ProbeResponders: Sendable {
 
     public init(namespace: String, address: IPv4Address) throws {
         (httpListener, dnsSocket) = try NamespaceThread.runBlocking(in: namespace) {
-            (try LabSocket.tcpListener(port: ProbeResponders.httpPort, address: address),
-             try LabSocket.udp(port: ProbeResponders.dnsPort, address: address, timeout: 0))
+            (
+                try LabSocket.tcpListener(port: ProbeResponders.httpPort, address: address),
+                try LabSocket.udp(port: ProbeResponders.dnsPort, address: address, timeout: 0)
+            )
         }
         let httpListener = self.httpListener, dnsSocket = self.dnsSocket
         Thread.detachNewThread {
@@ -35,7 +37,7 @@ public final class ProbeResponders: Sendable {
                 guard query.count >= 12 else { continue }
                 var answer = query
                 answer[2] |= 0x80  // QR: this is a response
-                answer[3] = 0x80   // RA, RCODE 0
+                answer[3] = 0x80  // RA, RCODE 0
                 try? dnsSocket.sendDatagramBytes(answer, to: peer, port: port)
             }
         }

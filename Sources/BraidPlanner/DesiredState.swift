@@ -16,8 +16,10 @@ public struct DesiredState: Sendable, Equatable {
     /// are the daemon's and not listed here.
     public var unusableReasons: [String: String]
 
-    public init(ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
-                unusableReasons: [String: String] = [:]) {
+    public init(
+        ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
+        unusableReasons: [String: String] = [:]
+    ) {
         self.ruleset = ruleset
         self.policyRules = policyRules
         self.routes = routes
@@ -42,8 +44,10 @@ public struct PlannedWan: Sendable, Equatable {
     public var splitModulus: Int
     public var nat: NatMode
 
-    public init(name: String, interface: String, gateway: IPv4Address, slot: Int, mark: UInt32, table: UInt32,
-                weight: Int, splitShare: Int, splitModulus: Int, nat: NatMode) {
+    public init(
+        name: String, interface: String, gateway: IPv4Address, slot: Int, mark: UInt32, table: UInt32,
+        weight: Int, splitShare: Int, splitModulus: Int, nat: NatMode
+    ) {
         self.name = name
         self.interface = interface
         self.gateway = gateway
@@ -69,8 +73,10 @@ public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
     public var table: UInt32
     public var suppressPrefixLength: Int?
 
-    public init(family: AddressFamily = .ipv4, priority: UInt32, fwmark: UInt32? = nil, fwmask: UInt32? = nil, table: UInt32,
-                suppressPrefixLength: Int? = nil) {
+    public init(
+        family: AddressFamily = .ipv4, priority: UInt32, fwmark: UInt32? = nil, fwmask: UInt32? = nil, table: UInt32,
+        suppressPrefixLength: Int? = nil
+    ) {
         self.family = family
         self.priority = priority
         self.fwmark = fwmark
@@ -109,7 +115,8 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
     public var device: String
 
     public init(table: UInt32, destination: IPPrefix? = nil, gateway: IPAddress, device: String) {
-        precondition(destination == nil || destination?.family == gateway.family, "a route's destination and gateway differ in family")
+        precondition(
+            destination == nil || destination?.family == gateway.family, "a route's destination and gateway differ in family")
         self.table = table
         self.destination = destination
         self.gateway = gateway

@@ -1,4 +1,5 @@
 import BraidConfig
+import Foundation
 
 /// A connection to explain: where from, where to, and (optionally) protocol and port.
 public struct Flow: Sendable, Equatable {
@@ -7,7 +8,9 @@ public struct Flow: Sendable, Equatable {
     public var transport: TransportProtocol?
     public var destinationPort: UInt16?
 
-    public init(source: IPv4Address, destination: IPv4Address, transport: TransportProtocol? = nil, destinationPort: UInt16? = nil) {
+    public init(
+        source: IPv4Address, destination: IPv4Address, transport: TransportProtocol? = nil, destinationPort: UInt16? = nil
+    ) {
         self.source = source
         self.destination = destination
         self.transport = transport
@@ -28,7 +31,9 @@ public struct FlowExplanation: Sendable, Equatable {
 
 /// Walks a flow through the config as the compiled ruleset would. Pure, like the planner.
 public enum FlowExplainer {
-    public static func explain(_ flow: Flow, config: Config, host: HostFacts, availability: WanAvailability = .allAvailable) -> FlowExplanation {
+    public static func explain(
+        _ flow: Flow, config: Config, host: HostFacts, availability: WanAvailability = .allAvailable
+    ) -> FlowExplanation {
         var steps: [String] = []
         let usable = config.wans.filter { GatewayPlanner.isUsable($0, host: host, availability: availability) }.map(\.name)
         let down = config.wans.map(\.name).filter { !usable.contains($0) }
@@ -39,18 +44,25 @@ public enum FlowExplainer {
             let wans = forward.wans.isEmpty ? config.wans : config.wans.filter { forward.wans.contains($0.name) }
             let addresses = wans.flatMap { host.interfaces[$0.interface]?.addresses.map(\.address) ?? [] }
             guard addresses.contains(flow.destination), flow.transport == forward.transport,
-                  let port = flow.destinationPort, forward.ports.contains(port) else { continue }
+                let port = flow.destinationPort, forward.ports.contains(port)
+            else { continue }
             // Without hairpin only arrivals on the WANs are translated; a LAN client reaches the router itself.
             let fromLan = config.lan.interfaces.contains { name in
                 host.interfaces[name]?.addresses.contains { $0.subnet.contains(flow.source) } ?? false
             }
             if !forward.hairpin && fromLan {
-                steps.append("port forward \"\(forward.name)\" has hairpin off: a LAN client using \(flow.destination) is not forwarded")
+                steps.append(
+                    "port forward \"\(forward.name)\" has hairpin off: a LAN client using \(flow.destination) is not forwarded")
                 continue
             }
             let targets = forward.targets.map(\.description).joined(separator: ", ")
-            steps.append("port forward \"\(forward.name)\": \(forward.transport.rawValue) \(forward.ports) on \(flow.destination) → \(targets)")
-            return FlowExplanation(steps: steps, outcome: "forwarded to \(targets) (port forward \"\(forward.name)\"); replies leave by the WAN it arrived on", wans: [])
+            steps.append(
+                "port forward \"\(forward.name)\": \(forward.transport.rawValue) \(forward.ports) on \(flow.destination) → \(targets)"
+            )
+            return FlowExplanation(
+                steps: steps,
+                outcome: "forwarded to \(targets) (port forward \"\(forward.name)\"); replies leave by the WAN it arrived on",
+                wans: [])
         }
 
         // As the ruleset: the router's own addresses, and what main routes to a non-WAN interface,
@@ -61,8 +73,12 @@ public enum FlowExplainer {
             steps.append("\(flow.destination) is the router's own address (on \(own.name))")
             return FlowExplanation(steps: steps, outcome: "no WAN: addressed to the router itself", wans: [])
         }
-        if let local = interfaces.first(where: { !wanInterfaces.contains($0.name) && $0.addresses.contains { $0.subnet.contains(flow.destination) } }) {
-            steps.append("\(flow.destination) is on \(local.name)'s subnet, which main routes directly; rules and the split only choose among WANs")
+        if let local = interfaces.first(where: {
+            !wanInterfaces.contains($0.name) && $0.addresses.contains { $0.subnet.contains(flow.destination) }
+        }) {
+            steps.append(
+                "\(flow.destination) is on \(local.name)'s subnet, which main routes directly; rules and the split only choose among WANs"
+            )
             return FlowExplanation(steps: steps, outcome: "no WAN: main routes it to \(local.name)", wans: [])
         }
 
@@ -85,9 +101,13 @@ public enum FlowExplainer {
                     return balanced(flow, config: config, usableNames: usable, steps: steps, reason: label)
                 case .main:
                     steps.append("\(label): matches and says main")
-                    return FlowExplanation(steps: steps, outcome: "no WAN mark: the main routing table decides (\(label))", wans: [])
+                    return FlowExplanation(
+                        steps: steps, outcome: "no WAN mark: the main routing table decides (\(label))", wans: [])
                 case .drop:
-                    steps.append(rule.use.count == 1 ? "\(label): matches and says drop" : "\(label): matches; none of its WANs is usable and it ends with drop")
+                    steps.append(
+                        rule.use.count == 1
+                            ? "\(label): matches and says drop"
+                            : "\(label): matches; none of its WANs is usable and it ends with drop")
                     return FlowExplanation(steps: steps, outcome: "dropped (\(label))", wans: [])
                 }
             }
@@ -97,7 +117,8 @@ public enum FlowExplainer {
         return balanced(flow, config: config, usableNames: usable, steps: steps, reason: "no rule")
     }
 
-    static func balanced(_ flow: Flow, config: Config, usableNames: [String], steps: [String], reason: String) -> FlowExplanation {
+    static func balanced(_ flow: Flow, config: Config, usableNames: [String], steps: [String], reason: String) -> FlowExplanation
+    {
         var steps = steps
         let usable = config.wans.indices.filter { usableNames.contains(config.wans[$0].name) }
         let weights = GatewayPlanner.splitWeights(config, usable: usable).filter { $0.weight > 0 }
@@ -107,7 +128,9 @@ public enum FlowExplainer {
             let ranges = GatewayPlanner.stickyBuckets(config, weights: weights)
             if let range = ranges.first(where: { ($0.lower...$0.upper).contains(bucket) }) {
                 let name = config.wans[range.wanIndex].name
-                steps.append("sticky: source \(flow.source) hashes to bucket \(bucket) of \(StickyAssignment.bucketCount), which belongs to \(name)")
+                steps.append(
+                    "sticky: source \(flow.source) hashes to bucket \(bucket) of \(StickyAssignment.bucketCount), which belongs to \(name)"
+                )
                 return FlowExplanation(steps: steps, outcome: "leaves by \(name) (sticky, \(reason))", wans: [name])
             }
         }
@@ -116,8 +139,9 @@ public enum FlowExplainer {
             return "\(config.wans[entry.wanIndex].name) \(percent.formatted(.number.precision(.fractionLength(0...1))))%"
         }
         steps.append("balanced by weight over the usable WANs of the lowest tier: \(shares.joined(separator: ", "))")
-        return FlowExplanation(steps: steps, outcome: "balanced: \(shares.joined(separator: ", ")) (\(reason))",
-                               wans: weights.map { config.wans[$0.wanIndex].name })
+        return FlowExplanation(
+            steps: steps, outcome: "balanced: \(shares.joined(separator: ", ")) (\(reason))",
+            wans: weights.map { config.wans[$0.wanIndex].name })
     }
 
     /// Why `rule` does not match `flow`, or nil when it does.
@@ -132,7 +156,9 @@ public enum FlowExplainer {
             return "destination \(flow.destination) is not in set \(setName)"
         }
         if let transport = rule.transport {
-            guard flow.transport == transport else { return "protocol is \(flow.transport?.rawValue ?? "unknown"), not \(transport.rawValue)" }
+            guard flow.transport == transport else {
+                return "protocol is \(flow.transport?.rawValue ?? "unknown"), not \(transport.rawValue)"
+            }
             if !rule.destinationPorts.isEmpty {
                 guard let port = flow.destinationPort else { return "no destination port given" }
                 if !rule.destinationPorts.contains(where: { $0.contains(port) }) {
@@ -143,5 +169,3 @@ public enum FlowExplainer {
         return nil
     }
 }
-
-import Foundation

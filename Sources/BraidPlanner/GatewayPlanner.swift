@@ -7,8 +7,10 @@ public enum GatewayPlanner {
     /// their marks when others are added, removed or reordered; empty numbers them as listed.
     /// `missingInterfacesAreDown`: the daemon re-plans while interfaces come and go (a PPP link, a
     /// USB modem); for it a missing interface is a WAN that is down, not an error.
-    public static func plan(_ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable,
-                            previousSlots: [String: Int] = [:], missingInterfacesAreDown: Bool = false) throws(PlanError) -> DesiredState {
+    public static func plan(
+        _ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable,
+        previousSlots: [String: Int] = [:], missingInterfacesAreDown: Bool = false
+    ) throws(PlanError) -> DesiredState {
         if !missingInterfacesAreDown { try checkInterfaces(config, host: host) }
         let addressProblems = HostAddressCheck.problems(config, host: host)
         if !addressProblems.isEmpty { throw PlanError(problems: addressProblems) }
@@ -18,25 +20,29 @@ public enum GatewayPlanner {
         let slot = { (index: Int) in slots[config.wans[index].name]! }
         // A WAN the host cannot route through gets no route and no share; the others are planned
         // as usual, so one broken WAN never blocks the rest.
-        let unusableReasons = Dictionary(uniqueKeysWithValues: config.wans.compactMap { wan in
-            (availability.isolated[wan.name] ?? hostProblem(wan, host: host)).map { (wan.name, $0) }
-        })
+        let unusableReasons = Dictionary(
+            uniqueKeysWithValues: config.wans.compactMap { wan in
+                (availability.isolated[wan.name] ?? hostProblem(wan, host: host)).map { (wan.name, $0) }
+            })
         let linkUp = { (wan: WanConfig) in unusableReasons[wan.name] == nil }
         let usable = config.wans.indices.filter { isUsable(config.wans[$0], host: host, availability: availability) }
         let split = WeightedSplit(weights: splitWeights(config, usable: usable))
-        let routerSplit = WeightedSplit(weights: splitWeights(config, usable: usable).filter { config.wans[$0.wanIndex].nat != .none })
+        let routerSplit = WeightedSplit(
+            weights: splitWeights(config, usable: usable).filter { config.wans[$0.wanIndex].nat != .none })
         let wans = config.wans.enumerated().map { index, wan in
             let share = split.slices.first { $0.wanIndex == index }?.share ?? 0
-            return PlannedWan(name: wan.name, interface: wan.interface, gateway: wan.gateway, slot: slot(index),
-                              mark: layout.mark(forSlot: slot(index)), table: layout.table(forSlot: slot(index)),
-                              weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
+            return PlannedWan(
+                name: wan.name, interface: wan.interface, gateway: wan.gateway, slot: slot(index),
+                mark: layout.mark(forSlot: slot(index)), table: layout.table(forSlot: slot(index)),
+                weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
         }
         let usableNames = Set(usable.map { config.wans[$0].name })
         let policy = PolicyCompiler.compile(config, wans: wans, usable: usableNames)
         let sticky = config.sticky == .source ? stickyBuckets(config, weights: splitWeights(config, usable: usable)) : nil
         return DesiredState(
-            ruleset: RulesetPlanner.ruleset(config: config, wans: wans, split: split, routerSplit: routerSplit, policy: policy,
-                                            stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host)),
+            ruleset: RulesetPlanner.ruleset(
+                config: config, wans: wans, split: split, routerSplit: routerSplit, policy: policy,
+                stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host)),
             policyRules: policyRules(config, slots: slots, usable: usable, split: split),
             routes: config.wans.enumerated().compactMap { index, wan in
                 // The kernel refuses a gateway route through a link that is down or a gateway that is
@@ -53,7 +59,8 @@ public enum GatewayPlanner {
     /// Whether `wan` may take new connections: the host can route through it and health (or
     /// isolation) does not keep it out. The one test the planner and `braid explain` share.
     public static func isUsable(_ wan: WanConfig, host: HostFacts, availability: WanAvailability) -> Bool {
-        availability.isolated[wan.name] == nil && hostProblem(wan, host: host) == nil && !availability.unavailable.contains(wan.name)
+        availability.isolated[wan.name] == nil && hostProblem(wan, host: host) == nil
+            && !availability.unavailable.contains(wan.name)
     }
 
     /// Why the host cannot route through `wan` now, or nil when it can: its interface must exist,
@@ -63,7 +70,8 @@ public enum GatewayPlanner {
         guard facts.isUp else { return "link \(wan.interface) is down" }
         guard !facts.addresses.isEmpty else { return "\(wan.interface) has no IPv4 address" }
         guard facts.addresses.contains(where: { $0.hasOnLink(wan.gateway) }) else {
-            return "gateway \(wan.gateway) is not on-link on \(wan.interface) (its addresses: \(facts.addresses.map(\.description).joined(separator: ", ")))"
+            return
+                "gateway \(wan.gateway) is not on-link on \(wan.interface) (its addresses: \(facts.addresses.map(\.description).joined(separator: ", ")))"
         }
         return nil
     }
@@ -83,7 +91,9 @@ public enum GatewayPlanner {
     }
 
     /// Bucket → WAN for sticky balancing, as contiguous bucket ranges.
-    static func stickyBuckets(_ config: Config, weights: [(wanIndex: Int, weight: Int)]) -> [(lower: Int, upper: Int, wanIndex: Int)] {
+    static func stickyBuckets(
+        _ config: Config, weights: [(wanIndex: Int, weight: Int)]
+    ) -> [(lower: Int, upper: Int, wanIndex: Int)] {
         let candidates = weights.filter { $0.weight > 0 }.map { ($0.wanIndex, $0.weight, config.wans[$0.wanIndex].name) }
         guard !candidates.isEmpty else { return [] }
         var ranges: [(lower: Int, upper: Int, wanIndex: Int)] = []
@@ -102,21 +112,28 @@ public enum GatewayPlanner {
         let highestSlot = slots.values.max() ?? 0
         var rules = [PolicyRule(priority: layout.suppressRulePriority, table: RoutingLayout.mainTable, suppressPrefixLength: 0)]
         for slot in slots.values.sorted() {
-            rules.append(PolicyRule(priority: layout.fwmarkRulePriority(forSlot: slot), fwmark: layout.mark(forSlot: slot),
-                                    fwmask: layout.markMask, table: layout.table(forSlot: slot)))
+            rules.append(
+                PolicyRule(
+                    priority: layout.fwmarkRulePriority(forSlot: slot), fwmark: layout.mark(forSlot: slot),
+                    fwmask: layout.markMask, table: layout.table(forSlot: slot)))
         }
-        rules.append(PolicyRule(priority: layout.mainRulePriority(highestSlot: highestSlot), fwmark: layout.mainMark,
-                                fwmask: layout.markMask, table: RoutingLayout.mainTable))
+        rules.append(
+            PolicyRule(
+                priority: layout.mainRulePriority(highestSlot: highestSlot), fwmark: layout.mainMark,
+                fwmask: layout.markMask, table: RoutingLayout.mainTable))
         // Unmarked traffic (the router's own, before its output chain picks a WAN, and anything
         // from interfaces Braid does not manage) still needs a default route even when main has
         // none: it uses the usable WAN with the largest share (ties: the lowest slot, so that
         // reordering the config changes nothing).
         let slotOf = { (index: Int) in slots[config.wans[index].name]! }
-        let preferred = split.slices.max {
-            $0.share < $1.share || ($0.share == $1.share && slotOf($0.wanIndex) > slotOf($1.wanIndex))
-        }?.wanIndex ?? usable.first ?? 0
-        rules.append(PolicyRule(priority: layout.fallbackRulePriority(highestSlot: highestSlot),
-                                table: layout.table(forSlot: slots[config.wans[preferred].name]!)))
+        let preferred =
+            split.slices.max {
+                $0.share < $1.share || ($0.share == $1.share && slotOf($0.wanIndex) > slotOf($1.wanIndex))
+            }?.wanIndex ?? usable.first ?? 0
+        rules.append(
+            PolicyRule(
+                priority: layout.fallbackRulePriority(highestSlot: highestSlot),
+                table: layout.table(forSlot: slots[config.wans[preferred].name]!)))
         return rules
     }
 
@@ -126,12 +143,22 @@ public enum GatewayPlanner {
         guard let highest = slots.values.max() else { return }
         let lastTable = layout.lastTable(highestSlot: highest)
         if !layout.tablesFit(highestSlot: highest) {
-            throw PlanError(problems: [.init(path: "kernel.first_table", message:
-                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs table \(lastTable), which is reserved or out of range; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or pick another first_table")])
+            throw PlanError(problems: [
+                .init(
+                    path: "kernel.first_table",
+                    message:
+                        "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs table \(lastTable), which is reserved or out of range; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or pick another first_table"
+                )
+            ])
         }
         if !layout.rulePrioritiesFit(highestSlot: highest) {
-            throw PlanError(problems: [.init(path: "kernel.first_rule_priority", message:
-                "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(layout.lastRulePriority(highestSlot: highest)), at or above main's 32766; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or lower first_rule_priority")])
+            throw PlanError(problems: [
+                .init(
+                    path: "kernel.first_rule_priority",
+                    message:
+                        "WANs keep their numbers across config changes, and the highest in use (\(highest)) needs rule priority \(layout.lastRulePriority(highestSlot: highest)), at or above main's 32766; to renumber them, stop the daemon, run `braid down` and apply again (this drops open connections), or lower first_rule_priority"
+                )
+            ])
         }
     }
 
@@ -141,8 +168,11 @@ public enum GatewayPlanner {
     static func sysctls(_ config: Config, host: HostFacts, isolated: Set<String>) -> [SysctlSetting] {
         [SysctlSetting(key: "net/ipv4/ip_forward", value: "1", reason: "forward LAN traffic to the WANs")]
             + config.wans.filter { host.interfaces[$0.interface] != nil && !isolated.contains($0.name) }.map { wan in
-                SysctlSetting(key: "net/ipv4/conf/\(wan.interface)/rp_filter", value: RoutingLayout.looseReversePathFilter,
-                              reason: "loose reverse-path filtering: strict mode drops replies that arrive on \(wan.name) when the main table's default route points elsewhere")
+                SysctlSetting(
+                    key: "net/ipv4/conf/\(wan.interface)/rp_filter", value: RoutingLayout.looseReversePathFilter,
+                    reason:
+                        "loose reverse-path filtering: strict mode drops replies that arrive on \(wan.name) when the main table's default route points elsewhere"
+                )
             }
     }
 

@@ -15,12 +15,20 @@ enum HostAddressCheck {
                 let path = "wans[\(wanIndex)].health.targets[\(targetIndex)]"
                 if let interface = own[target] {
                     // The router answers its own address through the local table, whatever the WAN does.
-                    problems.append(.init(path: path, message:
-                        "\(target) is this router's own address (on \(interface)): it always answers, so \(wan.name) would never be marked down; probe a host beyond the WAN's gateway"))
+                    problems.append(
+                        .init(
+                            path: path,
+                            message:
+                                "\(target) is this router's own address (on \(interface)): it always answers, so \(wan.name) would never be marked down; probe a host beyond the WAN's gateway"
+                        ))
                 } else if let lan = lanSubnets.first(where: { $0.subnet.contains(target) }) {
                     // Probes are routed out of the WAN; a LAN host is never reached that way.
-                    problems.append(.init(path: path, message:
-                        "\(target) is on the LAN (\(lan.interface), \(lan.subnet)): probes leave by \(wan.name), so they would never reach it and \(wan.name) would always be down; probe a host beyond the WAN's gateway"))
+                    problems.append(
+                        .init(
+                            path: path,
+                            message:
+                                "\(target) is on the LAN (\(lan.interface), \(lan.subnet)): probes leave by \(wan.name), so they would never reach it and \(wan.name) would always be down; probe a host beyond the WAN's gateway"
+                        ))
                 }
             }
         }
@@ -29,15 +37,25 @@ enum HostAddressCheck {
         let everyLanKnown = config.lan.interfaces.allSatisfy { !(host.interfaces[$0]?.addresses.isEmpty ?? true) }
         for (forwardIndex, forward) in config.portForwards.enumerated() {
             for (targetIndex, target) in forward.targets.enumerated() {
-                let path = forward.targets.count == 1 ? "port_forwards[\(forwardIndex)].to" : "port_forwards[\(forwardIndex)].to[\(targetIndex)]"
+                let path =
+                    forward.targets.count == 1
+                    ? "port_forwards[\(forwardIndex)].to" : "port_forwards[\(forwardIndex)].to[\(targetIndex)]"
                 if let interface = own[target.address] {
-                    problems.append(.init(path: path, message:
-                        "\(target.address) is this router's own address (on \(interface)); forward \"\(forward.name)\" must send connections to a host on the LAN"))
+                    problems.append(
+                        .init(
+                            path: path,
+                            message:
+                                "\(target.address) is this router's own address (on \(interface)); forward \"\(forward.name)\" must send connections to a host on the LAN"
+                        ))
                 } else if everyLanKnown, !lanSubnets.contains(where: { $0.subnet.contains(target.address) }) {
                     // DNAT to a host beyond a WAN would make the router relay (reflect) the
                     // internet's connections to it, with the router's address as the apparent peer.
-                    problems.append(.init(path: path, message:
-                        "\(target.address) is not on a LAN subnet (\(lanSubnets.map { "\($0.interface) \($0.subnet)" }.joined(separator: ", "))); forward \"\(forward.name)\" would relay connections from the internet to a host outside the LAN"))
+                    problems.append(
+                        .init(
+                            path: path,
+                            message:
+                                "\(target.address) is not on a LAN subnet (\(lanSubnets.map { "\($0.interface) \($0.subnet)" }.joined(separator: ", "))); forward \"\(forward.name)\" would relay connections from the internet to a host outside the LAN"
+                        ))
                 }
             }
         }

@@ -13,7 +13,9 @@ public struct HostFacts: Sendable, Equatable {
     /// names filled in. `assumedUp` (planning or explaining a config for another machine): a
     /// missing WAN interface is up with its gateway's address standing in for its own, a LAN one
     /// up; otherwise (showing this host's status) both are down.
-    public func fillingInMissingInterfaces(of config: Config, assumedUp: Bool) -> (facts: HostFacts, missingWans: [String], missingLans: [String]) {
+    public func fillingInMissingInterfaces(
+        of config: Config, assumedUp: Bool
+    ) -> (facts: HostFacts, missingWans: [String], missingLans: [String]) {
         var filled = self
         var missingWans: [String] = []
         var missingLans: [String] = []
@@ -22,7 +24,8 @@ public struct HostFacts: Sendable, Equatable {
             missingLans.append(name)
         }
         for wan in config.wans where filled.interfaces[wan.interface] == nil {
-            filled.interfaces[wan.interface] = assumedUp
+            filled.interfaces[wan.interface] =
+                assumedUp
                 ? InterfaceFacts(name: wan.interface, addresses: [InterfaceAddress(address: wan.gateway, prefixLength: 32)])
                 : InterfaceFacts(name: wan.interface, isUp: false)
             missingWans.append(wan.interface)

@@ -54,10 +54,14 @@ struct IntervalPartition<Bound: IntervalBound, Value: Equatable> {
         while true {
             if index < pieces.count, pieces[index].lower <= start {
                 let piece = pieces[index]
-                if piece.lower < start { replacement.append(Piece(lower: piece.lower, upper: start.predecessor, value: piece.value)) }
+                if piece.lower < start {
+                    replacement.append(Piece(lower: piece.lower, upper: start.predecessor, value: piece.value))
+                }
                 let end = min(piece.upper, upper)
                 replacement.append(Piece(lower: start, upper: end, value: combine(piece.value, value)))
-                if piece.upper > upper { replacement.append(Piece(lower: upper.successor, upper: piece.upper, value: piece.value)) }
+                if piece.upper > upper {
+                    replacement.append(Piece(lower: upper.successor, upper: piece.upper, value: piece.value))
+                }
                 index += 1
                 if end >= upper { break }
                 start = end.successor
@@ -75,7 +79,8 @@ struct IntervalPartition<Bound: IntervalBound, Value: Equatable> {
     var merged: [Piece] {
         var result: [Piece] = []
         for piece in pieces {
-            if let last = result.last, last.value == piece.value, last.upper != Bound.maximum, last.upper.successor == piece.lower {
+            if let last = result.last, last.value == piece.value, last.upper != Bound.maximum, last.upper.successor == piece.lower
+            {
                 result[result.count - 1].upper = piece.upper
             } else {
                 result.append(piece)

@@ -71,21 +71,26 @@ extension NftablesObject {
             if object.kind == "set" {
                 guard typeLine.hasPrefix("type ") else { return nil }
                 let elements = lines.flatMap { $0.split(separator: ", ", omittingEmptySubsequences: false).map(String.init) }
-                self = .set(NftablesSet(name: object.name, type: String(typeLine.dropFirst(5)), isInterval: isInterval,
-                                        elements: elements, comment: comment))
+                self = .set(
+                    NftablesSet(
+                        name: object.name, type: String(typeLine.dropFirst(5)), isInterval: isInterval,
+                        elements: elements, comment: comment))
             } else {
                 var elements: [(key: String, value: String)] = []
                 for line in lines {
                     guard let separator = line.range(of: " : ") else { return nil }
                     elements.append((String(line[..<separator.lowerBound]), String(line[separator.upperBound...])))
                 }
-                self = .map(NftablesMap(name: object.name, type: String(typeLine), isInterval: isInterval,
-                                        elements: elements, comment: comment))
+                self = .map(
+                    NftablesMap(
+                        name: object.name, type: String(typeLine), isInterval: isInterval,
+                        elements: elements, comment: comment))
             }
         case "chain":
             var hook: NftablesBaseChain?
             if let first = object.declaration.first {
-                guard object.declaration.count == 1, let line = inner(first), let base = NftablesBaseChain(declaration: line) else { return nil }
+                guard object.declaration.count == 1, let line = inner(first), let base = NftablesBaseChain(declaration: line)
+                else { return nil }
                 hook = base
             }
             var rules: [NftablesRule] = []

@@ -9,8 +9,10 @@ public struct NftablesRuleset: Sendable, Equatable {
     public var maps: [NftablesMap]
     public var chains: [NftablesChain]
 
-    public init(family: String = RoutingLayout.tableFamily, name: String = RoutingLayout.tableName,
-                counters: [NftablesCounter] = [], sets: [NftablesSet] = [], maps: [NftablesMap] = [], chains: [NftablesChain] = []) {
+    public init(
+        family: String = RoutingLayout.tableFamily, name: String = RoutingLayout.tableName,
+        counters: [NftablesCounter] = [], sets: [NftablesSet] = [], maps: [NftablesMap] = [], chains: [NftablesChain] = []
+    ) {
         self.family = family
         self.name = name
         self.counters = counters
@@ -31,7 +33,9 @@ public struct NftablesRuleset: Sendable, Equatable {
             lines.append("\t}")
         }
         // Sets and maps share one layout: header, type, flags, then element lines joined by commas.
-        func collection(_ keyword: String, _ name: String, typeLine: String, isInterval: Bool, note: String?, elementLines: [String]) {
+        func collection(
+            _ keyword: String, _ name: String, typeLine: String, isInterval: Bool, note: String?, elementLines: [String]
+        ) {
             if !lines.last!.hasSuffix("{") { lines.append("") }
             if let note { comment(note) }
             lines.append("\t\(keyword) \(name) {")
@@ -51,11 +55,13 @@ public struct NftablesRuleset: Sendable, Equatable {
             let rows = stride(from: 0, to: set.elements.count, by: 8).map {
                 set.elements[$0..<min($0 + 8, set.elements.count)].joined(separator: ", ")
             }
-            collection("set", set.name, typeLine: "type \(set.type)", isInterval: set.isInterval, note: set.comment, elementLines: rows)
+            collection(
+                "set", set.name, typeLine: "type \(set.type)", isInterval: set.isInterval, note: set.comment, elementLines: rows)
         }
         for map in maps {
-            collection("map", map.name, typeLine: map.type, isInterval: map.isInterval, note: map.comment,
-                       elementLines: map.elements.map { "\($0.key) : \($0.value)" })
+            collection(
+                "map", map.name, typeLine: map.type, isInterval: map.isInterval, note: map.comment,
+                elementLines: map.elements.map { "\($0.key) : \($0.value)" })
         }
         for chain in chains {
             lines.append("")
@@ -111,7 +117,9 @@ public struct NftablesMap: Sendable, Equatable {
     public var elements: [(key: String, value: String)]
     public var comment: String?
 
-    public init(name: String, type: String, isInterval: Bool = false, elements: [(key: String, value: String)], comment: String? = nil) {
+    public init(
+        name: String, type: String, isInterval: Bool = false, elements: [(key: String, value: String)], comment: String? = nil
+    ) {
         self.name = name
         self.type = type
         self.isInterval = isInterval
@@ -180,10 +188,11 @@ public struct NftablesBaseChain: Sendable, Equatable {
     public init?(declaration: some StringProtocol) {
         let words = declaration.split(separator: " ")
         guard words.count == 8, words[0] == "type", words[2] == "hook", words[4] == "priority", words[5].hasSuffix(";"),
-              words[6] == "policy", words[7].hasSuffix(";"),
-              let type = Kind(rawValue: String(words[1])), let hook = Hook(rawValue: String(words[3])),
-              let priority = NftablesPriority(String(words[5].dropLast())),
-              let policy = Policy(rawValue: String(words[7].dropLast())) else { return nil }
+            words[6] == "policy", words[7].hasSuffix(";"),
+            let type = Kind(rawValue: String(words[1])), let hook = Hook(rawValue: String(words[3])),
+            let priority = NftablesPriority(String(words[5].dropLast())),
+            let policy = Policy(rawValue: String(words[7].dropLast()))
+        else { return nil }
         self.init(type: type, hook: hook, priority: priority, policy: policy)
     }
 }

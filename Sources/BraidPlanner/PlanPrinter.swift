@@ -14,7 +14,9 @@ public enum PlanPrinter {
         lines.append("# nftables: loaded as one transaction")
         lines.append(state.ruleset.render())
         lines.append("# ip rules (protocol \(RoutingLayout.protocolTag))")
-        lines += state.policyRules.map { "\(ip($0.family)) rule add \($0.arguments.joined(separator: " ")) protocol \(RoutingLayout.protocolTag)" }
+        lines += state.policyRules.map {
+            "\(ip($0.family)) rule add \($0.arguments.joined(separator: " ")) protocol \(RoutingLayout.protocolTag)"
+        }
         lines.append("")
         lines.append("# routes (proto \(RoutingLayout.protocolTag))")
         lines += state.routes.map { "\(ip($0.family)) route add \($0) proto \(RoutingLayout.protocolTag)" }
@@ -25,7 +27,9 @@ public enum PlanPrinter {
         lines.append("# WANs")
         for wan in state.wans {
             let share = wan.splitModulus == 0 ? "0" : "\(wan.splitShare)/\(wan.splitModulus)"
-            lines.append("# \(wan.name): interface \(wan.interface), gateway \(wan.gateway), mark \(hex(wan.mark)), table \(wan.table), weight \(wan.weight), share of new connections \(share), nat \(wan.nat)")
+            lines.append(
+                "# \(wan.name): interface \(wan.interface), gateway \(wan.gateway), mark \(hex(wan.mark)), table \(wan.table), weight \(wan.weight), share of new connections \(share), nat \(wan.nat)"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }

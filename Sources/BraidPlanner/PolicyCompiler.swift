@@ -63,7 +63,9 @@ enum PolicyCompiler {
             case .wan?, nil: break
             }
             let number: Int
-            if let known = index[targets] { number = known } else {
+            if let known = index[targets] {
+                number = known
+            } else {
                 lists.append(targets)
                 number = lists.count
                 index[targets] = number
@@ -85,8 +87,11 @@ enum PolicyCompiler {
                 case nil:
                     rules = []
                 }
-                return NftablesChain(name: "use_\(offset + 1)", rules: rules,
-                                     comment: offset == 0 ? "\(summary): the first usable target. Only these chains change with WAN health;\nempty: none is usable and the rule is passed over." : summary)
+                return NftablesChain(
+                    name: "use_\(offset + 1)", rules: rules,
+                    comment: offset == 0
+                        ? "\(summary): the first usable target. Only these chains change with WAN health;\nempty: none is usable and the rule is passed over."
+                        : summary)
             }
         }
     }
@@ -128,8 +133,11 @@ enum PolicyCompiler {
         var output = Output()
         output.sets = config.sets.map { set in
             // Sets hold IPv4 entries only: the config reads no other.
-            NftablesSet(name: "dst_\(set.name)", type: AddressFamily.ipv4.nftAddressType, isInterval: true,
-                        elements: mergedRanges(set.entries).map(rangeText), comment: set.name == config.sets.first?.name ? "Destination sets from the config, merged into disjoint ranges." : nil)
+            NftablesSet(
+                name: "dst_\(set.name)", type: AddressFamily.ipv4.nftAddressType, isInterval: true,
+                elements: mergedRanges(set.entries).map(rangeText),
+                comment: set.name == config.sets.first?.name
+                    ? "Destination sets from the config, merged into disjoint ranges." : nil)
         }
         var blockIndex = 0
         var targets = TargetChains()
@@ -141,15 +149,25 @@ enum PolicyCompiler {
             blockIndex += 1
             let name = "rules_\(blockIndex)"
             let names = block.rules.map(\.0.name)
-            let summary = names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
+            let summary =
+                names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
             var partition = IntervalPartition<UInt32, [RuleTarget]>()
             for (rule, list) in block.rules {
                 switch block.kind {
-                case .sources: for prefix in rule.sources { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine) }
-                case .destinations: for prefix in rule.destinations { partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine) }
+                case .sources:
+                    for prefix in rule.sources {
+                        partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine)
+                    }
+                case .destinations:
+                    for prefix in rule.destinations {
+                        partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine)
+                    }
                 case .ports:
                     let number = protocolNumber(rule.transport!)
-                    for range in rule.destinationPorts { partition.add(number << 16 | UInt32(range.first), number << 16 | UInt32(range.last), list, combining: combine) }
+                    for range in rule.destinationPorts {
+                        partition.add(
+                            number << 16 | UInt32(range.first), number << 16 | UInt32(range.last), list, combining: combine)
+                    }
                 case .single: break
                 }
             }
@@ -157,7 +175,8 @@ enum PolicyCompiler {
             let (type, key): (String, String)
             switch block.kind {
             case .sources(let family): (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.source))
-            case .destinations(let family): (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.destination))
+            case .destinations(let family):
+                (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.destination))
             default: (type, key) = ("typeof meta l4proto . th dport : verdict", "meta l4proto . th dport")
             }
             let elements = pieces.map { piece -> (key: String, value: String) in
@@ -178,15 +197,17 @@ enum PolicyCompiler {
 
         for rule in config.rules {
             // Known WANs only, as `resolve` does; validation already refuses unknown names.
-            let list = fallbackList(rule.use.filter { target in
-                if case .wan(let name) = target { config.wans.contains { $0.name == name } } else { true }
-            })
+            let list = fallbackList(
+                rule.use.filter { target in
+                    if case .wan(let name) = target { config.wans.contains { $0.name == name } } else { true }
+                })
             if list.isEmpty { continue }
             if list.contains(.main) { output.usesMain = true }
             let kind = kind(of: rule)
             if kind == .single {
                 flush()
-                output.rules.append(NftablesRule(singleRule(rule, verdict: targets.verdict(list, wans: wans)), comment: "rule \"\(rule.name)\""))
+                output.rules.append(
+                    NftablesRule(singleRule(rule, verdict: targets.verdict(list, wans: wans)), comment: "rule \"\(rule.name)\""))
                 continue
             }
             if pending?.kind != kind { flush(); pending = (kind, []) }
@@ -203,7 +224,9 @@ enum PolicyCompiler {
         let family = rule.addressFamily ?? .ipv4
         if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources(family) }
         if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations(family) }
-        if hasPorts && !hasSources && !hasDestinations && !hasSet && (rule.transport == .tcp || rule.transport == .udp) { return .ports }
+        if hasPorts && !hasSources && !hasDestinations && !hasSet && (rule.transport == .tcp || rule.transport == .udp) {
+            return .ports
+        }
         return .single
     }
 
@@ -213,7 +236,9 @@ enum PolicyCompiler {
         // A rule without addresses (protocol and ports only) needs no family in its match.
         let family = rule.addressFamily ?? .ipv4
         if !rule.sources.isEmpty { matches.append(family.nftAddressMatch(.source, list(rule.sources.map(\.description)))) }
-        if !rule.destinations.isEmpty { matches.append(family.nftAddressMatch(.destination, list(rule.destinations.map(\.description)))) }
+        if !rule.destinations.isEmpty {
+            matches.append(family.nftAddressMatch(.destination, list(rule.destinations.map(\.description))))
+        }
         if let set = rule.destinationSet { matches.append(family.nftAddressMatch(.destination, "@dst_\(set)")) }
         if let transport = rule.transport {
             matches.append("meta l4proto \(transport.rawValue)")

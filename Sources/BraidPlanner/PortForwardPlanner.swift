@@ -20,13 +20,16 @@ enum PortForwardPlanner {
             // A WAN without an address yet (DHCP pending) has nothing to forward from; the daemon
             // re-plans when the address arrives.
             guard !addresses.isEmpty else { continue }
-            let addressList = addresses.count == 1 ? "\(addresses[0])" : "{ " + addresses.map(\.description).joined(separator: ", ") + " }"
+            let addressList =
+                addresses.count == 1 ? "\(addresses[0])" : "{ " + addresses.map(\.description).joined(separator: ", ") + " }"
             let ports = forward.ports.description
             // The WAN addresses and the targets are IPv4 (the config allows no other).
             let family = AddressFamily.ipv4
-            let match = "\(family.nftAddressMatch(.destination, addressList)) meta l4proto \(forward.transport.rawValue) th dport \(ports)"
+            let match =
+                "\(family.nftAddressMatch(.destination, addressList)) meta l4proto \(forward.transport.rawValue) th dport \(ports)"
             let action = family.nftNAT(.dnat, to: destination(forward))
-            let note = "port forward \"\(forward.name)\": \(forward.transport.rawValue) \(ports) on \(wans.map(\.name).joined(separator: ", ")) → \(forward.targets.map(\.description).joined(separator: ", "))"
+            let note =
+                "port forward \"\(forward.name)\": \(forward.transport.rawValue) \(ports) on \(wans.map(\.name).joined(separator: ", ")) → \(forward.targets.map(\.description).joined(separator: ", "))"
             if forward.hairpin {
                 output.anyHairpin = true
                 output.prerouting.append(NftablesRule("\(match) \(action)", comment: note))

@@ -80,7 +80,8 @@ public struct RenderedTable: Sendable, Equatable {
             if line.isEmpty || line.hasPrefix("\t#") { leading.append(line); continue }
             let words = line.dropFirst().split(separator: " ")
             guard line.hasPrefix("\t"), !line.hasPrefix("\t\t"), words.count == 3, words[2] == "{",
-                  ["counter", "set", "map", "chain"].contains(words[0]) else { return nil }
+                ["counter", "set", "map", "chain"].contains(words[0])
+            else { return nil }
             var object = Object(kind: String(words[0]), name: String(words[1]), leading: leading, declaration: [], content: [])
             leading = []
             var inElements = false

@@ -5,9 +5,11 @@ import BraidConfig
 /// connection gets a mark from the weighted split (from the LAN or the router itself) or from its
 /// arrival interface (from a WAN), and NAT is per outgoing WAN.
 enum RulesetPlanner {
-    static func ruleset(config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit,
-                        policy: PolicyCompiler.Output, stickyBuckets: [(lower: Int, upper: Int, wanIndex: Int)]?,
-                        forwards: PortForwardPlanner.Output) -> NftablesRuleset {
+    static func ruleset(
+        config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit,
+        policy: PolicyCompiler.Output, stickyBuckets: [(lower: Int, upper: Int, wanIndex: Int)]?,
+        forwards: PortForwardPlanner.Output
+    ) -> NftablesRuleset {
         let mask = config.kernel.markMask
         let keep = ~mask
         let maskText = hex(mask)
@@ -19,132 +21,212 @@ enum RulesetPlanner {
         var counters: [NftablesCounter] = []
         for wan in wans {
             // Prefixed, because nft names may not start with a digit and WAN names may.
-            counters.append(NftablesCounter(name: "rx_\(wan.name)", comment: wan == wans.first ? "Per-WAN packet and byte totals, read by `braid status`; objects survive re-applies." : nil))
+            counters.append(
+                NftablesCounter(
+                    name: "rx_\(wan.name)",
+                    comment: wan == wans.first
+                        ? "Per-WAN packet and byte totals, read by `braid status`; objects survive re-applies." : nil))
             counters.append(NftablesCounter(name: "tx_\(wan.name)"))
         }
 
         let mainMark = hex(config.kernel.mainMark)
         var maps = [
-            NftablesMap(name: "wan_by_ct_mark", type: "type mark : verdict",
-                        elements: wans.map { (hex($0.mark), "goto restore_\($0.name)") } + [(mainMark, "goto restore_main")],
-                        comment: "A connection's WAN, from its conntrack mark (\(mainMark): a rule sent it to the main table)."),
-            NftablesMap(name: "wan_by_socket_mark", type: "type mark : verdict",
-                        elements: wans.map { (hex($0.mark), "goto choose_\($0.name)") },
-                        comment: "A local socket that chose its WAN itself (SO_MARK, as health probes do)."),
-            NftablesMap(name: "wan_by_ingress", type: "type ifname : verdict",
-                        elements: wans.map { ("\"\($0.interface)\"", "goto choose_\($0.name)") },
-                        comment: "A connection that arrives on a WAN is answered by that WAN."),
-            NftablesMap(name: "new_connection_split", type: splitKeyType, isInterval: true,
-                        elements: split.slices.map { slice in
-                            (slice.nftRange,
-                             "goto choose_\(wans[slice.wanIndex].name)")
-                        },
-                        comment: "New connections, spread by weight over the usable WANs."),
-            NftablesMap(name: "router_connection_split", type: splitKeyType, isInterval: true,
-                        elements: routerSplit.slices.map { slice in
-                            (slice.nftRange,
-                             "goto choose_\(wans[slice.wanIndex].name)")
-                        },
-                        comment: "The router's own new connections, over the usable WANs that NAT."),
+            NftablesMap(
+                name: "wan_by_ct_mark", type: "type mark : verdict",
+                elements: wans.map { (hex($0.mark), "goto restore_\($0.name)") } + [(mainMark, "goto restore_main")],
+                comment: "A connection's WAN, from its conntrack mark (\(mainMark): a rule sent it to the main table)."),
+            NftablesMap(
+                name: "wan_by_socket_mark", type: "type mark : verdict",
+                elements: wans.map { (hex($0.mark), "goto choose_\($0.name)") },
+                comment: "A local socket that chose its WAN itself (SO_MARK, as health probes do)."),
+            NftablesMap(
+                name: "wan_by_ingress", type: "type ifname : verdict",
+                elements: wans.map { ("\"\($0.interface)\"", "goto choose_\($0.name)") },
+                comment: "A connection that arrives on a WAN is answered by that WAN."),
+            NftablesMap(
+                name: "new_connection_split", type: splitKeyType, isInterval: true,
+                elements: split.slices.map { slice in
+                    (
+                        slice.nftRange,
+                        "goto choose_\(wans[slice.wanIndex].name)"
+                    )
+                },
+                comment: "New connections, spread by weight over the usable WANs."),
+            NftablesMap(
+                name: "router_connection_split", type: splitKeyType, isInterval: true,
+                elements: routerSplit.slices.map { slice in
+                    (
+                        slice.nftRange,
+                        "goto choose_\(wans[slice.wanIndex].name)"
+                    )
+                },
+                comment: "The router's own new connections, over the usable WANs that NAT."),
         ]
         if let stickyBuckets {
-            maps.append(NftablesMap(
-                // Declared by a `numgen` of the same range: nft 1.0.6 crashes listing a map declared `typeof jhash …`.
-                name: "sticky_split", type: "typeof numgen random mod \(StickyAssignment.bucketCount) : verdict", isInterval: true,
-                elements: stickyBuckets.map { range in
-                    (NftRange.text(range.lower, range.upper), "goto choose_\(wans[range.wanIndex].name)")
-                },
-                comment: "sticky: source. A client's address hashes to one of \(StickyAssignment.bucketCount) buckets; buckets are given to WANs by\nweighted rendezvous hashing, so a WAN that leaves moves only its own clients."))
+            maps.append(
+                NftablesMap(
+                    // Declared by a `numgen` of the same range: nft 1.0.6 crashes listing a map declared `typeof jhash …`.
+                    name: "sticky_split", type: "typeof numgen random mod \(StickyAssignment.bucketCount) : verdict",
+                    isInterval: true,
+                    elements: stickyBuckets.map { range in
+                        (NftRange.text(range.lower, range.upper), "goto choose_\(wans[range.wanIndex].name)")
+                    },
+                    comment:
+                        "sticky: source. A client's address hashes to one of \(StickyAssignment.bucketCount) buckets; buckets are given to WANs by\nweighted rendezvous hashing, so a WAN that leaves moves only its own clients."
+                ))
         }
         maps += policy.maps
         maps += [
-            NftablesMap(name: "rx_counters", type: "type ifname : counter",
-                        elements: wans.map { ("\"\($0.interface)\"", "\"rx_\($0.name)\"") }),
-            NftablesMap(name: "tx_counters", type: "type ifname : counter",
-                        elements: wans.map { ("\"\($0.interface)\"", "\"tx_\($0.name)\"") }),
+            NftablesMap(
+                name: "rx_counters", type: "type ifname : counter",
+                elements: wans.map { ("\"\($0.interface)\"", "\"rx_\($0.name)\"") }),
+            NftablesMap(
+                name: "tx_counters", type: "type ifname : counter",
+                elements: wans.map { ("\"\($0.interface)\"", "\"tx_\($0.name)\"") }),
         ]
 
         var chains: [NftablesChain] = []
-        chains.append(NftablesChain(
-            name: "prerouting", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
-            rules: [
-                NftablesRule("counter name iifname map @rx_counters"),
-                NftablesRule("\(family.nfprotoMatch(negated: true)) return", comment: "Braid's policy routing is IPv4; IPv6 follows the main table."),
-                NftablesRule("ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
-                             comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
-                NftablesRule("ct state != new return"),
-                NftablesRule("iifname vmap @wan_by_ingress"),
-                NftablesRule("iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
-                             comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
-                // Without `. mark` the lookup sees no mark, like the connection's first routing
-                // decision would without Braid: main's specific routes first, then the fallback WAN.
-                NftablesRule("iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
-                             comment: "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."),
-            ] + (policy.rules.isEmpty ? [] : [
-                NftablesRule("iifname \(lanInterfaces) jump traffic_rules", comment: "Policy rules first; a rule that says `balance`, or no rule, lands on the split below."),
-                NftablesRule("meta mark & \(maskText) != 0 return", comment: "A rule chose (its `goto` returns here)."),
-            ])
-              + [stickyBuckets != nil
-                ? NftablesRule("iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split")
-                : NftablesRule("iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")],
-            comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
-        chains.append(NftablesChain(
-            name: "output", hook: NftablesBaseChain(type: .route, hook: .output, priority: .mangle),
-            rules: [
-                NftablesRule("\(family.nfprotoMatch(negated: true)) return"),
-                NftablesRule("ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
-                             comment: "Replies to connections that arrived on a WAN leave by that WAN."),
-                NftablesRule("ct state != new return"),
-                NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
-                NftablesRule("meta mark & \(maskText) != 0 return", comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
-            ] + (policy.rules.isEmpty ? [] : [
-                NftablesRule("oifname \(wanInterfaces) jump traffic_rules", comment: "Rules pin the router's own traffic too (by destination, protocol, port)."),
-                NftablesRule("meta mark & \(maskText) != 0 return"),
-            ])
-              + (routerSplit.modulus == 0 ? [] : [
-                NftablesRule("oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
-                             comment: "The router's own connections towards the internet are balanced like the LAN's,\nover the WANs that rewrite the source address (a `nat: none` WAN would keep another WAN's)."),
-            ]),
-            comment: "A `route` chain: changing the mark here makes the kernel route the packet again."))
-        chains.append(NftablesChain(
-            name: "postrouting_count", hook: NftablesBaseChain(type: .filter, hook: .postrouting, priority: .filter),
-            rules: [NftablesRule("counter name oifname map @tx_counters")]))
+        chains.append(
+            NftablesChain(
+                name: "prerouting", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
+                rules: [
+                    NftablesRule("counter name iifname map @rx_counters"),
+                    NftablesRule(
+                        "\(family.nfprotoMatch(negated: true)) return",
+                        comment: "Braid's policy routing is IPv4; IPv6 follows the main table."),
+                    NftablesRule(
+                        "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
+                        comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
+                    NftablesRule("ct state != new return"),
+                    NftablesRule("iifname vmap @wan_by_ingress"),
+                    NftablesRule(
+                        "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
+                        comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
+                    // Without `. mark` the lookup sees no mark, like the connection's first routing
+                    // decision would without Braid: main's specific routes first, then the fallback WAN.
+                    NftablesRule(
+                        "iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
+                        comment:
+                            "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."
+                    ),
+                ]
+                    + (policy.rules.isEmpty
+                        ? []
+                        : [
+                            NftablesRule(
+                                "iifname \(lanInterfaces) jump traffic_rules",
+                                comment: "Policy rules first; a rule that says `balance`, or no rule, lands on the split below."),
+                            NftablesRule(
+                                "meta mark & \(maskText) != 0 return", comment: "A rule chose (its `goto` returns here)."),
+                        ])
+                    + [
+                        stickyBuckets != nil
+                            ? NftablesRule(
+                                "iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split"
+                            )
+                            : NftablesRule(
+                                "iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")
+                    ],
+                comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
+        chains.append(
+            NftablesChain(
+                name: "output", hook: NftablesBaseChain(type: .route, hook: .output, priority: .mangle),
+                rules: [
+                    NftablesRule("\(family.nfprotoMatch(negated: true)) return"),
+                    NftablesRule(
+                        "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
+                        comment: "Replies to connections that arrived on a WAN leave by that WAN."),
+                    NftablesRule("ct state != new return"),
+                    NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
+                    NftablesRule(
+                        "meta mark & \(maskText) != 0 return",
+                        comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
+                ]
+                    + (policy.rules.isEmpty
+                        ? []
+                        : [
+                            NftablesRule(
+                                "oifname \(wanInterfaces) jump traffic_rules",
+                                comment: "Rules pin the router's own traffic too (by destination, protocol, port)."),
+                            NftablesRule("meta mark & \(maskText) != 0 return"),
+                        ])
+                    + (routerSplit.modulus == 0
+                        ? []
+                        : [
+                            NftablesRule(
+                                "oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
+                                comment:
+                                    "The router's own connections towards the internet are balanced like the LAN's,\nover the WANs that rewrite the source address (a `nat: none` WAN would keep another WAN's)."
+                            )
+                        ]),
+                comment: "A `route` chain: changing the mark here makes the kernel route the packet again."))
+        chains.append(
+            NftablesChain(
+                name: "postrouting_count", hook: NftablesBaseChain(type: .filter, hook: .postrouting, priority: .filter),
+                rules: [NftablesRule("counter name oifname map @tx_counters")]))
         if !policy.rules.isEmpty {
-            chains.append(NftablesChain(name: "traffic_rules", rules: policy.rules,
-                                        comment: "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."))
+            chains.append(
+                NftablesChain(
+                    name: "traffic_rules", rules: policy.rules,
+                    comment:
+                        "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."
+                ))
             chains += policy.chains
         }
         if !forwards.prerouting.isEmpty {
-            chains.append(NftablesChain(name: "dstnat", hook: NftablesBaseChain(type: .nat, hook: .prerouting, priority: .dstnat), rules: forwards.prerouting,
-                                        comment: "Port forwards. They match the WAN addresses, so LAN clients using the public address are translated too."))
+            chains.append(
+                NftablesChain(
+                    name: "dstnat", hook: NftablesBaseChain(type: .nat, hook: .prerouting, priority: .dstnat),
+                    rules: forwards.prerouting,
+                    comment:
+                        "Port forwards. They match the WAN addresses, so LAN clients using the public address are translated too."
+                ))
         }
         if !forwards.output.isEmpty {
-            chains.append(NftablesChain(name: "output_dstnat", hook: NftablesBaseChain(type: .nat, hook: .output, priority: .number(-100)), rules: forwards.output,
-                                        comment: "Port forwards for the router's own connections to its WAN addresses."))
+            chains.append(
+                NftablesChain(
+                    name: "output_dstnat", hook: NftablesBaseChain(type: .nat, hook: .output, priority: .number(-100)),
+                    rules: forwards.output,
+                    comment: "Port forwards for the router's own connections to its WAN addresses."))
         }
-        chains.append(NftablesChain(
-            name: "postrouting_nat", hook: NftablesBaseChain(type: .nat, hook: .postrouting, priority: .srcnat),
-            rules: (forwards.anyHairpin ? [NftablesRule("iifname \(lanInterfaces) oifname \(lanInterfaces) ct status dnat masquerade",
-                                                        comment: "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply.")] : [])
-              + config.wans.compactMap { wan in
-                switch wan.nat {
-                case .masquerade: NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" masquerade")
-                case .snat(let address): NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" \(family.nftNAT(.snat, to: "\(address)"))")
-                case .none: nil
-                }
-            },
-            comment: "Source NAT per WAN. It also fixes the source of router traffic re-routed by its mark."))
+        chains.append(
+            NftablesChain(
+                name: "postrouting_nat", hook: NftablesBaseChain(type: .nat, hook: .postrouting, priority: .srcnat),
+                rules: (forwards.anyHairpin
+                    ? [
+                        NftablesRule(
+                            "iifname \(lanInterfaces) oifname \(lanInterfaces) ct status dnat masquerade",
+                            comment:
+                                "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply."
+                        )
+                    ] : [])
+                    + config.wans.compactMap { wan in
+                        switch wan.nat {
+                        case .masquerade: NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" masquerade")
+                        case .snat(let address):
+                            NftablesRule(
+                                "\(family.nfprotoMatch()) oifname \"\(wan.interface)\" \(family.nftNAT(.snat, to: "\(address)"))")
+                        case .none: nil
+                        }
+                    },
+                comment: "Source NAT per WAN. It also fixes the source of router traffic re-routed by its mark."))
         for wan in wans {
             let set = "meta mark set meta mark & \(hex(keep)) | \(hex(wan.mark))"
-            chains.append(NftablesChain(
-                name: "choose_\(wan.name)",
-                rules: [NftablesRule(set), NftablesRule("ct mark set ct mark & \(hex(keep)) | \(hex(wan.mark))")],
-                comment: "\(wan.name): mark the packet and remember the choice in conntrack; mark bits outside \(maskText) are kept."))
+            chains.append(
+                NftablesChain(
+                    name: "choose_\(wan.name)",
+                    rules: [NftablesRule(set), NftablesRule("ct mark set ct mark & \(hex(keep)) | \(hex(wan.mark))")],
+                    comment:
+                        "\(wan.name): mark the packet and remember the choice in conntrack; mark bits outside \(maskText) are kept."
+                ))
             chains.append(NftablesChain(name: "restore_\(wan.name)", rules: [NftablesRule(set)]))
         }
         let setMain = "meta mark set meta mark & \(hex(keep)) | \(mainMark)"
-        chains.append(NftablesChain(name: "choose_main", rules: [NftablesRule(setMain), NftablesRule("ct mark set ct mark & \(hex(keep)) | \(mainMark)")],
-                                    comment: "`use: [main]`: this mark sends the connection to the main routing table."))
+        chains.append(
+            NftablesChain(
+                name: "choose_main",
+                rules: [NftablesRule(setMain), NftablesRule("ct mark set ct mark & \(hex(keep)) | \(mainMark)")],
+                comment: "`use: [main]`: this mark sends the connection to the main routing table."))
         chains.append(NftablesChain(name: "restore_main", rules: [NftablesRule(setMain)]))
         return NftablesRuleset(counters: counters, sets: policy.sets, maps: maps, chains: chains)
     }

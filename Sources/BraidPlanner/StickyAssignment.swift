@@ -1,4 +1,6 @@
 import BraidConfig
+import Foundation
+
 /// Sticky balancing: a hash of the client address picks one of `bucketCount` buckets (in nft,
 /// `jhash ip saddr mod 1024`), and each bucket belongs to one WAN. Buckets are assigned by weighted
 /// rendezvous hashing, so when a WAN leaves only its own buckets move, and when it comes back it
@@ -38,8 +40,6 @@ enum StickyAssignment {
         return hash
     }
 }
-
-import Foundation
 
 extension StickyAssignment {
     /// The bucket nft puts `source` in: `jhash ip saddr mod bucketCount seed hashSeed` is the

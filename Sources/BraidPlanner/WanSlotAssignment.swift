@@ -20,7 +20,8 @@ public enum WanSlotAssignment {
         }
         let freedNow = Set(previous.values).subtracting(taken)
         for wan in wans where slots[wan.name] == nil {
-            let slot = (1...max(capacity, 1)).first { !taken.contains($0) && !freedNow.contains($0) }
+            let slot =
+                (1...max(capacity, 1)).first { !taken.contains($0) && !freedNow.contains($0) }
                 ?? (1...max(capacity, 1)).first { !taken.contains($0) } ?? taken.count + 1
             slots[wan.name] = slot
             taken.insert(slot)

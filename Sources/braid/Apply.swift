@@ -18,8 +18,9 @@ struct Apply: ParsableCommand {
         applier.renumberMarks = renumberMarks
         if applier.store.daemonLock.isHeldElsewhere() {
             let daemon = applier.store.daemonLock.holder().map { " (pid \($0))" } ?? ""
-            printWarning("the daemon\(daemon) runs on \(state.stateDirectory) and re-applies its own config at its next "
-                + "change; to change its config, edit it and send SIGHUP (`systemctl reload braid`)")
+            printWarning(
+                "the daemon\(daemon) runs on \(state.stateDirectory) and re-applies its own config at its next "
+                    + "change; to change its config, edit it and send SIGHUP (`systemctl reload braid`)")
         }
         do {
             let report = try applier.apply(config)
@@ -36,10 +37,13 @@ struct Apply: ParsableCommand {
             if let renumbering = report.renumbering {
                 let masks = renumbering.oldMasks.map(hex).joined(separator: ", ")
                 if let deleted = report.renumberedConnections ?? (renumbering.openConnections == 0 ? 0 : nil) {
-                    print("renumbered the marks from \(masks) to \(hex(config.kernel.markMask)); deleted \(deleted) connection(s) that carried the old marks")
+                    print(
+                        "renumbered the marks from \(masks) to \(hex(config.kernel.markMask)); deleted \(deleted) connection(s) that carried the old marks"
+                    )
                 } else {
-                    printWarning("renumbered the marks from \(masks) to \(hex(config.kernel.markMask)); connections that carried the old marks "
-                        + "were left to time out (\(report.renumberFailure ?? "the old and new masks share bits"))")
+                    printWarning(
+                        "renumbered the marks from \(masks) to \(hex(config.kernel.markMask)); connections that carried the old marks "
+                            + "were left to time out (\(report.renumberFailure ?? "the old and new masks share bits"))")
                 }
             }
             for (name, reason) in report.desired.unusableReasons.sorted(by: { $0.key < $1.key }) {

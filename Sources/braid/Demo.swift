@@ -26,7 +26,9 @@ struct Demo: AsyncParsableCommand {
             let kernel = LinuxKernel(runner: lab.router.runner)
             let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
             let report = try applier.apply(config)
-            print("\nbraid apply: \(report.performed.count) changes in one go (nft transaction, \(report.desired.policyRules.count) ip rules, \(report.desired.routes.count) routes)")
+            print(
+                "\nbraid apply: \(report.performed.count) changes in one go (nft transaction, \(report.desired.policyRules.count) ip rules, \(report.desired.routes.count) routes)"
+            )
 
             var totals: [String: Int] = [:]
             for round in 1...rounds {
@@ -37,7 +39,9 @@ struct Demo: AsyncParsableCommand {
                 for (index, wan) in lab.wans.enumerated() {
                     let count = totals[wan.name, default: 0]
                     let bar = String(repeating: "█", count: count * 40 / max(sent, 1))
-                    print("  \(wan.name) weight \(weights[index])  \(String(format: "%5.1f%%", Double(count) * 100 / Double(sent)))  \(bar)")
+                    print(
+                        "  \(wan.name) weight \(weights[index])  \(String(format: "%5.1f%%", Double(count) * 100 / Double(sent)))  \(bar)"
+                    )
                 }
                 if let failed = totals["failed"] { print("  failed: \(failed)") }
             }

@@ -8,7 +8,9 @@ import BraidPlanner
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Explain which WAN a new connection would take, and why.",
-        discussion: "Uses the running daemon's health when one runs (see --state-dir); otherwise every WAN whose link is up counts as usable.")
+        discussion:
+            "Uses the running daemon's health when one runs (see --state-dir); otherwise every WAN whose link is up counts as usable."
+    )
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var state: StateOptions
@@ -27,7 +29,9 @@ struct Explain: ParsableCommand {
         guard let destination = IPv4Address(to) else { return try invalid("--to: \"\(to)\" is not an IPv4 address") }
         var transportValue: TransportProtocol?
         if let transport {
-            guard let value = TransportProtocol(rawValue: transport) else { return try invalid("--proto: \"\(transport)\" is not tcp, udp or icmp") }
+            guard let value = TransportProtocol(rawValue: transport) else {
+                return try invalid("--proto: \"\(transport)\" is not tcp, udp or icmp")
+            }
             transportValue = value
         }
         var port: UInt16?
@@ -47,8 +51,9 @@ struct Explain: ParsableCommand {
             availability.unavailable = Set(health.wans.filter { !$0.state.carriesTraffic }.map(\.name))
             print("live health from the daemon (pid \(health.pid))")
         }
-        let explanation = FlowExplainer.explain(Flow(source: source, destination: destination, transport: transportValue, destinationPort: port),
-                                                config: config, host: facts, availability: availability)
+        let explanation = FlowExplainer.explain(
+            Flow(source: source, destination: destination, transport: transportValue, destinationPort: port),
+            config: config, host: facts, availability: availability)
         for step in explanation.steps { print("  \(step)") }
         print(explanation.outcome)
     }

@@ -6,7 +6,8 @@ import BraidPlanner
 
 /// `braid plan`: prints exactly what `apply` would install. Needs no root and changes nothing.
 struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the nft ruleset, ip rules, routes and sysctls apply would install.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the nft ruleset, ip rules, routes and sysctls apply would install.")
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var state: StateOptions
@@ -19,14 +20,18 @@ struct Plan: ParsableCommand {
             .fillingInMissingInterfaces(of: config, assumedUp: true)
         for name in missingLans { printWarning("interface \(name) does not exist on this host; planned as if it were up") }
         for name in missingWans {
-            printWarning("interface \(name) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own")
+            printWarning(
+                "interface \(name) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own"
+            )
         }
         // The WANs' slots (marks, tables) as installed, when Braid is: apply keeps them.
         let kernel = LinuxKernel()
         let stored = AppliedStateStore(directory: state.stateDirectory).load()
         let observed = try? kernel.readState(layout: config.kernel)
         if stored?.wanSlots == nil && observed == nil {
-            printWarning("cannot read Braid's installed state here (not root?); WAN marks and tables are shown in list order, which apply keeps only on a fresh host")
+            printWarning(
+                "cannot read Braid's installed state here (not root?); WAN marks and tables are shown in list order, which apply keeps only on a fresh host"
+            )
         }
         let previousSlots = GatewayApplier.previousSlots(config, stored: stored, observed: observed ?? ObservedKernelState())
         do {

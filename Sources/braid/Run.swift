@@ -10,7 +10,9 @@ import ServiceLifecycle
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon: apply the config, health-check every WAN, fail over in under a second.",
-        discussion: "SIGHUP re-reads the config (an invalid one is logged and ignored). SIGTERM stops the daemon and leaves the dataplane in place.")
+        discussion:
+            "SIGHUP re-reads the config (an invalid one is logged and ignored). SIGTERM stops the daemon and leaves the dataplane in place."
+    )
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var state: StateOptions
@@ -23,12 +25,16 @@ struct Run: AsyncParsableCommand {
         let config = try loadConfig(options)
         try requireRoot("run")
         guard let level = Logger.Level(rawValue: logLevel) else {
-            printError("--log-level: \"\(ControlCharacters.escaped(logLevel))\" is not one of trace, debug, info, notice, warning, error")
+            printError(
+                "--log-level: \"\(ControlCharacters.escaped(logLevel))\" is not one of trace, debug, info, notice, warning, error"
+            )
             throw ExitStatus.invalidInput
         }
         // Below 100ms the resync would keep nft busy; above an hour, drift outside Braid goes unrepaired too long.
         guard let resync = DurationText.parse(resyncInterval), (.milliseconds(100)...(.seconds(3600))).contains(resync) else {
-            printError("--resync-interval: \"\(ControlCharacters.escaped(resyncInterval))\" is not a duration from 100ms to 3600s (as 10s or 500ms)")
+            printError(
+                "--resync-interval: \"\(ControlCharacters.escaped(resyncInterval))\" is not a duration from 100ms to 3600s (as 10s or 500ms)"
+            )
             throw ExitStatus.invalidInput
         }
         LoggingSystem.bootstrap { label in
@@ -37,10 +43,12 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "braid")
-        let daemon = GatewayDaemon(config: config, configPath: options.config, kernel: LinuxKernel(),
-                                   store: AppliedStateStore(directory: state.stateDirectory), logger: logger, resyncInterval: resync)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let daemon = GatewayDaemon(
+            config: config, configPath: options.config, kernel: LinuxKernel(),
+            store: AppliedStateStore(directory: state.stateDirectory), logger: logger, resyncInterval: resync)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as ApplyError {

@@ -23,8 +23,9 @@ struct Status: ParsableCommand {
             // SHARE shows the split installed: the WANs the last apply left out by health (the
             // daemon's verdicts when it applied them), or, with no state file, the daemon's view.
             let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == .down }.map(\.name) ?? []
-            status = try GatewayStatus.read(config: config, kernel: LinuxKernel(), stored: stored,
-                                            availability: WanAvailability(unavailable: Set(unavailable)))
+            status = try GatewayStatus.read(
+                config: config, kernel: LinuxKernel(), stored: stored,
+                availability: WanAvailability(unavailable: Set(unavailable)))
         } catch {
             printError(error.description)
             throw ExitStatus.kernelFailure
@@ -34,13 +35,19 @@ struct Status: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            print(String(decoding: try encoder.encode(StatusReport(installed: status.installed, wans: status.wans, daemon: health,
-                                                                                       otherFirewalls: otherFirewalls)), as: UTF8.self))
+            print(
+                String(
+                    decoding: try encoder.encode(
+                        StatusReport(
+                            installed: status.installed, wans: status.wans, daemon: health,
+                            otherFirewalls: otherFirewalls)), as: UTF8.self))
         } else {
             print(StatusTable.render(status))
             if !otherFirewalls.isEmpty {
                 print("\nOther firewalls on the forward path:")
-                for finding in otherFirewalls { print("  \(finding.kind.rawValue): " + finding.summary.replacingOccurrences(of: "\n", with: "\n  ")) }
+                for finding in otherFirewalls {
+                    print("  \(finding.kind.rawValue): " + finding.summary.replacingOccurrences(of: "\n", with: "\n  "))
+                }
             }
             print(health.map(HealthTable.render) ?? "\nNo daemon is running (`braid run` health-checks the WANs).")
         }
@@ -50,11 +57,18 @@ struct Status: ParsableCommand {
 /// The human-readable status table.
 enum StatusTable {
     static func render(_ status: GatewayStatus) -> String {
-        var rows = [["WAN", "INTERFACE", "LINK", "MARK", "TABLE", "WEIGHT", "SHARE", "CONNS", "RX PKTS", "RX BYTES", "TX PKTS", "TX BYTES"]]
+        var rows = [
+            [
+                "WAN", "INTERFACE", "LINK", "MARK", "TABLE", "WEIGHT", "SHARE", "CONNS", "RX PKTS", "RX BYTES", "TX PKTS",
+                "TX BYTES",
+            ]
+        ]
         for wan in status.wans {
-            rows.append([wan.name, wan.interface, wan.linkUp ? "up" : "down", wan.mark, "\(wan.table)", "\(wan.weight)", wan.share,
-                         "\(wan.connections)", "\(wan.received.packets)", "\(wan.received.bytes)",
-                         "\(wan.transmitted.packets)", "\(wan.transmitted.bytes)"])
+            rows.append([
+                wan.name, wan.interface, wan.linkUp ? "up" : "down", wan.mark, "\(wan.table)", "\(wan.weight)", wan.share,
+                "\(wan.connections)", "\(wan.received.packets)", "\(wan.received.bytes)",
+                "\(wan.transmitted.packets)", "\(wan.transmitted.bytes)",
+            ])
         }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         var lines = rows.map { row in

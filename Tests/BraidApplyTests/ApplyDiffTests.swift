@@ -1,8 +1,9 @@
-@testable import BraidApply
 import BraidConfig
-@testable import BraidKernel
 import BraidPlanner
 import Testing
+
+@testable import BraidApply
+@testable import BraidKernel
 
 /// The apply's decisions on hand-built observations: no kernel, fake or real, only what an apply
 /// would have read and what it wants.
@@ -10,8 +11,10 @@ import Testing
     static let twoWans = GatewayApplierTests.yaml
     static let threeWans = twoWans + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
 
-    static let host = HostFacts(interfaces: [InterfaceFacts(name: "lan0"), GatewayApplierTests.wanInterface(1),
-                                             GatewayApplierTests.wanInterface(2), GatewayApplierTests.wanInterface(3)])
+    static let host = HostFacts(interfaces: [
+        InterfaceFacts(name: "lan0"), GatewayApplierTests.wanInterface(1),
+        GatewayApplierTests.wanInterface(2), GatewayApplierTests.wanInterface(3),
+    ])
 
     static func desired(_ yaml: String, slots: [String: Int] = [:]) throws -> DesiredState {
         try GatewayPlanner.plan(try ConfigLoader.parse(yaml), host: host, previousSlots: slots)
@@ -23,18 +26,22 @@ import Testing
 
     /// The kernel as an apply of `desired` left it, and the state file that apply wrote (generation 7).
     static func installed(_ desired: DesiredState, originals: [String: String]) -> ApplyObservation {
-        var stored = AppliedState(originalSysctls: originals, rulesetSource: desired.ruleset.render(), rulesetFingerprint: "chains-1",
-                                  setDigests: ApplyDiff.setDigests(desired.ruleset))
+        var stored = AppliedState(
+            originalSysctls: originals, rulesetSource: desired.ruleset.render(), rulesetFingerprint: "chains-1",
+            setDigests: ApplyDiff.setDigests(desired.ruleset))
         stored.rulesetGeneration = 7
         stored.wanSlots = Dictionary(uniqueKeysWithValues: desired.wans.map { ($0.name, $0.slot) })
         let table = ObservedTable(chains: desired.ruleset.chains.map(\.name), fingerprint: "chains-1")
-        return ApplyObservation(stored: stored,
-                                kernel: ObservedKernelState(policyRules: desired.policyRules, routes: desired.routes, table: table),
-                                sysctls: sysctls(of: desired), generation: 7)
+        return ApplyObservation(
+            stored: stored,
+            kernel: ObservedKernelState(policyRules: desired.policyRules, routes: desired.routes, table: table),
+            sysctls: sysctls(of: desired), generation: 7)
     }
 
-    static let beforeBraid = ["net/ipv4/ip_forward": "0", "net/ipv4/conf/wan1/rp_filter": "1",
-                              "net/ipv4/conf/wan2/rp_filter": "1"]
+    static let beforeBraid = [
+        "net/ipv4/ip_forward": "0", "net/ipv4/conf/wan1/rp_filter": "1",
+        "net/ipv4/conf/wan2/rp_filter": "1",
+    ]
 
     @Test func aFirstInstallAddsEverythingAndSavesTheOriginalsFirst() throws {
         let desired = try Self.desired(Self.twoWans)
@@ -44,7 +51,9 @@ import Testing
         #expect(!ApplyDiff.needsObjectNames(observation, target))
         let diff = ApplyDiff(observation, target: target)
         #expect(diff.steps.count == desired.routes.count + desired.policyRules.count + 1 + desired.sysctls.count)
-        #expect(diff.steps.contains(.loadRuleset(transaction: KernelChangeSet.transaction(replacing: nil, with: desired.ruleset), undo: nil)))
+        #expect(
+            diff.steps.contains(
+                .loadRuleset(transaction: KernelChangeSet.transaction(replacing: nil, with: desired.ruleset), undo: nil)))
         #expect(diff.earlyState?.originalSysctls == Self.beforeBraid)
         #expect(diff.earlyState?.rulesetSource == nil)
         #expect(diff.stateToRecord.rulesetSource == desired.ruleset.render())

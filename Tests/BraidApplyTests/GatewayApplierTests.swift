@@ -1,10 +1,11 @@
-@testable import BraidApply
 import BraidConfig
-@testable import BraidKernel
 import BraidKernelFake
 import BraidPlanner
 import Foundation
 import Testing
+
+@testable import BraidApply
+@testable import BraidKernel
 
 /// The applier against the fake kernel: what `apply` and `down` do, in which order, and that any
 /// failure leaves the kernel exactly as it was. No root needed.
@@ -24,8 +25,9 @@ import Testing
         """
 
     static func wanInterface(_ number: Int, isUp: Bool = true) -> InterfaceFacts {
-        InterfaceFacts(name: "wan\(number)", isUp: isUp,
-                       addresses: [InterfaceAddress(address: IPv4Address("192.168.\(number).2")!, prefixLength: 24)])
+        InterfaceFacts(
+            name: "wan\(number)", isUp: isUp,
+            addresses: [InterfaceAddress(address: IPv4Address("192.168.\(number).2")!, prefixLength: 24)])
     }
 
     static func makeKernel() -> FakeKernel {
@@ -80,7 +82,9 @@ import Testing
         if afterVerifiedApply { #expect(try applier.apply(config).performed.isEmpty) }
         let installed = try #require(kernel.snapshot.table)
         // A deleted rule: the chains are all still there, only the generation tells.
-        kernel.commitForeignTransaction { $0 = $0?.replacingOccurrences(of: "\t\tmeta nfproto ipv4 oifname \"wan2\" masquerade\n", with: "") }
+        kernel.commitForeignTransaction {
+            $0 = $0?.replacingOccurrences(of: "\t\tmeta nfproto ipv4 oifname \"wan2\" masquerade\n", with: "")
+        }
         #expect(kernel.snapshot.table != installed)
         let report = try applier.apply(config)
         #expect(report.performed.count == 1)
@@ -104,7 +108,8 @@ import Testing
         let kernel = Self.makeKernel()
         let applier = Self.makeApplier(kernel)
         try applier.apply(try ConfigLoader.parse(Self.yaml))
-        let report = try applier.apply(try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "weight: 30", with: "weight: 10")))
+        let report = try applier.apply(
+            try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "weight: 30", with: "weight: 10")))
         #expect(report.performed.count == 1)
         #expect(kernel.snapshot.table?.contains("numgen random mod 8") == true)
     }
@@ -113,7 +118,8 @@ import Testing
         let kernel = Self.makeKernel()
         let applier = Self.makeApplier(kernel)
         try applier.apply(try ConfigLoader.parse(Self.yaml))
-        let report = try applier.apply(try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.254")))
+        let report = try applier.apply(
+            try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.254")))
         #expect(report.performed.contains { if case .replaceRoute = $0 { true } else { false } })
         #expect(kernel.snapshot.routes.contains { $0.gateway == IPAddress("192.168.2.254") })
         #expect(kernel.snapshot.routes.count == 2)
@@ -140,15 +146,18 @@ import Testing
         try applier.apply(try ConfigLoader.parse(threeWans))
         let before = kernel.snapshot
         // isp1 gone, the other two swapped: isp3 keeps mark 3 and table 202, isp2 mark 2 and table 201.
-        let report = try applier.apply(try ConfigLoader.parse("""
-            lan: { interfaces: [lan0] }
-            wans:
-              - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
-              - { name: isp2, interface: wan2, gateway: 192.168.2.1, weight: 30 }
-            """))
+        let report = try applier.apply(
+            try ConfigLoader.parse(
+                """
+                lan: { interfaces: [lan0] }
+                wans:
+                  - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
+                  - { name: isp2, interface: wan2, gateway: 192.168.2.1, weight: 30 }
+                """))
         let after = kernel.snapshot
         #expect(Set(after.routes) == Set(before.routes.filter { $0.table != 200 }))
-        #expect(Set(after.policyRules.filter { $0.fwmark != nil && $0.fwmark != 0xff00_0000 })
+        #expect(
+            Set(after.policyRules.filter { $0.fwmark != nil && $0.fwmark != 0xff00_0000 })
                 == Set(before.policyRules.filter { $0.fwmark == 0x200_0000 || $0.fwmark == 0x300_0000 }))
         #expect(!report.performed.contains { if case .addRoute = $0 { true } else { false } })
         #expect(try applier.store.load()?.wanSlots == ["isp2": 2, "isp3": 3])
@@ -172,11 +181,13 @@ import Testing
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         try applier.apply(try ConfigLoader.parse(threeWans))
         try applier.store.remove()
-        let state = try applier.plan(try ConfigLoader.parse("""
-            lan: { interfaces: [lan0] }
-            wans:
-              - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
-            """))
+        let state = try applier.plan(
+            try ConfigLoader.parse(
+                """
+                lan: { interfaces: [lan0] }
+                wans:
+                  - { name: isp3, interface: wan3, gateway: 192.168.3.1 }
+                """))
         #expect(try #require(state.wans.first).mark == 0x300_0000)
     }
 
@@ -190,8 +201,13 @@ import Testing
         kernel.failSteps { step in if case .setSysctl(let key, _, _) = step { key.contains("wan3") } else { false } }
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
         // One attempt: `apply` would isolate isp3 and retry (see WanIsolationTests).
-        #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
-        #expect(kernel.performed.contains { if case .restoreRuleset(let undo) = $0 { undo.declared.contains("chain prerouting") } else { false } })
+        #expect(throws: ApplyError.self) {
+            try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false)
+        }
+        #expect(
+            kernel.performed.contains {
+                if case .restoreRuleset(let undo) = $0 { undo.declared.contains("chain prerouting") } else { false }
+            })
         #expect(kernel.snapshot == before)
     }
 
@@ -203,9 +219,15 @@ import Testing
         try applier.apply(try ConfigLoader.parse(Self.yaml))
         kernel.failSteps { step in if case .setSysctl(let key, _, _) = step { key.contains("wan3") } else { false } }
         let threeWans = Self.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
-        #expect(throws: ApplyError.self) { try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false) }
-        let undo = kernel.performed.compactMap { step -> NftTransaction? in if case .restoreRuleset(let undo) = step { undo } else { nil } }
-        #expect(undo.count == 1 && undo[0].operations.contains(.deleteCounter("rx_isp3")) && !undo[0].operations.contains(.deleteCounter("rx_isp1")))
+        #expect(throws: ApplyError.self) {
+            try applier.applyOnce(try ConfigLoader.parse(threeWans), availability: .allAvailable, missingInterfacesAreDown: false)
+        }
+        let undo = kernel.performed.compactMap { step -> NftTransaction? in
+            if case .restoreRuleset(let undo) = step { undo } else { nil }
+        }
+        #expect(
+            undo.count == 1 && undo[0].operations.contains(.deleteCounter("rx_isp3"))
+                && !undo[0].operations.contains(.deleteCounter("rx_isp1")))
         #expect(kernel.snapshot.counters.keys.sorted() == ["rx_isp1", "rx_isp2", "tx_isp1", "tx_isp2"])
     }
 
@@ -215,10 +237,12 @@ import Testing
     /// grows or shrinks is still covered step by step.
     @Test(arguments: [false, true])
     func aFailureAtAnyStepLeavesTheKernelAsItWas(existing: Bool) throws {
-        let changed = try ConfigLoader.parse(existing
-            ? Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.9").replacingOccurrences(of: "weight: 30", with: "weight: 5")
-                + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
-            : Self.yaml)
+        let changed = try ConfigLoader.parse(
+            existing
+                ? Self.yaml.replacingOccurrences(of: "192.168.2.1", with: "192.168.2.9").replacingOccurrences(
+                    of: "weight: 30", with: "weight: 5")
+                    + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n"
+                : Self.yaml)
         func installed() throws -> (FakeKernel, GatewayApplier) {
             let kernel = Self.makeKernel()
             let applier = Self.makeApplier(kernel)
@@ -269,12 +293,13 @@ import Testing
         let applier = Self.makeApplier(kernel)
         try applier.apply(try ConfigLoader.parse(Self.yaml))
         let steps = try applier.down()
-        #expect(steps.allSatisfy { step in
-            switch step {
-            case .deleteRule, .deleteRoute, .deleteTable, .setSysctl: true
-            default: false
-            }
-        })
+        #expect(
+            steps.allSatisfy { step in
+                switch step {
+                case .deleteRule, .deleteRoute, .deleteTable, .setSysctl: true
+                default: false
+                }
+            })
     }
 
     @Test func aMissingInterfaceIsReportedBeforeAnyChange() throws {
@@ -289,7 +314,9 @@ import Testing
     }
 
     @Test func aWanWithItsLinkDownGetsNoRouteAndNoShare() throws {
-        let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), Self.wanInterface(1), Self.wanInterface(2, isUp: false)])
+        let kernel = FakeKernel(interfaces: [
+            InterfaceFacts(name: "lan0"), Self.wanInterface(1), Self.wanInterface(2, isUp: false),
+        ])
         let report = try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
         #expect(kernel.snapshot.routes.map(\.device) == ["wan1"])
         #expect(report.desired.wans[1].splitShare == 0)
@@ -317,7 +344,8 @@ extension GatewayApplier {
     @discardableResult
     func applyOnce(_ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool) throws(ApplyError) -> Report {
         var warnings: [String] = []
-        return try applyLocked(config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown, warnings: &warnings)
+        return try applyLocked(
+            config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown, warnings: &warnings)
     }
 
     /// The steps one attempt of `apply` would perform now, performing none of them.

@@ -21,31 +21,40 @@ import Testing
 
     static let ruleset = NftablesRuleset(
         maps: [NftablesMap(name: "m", type: "type mark : verdict", elements: [("1", "goto a")])],
-        chains: [NftablesChain(name: "pre", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
-                               rules: [NftablesRule("meta mark vmap @m")]),
-                 NftablesChain(name: "a", rules: [NftablesRule("accept")])])
+        chains: [
+            NftablesChain(
+                name: "pre", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
+                rules: [NftablesRule("meta mark vmap @m")]),
+            NftablesChain(name: "a", rules: [NftablesRule("accept")]),
+        ])
 
     @Test func aFirstLoadIsAddTableAndTheRenderedTable() throws {
         let runner = RecordingRunner()
-        try LinuxKernel(runner: runner).perform(.loadRuleset(transaction: KernelChangeSet.transaction(replacing: nil, with: Self.ruleset), undo: nil))
+        try LinuxKernel(runner: runner).perform(
+            .loadRuleset(transaction: KernelChangeSet.transaction(replacing: nil, with: Self.ruleset), undo: nil))
         #expect(runner.commands == [["nft", "-f", "-"]])
         #expect(runner.inputs == ["add table inet braid\n" + Self.ruleset.render()])
     }
 
     @Test func aReloadDeletesWhatThereIsThenDeclaresTheTable() throws {
         let runner = RecordingRunner()
-        let existing = ObservedTable(counters: ["rx_gone"], maps: ["m"], sets: ["dst_old"], chains: ["pre", "a"], fingerprint: "")
-        try LinuxKernel(runner: runner).perform(.loadRuleset(transaction: KernelChangeSet.transaction(replacing: existing, with: Self.ruleset), undo: nil))
-        #expect(runner.inputs == ["""
-            add table inet braid
-            flush table inet braid
-            delete map inet braid m
-            delete set inet braid dst_old
-            delete chain inet braid pre
-            delete chain inet braid a
-            delete counter inet braid rx_gone
+        let existing = ObservedTable(
+            counters: ["rx_gone"], maps: ["m"], sets: ["dst_old"], chains: ["pre", "a"], fingerprint: "")
+        try LinuxKernel(runner: runner).perform(
+            .loadRuleset(transaction: KernelChangeSet.transaction(replacing: existing, with: Self.ruleset), undo: nil))
+        #expect(
+            runner.inputs == [
+                """
+                add table inet braid
+                flush table inet braid
+                delete map inet braid m
+                delete set inet braid dst_old
+                delete chain inet braid pre
+                delete chain inet braid a
+                delete counter inet braid rx_gone
 
-            """ + Self.ruleset.render()])
+                """ + Self.ruleset.render()
+            ])
     }
 
     @Test func deletingTheTableWorksWhetherOrNotItIsThere() throws {

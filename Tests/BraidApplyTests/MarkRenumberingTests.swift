@@ -1,9 +1,10 @@
-@testable import BraidApply
 import BraidConfig
-@testable import BraidKernel
 import BraidKernelFake
 import BraidPlanner
 import Testing
+
+@testable import BraidApply
+@testable import BraidKernel
 
 /// An installed Braid whose ip rules use another mark mask than the config (an upgrade from the
 /// old default 0x00ff0000, or an edited `kernel.mark_mask`): `apply` must not silently move open
@@ -57,7 +58,9 @@ import Testing
         let error = try #require(throws: ApplyError.self) {
             try applier.apply(try ConfigLoader.parse(GatewayApplierTests.yaml + "\nkernel:\n  mark_mask: 0x0000ff00\n"))
         }
-        #expect(error.description.contains("kernel.mark_mask is 0x0000ff00, but Braid's installed ip rules use 0x00ff0000, and 1 open connection(s)"))
+        #expect(
+            error.description.contains(
+                "kernel.mark_mask is 0x0000ff00, but Braid's installed ip rules use 0x00ff0000, and 1 open connection(s)"))
         #expect(!error.description.contains("the default mask moved"))
         #expect(kernel.snapshot == before)
     }
@@ -76,7 +79,9 @@ import Testing
     }
 
     @Test func renumberMarksAcceptsAndDeletesOnlyTheOldMarksConnections() throws {
-        let (kernel, installed) = try Self.installedWithOldMask(connections: [0x1_0000: 3, 0x1_4000: 1, 0x2_0000: 2, 0x4_0000: 5, 0: 9])
+        let (kernel, installed) = try Self.installedWithOldMask(connections: [
+            0x1_0000: 3, 0x1_4000: 1, 0x2_0000: 2, 0x4_0000: 5, 0: 9,
+        ])
         var applier = installed
         applier.renumberMarks = true
         let report = try applier.apply(try ConfigLoader.parse(Self.newMaskYAML))

@@ -1,9 +1,10 @@
-@testable import BraidApply
 import BraidConfig
 import BraidKernel
 import BraidPlanner
 import Foundation
 import Testing
+
+@testable import BraidApply
 
 /// The state directory never stands between Braid and the kernel: a corrupt, unwritable or
 /// stale state file costs a warning, never a wedge; two changes never interleave.
@@ -44,7 +45,8 @@ import Testing
         let report = try applier.apply(config)
         #expect(kernel.snapshot.table != nil)
         #expect(report.stateWarnings.contains { $0.contains("cannot lock") })
-        #expect(report.stateWarnings.contains { $0.contains("cannot write Braid's state file") && $0.contains("Not a directory") })
+        #expect(
+            report.stateWarnings.contains { $0.contains("cannot write Braid's state file") && $0.contains("Not a directory") })
         // A re-plan (a WAN going down) still takes effect.
         let failover = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
         #expect(!failover.performed.isEmpty)
@@ -71,13 +73,14 @@ import Testing
         let kernel = GatewayApplierTests.makeKernel()
         let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: directory))
         let small = try Self.config()
-        let big = try ConfigLoader.parse(GatewayApplierTests.yaml + """
+        let big = try ConfigLoader.parse(
+            GatewayApplierTests.yaml + """
 
-            sets:
-              streaming: [203.0.113.0/24, 198.51.100.0/24]
-            rules:
-              - { name: video, destination_set: streaming, use: [isp2] }
-            """)
+                sets:
+                  streaming: [203.0.113.0/24, 198.51.100.0/24]
+                rules:
+                  - { name: video, destination_set: streaming, use: [isp2] }
+                """)
         try applier.apply(small)
         let stale = try Data(contentsOf: URL(fileURLWithPath: directory + "/state.json"))
         try applier.apply(big)
@@ -95,8 +98,9 @@ import Testing
         let directory = Self.temporaryDirectory()
         let holder = AppliedStateStore(directory: directory)
         try holder.changeLock.acquire(timeout: .seconds(1))
-        var applier = GatewayApplier(kernel: GatewayApplierTests.makeKernel(), store: AppliedStateStore(directory: directory),
-                                     lockTimeout: .milliseconds(200))
+        var applier = GatewayApplier(
+            kernel: GatewayApplierTests.makeKernel(), store: AppliedStateStore(directory: directory),
+            lockTimeout: .milliseconds(200))
         let waited = WaitRecorder()
         applier.onLockWait = { waited.record($0) }
         #expect(throws: ApplyError.self) { try applier.apply(try Self.config()) }

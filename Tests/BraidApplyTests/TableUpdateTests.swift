@@ -1,10 +1,11 @@
-@testable import BraidApply
 import BraidConfig
-@testable import BraidKernel
 import BraidKernelFake
 import BraidPlanner
 import Foundation
 import Testing
+
+@testable import BraidApply
+@testable import BraidKernel
 
 /// In-place table updates: a change of WAN health or weight rewrites only the split and the
 /// `use_N` chains, whatever the size of the policy; anything structural is a full reload.
@@ -15,9 +16,10 @@ import Testing
         for index in 0..<count {
             let address = IPv4Address(0x0a64_0000 + UInt32(index))
             let destination = IPv4Address(0xc612_0000 + UInt32(index))
-            lines.append(index % 2 == 0
-                ? "  - {name: host-\(index), source: \(address), use: [isp1]}"
-                : "  - {name: site-\(index), destination: \(destination), use: [isp2, balance]}")
+            lines.append(
+                index % 2 == 0
+                    ? "  - {name: host-\(index), source: \(address), use: [isp1]}"
+                    : "  - {name: site-\(index), destination: \(destination), use: [isp2, balance]}")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -31,7 +33,9 @@ import Testing
 
     /// The nft text of the report's load, as `LinuxKernel` would write it.
     static func loadedTransaction(_ report: GatewayApplier.Report) -> String? {
-        for step in report.performed { if case .loadRuleset(let transaction, _) = step { return NftTransactionRenderer.render(transaction) } }
+        for step in report.performed {
+            if case .loadRuleset(let transaction, _) = step { return NftTransactionRenderer.render(transaction) }
+        }
         return nil
     }
 
@@ -41,22 +45,27 @@ import Testing
         let left = (actual ?? "<none>").split(separator: "\n", omittingEmptySubsequences: false)
         let right = (expected ?? "<none>").split(separator: "\n", omittingEmptySubsequences: false)
         let index = (0..<min(left.count, right.count)).first { left[$0] != right[$0] } ?? min(left.count, right.count)
-        Issue.record("tables differ at line \(index + 1): \(index < left.count ? left[index] : "<end>") ≠ \(index < right.count ? right[index] : "<end>")",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "tables differ at line \(index + 1): \(index < left.count ? left[index] : "<end>") ≠ \(index < right.count ? right[index] : "<end>")",
+            sourceLocation: sourceLocation)
         return false
     }
 
     @Test func renderingReadsBackObjectByObject() throws {
         let kernel = GatewayApplierTests.makeKernel()
-        let desired = try GatewayApplierTests.makeApplier(kernel).plan(try Self.config(rules: 20, extra: """
-            sets:
-              cdn: [198.51.100.0/24, 203.0.113.0/24]
-            sticky: source
-            """))
+        let desired = try GatewayApplierTests.makeApplier(kernel).plan(
+            try Self.config(
+                rules: 20,
+                extra: """
+                    sets:
+                      cdn: [198.51.100.0/24, 203.0.113.0/24]
+                    sticky: source
+                    """))
         let text = desired.ruleset.render()
         let table = try #require(RenderedTable(parsing: text))
         #expect(table.render() == text)
-        #expect(table.objects.map(\.name) == desired.ruleset.counters.map(\.name) + desired.ruleset.sets.map(\.name)
+        #expect(
+            table.objects.map(\.name) == desired.ruleset.counters.map(\.name) + desired.ruleset.sets.map(\.name)
                 + desired.ruleset.maps.map(\.name) + desired.ruleset.chains.map(\.name))
         #expect(RenderedTable(parsing: "table inet braid {\n\tchain x {\n") == nil)
     }
@@ -138,8 +147,11 @@ import Testing
         let kernel = GatewayApplierTests.makeKernel()
         let applier = GatewayApplierTests.makeApplier(kernel)
         try applier.apply(try Self.config(rules: 50))
-        let changed = change == "wan"
-            ? try ConfigLoader.parse(GatewayApplierTests.yaml + "\n  - {name: isp3, interface: wan3, gateway: 192.168.3.1}\n" + Self.alternatingPolicy(count: 50))
+        let changed =
+            change == "wan"
+            ? try ConfigLoader.parse(
+                GatewayApplierTests.yaml + "\n  - {name: isp3, interface: wan3, gateway: 192.168.3.1}\n"
+                    + Self.alternatingPolicy(count: 50))
             : try Self.config(rules: 50, extra: "  - {name: web, protocol: tcp, destination_port: 443, use: [isp2]}\n")
         let report = try applier.apply(changed)
         let transaction = try #require(Self.loadedTransaction(report))
@@ -153,7 +165,9 @@ import Testing
         let config = try Self.config(rules: 50)
         try applier.apply(config)
         // Someone changes an element: the chains (and so the fingerprint) look the same.
-        kernel.commitForeignTransaction { table in table = table?.replacingOccurrences(of: "10.100.0.0 : jump use_1", with: "10.100.0.0 : drop") }
+        kernel.commitForeignTransaction { table in
+            table = table?.replacingOccurrences(of: "10.100.0.0 : jump use_1", with: "10.100.0.0 : drop")
+        }
         let report = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
         let transaction = try #require(Self.loadedTransaction(report))
         #expect(transaction.contains("flush table inet braid"))
@@ -162,13 +176,20 @@ import Testing
 
     @Test func aMapWhoseDeclarationChangedIsReplacedAfterTheChainsThatNameIt() throws {
         func table(_ type: String, _ rule: String) -> String {
-            NftablesRuleset(maps: [NftablesMap(name: "m", type: type, elements: [("1", "accept")])],
-                            chains: [NftablesChain(name: "a", rules: [NftablesRule(rule)]), NftablesChain(name: "b", rules: [NftablesRule("accept")])]).render()
+            NftablesRuleset(
+                maps: [NftablesMap(name: "m", type: type, elements: [("1", "accept")])],
+                chains: [
+                    NftablesChain(name: "a", rules: [NftablesRule(rule)]),
+                    NftablesChain(name: "b", rules: [NftablesRule("accept")]),
+                ]
+            ).render()
         }
         let before = table("type mark : verdict", "meta mark vmap @m")
         let after = table("typeof ct mark : verdict", "ct mark vmap @m")
         let update = try #require(TableUpdate.inPlace(from: before, to: after))
-        #expect(NftTransactionRenderer.render(update.transaction).hasPrefix("flush chain inet braid a\ndelete map inet braid m\ntable inet braid {"))
+        #expect(
+            NftTransactionRenderer.render(update.transaction).hasPrefix(
+                "flush chain inet braid a\ndelete map inet braid m\ntable inet braid {"))
         #expect(update.rewritten == ["map m", "chain a"])
         let kernel = FakeKernel(interfaces: [])
         let declarations = NftTransaction.declarations(of: try #require(NftablesRuleset(parsing: before)))
@@ -187,7 +208,11 @@ import Testing
         let text = NftablesRuleset(chains: [NftablesChain(name: "a", rules: [NftablesRule("accept")])]).render()
         #expect(TableUpdate.inPlace(from: text, to: text) == nil)
         // A chain's hook cannot change in place.
-        let hooked = NftablesRuleset(chains: [NftablesChain(name: "a", hook: NftablesBaseChain(type: .filter, hook: .input, priority: .number(0)), rules: [NftablesRule("accept")])]).render()
+        let hooked = NftablesRuleset(chains: [
+            NftablesChain(
+                name: "a", hook: NftablesBaseChain(type: .filter, hook: .input, priority: .number(0)),
+                rules: [NftablesRule("accept")])
+        ]).render()
         #expect(TableUpdate.inPlace(from: text, to: hooked) == nil)
     }
 
@@ -201,12 +226,16 @@ import Testing
         let first = clock.measure { loaded = (try? GatewayPlanner.plan(config, host: host))?.ruleset.render() ?? "" }
         var desired = ""
         let replan = clock.measure {
-            desired = (try? GatewayPlanner.plan(config, host: host, availability: WanAvailability(unavailable: ["isp1"])))?.ruleset.render() ?? ""
+            desired =
+                (try? GatewayPlanner.plan(config, host: host, availability: WanAvailability(unavailable: ["isp1"])))?.ruleset
+                .render() ?? ""
         }
         var update: TableUpdate?
         let diff = clock.measure { update = TableUpdate.inPlace(from: loaded, to: desired) }
         let transaction = NftTransactionRenderer.render(try #require(update).transaction)
-        print("10,000 alternating rules: plan+render \(first), re-plan+render \(replan), diff \(diff); table \(loaded.utf8.count) bytes, update \(transaction.utf8.count) bytes")
+        print(
+            "10,000 alternating rules: plan+render \(first), re-plan+render \(replan), diff \(diff); table \(loaded.utf8.count) bytes, update \(transaction.utf8.count) bytes"
+        )
         #expect(transaction.utf8.count < 3_000)
     }
 }

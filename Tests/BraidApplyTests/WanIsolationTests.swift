@@ -1,14 +1,16 @@
-@testable import BraidApply
 import BraidConfig
 import BraidKernel
 import BraidPlanner
 import Foundation
 import Testing
 
+@testable import BraidApply
+
 /// One WAN's broken piece (its sysctl, its route) takes that WAN out, never the others: the
 /// applier installs the rest and reports the WAN. Against the fake kernel, no root needed.
 @Suite struct WanIsolationTests {
-    static let threeWans = GatewayApplierTests.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n    weight: 10\n"
+    static let threeWans =
+        GatewayApplierTests.yaml + "\n  - name: isp3\n    interface: wan3\n    gateway: 192.168.3.1\n    weight: 10\n"
 
     @Test func aRefusedRpFilterSysctlIsolatesOnlyItsWan() throws {
         let kernel = GatewayApplierTests.makeKernel()
@@ -58,7 +60,8 @@ import Testing
             state.routes.removeAll { $0.device == "wan1" }
             state.sysctls["net/ipv4/conf/wan1/rp_filter"] = nil
         }
-        let report = try applier.apply(config, availability: WanAvailability(unavailable: ["isp2"]), missingInterfacesAreDown: true)
+        let report = try applier.apply(
+            config, availability: WanAvailability(unavailable: ["isp2"]), missingInterfacesAreDown: true)
         #expect(report.desired.unusableReasons == ["isp1": "interface wan1 does not exist"])
         #expect(!report.desired.sysctls.contains { $0.key.contains("wan1") })
         #expect(try report.desired.wan(named: "isp3").splitShare == report.desired.wans[0].splitModulus)
@@ -77,9 +80,11 @@ import Testing
             state.interfaces[index].addresses = [InterfaceAddress(address: IPv4Address("10.9.0.2")!, prefixLength: 24)]
             state.routes.removeAll { $0.device == "wan1" }
         }
-        let report = try applier.apply(config, availability: WanAvailability(unavailable: ["isp2"]), missingInterfacesAreDown: true)
-        #expect(report.desired.unusableReasons["isp1"]?.hasPrefix("gateway 192.168.1.1 is not on-link on wan1") == true,
-                "\(report.desired.unusableReasons)")
+        let report = try applier.apply(
+            config, availability: WanAvailability(unavailable: ["isp2"]), missingInterfacesAreDown: true)
+        #expect(
+            report.desired.unusableReasons["isp1"]?.hasPrefix("gateway 192.168.1.1 is not on-link on wan1") == true,
+            "\(report.desired.unusableReasons)")
         #expect(try report.desired.wan(named: "isp3").splitShare == report.desired.wans[0].splitModulus)
         #expect(kernel.snapshot.routes.map(\.device).sorted() == ["wan2", "wan3"])
     }

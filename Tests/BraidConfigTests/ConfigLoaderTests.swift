@@ -16,7 +16,8 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
 /// Valid configs: every key is read into `Config`, and the defaults fill what the file leaves out.
 @Suite struct ValidConfigTests {
     @Test func fullConfigParsesToTheWrittenValues() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             # A gateway with three uplinks.
             lan:
               interfaces: [lan0, lan0.20]
@@ -46,12 +47,15 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
         let expected = Config(
             lan: LanConfig(interfaces: ["lan0", "lan0.20"]),
             wans: [
-                WanConfig(name: "fiber", interface: "enp3s0f1", gateway: try #require(IPv4Address("192.0.2.1")),
-                          weight: 70, nat: .masquerade),
-                WanConfig(name: "cable", interface: "eth0.100", gateway: try #require(IPv4Address("198.51.100.1")),
-                          weight: 30, nat: .snat(try #require(IPv4Address("203.0.113.7")))),
-                WanConfig(name: "lte-backup", interface: "wwan0", gateway: try #require(IPv4Address("100.64.0.1")),
-                          weight: 0, nat: NatMode.none, tier: 2),
+                WanConfig(
+                    name: "fiber", interface: "enp3s0f1", gateway: try #require(IPv4Address("192.0.2.1")),
+                    weight: 70, nat: .masquerade),
+                WanConfig(
+                    name: "cable", interface: "eth0.100", gateway: try #require(IPv4Address("198.51.100.1")),
+                    weight: 30, nat: .snat(try #require(IPv4Address("203.0.113.7")))),
+                WanConfig(
+                    name: "lte-backup", interface: "wwan0", gateway: try #require(IPv4Address("100.64.0.1")),
+                    weight: 0, nat: NatMode.none, tier: 2),
             ],
             kernel: KernelLayoutConfig(markMask: 0x0000_ff00, firstTable: 1000, firstRulePriority: 500),
             flushOnDown: false)
@@ -59,7 +63,8 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
     }
 
     @Test func omittedKeysTakeTheirDefaults() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             lan:
               interfaces: [lan0]
             wans:
@@ -81,7 +86,8 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
     }
 
     @Test func kernelKeysAcceptDecimalAndPartialLayouts() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             lan:
               interfaces: [lan0]
             wans:
@@ -95,7 +101,8 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
     }
 
     @Test func flowStyleConfigParses() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             {lan: {interfaces: [lan0]}, wans: [{name: isp1, interface: wan1, gateway: 192.0.2.1, weight: 3}]}
             """)
         #expect(config.wans.map(\.weight) == [3])
@@ -103,7 +110,8 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
     }
 
     @Test func weightOfZeroIsAcceptedBesideAPositiveWeight() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             lan:
               interfaces: [lan0]
             wans:
@@ -131,14 +139,19 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
             return
         }
         let match = issues.first { $0.path == invalidCase.expectedPath && $0.line == invalidCase.expectedLine }
-        #expect(match != nil, """
+        #expect(
+            match != nil,
+            """
             expected an issue at \(invalidCase.expectedPath) (line \(invalidCase.expectedLine)); got:
             \(issues.map { "\($0.path) line \($0.line.map(String.init) ?? "nil"): \($0.message)" }.joined(separator: "\n"))
             """)
         // The text the user reads names the key and the line on one line.
         let descriptionLines = error.description.split(separator: "\n")
-        #expect(descriptionLines.contains { $0.hasPrefix("\(invalidCase.expectedPath): ") && $0.hasSuffix("(line \(invalidCase.expectedLine))") },
-                "description: \(error.description)")
+        #expect(
+            descriptionLines.contains {
+                $0.hasPrefix("\(invalidCase.expectedPath): ") && $0.hasSuffix("(line \(invalidCase.expectedLine))")
+            },
+            "description: \(error.description)")
     }
 
     @Test func invalidCaseTableIsLargeEnough() {
@@ -146,19 +159,21 @@ func rejection(of yaml: String, sourceLocation: SourceLocation = #_sourceLocatio
     }
 
     @Test func everyProblemInOneFileIsReported() throws {
-        let error = try #require(rejection(of: """
-            lan:
-              interfaces: [lan0, "lan 1"]
-            wans:
-              - name: Isp1
-                interface: wan1
-                gateway: 10.0.0.300
-              - name: isp2
-                interface: wan2
-                gateway: 198.51.100.1
-                weight: -5
-            extra: true
-            """))
+        let error = try #require(
+            rejection(
+                of: """
+                    lan:
+                      interfaces: [lan0, "lan 1"]
+                    wans:
+                      - name: Isp1
+                        interface: wan1
+                        gateway: 10.0.0.300
+                      - name: isp2
+                        interface: wan2
+                        gateway: 198.51.100.1
+                        weight: -5
+                    extra: true
+                    """))
         let paths = Set(error.issues.map(\.path))
         #expect(error.issues.count >= 2)
         #expect(paths.isSuperset(of: ["lan.interfaces[1]", "wans[0].name", "wans[0].gateway", "wans[1].weight", "extra"]))

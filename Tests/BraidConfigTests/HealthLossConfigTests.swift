@@ -48,24 +48,34 @@ import Testing
 
     /// Health lines start at line 9 (the `health` mapping is line 7, its targets line 8).
     static let invalid: [InvalidConfigCase] = [
-        InvalidConfigCase(problem: "max_loss of 0%", yaml: config(health: "      max_loss: 0%"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 9),
-        InvalidConfigCase(problem: "max_loss of 100%", yaml: config(health: "      max_loss: 100%"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 9),
-        InvalidConfigCase(problem: "max_loss of 1.5", yaml: config(health: "      max_loss: 1.5"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 9),
-        InvalidConfigCase(problem: "max_loss is a word", yaml: config(health: "      max_loss: some"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 9),
-        InvalidConfigCase(problem: "negative max_loss", yaml: config(health: "      max_loss: -10%"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 9),
-        InvalidConfigCase(problem: "max_loss with a space before %", yaml: config(health: "      max_loss: 30 %"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 9),
-        InvalidConfigCase(problem: "loss_window of 1", yaml: config(health: "      loss_window: 1"),
-                          expectedPath: "wans[0].health.loss_window", expectedLine: 9),
-        InvalidConfigCase(problem: "loss_window above 1000", yaml: config(health: "      loss_window: 1001"),
-                          expectedPath: "wans[0].health.loss_window", expectedLine: 9),
-        InvalidConfigCase(problem: "loss window tolerating less than one round", yaml: config(health: "      loss_window: 3\n      max_loss: 30%"),
-                          expectedPath: "wans[0].health.max_loss", expectedLine: 10),
+        InvalidConfigCase(
+            problem: "max_loss of 0%", yaml: config(health: "      max_loss: 0%"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "max_loss of 100%", yaml: config(health: "      max_loss: 100%"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "max_loss of 1.5", yaml: config(health: "      max_loss: 1.5"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "max_loss is a word", yaml: config(health: "      max_loss: some"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "negative max_loss", yaml: config(health: "      max_loss: -10%"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "max_loss with a space before %", yaml: config(health: "      max_loss: 30 %"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "loss_window of 1", yaml: config(health: "      loss_window: 1"),
+            expectedPath: "wans[0].health.loss_window", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "loss_window above 1000", yaml: config(health: "      loss_window: 1001"),
+            expectedPath: "wans[0].health.loss_window", expectedLine: 9),
+        InvalidConfigCase(
+            problem: "loss window tolerating less than one round",
+            yaml: config(health: "      loss_window: 3\n      max_loss: 30%"),
+            expectedPath: "wans[0].health.max_loss", expectedLine: 10),
     ]
 
     @Test(arguments: invalid)

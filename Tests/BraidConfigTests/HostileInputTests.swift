@@ -16,7 +16,8 @@ private let baseYAML = """
     """
 
 private func withTemporaryDirectory<Result>(_ body: (URL) throws -> Result) throws -> Result {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("braid-hostile-\(UUID().uuidString)", isDirectory: true)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "braid-hostile-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     return try body(directory)
@@ -30,11 +31,13 @@ private func describe(_ issues: [ConfigIssue]) -> String {
     /// Int64(_:) trapped (SIGILL) on the milliseconds of a 20-digit number of seconds.
     @Test(arguments: ["interval", "timeout"])
     func hugeDurationIsOutOfRangeAtItsKey(_ key: String) throws {
-        let error = try #require(rejection(of: baseYAML + """
-                health:
-                  targets: [192.0.2.1]
-                  \(key): 99999999999999999999s
-            """))
+        let error = try #require(
+            rejection(
+                of: baseYAML + """
+                        health:
+                          targets: [192.0.2.1]
+                          \(key): 99999999999999999999s
+                    """))
         let issue = error.issues.first { $0.path == "wans[0].health.\(key)" }
         #expect(issue?.line == 8, "\(describe(error.issues))")
         #expect(issue?.message.contains("out of range") == true, "\(describe(error.issues))")
@@ -82,7 +85,9 @@ private func describe(_ issues: [ConfigIssue]) -> String {
 
     @Test func nestedAliasesCountTheirWholeExpansion() throws {
         // Each level multiplies by 10: *l5 stands for 10^5 scalars.
-        var yaml = baseYAML + "sets:\n  x: &l0 [10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1]\n"
+        var yaml =
+            baseYAML
+            + "sets:\n  x: &l0 [10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1]\n"
         yaml += "extra:\n"
         for level in 1...5 {
             yaml += "  - &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
@@ -109,11 +114,12 @@ private func describe(_ issues: [ConfigIssue]) -> String {
     }
 
     @Test func modestAliasReuseIsAccepted() throws {
-        let config = try ConfigLoader.parse(baseYAML + """
-            rules:
-              - { name: a, source: &office [10.0.0.0/24, 10.0.1.0/24], use: [isp1] }
-              - { name: b, source: *office, protocol: tcp, destination_port: 22, use: [main] }
-            """)
+        let config = try ConfigLoader.parse(
+            baseYAML + """
+                rules:
+                  - { name: a, source: &office [10.0.0.0/24, 10.0.1.0/24], use: [isp1] }
+                  - { name: b, source: *office, protocol: tcp, destination_port: 22, use: [main] }
+                """)
         #expect(config.rules.map(\.sources) == [config.rules[0].sources, config.rules[0].sources])
         #expect(config.rules[1].sources.count == 2)
     }
@@ -136,7 +142,9 @@ private func describe(_ issues: [ConfigIssue]) -> String {
         let yaml = baseYAML + place.1.replacingOccurrences(of: "~NAME", with: control)
         let error = try #require(rejection(of: yaml))
         let text = error.description
-        #expect(!text.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" }, "raw control character in: \(text.debugDescription)")
+        #expect(
+            !text.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" },
+            "raw control character in: \(text.debugDescription)")
         #expect(text.contains("\\u{"), "\(text.debugDescription)")
         #expect(!error.issues.isEmpty)
     }
@@ -161,9 +169,11 @@ private func describe(_ issues: [ConfigIssue]) -> String {
     }
 
     @Test func httpPathWithAControlCharacterIsRefused() throws {
-        let error = try #require(rejection(of: baseYAML + """
-                health: { targets: [192.0.2.1], method: "http://example.com/a\\eb" }
-            """))
+        let error = try #require(
+            rejection(
+                of: baseYAML + """
+                        health: { targets: [192.0.2.1], method: "http://example.com/a\\eb" }
+                    """))
         #expect(error.issues.contains { $0.path == "wans[0].health.method" }, "\(describe(error.issues))")
         #expect(!error.description.contains("\u{1B}"))
     }
@@ -244,7 +254,9 @@ private func describe(_ issues: [ConfigIssue]) -> String {
     func unreadableFileSaysPermissionDenied() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("secret.yaml").path
-            #expect(FileManager.default.createFile(atPath: path, contents: Data("lan: {}\n".utf8), attributes: [.posixPermissions: 0]))
+            #expect(
+                FileManager.default.createFile(atPath: path, contents: Data("lan: {}\n".utf8), attributes: [.posixPermissions: 0])
+            )
             let (config, set) = try reasons(for: path)
             #expect(config.contains("permission denied"), "\(config)")
             #expect(set.contains("permission denied"), "\(set)")
@@ -266,7 +278,9 @@ private func describe(_ issues: [ConfigIssue]) -> String {
 /// What the file alone shows a health or forward target cannot be (the planner checks the rest
 /// against the host's addresses).
 @Suite struct UnusableTargetTests {
-    static let unusable = ["0.0.0.0", "0.1.2.3", "127.0.0.1", "127.8.9.10", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255"]
+    static let unusable = [
+        "0.0.0.0", "0.1.2.3", "127.0.0.1", "127.8.9.10", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+    ]
 
     @Test(arguments: unusable)
     func healthTargetThatNoProbeCanReachIsRefused(_ address: String) throws {

@@ -4,31 +4,34 @@ import Testing
 /// Strict RFC 4291 parsing and RFC 5952 printing of `IPv6Address`, and the family-neutral
 /// `IPAddress` and `IPPrefix` over both families.
 @Suite struct IPv6AddressTests {
-    @Test(arguments: [
-        ("::", "::", [0, 0, 0, 0, 0, 0, 0, 0]),
-        ("::1", "::1", [0, 0, 0, 0, 0, 0, 0, 1]),
-        ("1::", "1::", [1, 0, 0, 0, 0, 0, 0, 0]),
-        ("2001:db8::1", "2001:db8::1", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
-        ("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
-        ("fe80::1:2", "fe80::1:2", [0xfe80, 0, 0, 0, 0, 0, 1, 2]),
-        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", [1, 2, 3, 4, 5, 6, 7, 8]),
-        ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0", [1, 2, 3, 4, 5, 6, 7, 0]),
-        ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8", [0, 2, 3, 4, 5, 6, 7, 8]),
-        // RFC 5952 4.2.2: a single zero group is not shortened.
-        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1", [0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]),
-        // 4.2.3: the longest run is shortened, and of equal runs the first.
-        ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1", [0x2001, 0, 0, 1, 0, 0, 0, 1]),
-        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1", [0x2001, 0xdb8, 0, 0, 1, 0, 0, 1]),
-        // 5: an IPv4-mapped address keeps its dotted quad, whichever way it was written.
-        ("::ffff:192.0.2.1", "::ffff:192.0.2.1", [0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201]),
-        ("::FFFF:c000:0201", "::ffff:192.0.2.1", [0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201]),
-        ("0:0:0:0:0:ffff:0.0.0.0", "::ffff:0.0.0.0", [0, 0, 0, 0, 0, 0xffff, 0, 0]),
-        // Other embedded IPv4 forms parse, but print in hex.
-        ("64:ff9b::192.0.2.33", "64:ff9b::c000:221", [0x64, 0xff9b, 0, 0, 0, 0, 0xc000, 0x0221]),
-        ("1:2:3:4:5:6:10.0.0.1", "1:2:3:4:5:6:a00:1", [1, 2, 3, 4, 5, 6, 0x0a00, 1]),
-        ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-         [0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff]),
-    ] as [(String, String, [UInt16])])
+    @Test(
+        arguments: [
+            ("::", "::", [0, 0, 0, 0, 0, 0, 0, 0]),
+            ("::1", "::1", [0, 0, 0, 0, 0, 0, 0, 1]),
+            ("1::", "1::", [1, 0, 0, 0, 0, 0, 0, 0]),
+            ("2001:db8::1", "2001:db8::1", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
+            ("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
+            ("fe80::1:2", "fe80::1:2", [0xfe80, 0, 0, 0, 0, 0, 1, 2]),
+            ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", [1, 2, 3, 4, 5, 6, 7, 8]),
+            ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0", [1, 2, 3, 4, 5, 6, 7, 0]),
+            ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8", [0, 2, 3, 4, 5, 6, 7, 8]),
+            // RFC 5952 4.2.2: a single zero group is not shortened.
+            ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1", [0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]),
+            // 4.2.3: the longest run is shortened, and of equal runs the first.
+            ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1", [0x2001, 0, 0, 1, 0, 0, 0, 1]),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1", [0x2001, 0xdb8, 0, 0, 1, 0, 0, 1]),
+            // 5: an IPv4-mapped address keeps its dotted quad, whichever way it was written.
+            ("::ffff:192.0.2.1", "::ffff:192.0.2.1", [0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201]),
+            ("::FFFF:c000:0201", "::ffff:192.0.2.1", [0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201]),
+            ("0:0:0:0:0:ffff:0.0.0.0", "::ffff:0.0.0.0", [0, 0, 0, 0, 0, 0xffff, 0, 0]),
+            // Other embedded IPv4 forms parse, but print in hex.
+            ("64:ff9b::192.0.2.33", "64:ff9b::c000:221", [0x64, 0xff9b, 0, 0, 0, 0, 0xc000, 0x0221]),
+            ("1:2:3:4:5:6:10.0.0.1", "1:2:3:4:5:6:a00:1", [1, 2, 3, 4, 5, 6, 0x0a00, 1]),
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                [0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff]
+            ),
+        ] as [(String, String, [UInt16])])
     func validAddressParsesToGroupsAndPrintsCanonically(_ text: String, _ canonical: String, _ groups: [UInt16]) throws {
         let address = try #require(IPv6Address(text))
         #expect(address.groups == groups)

@@ -27,14 +27,18 @@ import Testing
         #expect(IPv4Address(text) == nil)
     }
 
-    @Test(arguments: ["0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "224.0.0.1", "239.255.255.250",
-                      "240.0.0.1", "255.255.255.255"])
+    @Test(arguments: [
+        "0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "224.0.0.1", "239.255.255.250",
+        "240.0.0.1", "255.255.255.255",
+    ])
     func addressUnusableAsHost(_ text: String) throws {
         #expect(try #require(IPv4Address(text)).isUnusableAsHost)
     }
 
-    @Test(arguments: ["1.0.0.1", "10.0.0.1", "100.64.0.1", "126.255.255.254", "128.0.0.1", "192.0.2.1",
-                      "223.255.255.254"])
+    @Test(arguments: [
+        "1.0.0.1", "10.0.0.1", "100.64.0.1", "126.255.255.254", "128.0.0.1", "192.0.2.1",
+        "223.255.255.254",
+    ])
     func addressUsableAsHost(_ text: String) throws {
         #expect(try !#require(IPv4Address(text)).isUnusableAsHost)
     }
@@ -78,7 +82,9 @@ import Testing
         #expect(everything.contains(try #require(IPv4Address("203.0.113.9"))))
     }
 
-    @Test(arguments: [(0, UInt32(0)), (1, 0x8000_0000), (8, 0xff00_0000), (24, 0xffff_ff00), (31, 0xffff_fffe), (32, 0xffff_ffff)])
+    @Test(arguments: [
+        (0, UInt32(0)), (1, 0x8000_0000), (8, 0xff00_0000), (24, 0xffff_ff00), (31, 0xffff_fffe), (32, 0xffff_ffff),
+    ])
     func prefixMaskForLength(_ length: Int, _ mask: UInt32) {
         #expect(IPv4Prefix.mask(length) == mask)
     }

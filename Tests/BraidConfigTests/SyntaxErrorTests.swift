@@ -13,44 +13,54 @@ import Testing
     }
 
     static let syntaxErrorCases: [SyntaxErrorCase] = [
-        SyntaxErrorCase(problem: "unclosed flow list", yaml: """
-            lan:
-              interfaces: [lan0
-            wans:
-              - name: isp1
-            """, expectedLine: 3),
-        SyntaxErrorCase(problem: "key indented less than its siblings", yaml: """
-            lan:
-              interfaces: [lan0]
-            wans:
-              - name: isp1
-                interface: wan1
-               gateway: 192.0.2.1
-            """, expectedLine: 6),
-        SyntaxErrorCase(problem: "unclosed double quote", yaml: """
-            lan:
-              interfaces: ["lan0]
-            """, expectedLine: 2),
+        SyntaxErrorCase(
+            problem: "unclosed flow list",
+            yaml: """
+                lan:
+                  interfaces: [lan0
+                wans:
+                  - name: isp1
+                """, expectedLine: 3),
+        SyntaxErrorCase(
+            problem: "key indented less than its siblings",
+            yaml: """
+                lan:
+                  interfaces: [lan0]
+                wans:
+                  - name: isp1
+                    interface: wan1
+                   gateway: 192.0.2.1
+                """, expectedLine: 6),
+        SyntaxErrorCase(
+            problem: "unclosed double quote",
+            yaml: """
+                lan:
+                  interfaces: ["lan0]
+                """, expectedLine: 2),
         // Yams reports a duplicate key at its first occurrence, not at the repeat.
-        SyntaxErrorCase(problem: "duplicate key in a WAN", yaml: """
-            lan:
-              interfaces: [lan0]
-            wans:
-              - name: isp1
-                interface: wan1
-                gateway: 192.0.2.1
-                gateway: 192.0.2.2
-            """, expectedLine: 6),
-        SyntaxErrorCase(problem: "duplicate top-level key", yaml: """
-            lan:
-              interfaces: [lan0]
-            wans:
-              - name: isp1
-                interface: wan1
-                gateway: 192.0.2.1
-            lan:
-              interfaces: [lan1]
-            """, expectedLine: 1),
+        SyntaxErrorCase(
+            problem: "duplicate key in a WAN",
+            yaml: """
+                lan:
+                  interfaces: [lan0]
+                wans:
+                  - name: isp1
+                    interface: wan1
+                    gateway: 192.0.2.1
+                    gateway: 192.0.2.2
+                """, expectedLine: 6),
+        SyntaxErrorCase(
+            problem: "duplicate top-level key",
+            yaml: """
+                lan:
+                  interfaces: [lan0]
+                wans:
+                  - name: isp1
+                    interface: wan1
+                    gateway: 192.0.2.1
+                lan:
+                  interfaces: [lan1]
+                """, expectedLine: 1),
     ]
 
     @Test(arguments: syntaxErrorCases)
@@ -67,12 +77,14 @@ import Testing
     }
 
     @Test func duplicateKeyMessageNamesTheKey() throws {
-        let error = try #require(rejection(of: """
-            lan:
-              interfaces: [lan0]
-              interfaces: [lan1]
-            wans: []
-            """))
+        let error = try #require(
+            rejection(
+                of: """
+                    lan:
+                      interfaces: [lan0]
+                      interfaces: [lan1]
+                    wans: []
+                    """))
         guard case .syntax(let message, _) = error else {
             Issue.record("expected ConfigError.syntax, got \(error)")
             return

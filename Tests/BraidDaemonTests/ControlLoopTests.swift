@@ -53,7 +53,9 @@ import Testing
         let daemon = try DaemonHarness(Self.twoWansWithHealth)
         try daemon.start()
         let old = try #require(daemon.probers.latest("isp1"))
-        daemon.send(.reload(.success(try ConfigLoader.parse(DaemonHarness.yaml(weights: [1, 1], wanKeys: ["health": DaemonHarness.health])))))
+        daemon.send(
+            .reload(
+                .success(try ConfigLoader.parse(DaemonHarness.yaml(weights: [1, 1], wanKeys: ["health": DaemonHarness.health])))))
         #expect(old.isRunning == false)
         for sequence in 1...3 {
             old.report(ProbeRound(sequence: sequence, startedAt: daemon.clock.now, outcomes: [.failed(reason: "timed out")]))
@@ -93,8 +95,10 @@ import Testing
         #expect(Set(daemon.split.keys) == ["isp3"])
 
         // An address, but not on the gateway's subnet.
-        daemon.kernel.setInterface(InterfaceFacts(name: "wan2", isUp: true,
-                                                  addresses: [InterfaceAddress(address: IPv4Address("100.99.1.2")!, prefixLength: 24)]))
+        daemon.kernel.setInterface(
+            InterfaceFacts(
+                name: "wan2", isUp: true,
+                addresses: [InterfaceAddress(address: IPv4Address("100.99.1.2")!, prefixLength: 24)]))
         daemon.send(.linkChanged)
         #expect(daemon.state("isp2") == .unusable)
         #expect(daemon.status("isp2")?.reason.contains("not on-link") == true, "\(daemon.status("isp2")?.reason ?? "")")
@@ -110,7 +114,9 @@ import Testing
         try daemon.start()
         daemon.rounds("isp1", passing: true)
         let before = daemon.probers.all
-        daemon.send(.reload(.success(try ConfigLoader.parse(DaemonHarness.yaml(weights: [1, 3], wanKeys: ["health": DaemonHarness.health])))))
+        daemon.send(
+            .reload(
+                .success(try ConfigLoader.parse(DaemonHarness.yaml(weights: [1, 3], wanKeys: ["health": DaemonHarness.health])))))
         #expect(daemon.split == ["isp1": 1, "isp2": 3])
         #expect(daemon.controller.config.wans.map(\.weight) == [1, 3])
         #expect(before.allSatisfy { $0.isRunning == false })
@@ -140,7 +146,9 @@ import Testing
         try daemon.start()
         let before = daemon.kernel.snapshot
         daemon.kernel.failSteps { if case .loadRuleset = $0 { true } else { false } }
-        daemon.send(.reload(.success(try ConfigLoader.parse(DaemonHarness.yaml(weights: [1, 3], wanKeys: ["health": DaemonHarness.health])))))
+        daemon.send(
+            .reload(
+                .success(try ConfigLoader.parse(DaemonHarness.yaml(weights: [1, 3], wanKeys: ["health": DaemonHarness.health])))))
         daemon.kernel.failSteps(where: nil)
         #expect(daemon.kernel.snapshot == before)
         #expect(daemon.controller.config.wans.map(\.weight) == [70, 30])
@@ -199,7 +207,8 @@ import Testing
 
     @Test(arguments: [true, false])
     func aWanThatGoesDownHasItsConnectionsFlushedOnlyWithFlushOnDown(flushOnDown: Bool) throws {
-        let daemon = try DaemonHarness(DaemonHarness.yaml(wanKeys: ["health": DaemonHarness.health], top: ["flush_on_down: \(flushOnDown)"]))
+        let daemon = try DaemonHarness(
+            DaemonHarness.yaml(wanKeys: ["health": DaemonHarness.health], top: ["flush_on_down: \(flushOnDown)"]))
         try daemon.start()
         let mask = daemon.controller.config.kernel.markMask
         let mark1 = try #require(daemon.mark("isp1")) & mask
@@ -244,7 +253,8 @@ import Testing
         daemon.setLink(1, up: false)
         daemon.setLink(1, up: true)
         #expect(daemon.state("isp1") == .held, "\(daemon.log.text)")
-        #expect(daemon.status("isp1")?.reason.hasPrefix("flapping: 2 flaps within") == true, "\(daemon.status("isp1")?.reason ?? "")")
+        #expect(
+            daemon.status("isp1")?.reason.hasPrefix("flapping: 2 flaps within") == true, "\(daemon.status("isp1")?.reason ?? "")")
         #expect(Set(daemon.split.keys) == ["isp2"])
         #expect(daemon.clock.pendingEvents == 1)
 
@@ -256,8 +266,10 @@ import Testing
     }
 
     @Test func aFlappingUpstreamIsHeldDownUntilTheHoldEnds() throws {
-        let daemon = try DaemonHarness(DaemonHarness.yaml(wanKeys: ["health": DaemonHarness.health],
-                                                          top: ["flap_damping: { flaps: 2, window: 60s, hold: 10s }"]))
+        let daemon = try DaemonHarness(
+            DaemonHarness.yaml(
+                wanKeys: ["health": DaemonHarness.health],
+                top: ["flap_damping: { flaps: 2, window: 60s, hold: 10s }"]))
         try daemon.start()
         for _ in 0..<2 {
             daemon.rounds("isp1", passing: false, count: 3)

@@ -79,14 +79,16 @@ final class DaemonHarness {
     let probers = ScriptedProbers()
     let log = RecordedLog()
     let stateDirectory: String
-    let status = StatusBoard(DaemonStatus(pid: 1, configPath: "braid.yaml", startedAt: Date(timeIntervalSince1970: 1_800_000_000), wans: []))
+    let status = StatusBoard(
+        DaemonStatus(pid: 1, configPath: "braid.yaml", startedAt: Date(timeIntervalSince1970: 1_800_000_000), wans: []))
     private let queue = EventQueue()
     private(set) var controller: GatewayController
     private var sequence = 0
 
     static func wanInterface(_ number: Int, isUp: Bool = true) -> InterfaceFacts {
-        InterfaceFacts(name: "wan\(number)", isUp: isUp,
-                       addresses: [InterfaceAddress(address: IPv4Address("192.168.\(number).2")!, prefixLength: 24)])
+        InterfaceFacts(
+            name: "wan\(number)", isUp: isUp,
+            addresses: [InterfaceAddress(address: IPv4Address("192.168.\(number).2")!, prefixLength: 24)])
     }
 
     static func makeKernel(wans: Int = 3) -> FakeKernel {
@@ -95,14 +97,20 @@ final class DaemonHarness {
 
     /// A config with `wans` WANs isp1…ispN on wan1…wanN; `wanKeys` adds keys to every WAN
     /// (`"health": "{ … }"`), `perWan` to one, and `top` adds top-level lines.
-    static func yaml(wans: Int = 2, weights: [Int]? = nil, wanKeys: [String: String] = [:],
-                     perWan: [String: [String: String]] = [:], top: [String] = []) -> String {
+    static func yaml(
+        wans: Int = 2, weights: [Int]? = nil, wanKeys: [String: String] = [:],
+        perWan: [String: [String: String]] = [:], top: [String] = []
+    ) -> String {
         var lines = ["lan:", "  interfaces: [lan0]"] + top + ["wans:"]
         for number in 1...wans {
             let name = "isp\(number)"
-            lines += ["  - name: \(name)", "    interface: wan\(number)", "    gateway: 192.168.\(number).1",
-                      "    weight: \(weights?[number - 1] ?? 1)"]
-            for (key, value) in wanKeys.merging(perWan[name] ?? [:], uniquingKeysWith: { _, one in one }).sorted(by: { $0.key < $1.key }) {
+            lines += [
+                "  - name: \(name)", "    interface: wan\(number)", "    gateway: 192.168.\(number).1",
+                "    weight: \(weights?[number - 1] ?? 1)",
+            ]
+            for (key, value) in wanKeys.merging(perWan[name] ?? [:], uniquingKeysWith: { _, one in one }).sorted(by: {
+                $0.key < $1.key
+            }) {
                 lines.append("    \(key): \(value)")
             }
         }
@@ -111,17 +119,21 @@ final class DaemonHarness {
 
     static let health = "{ targets: [203.0.113.1], interval: 100ms, timeout: 200ms, down_after: 3, up_after: 2 }"
 
-    init(_ yaml: String, kernel: FakeKernel = DaemonHarness.makeKernel(), clock: ManualDaemonClock = ManualDaemonClock(),
-         stateDirectory: String = NSTemporaryDirectory() + "braid-daemon-test-\(UUID().uuidString)") throws {
+    init(
+        _ yaml: String, kernel: FakeKernel = DaemonHarness.makeKernel(), clock: ManualDaemonClock = ManualDaemonClock(),
+        stateDirectory: String = NSTemporaryDirectory() + "braid-daemon-test-\(UUID().uuidString)"
+    ) throws {
         self.kernel = kernel
         self.clock = clock
         self.stateDirectory = stateDirectory
-        controller = GatewayController(config: try ConfigLoader.parse(yaml), configPath: "braid.yaml",
-                                       applier: GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: stateDirectory)),
-                                       logger: Logger(label: "test") { [log] _ in RecordedLog.Handler(log: log) },
-                                       status: status, clock: clock, probers: probers.factory, emit: { [queue] event in
-                                           queue.append(event)
-                                       })
+        controller = GatewayController(
+            config: try ConfigLoader.parse(yaml), configPath: "braid.yaml",
+            applier: GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: stateDirectory)),
+            logger: Logger(label: "test") { [log] _ in RecordedLog.Handler(log: log) },
+            status: status, clock: clock, probers: probers.factory,
+            emit: { [queue] event in
+                queue.append(event)
+            })
     }
 
     /// The same kernel, state directory and clock under a new controller: a daemon restart.
@@ -155,7 +167,8 @@ final class DaemonHarness {
             let outcomes = prober.request.check.targets.map { _ in
                 passing ? ProbeOutcome.answered(rtt: .milliseconds(5)) : .failed(reason: "timed out")
             }
-            prober.report(ProbeRound(sequence: sequence, startedAt: clock.now - prober.request.check.interval, outcomes: outcomes))
+            prober.report(
+                ProbeRound(sequence: sequence, startedAt: clock.now - prober.request.check.interval, outcomes: outcomes))
             drain()
         }
     }
@@ -182,7 +195,9 @@ final class DaemonHarness {
         var buckets: [String: Int] = [:]
         for line in body.split(separator: "\n") {
             let words = line.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ",\t")) }
-            guard let goto = words.firstIndex(of: "goto"), goto + 1 < words.count, words[goto + 1].hasPrefix("choose_") else { continue }
+            guard let goto = words.firstIndex(of: "goto"), goto + 1 < words.count, words[goto + 1].hasPrefix("choose_") else {
+                continue
+            }
             let name = String(words[goto + 1].dropFirst("choose_".count))
             let bounds = words[0].trimmingCharacters(in: .whitespaces).split(separator: "-").compactMap { Int($0) }
             guard let low = bounds.first else { continue }

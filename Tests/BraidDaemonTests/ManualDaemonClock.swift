@@ -35,8 +35,10 @@ final class ManualDaemonClock: DaemonClock {
         while true {
             let next: (@Sendable () -> Void)? = state.withLock { state in
                 let deadline = origin + target
-                guard let index = state.scheduled.indices.filter({ state.scheduled[$0].deadline <= deadline })
-                    .min(by: { state.scheduled[$0].deadline < state.scheduled[$1].deadline }) else { return nil }
+                guard
+                    let index = state.scheduled.indices.filter({ state.scheduled[$0].deadline <= deadline })
+                        .min(by: { state.scheduled[$0].deadline < state.scheduled[$1].deadline })
+                else { return nil }
                 let due = state.scheduled.remove(at: index)
                 state.offset = max(state.offset, due.deadline - origin)
                 return due.event

@@ -28,9 +28,9 @@ import Testing
     @Test("Two outages within a minute are not held; a third within the minute is")
     func thirdRecoveryWithinTheWindowIsHeld() throws {
         var damper = FlapDamper(config: FlapDampingConfig())
-        #expect(Self.flap(&damper, count: 2, every: 10_000, from: 0).isEmpty)   // ups at 10 s and 30 s
+        #expect(Self.flap(&damper, count: 2, every: 10_000, from: 0).isEmpty)  // ups at 10 s and 30 s
         #expect(!damper.isSuppressed(at: Self.at(30_000)))
-        let suppressions = Self.flap(&damper, count: 1, every: 10_000, from: 40_000)   // up at 50 s
+        let suppressions = Self.flap(&damper, count: 1, every: 10_000, from: 40_000)  // up at 50 s
         let suppression = try #require(suppressions.first)
         #expect(suppression.flaps == 3)
         #expect(suppression.hold == .seconds(10))
@@ -43,15 +43,16 @@ import Testing
     @Test("Flaps further apart than the window are never held")
     func slowFlapsAreNotHeld() {
         var damper = FlapDamper(config: FlapDampingConfig())
-        #expect(Self.flap(&damper, count: 10, every: 15_000, from: 0).isEmpty)   // a recovery every 30 s: 2 per minute
+        #expect(Self.flap(&damper, count: 10, every: 15_000, from: 0).isEmpty)  // a recovery every 30 s: 2 per minute
         #expect(!damper.isSuppressed(at: Self.at(300_000)))
     }
 
-    @Test("A link flapping every 300 ms is suppressed at its 3rd recovery, held while it flaps, released 10 s after the last flap")
+    @Test(
+        "A link flapping every 300 ms is suppressed at its 3rd recovery, held while it flaps, released 10 s after the last flap")
     func linkFlappingEvery300ms() throws {
         var damper = FlapDamper(config: FlapDampingConfig())
         // Down at 0, up at 300, down at 600, up at 900, down at 1200, up at 1500, … for 5 s.
-        let suppressions = Self.flap(&damper, count: 9, every: 300, from: 0)   // last up at 16 × 300 + 300 = 5100
+        let suppressions = Self.flap(&damper, count: 9, every: 300, from: 0)  // last up at 16 × 300 + 300 = 5100
         #expect(suppressions.count == 1)
         #expect(suppressions.first?.until == Self.at(1500 + 10_000))
         // Each flap while suppressed starts the hold again.
@@ -123,8 +124,9 @@ import Testing
         // Outages of 4 rounds, then 6 good rounds (5 to recover, 1 up), repeated: 10 rounds = 1.5 s each.
         for sequence in 0..<60 {
             let ok = sequence % 10 >= 4
-            let round = ProbeRound(sequence: sequence, startedAt: Self.start + check.interval * sequence,
-                                   outcomes: [ok ? .answered(rtt: .milliseconds(10)) : .failed(reason: "timeout")])
+            let round = ProbeRound(
+                sequence: sequence, startedAt: Self.start + check.interval * sequence,
+                outcomes: [ok ? .answered(rtt: .milliseconds(10)) : .failed(reason: "timeout")])
             let now = Self.start + check.interval * sequence + check.timeout
             if let transition = tracker.record(round, at: now), let suppression = damper.record(transition.state, at: now) {
                 suppressions.append(suppression)

@@ -15,11 +15,14 @@ import Testing
     }
 
     /// Feeds one answered/failed round per element, numbered from `first`; returns (round number, transition).
-    static func feed(_ tracker: inout WanHealthTracker, _ answered: [Bool], from first: Int = 0) -> [(Int, WanHealthTracker.Transition)] {
+    static func feed(
+        _ tracker: inout WanHealthTracker, _ answered: [Bool], from first: Int = 0
+    ) -> [(Int, WanHealthTracker.Transition)] {
         answered.enumerated().compactMap { offset, ok in
             let sequence = first + offset
-            let round = ProbeRound(sequence: sequence, startedAt: start + tracker.check.interval * sequence,
-                                   outcomes: [ok ? .answered(rtt: .milliseconds(12)) : .failed(reason: "no answer within 300ms")])
+            let round = ProbeRound(
+                sequence: sequence, startedAt: start + tracker.check.interval * sequence,
+                outcomes: [ok ? .answered(rtt: .milliseconds(12)) : .failed(reason: "no answer within 300ms")])
             return tracker.record(round, at: verdictTime(sequence, tracker.check)).map { (sequence, $0) }
         }
     }
@@ -48,9 +51,9 @@ import Testing
     @Test("An upstream cut and healed every 300 ms (two rounds each way) is taken out, though it never fails 3 rounds in a row")
     func cutAndHealEvery300msIsTakenOut() throws {
         var tracker = WanHealthTracker(check: Self.check, now: Self.start)
-        let pattern = (0..<40).map { ($0 / 2) % 2 == 1 }   // fail, fail, ok, ok, …
+        let pattern = (0..<40).map { ($0 / 2) % 2 == 1 }  // fail, fail, ok, ok, …
         let transitions = Self.feed(&tracker, pattern)
-        #expect(transitions.map(\.0) == [12])   // failures 0, 1, 4, 5, 8, 9, 12
+        #expect(transitions.map(\.0) == [12])  // failures 0, 1, 4, 5, 8, 9, 12
         #expect(transitions.map(\.1.state) == [.down])
     }
 
@@ -78,7 +81,7 @@ import Testing
         var tracker = WanHealthTracker(check: Self.check, now: Self.start)
         let outage = Array(repeating: false, count: 30)
         let transitions = Self.feed(&tracker, Array(repeating: true, count: 10) + outage + Array(repeating: true, count: 10))
-        #expect(transitions.map(\.0) == [12, 44])   // down at the 3rd failure, up at the 5th good round (40…44)
+        #expect(transitions.map(\.0) == [12, 44])  // down at the 3rd failure, up at the 5th good round (40…44)
         #expect(transitions.map(\.1.cause) == [.failedInARow(rounds: 3), .passedInARow(rounds: 5, loss: nil)])
         // Recovery: from the start of round 40 to round 44's verdict, 4 × 150 + 300 ms.
         #expect(transitions.last?.1.detectionTime == .milliseconds(900))

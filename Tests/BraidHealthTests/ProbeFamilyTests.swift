@@ -1,6 +1,8 @@
 import BraidConfig
-@testable import BraidHealth
 import Testing
+
+@testable import BraidHealth
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +16,10 @@ import Glibc
         let expectedLength = address.family == .ipv4 ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size
         #expect(Int(socketAddress.length) == expectedLength)
         let (family, port) = socketAddress.withPointer { pointer, _ in
-            (Int32(pointer.pointee.sa_family), pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) })
+            (
+                Int32(pointer.pointee.sa_family),
+                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+            )
         }
         #expect(family == (address.family == .ipv4 ? AF_INET : AF_INET6))
         #expect(port == 53)

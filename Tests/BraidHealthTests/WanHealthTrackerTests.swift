@@ -5,16 +5,19 @@ import Testing
 /// The WAN health state machine, driven round by round with a synthetic clock.
 @Suite struct WanHealthTrackerTests {
     static let start = ContinuousClock.now
-    static let check = HealthCheckConfig(targets: [IPv4Address("192.0.2.1")!, IPv4Address("192.0.2.2")!],
-                                         interval: .milliseconds(100), timeout: .milliseconds(200), downAfter: 3, upAfter: 5, quorum: 1)
+    static let check = HealthCheckConfig(
+        targets: [IPv4Address("192.0.2.1")!, IPv4Address("192.0.2.2")!],
+        interval: .milliseconds(100), timeout: .milliseconds(200), downAfter: 3, upAfter: 5, quorum: 1)
 
     static func round(_ sequence: Int, _ answered: [Bool]) -> ProbeRound {
-        ProbeRound(sequence: sequence, startedAt: start + .milliseconds(100 * sequence),
-                   outcomes: answered.map { $0 ? .answered(rtt: .milliseconds(10)) : .failed(reason: "timeout") })
+        ProbeRound(
+            sequence: sequence, startedAt: start + .milliseconds(100 * sequence),
+            outcomes: answered.map { $0 ? .answered(rtt: .milliseconds(10)) : .failed(reason: "timeout") })
     }
 
     /// Feeds rounds and returns the transitions, with the verdict at each round's timeout.
-    static func feed(_ tracker: inout WanHealthTracker, _ rounds: [[Bool]], from first: Int = 0) -> [WanHealthTracker.Transition] {
+    static func feed(_ tracker: inout WanHealthTracker, _ rounds: [[Bool]], from first: Int = 0) -> [WanHealthTracker.Transition]
+    {
         rounds.enumerated().compactMap { offset, answered in
             let sequence = first + offset
             return tracker.record(round(sequence, answered), at: start + .milliseconds(100 * sequence + 200))
@@ -37,7 +40,9 @@ import Testing
     @Test("A lost probe, or two, never flips a WAN when down_after is 3")
     func isolatedLossesDoNotFlip() {
         var tracker = WanHealthTracker(check: Self.check, now: Self.start)
-        let pattern: [[Bool]] = [[false, false], [true, true], [false, false], [false, false], [true, false], [false, false]]
+        let pattern: [[Bool]] = [
+            [false, false], [true, true], [false, false], [false, false], [true, false], [false, false],
+        ]
         #expect(Self.feed(&tracker, pattern).isEmpty)
         #expect(tracker.state == .up)
     }
@@ -80,14 +85,19 @@ import Testing
 
 /// Health-check config text: methods and durations.
 @Suite struct HealthCheckTextTests {
-    @Test(arguments: [("icmp", "icmp"), ("tcp:443", "tcp:443"), ("http://example.com/health", "http://example.com/health"),
-                      ("http://example.com:8080/x", "http://example.com:8080/x"), ("dns:example.org", "dns:example.org")])
+    @Test(arguments: [
+        ("icmp", "icmp"), ("tcp:443", "tcp:443"), ("http://example.com/health", "http://example.com/health"),
+        ("http://example.com:8080/x", "http://example.com:8080/x"), ("dns:example.org", "dns:example.org"),
+    ])
     func methodsRoundTrip(text: String, described: String) throws {
         let method = try HealthCheckMethod.parse(text).get()
         #expect(method.description == described)
     }
 
-    @Test(arguments: ["ping", "tcp:", "tcp:0", "tcp:70000", "http://", "http://ex ample.com/", "dns:", "dns:a..b", "https://x/", "tcp:+80", "tcp:0443", "http://h:+8080/"])
+    @Test(arguments: [
+        "ping", "tcp:", "tcp:0", "tcp:70000", "http://", "http://ex ample.com/", "dns:", "dns:a..b", "https://x/", "tcp:+80",
+        "tcp:0443", "http://h:+8080/",
+    ])
     func badMethodsAreRejected(text: String) {
         #expect((try? HealthCheckMethod.parse(text).get()) == nil)
     }

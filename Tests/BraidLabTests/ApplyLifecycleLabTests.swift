@@ -30,7 +30,9 @@ extension LabTests {
                 var flow: LongLivedFlow?
                 for _ in 0..<40 {
                     let candidate = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.01)
-                    if let first = await candidate.firstAnswer(), lab.wan(forPeer: first)?.name == "isp1" { flow = candidate; break }
+                    if let first = await candidate.firstAnswer(), lab.wan(forPeer: first)?.name == "isp1" {
+                        flow = candidate; break
+                    }
                     _ = candidate.stop()
                 }
                 let isp1Flow = try #require(flow, "no flow landed on isp1 in 40 tries")
@@ -39,7 +41,9 @@ extension LabTests {
                 #expect(afterReweight == ["isp2": 100], "new connections after the reweight: \(afterReweight)")
                 try await Task.sleep(for: .milliseconds(200))
                 let answers = isp1Flow.stop()
-                #expect(lab.countByWan(answers) == ["isp1": answers.count], "the long-lived flow moved or broke: \(lab.countByWan(answers))")
+                #expect(
+                    lab.countByWan(answers) == ["isp1": answers.count],
+                    "the long-lived flow moved or broke: \(lab.countByWan(answers))")
                 #expect(answers.count > 15)
             }
         }
@@ -55,7 +59,8 @@ extension LabTests {
                 for _ in 0..<60 where flows.count < 2 {
                     let candidate = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.01)
                     if let first = await candidate.firstAnswer(), let name = lab.wan(forPeer: first)?.name,
-                       name != "isp1", flows[name] == nil {
+                        name != "isp1", flows[name] == nil
+                    {
                         flows[name] = candidate
                     } else {
                         _ = candidate.stop()
@@ -64,7 +69,8 @@ extension LabTests {
                 try #require(flows.count == 2, "no flows on both isp2 and isp3 in 60 tries")
                 try lab.applyExpectingSuccess(lab.configYAML(wanOrder: [2, 1]))
                 let newConnections = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
-                #expect(newConnections["isp1"] == nil && newConnections["failed"] == nil, "after removing isp1: \(newConnections)")
+                #expect(
+                    newConnections["isp1"] == nil && newConnections["failed"] == nil, "after removing isp1: \(newConnections)")
                 // isp1 back, last in the list: it takes the free slot, and the flows still stay.
                 try lab.applyExpectingSuccess(lab.configYAML(wanOrder: [2, 1, 0]))
                 let withIsp1 = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 90))
@@ -73,8 +79,9 @@ extension LabTests {
                     let before = flow.answersSoFar.count
                     await flow.waitForAnswers(before + 10)
                     let answers = flow.stop()
-                    #expect(answers.count >= before + 10 && lab.countByWan(answers) == [name: answers.count],
-                            "the flow on \(name) moved or broke: \(lab.countByWan(answers))")
+                    #expect(
+                        answers.count >= before + 10 && lab.countByWan(answers) == [name: answers.count],
+                        "the flow on \(name) moved or broke: \(lab.countByWan(answers))")
                 }
             }
         }
@@ -82,13 +89,17 @@ extension LabTests {
         @Test("down restores the kernel exactly, leaving a foreign nft table and ip rule untouched")
         func downRestoresSnapshot() async throws {
             try await Lab.with(wanCount: 3, name: "down") { lab in
-                try lab.router.run(["nft", "-f", "-"], input: """
-                    table inet foreign {
-                        chain forward { type filter hook forward priority filter; policy accept; counter; }
-                    }
-                    """)
-                try lab.router.ip([["rule", "add", "priority", "500", "from", "192.0.2.0/24", "lookup", "100"],
-                                   ["route", "add", "192.0.2.0/24", "dev", Lab.lanInterface, "table", "100"]])
+                try lab.router.run(
+                    ["nft", "-f", "-"],
+                    input: """
+                        table inet foreign {
+                            chain forward { type filter hook forward priority filter; policy accept; counter; }
+                        }
+                        """)
+                try lab.router.ip([
+                    ["rule", "add", "priority", "500", "from", "192.0.2.0/24", "lookup", "100"],
+                    ["route", "add", "192.0.2.0/24", "dev", Lab.lanInterface, "table", "100"],
+                ])
                 let before = try lab.routerSnapshot()
                 try lab.applyExpectingSuccess(lab.configYAML(weights: [5, 3, 2]))
                 let applied = try lab.routerSnapshot()
@@ -104,7 +115,9 @@ extension LabTests {
                 #expect(after.routes == before.routes, "\(after.differences(from: before))")
                 #expect(after.sysctls == before.sysctls, "\(after.differences(from: before))")
                 // The foreign table's counter moved while traffic flowed; compare the ruleset without it.
-                #expect(Self.withoutCounters(after.ruleset) == Self.withoutCounters(before.ruleset), "\(after.differences(from: before))")
+                #expect(
+                    Self.withoutCounters(after.ruleset) == Self.withoutCounters(before.ruleset),
+                    "\(after.differences(from: before))")
                 let again = try lab.runBraid(try BraidExecutable.path, ["down"])
                 #expect(again.status == 0 && again.standardOutput.contains("nothing to remove"))
             }
@@ -122,10 +135,12 @@ extension LabTests {
                 let path = try lab.writeFile("offlink.yaml", yaml)
                 let result = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", path])
                 #expect(result.status == 0, "\(result.standardError)")
-                #expect(result.standardError.contains("isp3 carries no traffic: gateway 203.0.113.1 is not on-link on wan3"),
-                        "error: \(result.standardError)")
+                #expect(
+                    result.standardError.contains("isp3 carries no traffic: gateway 203.0.113.1 is not on-link on wan3"),
+                    "error: \(result.standardError)")
                 let routes = try lab.router.run(["ip", "route", "show", "table", "all", "proto", "213"])
-                #expect(routes.contains("dev wan1") && routes.contains("dev wan2") && !routes.contains("203.0.113.1"), "\(routes)")
+                #expect(
+                    routes.contains("dev wan1") && routes.contains("dev wan2") && !routes.contains("203.0.113.1"), "\(routes)")
                 let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 40))
                 #expect(counts["isp3"] == nil && counts["failed"] == nil, "\(counts)")
             }
@@ -137,7 +152,8 @@ extension LabTests {
                 let before = try lab.routerSnapshot()
                 // The rules come after every WAN's route went in.
                 let runner = FailingRunner(base: lab.router.runner, failingProgram: "ip rule")
-                let applier = GatewayApplier(kernel: LinuxKernel(runner: runner), store: AppliedStateStore(directory: lab.stateDirectory))
+                let applier = GatewayApplier(
+                    kernel: LinuxKernel(runner: runner), store: AppliedStateStore(directory: lab.stateDirectory))
                 #expect {
                     try applier.apply(try ConfigLoader.parse(lab.configYAML()))
                 } throws: { error in
@@ -150,15 +166,17 @@ extension LabTests {
         }
 
         /// `withoutStateFile`: the state file is gone, so the table to put back is read from the kernel.
-        @Test("A failure at any later step (nft, sysctl) also leaves the kernel as it was, with or without a state file",
-              arguments: [("nft", false), ("sysctl", false), ("sysctl", true)])
+        @Test(
+            "A failure at any later step (nft, sysctl) also leaves the kernel as it was, with or without a state file",
+            arguments: [("nft", false), ("sysctl", false), ("sysctl", true)])
         func injectedFailureRollsBack(program: String, withoutStateFile: Bool) async throws {
             try await Lab.with(wanCount: 2, name: "inj\(program.prefix(3))\(withoutStateFile ? 1 : 0)") { lab in
                 // A first config is installed, so the rollback must restore a previous Braid state, not just remove one.
                 try lab.applyExpectingSuccess(lab.configYAML(weights: [1, 1]))
                 if withoutStateFile { try FileManager.default.removeItem(atPath: lab.stateDirectory + "/state.json") }
                 let runner = FailingRunner(base: lab.router.runner, failingProgram: program)
-                let applier = GatewayApplier(kernel: LinuxKernel(runner: runner), store: AppliedStateStore(directory: lab.stateDirectory))
+                let applier = GatewayApplier(
+                    kernel: LinuxKernel(runner: runner), store: AppliedStateStore(directory: lab.stateDirectory))
                 var changed = try ConfigLoader.parse(lab.configYAML(weights: [4, 1]))
                 changed.wans[1].nat = .snat(lab.wans[1].routerAddress)
                 try lab.router.sysctl("net/ipv4/ip_forward", "0")
@@ -176,7 +194,8 @@ extension LabTests {
                 let path = try lab.writeFile("bad.yaml", badCase.yaml(lab))
                 let result = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", path])
                 #expect(result.status == 2, "exit \(result.status): \(result.standardError)")
-                #expect(result.standardError.contains(badCase.key), "stderr does not name \(badCase.key): \(result.standardError)")
+                #expect(
+                    result.standardError.contains(badCase.key), "stderr does not name \(badCase.key): \(result.standardError)")
                 let after = try lab.routerSnapshot()
                 #expect(after == before, "\(after.differences(from: before))")
             }
@@ -190,9 +209,11 @@ struct FailingRunner: CommandRunner {
     let failingProgram: String
 
     func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
-        let isWrite = (arguments.first == "nft" && arguments.contains("-f")) || (arguments.first == "sysctl" && arguments.contains("-w"))
+        let isWrite =
+            (arguments.first == "nft" && arguments.contains("-f")) || (arguments.first == "sysctl" && arguments.contains("-w"))
         // `ip -4 rule add …`: skip the family option.
-        let isRuleAdd = failingProgram == "ip rule" && arguments.first == "ip"
+        let isRuleAdd =
+            failingProgram == "ip rule" && arguments.first == "ip"
             && arguments.dropFirst().drop(while: { $0.hasPrefix("-") }).starts(with: ["rule", "add"])
         if arguments.first == failingProgram && isWrite || isRuleAdd {
             return CommandResult(status: 1, standardOutput: "", standardError: "injected failure")

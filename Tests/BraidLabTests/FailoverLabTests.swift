@@ -12,7 +12,9 @@ extension LabTests {
         static let health = "{ targets: [\(Lab.serverAddress)] }"
 
         /// `startup`: how long the first apply may take (a cold load of 10,000 maps takes seconds in a debug build).
-        static func startDaemon(_ lab: Lab, yaml: String, file: String = "braid.yaml", startup: Duration = .seconds(10)) async throws -> LabDaemon {
+        static func startDaemon(
+            _ lab: Lab, yaml: String, file: String = "braid.yaml", startup: Duration = .seconds(10)
+        ) async throws -> LabDaemon {
             let path = try lab.writeFile(file, yaml)
             let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
             try await daemon.waitForLog("running", timeout: startup)
@@ -35,14 +37,17 @@ extension LabTests {
                 let beforeCut = samples.filter { $0.startedAt < cutAt }
                 #expect(beforeCut.allSatisfy { !$0.neededRetransmission }, "connections were slow before the cut")
                 // The last new connection whose first SYN went to the dead WAN.
-                let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
+                let lastOnDeadWan = try #require(
+                    samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
                 let switchTime = lastOnDeadWan.startedAt - cutAt
                 // Defaults: 150 ms interval, 300 ms timeout, 3 rounds: at most 750 ms to decide, plus the apply.
-                #expect(switchTime < .milliseconds(1000), "new connections still went to the dead WAN \(switchTime) after the cut")
+                #expect(
+                    switchTime < .milliseconds(1000), "new connections still went to the dead WAN \(switchTime) after the cut")
                 let afterSwitch = samples.filter { $0.startedAt > max(lastOnDeadWan.startedAt, cutDone) }
                 let unexpected = afterSwitch.filter { $0.neededRetransmission || lab.wan(forPeer: $0.answer)?.name != "isp2" }
-                #expect(afterSwitch.count > 20 && unexpected.isEmpty,
-                        "after the switch: \(unexpected.map { "\($0.startedAt - cutAt): \($0.answer)" })")
+                #expect(
+                    afterSwitch.count > 20 && unexpected.isEmpty,
+                    "after the switch: \(unexpected.map { "\($0.startedAt - cutAt): \($0.answer)" })")
                 // Every connection succeeded in the end: the dead WAN's were re-balanced after the flush.
                 #expect(samples.allSatisfy { !$0.failed }, "failed: \(samples.filter(\.failed).map(\.answer))")
                 #expect(await daemon.stop() == 0)
@@ -55,9 +60,11 @@ extension LabTests {
                 // Alternating kinds, so no two rules share a map: 10,000 maps, none matching the lab host.
                 var rules = ["rules:"]
                 for index in 0..<10_000 {
-                    rules.append(index % 2 == 0
-                        ? "  - {name: host-\(index), source: \(IPv4Address(0x0a64_0000 + UInt32(index))), use: [isp1]}"
-                        : "  - {name: site-\(index), destination: \(IPv4Address(0xc612_0000 + UInt32(index))), use: [isp2, balance]}")
+                    rules.append(
+                        index % 2 == 0
+                            ? "  - {name: host-\(index), source: \(IPv4Address(0x0a64_0000 + UInt32(index))), use: [isp1]}"
+                            : "  - {name: site-\(index), destination: \(IPv4Address(0xc612_0000 + UInt32(index))), use: [isp2, balance]}"
+                    )
                 }
                 let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]) + rules.joined(separator: "\n") + "\n"
                 let daemon = try await Self.startDaemon(lab, yaml: yaml, startup: .seconds(40))
@@ -69,14 +76,17 @@ extension LabTests {
                 let verdict = try await daemon.waitForLog("isp1 is down")
                 try await Task.sleep(for: .milliseconds(700))
                 let samples = await sampler.stop()
-                let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
+                let lastOnDeadWan = try #require(
+                    samples.last { $0.neededRetransmission }, "no connection ever went to the dead WAN")
                 let switchTime = lastOnDeadWan.startedAt - cutAt
-                print("10,000 alternating rules: the last new connection went to the dead WAN \(switchTime) after the cut; "
-                      + "\(samples.filter(\.failed).count) of \(samples.count) connections failed; \(verdict.text)")
+                print(
+                    "10,000 alternating rules: the last new connection went to the dead WAN \(switchTime) after the cut; "
+                        + "\(samples.filter(\.failed).count) of \(samples.count) connections failed; \(verdict.text)")
                 // 750 ms to decide (defaults) plus an in-place update; a full reload took 6.5 s here.
                 // The bound leaves room for a debug build on a shared machine (where the switch takes
                 // longer than a SYN retransmission, so some of the dead WAN's connections fail).
-                #expect(switchTime < .milliseconds(2000), "new connections still went to the dead WAN \(switchTime) after the cut")
+                #expect(
+                    switchTime < .milliseconds(2000), "new connections still went to the dead WAN \(switchTime) after the cut")
                 #expect(await daemon.stop() == 0)
             }
         }
@@ -85,8 +95,11 @@ extension LabTests {
         func linkDownIsImmediate() async throws {
             try await Lab.with(wanCount: 2, name: "link") { lab in
                 // Slow probes, so only the link event can explain a fast reaction.
-                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
-                    "health": "{ targets: [\(Lab.serverAddress)], interval: 2s, timeout: 1s }"]))
+                let daemon = try await Self.startDaemon(
+                    lab,
+                    yaml: lab.configYAML(extraWanKeys: [
+                        "health": "{ targets: [\(Lab.serverAddress)], interval: 2s, timeout: 1s }"
+                    ]))
                 let skip = daemon.log.count
                 let downAt = ContinuousClock.now
                 try lab.setRouterLink(lab.wans[0], up: false)
@@ -104,8 +117,11 @@ extension LabTests {
         @Test("After healing, the WAN carries traffic again after up_after good rounds")
         func healedWanReturns() async throws {
             try await Lab.with(wanCount: 2, name: "heal") { lab in
-                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
-                    "health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 5 }"]))
+                let daemon = try await Self.startDaemon(
+                    lab,
+                    yaml: lab.configYAML(extraWanKeys: [
+                        "health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 5 }"
+                    ]))
                 try lab.cutUpstream(lab.wans[0])
                 try await lab.waitForWan("isp1", .down)
                 let skip = daemon.log.count
@@ -124,13 +140,19 @@ extension LabTests {
         @Test("With two targets and quorum 1, a dead target keeps the WAN up; two lost probes in a row never flip it")
         func quorumAndSingleLosses() async throws {
             try await Lab.with(wanCount: 2, name: "quor") { lab in
-                let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
-                    "health": "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1, interval: 100ms, timeout: 200ms }"]))
+                let daemon = try await Self.startDaemon(
+                    lab,
+                    yaml: lab.configYAML(extraWanKeys: [
+                        "health":
+                            "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1, interval: 100ms, timeout: 200ms }"
+                    ]))
                 // Drop exactly two consecutive probes to the live target on isp1 (down_after is 3): each
                 // echo request is 36 bytes on the wire (20 IP + 8 ICMP + 8 payload).
-                try lab.wans[0].namespace.run(["nft", "add", "rule", "inet", "isp", "outage",
-                                               "ip", "daddr", "\(Lab.serverAddress)", "icmp", "type", "echo-request",
-                                               "quota", "until", "72", "bytes", "drop"])
+                try lab.wans[0].namespace.run([
+                    "nft", "add", "rule", "inet", "isp", "outage",
+                    "ip", "daddr", "\(Lab.serverAddress)", "icmp", "type", "echo-request",
+                    "quota", "until", "72", "bytes", "drop",
+                ])
                 try await Task.sleep(for: .milliseconds(1500))
                 #expect(!daemon.logText.contains("is down"), "a WAN flipped:\n\(daemon.logText)")
                 let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
@@ -138,8 +160,9 @@ extension LabTests {
             }
         }
 
-        @Test("Flows on healthy WANs survive a failover; the dead WAN's flows are deleted only with flush_on_down",
-              arguments: [true, false])
+        @Test(
+            "Flows on healthy WANs survive a failover; the dead WAN's flows are deleted only with flush_on_down",
+            arguments: [true, false])
         func flowsAcrossFailover(flushOnDown: Bool) async throws {
             try await Lab.with(wanCount: 2, name: "flow\(flushOnDown ? 1 : 0)") { lab in
                 let yaml = "flush_on_down: \(flushOnDown)\n" + lab.configYAML(extraWanKeys: ["health": Self.health])
@@ -153,8 +176,9 @@ extension LabTests {
                     flows.append(flow)
                     if lab.wan(forPeer: await flow.firstAnswer() ?? "")?.name == "isp2" { onIsp2.append(flow) }
                 }
-                try #require(onIsp2.count >= 2 && flows.count - onIsp2.count >= 2,
-                             "flows did not land on both WANs: \(onIsp2.count) of \(flows.count) on isp2")
+                try #require(
+                    onIsp2.count >= 2 && flows.count - onIsp2.count >= 2,
+                    "flows did not land on both WANs: \(onIsp2.count) of \(flows.count) on isp2")
                 try lab.cutUpstream(lab.wans[0])
                 try await lab.waitForWan("isp1", .down)
                 try await Task.sleep(for: .milliseconds(300))
@@ -179,7 +203,9 @@ extension LabTests {
         @Test("The backup tier carries traffic only while the whole primary tier is down")
         func tiers() async throws {
             try await Lab.with(wanCount: 3, name: "tier") { lab in
-                var yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"])
+                var yaml = lab.configYAML(extraWanKeys: [
+                    "health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"
+                ])
                 yaml = yaml.replacingOccurrences(of: "name: isp3\n", with: "name: isp3\n    tier: 2\n")
                 let daemon = try await Self.startDaemon(lab, yaml: yaml)
                 var counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 100))
@@ -203,14 +229,16 @@ extension LabTests {
         @Test("SIGHUP with new weights: the split follows and a long-lived flow survives; an invalid config is ignored")
         func reloadOnHangup() async throws {
             try await Lab.with(wanCount: 2, name: "hup") { lab in
-                let path = try lab.writeFile("braid.yaml", lab.configYAML(weights: [1, 1], extraWanKeys: ["health": Self.health]))
+                let path = try lab.writeFile(
+                    "braid.yaml", lab.configYAML(weights: [1, 1], extraWanKeys: ["health": Self.health]))
                 let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
                 try await daemon.waitForLog("running")
                 let flow = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
                 let flowWan = try #require(lab.wan(forPeer: await flow.firstAnswer() ?? ""))
                 // All new connections to the other WAN: only the conntrack mark can keep the flow where it is.
                 let weights = flowWan.name == "isp1" ? [0, 1] : [1, 0]
-                try lab.configYAML(weights: weights, extraWanKeys: ["health": Self.health]).write(toFile: path, atomically: true, encoding: .utf8)
+                try lab.configYAML(weights: weights, extraWanKeys: ["health": Self.health]).write(
+                    toFile: path, atomically: true, encoding: .utf8)
                 daemon.signal(SIGHUP)
                 try await daemon.waitForLog("config reloaded")
                 let counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
@@ -241,7 +269,9 @@ extension LabTests {
                 let before = flow.answersSoFar.count
                 await flow.waitForAnswers(before + 10)
                 let answers = flow.stop()
-                #expect(answers.count >= before + 10 && Set(answers).count == 1 && !answers[0].hasPrefix("failed"), "flow: \(lab.countByWan(answers))")
+                #expect(
+                    answers.count >= before + 10 && Set(answers).count == 1 && !answers[0].hasPrefix("failed"),
+                    "flow: \(lab.countByWan(answers))")
                 // SIGTERM leaves the dataplane in place.
                 #expect(await second.stop() == 0)
                 #expect(try lab.routerSnapshot().ruleset.contains("table inet braid"))
@@ -251,12 +281,16 @@ extension LabTests {
 }
 
 extension LabTests.Failover {
-    @Test("TCP, HTTP and DNS probes keep a WAN up while the target answers, and take it down when the upstream is cut",
-          arguments: ["tcp:80", "http://health.example/health", "dns:example.org"])
+    @Test(
+        "TCP, HTTP and DNS probes keep a WAN up while the target answers, and take it down when the upstream is cut",
+        arguments: ["tcp:80", "http://health.example/health", "dns:example.org"])
     func probeMethods(method: String) async throws {
         try await Lab.with(wanCount: 2, name: "m\(method.prefix(3))") { lab in
-            let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
-                "health": "{ targets: [\(Lab.secondServerAddress)], method: \"\(method)\", interval: 100ms, timeout: 200ms }"]))
+            let daemon = try await Self.startDaemon(
+                lab,
+                yaml: lab.configYAML(extraWanKeys: [
+                    "health": "{ targets: [\(Lab.secondServerAddress)], method: \"\(method)\", interval: 100ms, timeout: 200ms }"
+                ]))
             try await Task.sleep(for: .milliseconds(800))
             #expect(!daemon.logText.contains("is down"), "a WAN went down with a healthy target:\n\(daemon.logText)")
             let status = try #require(try Self.daemonHealth(lab))
@@ -270,8 +304,12 @@ extension LabTests.Failover {
     @Test("An HTTP target answering 503 counts as a failed probe")
     func httpErrorStatusIsDown() async throws {
         try await Lab.with(wanCount: 2, name: "h503") { lab in
-            let daemon = try await Self.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: [
-                "health": "{ targets: [\(Lab.secondServerAddress)], method: \"http://health.example/broken\", interval: 100ms, timeout: 200ms }"]))
+            let daemon = try await Self.startDaemon(
+                lab,
+                yaml: lab.configYAML(extraWanKeys: [
+                    "health":
+                        "{ targets: [\(Lab.secondServerAddress)], method: \"http://health.example/broken\", interval: 100ms, timeout: 200ms }"
+                ]))
             let line = try await daemon.waitForLog("isp1 is down")
             #expect(line.text.contains("HTTP 503"), "\(line.text)")
         }
@@ -280,7 +318,9 @@ extension LabTests.Failover {
     @Test("braid status shows the running daemon's health: state, RTT and loss per target")
     func statusShowsLiveHealth() async throws {
         try await Lab.with(wanCount: 2, name: "live") { lab in
-            let yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1 }"])
+            let yaml = lab.configYAML(extraWanKeys: [
+                "health": "{ targets: [\(Lab.serverAddress), \(Lab.deadAddress)], quorum: 1 }"
+            ])
             let daemon = try await Self.startDaemon(lab, yaml: yaml)
             try lab.cutUpstream(lab.wans[1])
             try await lab.waitForWan("isp2", .down)
@@ -292,10 +332,14 @@ extension LabTests.Failover {
             #expect(isp1.targets.count == 2)
             #expect(isp1.targets[0].lastRTTMilliseconds != nil && isp1.targets[0].loss < 0.5)
             #expect(isp1.targets[1].loss == 1, "the dead target's loss: \(isp1.targets[1])")
-            let text = try lab.runBraid(try BraidExecutable.path, ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--state-dir", lab.stateDirectory])
+            let text = try lab.runBraid(
+                try BraidExecutable.path,
+                ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--state-dir", lab.stateDirectory])
             #expect(text.standardOutput.contains("isp2: down since"), "\(text.standardOutput)")
             // SHARE is the split the daemon installed: nothing for the WAN its probes found down.
-            let json = try lab.runBraid(try BraidExecutable.path, ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--json", "--state-dir", lab.stateDirectory])
+            let json = try lab.runBraid(
+                try BraidExecutable.path,
+                ["status", "-c", try lab.writeFile("braid.yaml", yaml), "--json", "--state-dir", lab.stateDirectory])
             struct Shares: Decodable { var wans: [Share] }
             struct Share: Decodable { var name: String; var share: String }
             let shares = try JSONDecoder().decode(Shares.self, from: Data(json.standardOutput.utf8)).wans
@@ -307,7 +351,8 @@ extension LabTests.Failover {
     /// The `daemon.wans` part of `braid status --json`.
     static func daemonHealth(_ lab: Lab) throws -> [HealthView]? {
         let path = try lab.writeFile("status.yaml", lab.configYAML())
-        let result = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--json", "--state-dir", lab.stateDirectory])
+        let result = try lab.runBraid(
+            try BraidExecutable.path, ["status", "-c", path, "--json", "--state-dir", lab.stateDirectory])
         struct Report: Decodable { var daemon: Daemon? }
         struct Daemon: Decodable { var wans: [HealthView] }
         return try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8)).daemon?.wans
@@ -330,7 +375,9 @@ extension LabTests.Failover {
     @Test("A restarted daemon keeps a WAN it had found down out of service, and changes nothing on adoption")
     func restartRemembersDownWans() async throws {
         try await Lab.with(wanCount: 2, name: "rmem") { lab in
-            let yaml = lab.configYAML(extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"])
+            let yaml = lab.configYAML(extraWanKeys: [
+                "health": "{ targets: [\(Lab.serverAddress)], interval: 100ms, timeout: 200ms, up_after: 3 }"
+            ])
             let first = try await Self.startDaemon(lab, yaml: yaml)
             try lab.cutUpstream(lab.wans[0])
             try await lab.waitForWan("isp1", .down)
@@ -350,7 +397,8 @@ extension LabTests.Failover {
     func resyncRepairsOutsideChanges() async throws {
         try await Lab.with(wanCount: 2, name: "sync") { lab in
             let path = try lab.writeFile("braid.yaml", lab.configYAML(extraWanKeys: ["health": Self.health]))
-            let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path, extraArguments: ["--resync-interval", "500ms"])
+            let daemon = try LabDaemon(
+                lab: lab, binary: try BraidExecutable.path, configPath: path, extraArguments: ["--resync-interval", "500ms"])
             try await daemon.waitForLog("running")
             let healthy = try lab.routerSnapshot()
             try lab.router.run(["nft", "flush", "ruleset"])
@@ -366,7 +414,8 @@ extension LabTests.Failover {
             // nftables generation shows that something happened.
             let beforeDelete = try lab.routerSnapshot()
             let listing = try lab.router.run(["nft", "-a", "list", "chain", "inet", "braid", "postrouting_nat"])
-            let masquerade = try #require(listing.split(separator: "\n").first { $0.contains("masquerade") && $0.contains("oifname") })
+            let masquerade = try #require(
+                listing.split(separator: "\n").first { $0.contains("masquerade") && $0.contains("oifname") })
             let handle = try #require(masquerade.components(separatedBy: "# handle ").last)
             let afterRules = daemon.log.count
             try lab.router.run(["nft", "delete", "rule", "inet", "braid", "postrouting_nat", "handle", handle])
@@ -379,8 +428,9 @@ extension LabTests.Failover {
             let afterRepair = daemon.log.count
             try lab.router.run(["nft", "add", "table", "inet", "someone_else"])
             try await Task.sleep(for: .milliseconds(1200))
-            #expect(!daemon.log.dropFirst(afterRepair).contains { $0.text.contains("repaired") || $0.text.contains("reloaded") },
-                    "\(daemon.logText)")
+            #expect(
+                !daemon.log.dropFirst(afterRepair).contains { $0.text.contains("repaired") || $0.text.contains("reloaded") },
+                "\(daemon.logText)")
         }
     }
 }

@@ -36,14 +36,16 @@ extension LabTests {
         static let iptablesVariants = ["iptables-nft", "iptables-legacy"]
 
         func otherFirewalls(_ lab: Lab, config path: String) throws -> [ForeignFirewallFinding] {
-            let result = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--json", "--state-dir", lab.stateDirectory])
+            let result = try lab.runBraid(
+                try BraidExecutable.path, ["status", "-c", path, "--json", "--state-dir", lab.stateDirectory])
             guard result.status == 0 else { throw LabError("braid status failed: \(result.standardError)") }
             struct Report: Decodable { var otherFirewalls: [ForeignFirewallFinding] }
             return try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8)).otherFirewalls
         }
 
-        @Test("Docker's FORWARD policy drop is reported by apply and status with the DOCKER-USER fix, which works",
-              arguments: iptablesVariants)
+        @Test(
+            "Docker's FORWARD policy drop is reported by apply and status with the DOCKER-USER fix, which works",
+            arguments: iptablesVariants)
         func dockerForwardDrop(iptables: String) async throws {
             guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/\(iptables)") else {
                 throw LabError("\(iptables) is not installed (Debian package iptables; scripts/install-dependencies installs it)")
@@ -65,17 +67,24 @@ extension LabTests {
 
                 let apply = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", path])
                 #expect(apply.status == 0, "\(apply.standardError)")
-                #expect(apply.standardError.contains("will be dropped by another firewall: \(location)"), "\(apply.standardError)")
-                #expect(apply.standardError.contains("\(tool) -I DOCKER-USER -i lan0 -o wan1 -j ACCEPT"), "\(apply.standardError)")
+                #expect(
+                    apply.standardError.contains("will be dropped by another firewall: \(location)"), "\(apply.standardError)")
+                #expect(
+                    apply.standardError.contains("\(tool) -I DOCKER-USER -i lan0 -o wan1 -j ACCEPT"), "\(apply.standardError)")
                 // Docker's own masquerade is limited to 172.17.0.0/16: not Braid's traffic, not reported.
                 #expect(!apply.standardError.contains("NAT"), "\(apply.standardError)")
 
                 let findings = try otherFirewalls(lab, config: path)
-                #expect(findings.map { "\($0.kind.rawValue) \($0.family) \($0.table) \($0.chain)" } == ["drop \(legacy ? "iptables-legacy" : "ip") filter FORWARD"],
-                        "\(findings)")
+                #expect(
+                    findings.map { "\($0.kind.rawValue) \($0.family) \($0.table) \($0.chain)" } == [
+                        "drop \(legacy ? "iptables-legacy" : "ip") filter FORWARD"
+                    ],
+                    "\(findings)")
                 let text = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path, "--state-dir", lab.stateDirectory])
-                #expect(text.standardOutput.contains("Other firewalls on the forward path") && text.standardOutput.contains("DOCKER-USER"),
-                        "\(text.standardOutput)")
+                #expect(
+                    text.standardOutput.contains("Other firewalls on the forward path")
+                        && text.standardOutput.contains("DOCKER-USER"),
+                    "\(text.standardOutput)")
 
                 // The fix, as Braid words it, run as it says.
                 let commands = (findings.first?.fix ?? []).filter { $0.hasPrefix("\(tool) ") }

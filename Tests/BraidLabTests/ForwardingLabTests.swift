@@ -23,7 +23,9 @@ extension LabTests {
                 let expected = Double(trials) * 0.7
                 let tolerance = binomialTolerance(trials: trials, probability: 0.7)
                 let observed = Double(counts["isp1", default: 0])
-                #expect(abs(observed - expected) <= tolerance, "isp1 carried \(observed) of \(trials), expected \(expected) ± \(tolerance)")
+                #expect(
+                    abs(observed - expected) <= tolerance,
+                    "isp1 carried \(observed) of \(trials), expected \(expected) ± \(tolerance)")
                 #expect(counts["isp1", default: 0] + counts["isp2", default: 0] == trials)
             }
         }

@@ -7,15 +7,18 @@ import Foundation
 import Testing
 
 extension LabTests.Policy {
-    @Test("With 10,000 alternating rules installed, a health change is an in-place update that nft accepts, and packets follow it")
+    @Test(
+        "With 10,000 alternating rules installed, a health change is an in-place update that nft accepts, and packets follow it")
     func healthChangeWithALargePolicyIsInPlace() async throws {
         try await Lab.with(wanCount: 2, name: "inpl") { lab in
             // The lab host is pinned to isp1; 10,000 rules of alternating kinds (none matches it) follow.
             var lines = ["rules:", "  - {name: pinned, source: \(lab.lanHostAddress(0)), use: [isp1]}"]
             for index in 0..<10_000 {
-                lines.append(index % 2 == 0
-                    ? "  - {name: host-\(index), source: \(IPv4Address(0x0a64_0000 + UInt32(index))), use: [isp1]}"
-                    : "  - {name: site-\(index), destination: \(IPv4Address(0xc612_0000 + UInt32(index))), use: [isp2, balance]}")
+                lines.append(
+                    index % 2 == 0
+                        ? "  - {name: host-\(index), source: \(IPv4Address(0x0a64_0000 + UInt32(index))), use: [isp1]}"
+                        : "  - {name: site-\(index), destination: \(IPv4Address(0xc612_0000 + UInt32(index))), use: [isp2, balance]}"
+                )
             }
             let config = try ConfigLoader.parse(lab.configYAML() + lines.joined(separator: "\n") + "\n")
             let kernel = TimedKernel(LinuxKernel(runner: lab.router.runner))
@@ -30,8 +33,12 @@ extension LabTests.Policy {
             let down = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
             let failover = ContinuousClock.now - started
             print("failover apply: \(kernel.summary)")
-            let transaction = down.performed.compactMap { step -> NftTransaction? in if case .loadRuleset(let transaction, _) = step { transaction } else { nil } }
-            #expect(transaction.count == 1 && !transaction[0].operations.contains(.flushTable), "\(transaction.map { $0.declared.prefix(10) })")
+            let transaction = down.performed.compactMap { step -> NftTransaction? in
+                if case .loadRuleset(let transaction, _) = step { transaction } else { nil }
+            }
+            #expect(
+                transaction.count == 1 && !transaction[0].operations.contains(.flushTable),
+                "\(transaction.map { $0.declared.prefix(10) })")
             // The pinned rule is passed over (its use chain is empty): the split, now isp2 only.
             #expect(try await Self.counts(lab, from: lab.lanHosts[0], count: 20) == ["isp2": 20])
 
@@ -58,7 +65,9 @@ final class TimedKernel: KernelPort, @unchecked Sendable {
     init(_ kernel: any KernelPort) { self.kernel = kernel }
 
     func reset() { lock.withLock { totals = [:] } }
-    var summary: String { lock.withLock { totals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") } }
+    var summary: String {
+        lock.withLock { totals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
+    }
 
     private func timed<T>(_ name: String, _ body: () throws(KernelError) -> T) throws(KernelError) -> T {
         let started = ContinuousClock.now
@@ -66,18 +75,36 @@ final class TimedKernel: KernelPort, @unchecked Sendable {
         return try body()
     }
 
-    func readHostFacts() throws(KernelError) -> HostFacts { try timed("readHostFacts") { () throws(KernelError) in try kernel.readHostFacts() } }
+    func readHostFacts() throws(KernelError) -> HostFacts {
+        try timed("readHostFacts") { () throws(KernelError) in try kernel.readHostFacts() }
+    }
     func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
         try timed("readState") { () throws(KernelError) in try kernel.readState(layout: layout) }
     }
-    func readRouting() throws(KernelError) -> ObservedKernelState { try timed("readRouting") { () throws(KernelError) in try kernel.readRouting() } }
+    func readRouting() throws(KernelError) -> ObservedKernelState {
+        try timed("readRouting") { () throws(KernelError) in try kernel.readRouting() }
+    }
     func readForeignRuleset() throws(KernelError) -> ForeignRuleset { try kernel.readForeignRuleset() }
-    func readObjectNames() throws(KernelError) -> TableObjectNames { try timed("readObjectNames") { () throws(KernelError) in try kernel.readObjectNames() } }
-    func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] { try timed("readSysctls") { () throws(KernelError) in try kernel.readSysctls(keys) } }
-    func perform(_ step: KernelStep) throws(KernelError) { try timed("perform \(step)") { () throws(KernelError) in try kernel.perform(step) } }
-    func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int { try kernel.countConnections(mark: mark, mask: mask) }
-    func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int { try kernel.flushConnections(mark: mark, mask: mask) }
+    func readObjectNames() throws(KernelError) -> TableObjectNames {
+        try timed("readObjectNames") { () throws(KernelError) in try kernel.readObjectNames() }
+    }
+    func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] {
+        try timed("readSysctls") { () throws(KernelError) in try kernel.readSysctls(keys) }
+    }
+    func perform(_ step: KernelStep) throws(KernelError) {
+        try timed("perform \(step)") { () throws(KernelError) in try kernel.perform(step) }
+    }
+    func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        try kernel.countConnections(mark: mark, mask: mask)
+    }
+    func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        try kernel.flushConnections(mark: mark, mask: mask)
+    }
     func readCounters() throws(KernelError) -> [String: TrafficCounter] { try kernel.readCounters() }
-    func readRulesetGeneration() throws(KernelError) -> UInt64 { try timed("readRulesetGeneration") { () throws(KernelError) in try kernel.readRulesetGeneration() } }
-    func readTableListing() throws(KernelError) -> String? { try timed("readTableListing") { () throws(KernelError) in try kernel.readTableListing() } }
+    func readRulesetGeneration() throws(KernelError) -> UInt64 {
+        try timed("readRulesetGeneration") { () throws(KernelError) in try kernel.readRulesetGeneration() }
+    }
+    func readTableListing() throws(KernelError) -> String? {
+        try timed("readTableListing") { () throws(KernelError) in try kernel.readTableListing() }
+    }
 }

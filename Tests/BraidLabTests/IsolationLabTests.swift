@@ -24,7 +24,8 @@ extension LabTests {
         @Test("A WAN interface that disappears does not block the failover of the others")
         func vanishedInterfaceDoesNotBlockFailover() async throws {
             try await Lab.with(wanCount: 3, name: "gone") { lab in
-                let daemon = try await LabTests.Failover.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
+                let daemon = try await LabTests.Failover.startDaemon(
+                    lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
                 try lab.deleteRouterLink(lab.wans[0])
                 try await daemon.waitForLog("isp1 link is down")
                 try await Self.cutSecondWanAndExpectFailover(lab, daemon)
@@ -36,11 +37,14 @@ extension LabTests {
         @Test("A WAN whose gateway became off-link is reported unusable and does not block the failover of the others")
         func offLinkGatewayDoesNotBlockFailover() async throws {
             try await Lab.with(wanCount: 3, name: "olnk") { lab in
-                let daemon = try await LabTests.Failover.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
+                let daemon = try await LabTests.Failover.startDaemon(
+                    lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
                 try lab.moveRouterAddress(lab.wans[0], to: "100.99.1.2/24")
                 try await daemon.waitForLog("interface addresses changed")
                 try await Self.cutSecondWanAndExpectFailover(lab, daemon)
-                #expect(daemon.logText.contains("isp1 is out of service: gateway 100.64.1.1 is not on-link on wan1"), "\(daemon.logText)")
+                #expect(
+                    daemon.logText.contains("isp1 is out of service: gateway 100.64.1.1 is not on-link on wan1"),
+                    "\(daemon.logText)")
                 let status = try #require(try LabTests.Failover.daemonHealth(lab))
                 let isp1 = try #require(status.first { $0.name == "isp1" })
                 #expect(isp1.state == "unusable" && isp1.reason.contains("not on-link"), "\(isp1.state): \(isp1.reason)")
@@ -50,7 +54,8 @@ extension LabTests {
         @Test("A WAN interface deleted and re-created (new index) carries new connections again without SIGHUP")
         func recreatedInterfaceComesBack() async throws {
             try await Lab.with(wanCount: 2, name: "recr") { lab in
-                let daemon = try await LabTests.Failover.startDaemon(lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
+                let daemon = try await LabTests.Failover.startDaemon(
+                    lab, yaml: lab.configYAML(extraWanKeys: ["health": Self.health]))
                 try await Task.sleep(for: .milliseconds(300))
                 let indexBefore = try lab.router.run(["cat", "/sys/class/net/wan1/ifindex"])
                 try lab.deleteRouterLink(lab.wans[0])

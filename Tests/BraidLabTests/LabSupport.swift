@@ -53,8 +53,9 @@ extension Lab {
             if let last, last.state == state { return last }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw LabError("the daemon's status did not show \(wanName) \(state.rawValue) within \(timeout); last: "
-            + (last.map { "\($0.state.rawValue) (\($0.reason))" } ?? "no status"))
+        throw LabError(
+            "the daemon's status did not show \(wanName) \(state.rawValue) within \(timeout); last: "
+                + (last.map { "\($0.state.rawValue) (\($0.reason))" } ?? "no status"))
     }
 
     /// Counts answers per lab WAN name ("failed" for connections that got none).

@@ -7,8 +7,10 @@ import Testing
 extension LabTests {
     /// Policy rules, sticky clients and port forwards, with real packets.
     @Suite struct Policy {
-        static func counts(_ lab: Lab, from host: NetworkNamespace, count: Int = 40, port: UInt16 = Lab.serverPort,
-                           source: IPv4Address? = nil) async throws -> [String: Int] {
+        static func counts(
+            _ lab: Lab, from host: NetworkNamespace, count: Int = 40, port: UInt16 = Lab.serverPort,
+            source: IPv4Address? = nil
+        ) async throws -> [String: Int] {
             lab.countByWan(try await LabTraffic.newConnections(from: host, count: count, port: port, source: source))
         }
 
@@ -17,25 +19,26 @@ extension LabTests {
             try await Lab.with(wanCount: 3, lanHostCount: 2, name: "rule") { lab in
                 let setFile = try lab.writeFile("streaming.txt", "# streaming CDN\n198.19.0.11\n192.0.2.0/24\n")
                 try lab.internet.ip([["address", "add", "198.19.0.12/32", "dev", "lo"]])
-                let yaml = lab.configYAML() + """
-                    sets:
-                      streaming: { file: \(setFile) }
-                    rules:
-                      - name: second-host
-                        source: \(lab.lanHostAddress(1))
-                        use: [isp3]
-                      - name: game-ports
-                        protocol: tcp
-                        destination_port: 8080-8081
-                        use: [isp2]
-                      - name: streaming
-                        destination_set: streaming
-                        use: [isp1]
-                      - name: never-reached
-                        source: \(lab.lanHostAddress(1))
-                        use: [isp1]
+                let yaml =
+                    lab.configYAML() + """
+                        sets:
+                          streaming: { file: \(setFile) }
+                        rules:
+                          - name: second-host
+                            source: \(lab.lanHostAddress(1))
+                            use: [isp3]
+                          - name: game-ports
+                            protocol: tcp
+                            destination_port: 8080-8081
+                            use: [isp2]
+                          - name: streaming
+                            destination_set: streaming
+                            use: [isp1]
+                          - name: never-reached
+                            source: \(lab.lanHostAddress(1))
+                            use: [isp1]
 
-                    """
+                        """
                 try lab.applyExpectingSuccess(yaml)
                 // The source rule comes first: host 2 uses isp3 even on the game port.
                 #expect(try await Self.counts(lab, from: lab.lanHosts[1]) == ["isp3": 40])
@@ -43,13 +46,19 @@ extension LabTests {
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp2": 40])
                 // UDP to the same port is not TCP: balanced over all three.
                 var udp: [String: Int] = [:]
-                for _ in 0..<60 { udp[lab.wan(forPeer: try await LabTraffic.udpRequest(from: lab.lanHosts[0]))?.name ?? "failed", default: 0] += 1 }
+                for _ in 0..<60 {
+                    udp[lab.wan(forPeer: try await LabTraffic.udpRequest(from: lab.lanHosts[0]))?.name ?? "failed", default: 0] +=
+                        1
+                }
                 #expect(udp.keys.count == 3 && udp["failed"] == nil, "UDP: \(udp)")
                 // The set (from a file) catches 198.19.0.11 — but its port 8080 rule comes first, so use port 53 (UDP).
-                try lab.applyExpectingSuccess(yaml.replacingOccurrences(of: "destination_port: 8080-8081", with: "destination_port: 9000-9001"))
-                let inSet = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: Lab.secondServerAddress))
+                try lab.applyExpectingSuccess(
+                    yaml.replacingOccurrences(of: "destination_port: 8080-8081", with: "destination_port: 9000-9001"))
+                let inSet = lab.countByWan(
+                    try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: Lab.secondServerAddress))
                 #expect(inSet == ["isp1": 30], "198.19.0.11 is in the set (read from a file): \(inSet)")
-                let notInSet = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: IPv4Address("198.19.0.12")!))
+                let notInSet = lab.countByWan(
+                    try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: IPv4Address("198.19.0.12")!))
                 #expect(notInSet.keys.count > 1, "198.19.0.12 is not in the set, so it is balanced: \(notInSet)")
             }
         }
@@ -60,13 +69,14 @@ extension LabTests {
                 let guest = try #require(lab.guestHost)
                 try lab.startServer(in: guest, identity: "guest-server")
                 try lab.startServer(in: lab.lanHosts[0], identity: "lan-server")
-                try lab.applyExpectingSuccess(lab.configYAML() + """
-                    rules:
-                      - name: no-internet
-                        source: \(lab.lanHostAddress(0))
-                        use: [drop]
+                try lab.applyExpectingSuccess(
+                    lab.configYAML() + """
+                        rules:
+                          - name: no-internet
+                            source: \(lab.lanHostAddress(0))
+                            use: [drop]
 
-                    """)
+                        """)
                 // The rule keeps the host off the internet…
                 let internet = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 5, timeout: 0.5)
                 #expect(internet.allSatisfy { $0.hasPrefix("failed") }, "\(internet)")
@@ -87,13 +97,14 @@ extension LabTests {
             try await Lab.with(wanCount: 2, name: "main") { lab in
                 // The router's main table has a default route via isp2, as a VPN or a static route would.
                 try lab.router.ip([["route", "add", "default", "via", "\(lab.wans[1].gateway)"]])
-                let yaml = lab.configYAML() + """
-                    rules:
-                      - name: office
-                        destination: \(Lab.serverAddress)/32
-                        use: [main]
+                let yaml =
+                    lab.configYAML() + """
+                        rules:
+                          - name: office
+                            destination: \(Lab.serverAddress)/32
+                            use: [main]
 
-                    """
+                        """
                 try lab.applyExpectingSuccess(yaml)
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp2": 40])
                 try lab.applyExpectingSuccess(yaml.replacingOccurrences(of: "use: [main]", with: "use: [isp1]"))
@@ -125,11 +136,18 @@ extension LabTests {
                 try await lab.waitForWan("isp1", .down)
                 #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp2": 40])
                 // explain reads the daemon's live health.
-                let explained = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--state-dir", lab.stateDirectory,
-                                                                             "--from", "\(lab.lanHostAddress(0))", "--to", "\(Lab.serverAddress)"])
-                #expect(explained.standardOutput.contains("matches, but isp1 is not usable") && explained.standardOutput.contains("leaves by isp2"),
-                        "\(explained.standardOutput)")
-                let strict = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 5, to: Lab.secondServerAddress, timeout: 0.5)
+                let explained = try lab.runBraid(
+                    try BraidExecutable.path,
+                    [
+                        "explain", "-c", path, "--state-dir", lab.stateDirectory,
+                        "--from", "\(lab.lanHostAddress(0))", "--to", "\(Lab.serverAddress)",
+                    ])
+                #expect(
+                    explained.standardOutput.contains("matches, but isp1 is not usable")
+                        && explained.standardOutput.contains("leaves by isp2"),
+                    "\(explained.standardOutput)")
+                let strict = try await LabTraffic.newConnections(
+                    from: lab.lanHosts[0], count: 5, to: Lab.secondServerAddress, timeout: 0.5)
                 #expect(strict.allSatisfy { $0.hasPrefix("failed") }, "`drop` must refuse: \(strict)")
                 try lab.cutUpstream(lab.wans[1])
                 try await lab.waitForWan("isp2", .down)
@@ -161,7 +179,9 @@ extension LabTests {
                     let counts = try await Self.counts(lab, from: lab.lanHosts[0], count: 2, source: client)
                     let now = try #require(counts.keys.first)
                     if before[client] != "isp3" {
-                        #expect(now == before[client], "\(client) moved from \(before[client] ?? "?") to \(now) though its WAN stayed")
+                        #expect(
+                            now == before[client], "\(client) moved from \(before[client] ?? "?") to \(now) though its WAN stayed"
+                        )
                     } else {
                         #expect(now != "isp3")
                     }
@@ -174,21 +194,24 @@ extension LabTests {
             try await Lab.with(wanCount: 2, lanHostCount: 2, name: "pfw") { lab in
                 try lab.startServer(in: lab.lanHosts[0], identity: "backend-a")
                 try lab.startServer(in: lab.lanHosts[1], identity: "backend-b")
-                let yaml = lab.configYAML() + """
-                    port_forwards:
-                      - name: web
-                        protocol: tcp
-                        port: 8081
-                        to: [\(lab.lanHostAddress(0)):\(Lab.serverPort), \(lab.lanHostAddress(1)):\(Lab.serverPort)@3]
+                let yaml =
+                    lab.configYAML() + """
+                        port_forwards:
+                          - name: web
+                            protocol: tcp
+                            port: 8081
+                            to: [\(lab.lanHostAddress(0)):\(Lab.serverPort), \(lab.lanHostAddress(1)):\(Lab.serverPort)@3]
 
-                    """
+                        """
                 try lab.applyExpectingSuccess(yaml)
                 var backends: [String: Int] = [:]
                 for wan in lab.wans {
                     // The internet host reaches each WAN through that WAN's ISP; an answer that left by the
                     // other WAN would be dropped by that ISP's anti-spoofing filter.
-                    let answers = try await LabTraffic.newConnections(from: lab.internet, count: 200, to: wan.routerAddress, port: 8081)
-                    #expect(answers.allSatisfy { $0.hasPrefix("\(wan.internetSideAddress) ") }, "via \(wan.name): \(Set(answers))")
+                    let answers = try await LabTraffic.newConnections(
+                        from: lab.internet, count: 200, to: wan.routerAddress, port: 8081)
+                    #expect(
+                        answers.allSatisfy { $0.hasPrefix("\(wan.internetSideAddress) ") }, "via \(wan.name): \(Set(answers))")
                     for answer in answers { backends[String(answer.split(separator: " ").last ?? ""), default: 0] += 1 }
                 }
                 // 400 connections, weight 1:3: backend-a expects 100 ± 5 binomial deviations.
@@ -202,35 +225,43 @@ extension LabTests {
         func hairpin() async throws {
             try await Lab.with(wanCount: 2, lanHostCount: 2, name: "hair", guestLan: true) { lab in
                 try lab.startServer(in: lab.lanHosts[1], identity: "backend")
-                let yaml = lab.configYAML() + """
-                    port_forwards:
-                      - name: web
-                        wans: [isp1]
-                        protocol: tcp
-                        port: 8081
-                        to: \(lab.lanHostAddress(1)):\(Lab.serverPort)
+                let yaml =
+                    lab.configYAML() + """
+                        port_forwards:
+                          - name: web
+                            wans: [isp1]
+                            protocol: tcp
+                            port: 8081
+                            to: \(lab.lanHostAddress(1)):\(Lab.serverPort)
 
-                    """
+                        """
                 try lab.applyExpectingSuccess(yaml)
                 let publicAddress = lab.wans[0].routerAddress
-                for (host, label) in [(lab.lanHosts[0], "same subnet"), (lab.guestHost!, "other subnet"), (lab.router, "router")] {
+                for (host, label) in [(lab.lanHosts[0], "same subnet"), (lab.guestHost!, "other subnet"), (lab.router, "router")]
+                {
                     let answers = try await LabTraffic.newConnections(from: host, count: 10, to: publicAddress, port: 8081)
                     #expect(answers.allSatisfy { $0.hasSuffix(" backend") }, "\(label): \(answers)")
                 }
                 // Only isp1 forwards: isp2's address does not answer on 8081.
-                let other = try await LabTraffic.newConnections(from: lab.internet, count: 1, to: lab.wans[1].routerAddress, port: 8081, timeout: 0.5)
+                let other = try await LabTraffic.newConnections(
+                    from: lab.internet, count: 1, to: lab.wans[1].routerAddress, port: 8081, timeout: 0.5)
                 #expect(other[0].hasPrefix("failed"))
             }
         }
 
-        @Test("Bad rules exit 2, name the key, and change nothing", arguments: [
-            ("rules[0].use[0]", "rules:\n  - name: r\n    source: 10.77.0.5\n    use: [isp9]\n"),
-            ("rules[0].source", "rules:\n  - name: r\n    source: 10.77.0.0/8\n    use: [isp1]\n"),
-            ("rules[0].destination_port", "rules:\n  - name: r\n    protocol: tcp\n    destination_port: 70000\n    use: [isp1]\n"),
-            ("rules[0].destination_set", "rules:\n  - name: r\n    destination_set: nothing\n    use: [isp1]\n"),
-            ("sets.block.file", "sets:\n  block: { file: /nonexistent/block.txt }\n"),
-            ("port_forwards[0].to", "port_forwards:\n  - name: web\n    port: 80\n    to: 10.77.0.2:99999\n"),
-        ])
+        @Test(
+            "Bad rules exit 2, name the key, and change nothing",
+            arguments: [
+                ("rules[0].use[0]", "rules:\n  - name: r\n    source: 10.77.0.5\n    use: [isp9]\n"),
+                ("rules[0].source", "rules:\n  - name: r\n    source: 10.77.0.0/8\n    use: [isp1]\n"),
+                (
+                    "rules[0].destination_port",
+                    "rules:\n  - name: r\n    protocol: tcp\n    destination_port: 70000\n    use: [isp1]\n"
+                ),
+                ("rules[0].destination_set", "rules:\n  - name: r\n    destination_set: nothing\n    use: [isp1]\n"),
+                ("sets.block.file", "sets:\n  block: { file: /nonexistent/block.txt }\n"),
+                ("port_forwards[0].to", "port_forwards:\n  - name: web\n    port: 80\n    to: 10.77.0.2:99999\n"),
+            ])
         func badRules(key: String, extra: String) async throws {
             try await Lab.with(wanCount: 2, name: "badr") { lab in
                 let before = try lab.routerSnapshot()
@@ -250,27 +281,38 @@ extension LabTests.Policy {
         try await Lab.with(wanCount: 3, name: "expl") { lab in
             let clients = (0..<12).map { IPv4Address(Lab.routerLanAddress.value + 100 + UInt32($0)) }
             try lab.lanHosts[0].ip(clients.map { ["address", "add", "\($0)/24", "dev", "eth0"] })
-            let yaml = "sticky: source\n" + lab.configYAML() + """
-                rules:
-                  - name: dns-via-isp2
-                    protocol: udp
-                    destination_port: 53
-                    use: [isp2]
+            let yaml =
+                "sticky: source\n" + lab.configYAML() + """
+                    rules:
+                      - name: dns-via-isp2
+                        protocol: udp
+                        destination_port: 53
+                        use: [isp2]
 
-                """
+                    """
             let path = try lab.writeFile("braid.yaml", yaml)
             try lab.applyExpectingSuccess(yaml)
             for client in clients {
-                let observed = try #require(try await Self.counts(lab, from: lab.lanHosts[0], count: 2, source: client).keys.first)
-                let result = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--from", "\(client)", "--to", "\(Lab.serverAddress)",
-                                                                          "--proto", "tcp", "--dport", "\(Lab.serverPort)"])
+                let observed = try #require(
+                    try await Self.counts(lab, from: lab.lanHosts[0], count: 2, source: client).keys.first)
+                let result = try lab.runBraid(
+                    try BraidExecutable.path,
+                    [
+                        "explain", "-c", path, "--from", "\(client)", "--to", "\(Lab.serverAddress)",
+                        "--proto", "tcp", "--dport", "\(Lab.serverPort)",
+                    ])
                 #expect(result.status == 0, "\(result.standardError)")
-                #expect(result.standardOutput.contains("leaves by \(observed) (sticky"), "\(client) went by \(observed); explain said:\n\(result.standardOutput)")
+                #expect(
+                    result.standardOutput.contains("leaves by \(observed) (sticky"),
+                    "\(client) went by \(observed); explain said:\n\(result.standardOutput)")
                 #expect(result.standardOutput.contains("rule 1 \"dns-via-isp2\": no match (protocol is tcp, not udp)"))
             }
-            let dns = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--from", "\(clients[0])", "--to", "192.0.2.53", "--proto", "udp", "--dport", "53"])
+            let dns = try lab.runBraid(
+                try BraidExecutable.path,
+                ["explain", "-c", path, "--from", "\(clients[0])", "--to", "192.0.2.53", "--proto", "udp", "--dport", "53"])
             #expect(dns.standardOutput.contains("leaves by isp2 (rule 1 \"dns-via-isp2\")"), "\(dns.standardOutput)")
-            let bad = try lab.runBraid(try BraidExecutable.path, ["explain", "-c", path, "--from", "10.77.0.300", "--to", "192.0.2.53"])
+            let bad = try lab.runBraid(
+                try BraidExecutable.path, ["explain", "-c", path, "--from", "10.77.0.300", "--to", "192.0.2.53"])
             #expect(bad.status == 2 && bad.standardError.contains("--from"))
         }
     }

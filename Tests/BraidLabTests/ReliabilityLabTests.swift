@@ -13,8 +13,10 @@ extension LabTests {
         /// `braid …` on the router as a child process (so it can be killed mid-way).
         static func spawnBraid(_ lab: Lab, _ arguments: [String]) throws -> ChildProcess {
             let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
-            return try ChildProcess(executable: ip, arguments: ["ip", "netns", "exec", lab.router.name, try BraidExecutable.path]
-                + arguments + ["--state-dir", lab.stateDirectory], mergeError: true)
+            return try ChildProcess(
+                executable: ip,
+                arguments: ["ip", "netns", "exec", lab.router.name, try BraidExecutable.path]
+                    + arguments + ["--state-dir", lab.stateDirectory], mergeError: true)
         }
 
         /// A config with `count` source rules that alternate between the WANs (10,000 by default:
@@ -23,7 +25,9 @@ extension LabTests {
             var lines = [lab.configYAML(), "rules:"]
             for index in 0..<count {
                 let wan = lab.wans[index % lab.wans.count].name
-                lines.append("  - { name: r\(index), source: 172.\(16 + index / 65536 % 16).\(index / 256 % 256).\(index % 256), use: [\(wan)] }")
+                lines.append(
+                    "  - { name: r\(index), source: 172.\(16 + index / 65536 % 16).\(index / 256 % 256).\(index % 256), use: [\(wan)] }"
+                )
             }
             return lines.joined(separator: "\n") + "\n"
         }
@@ -31,7 +35,8 @@ extension LabTests {
         @Test("An upstream cut and healed every 300 ms is taken out by its loss: at least 95 % of new connections succeed")
         func flappingUpstreamIsTakenOut() async throws {
             try await Lab.with(wanCount: 2, name: "flap") { lab in
-                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]).replacingOccurrences(of: "wans:", with: "flush_on_down: true\nwans:")
+                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]).replacingOccurrences(
+                    of: "wans:", with: "flush_on_down: true\nwans:")
                 let daemon = try await LabTests.Failover.startDaemon(lab, yaml: yaml)
                 try await Task.sleep(for: .milliseconds(500))
                 let sampler = ConnectionSampler(from: lab.lanHosts[0], interval: .milliseconds(25))
@@ -85,7 +90,8 @@ extension LabTests {
         func deletedRoutingIsRepairedAtOnce() async throws {
             try await Lab.with(wanCount: 2, name: "rep") { lab in
                 // The default resync (10 s) is far too slow to explain a repair within a second.
-                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]).replacingOccurrences(of: "wans:", with: "flush_on_down: true\nwans:")
+                let yaml = lab.configYAML(extraWanKeys: ["health": Self.health]).replacingOccurrences(
+                    of: "wans:", with: "flush_on_down: true\nwans:")
                 let daemon = try await LabTests.Failover.startDaemon(lab, yaml: yaml)
                 let healthy = try lab.routerSnapshot()
                 let skip = daemon.log.count
@@ -96,8 +102,11 @@ extension LabTests {
                 #expect(priorities.count >= 4)
                 let deletedAt = ContinuousClock.now
                 for priority in priorities { try lab.router.ip([["rule", "del", "priority", "\(priority)"]]) }
-                let table = try lab.router.run(["ip", "-j", "route", "show", "table", "all", "proto", "213", "dev", lab.wans[0].routerInterface])
-                let tableNumber = try #require((try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [[String: Any]])?.first?["table"] as? String)
+                let table = try lab.router.run([
+                    "ip", "-j", "route", "show", "table", "all", "proto", "213", "dev", lab.wans[0].routerInterface,
+                ])
+                let tableNumber = try #require(
+                    (try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [[String: Any]])?.first?["table"] as? String)
                 try lab.router.ip([["route", "del", "default", "table", tableNumber]])
                 let repaired = try await daemon.waitForLog("repaired", after: skip, timeout: .seconds(3))
                 #expect(repaired.arrivedAt - deletedAt < .seconds(1), "repaired after \(repaired.arrivedAt - deletedAt)")
@@ -119,7 +128,9 @@ extension LabTests {
                 let small = try lab.writeFile("small.yaml", lab.configYAML(weights: [3, 1]))
                 let big = try lab.writeFile("big.yaml", Self.bigConfig(lab))
                 // The reference kernel state of each config, and how long a big load takes.
-                guard try lab.runBraid(try BraidExecutable.path, ["apply", "-c", small]).status == 0 else { throw LabError("small apply failed") }
+                guard try lab.runBraid(try BraidExecutable.path, ["apply", "-c", small]).status == 0 else {
+                    throw LabError("small apply failed")
+                }
                 let smallState = try lab.routerSnapshot()
                 let started = ContinuousClock.now
                 let bigApply = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", big])
@@ -132,8 +143,11 @@ extension LabTests {
                 for round in 0..<kills {
                     let target = current == big ? small : big
                     let child = try Self.spawnBraid(lab, ["apply", "-c", target])
-                    let delay = Double.random(in: 0...1, using: &generator) * Double(loadTime.components.seconds * 1000
-                        + loadTime.components.attoseconds / 1_000_000_000_000_000)
+                    let delay =
+                        Double.random(in: 0...1, using: &generator)
+                        * Double(
+                            loadTime.components.seconds * 1000
+                                + loadTime.components.attoseconds / 1_000_000_000_000_000)
                     try await Task.sleep(for: .milliseconds(Int(delay)))
                     child.signal(SIGKILL)
                     child.wait()
@@ -143,7 +157,8 @@ extension LabTests {
                     let expected = target == big ? bigState : smallState
                     let now = try lab.routerSnapshot()
                     // Routes: Braid's only (IPv6 link-local routes appear as addresses finish DAD).
-                    #expect(now.ruleset == expected.ruleset && now.rules == expected.rules && now.sysctls == expected.sysctls
+                    #expect(
+                        now.ruleset == expected.ruleset && now.rules == expected.rules && now.sysctls == expected.sysctls
                             && now.braidRoutes == expected.braidRoutes, "round \(round): \(now.differences(from: expected))")
                     let again = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", target])
                     #expect(again.standardOutput.contains("nothing changed"), "round \(round): \(again.standardOutput)")
@@ -175,7 +190,8 @@ extension LabTests {
                         // Not this one: put the state back for the next candidate.
                         _ = try lab.runBraid(try BraidExecutable.path, ["apply", "-c", candidates.first { $0 != path }!])
                         let restored = try lab.routerSnapshot()
-                        #expect(restored.ruleset == afterBoth.ruleset && restored.rules == afterBoth.rules
+                        #expect(
+                            restored.ruleset == afterBoth.ruleset && restored.rules == afterBoth.rules
                                 && restored.braidRoutes == afterBoth.braidRoutes)
                     }
                     #expect(matched, "the kernel held neither config after two concurrent applies")
@@ -241,7 +257,9 @@ extension LabTests {
                 _ = try host.check(["mount", "-o", "remount,bind,ro", lab.stateDirectory])
                 let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
                 try await daemon.waitForLog("running")
-                let status = try lab.router.runner.run([try BraidExecutable.path, "status", "-c", path, "--state-dir", lab.stateDirectory])
+                let status = try lab.router.runner.run([
+                    try BraidExecutable.path, "status", "-c", path, "--state-dir", lab.stateDirectory,
+                ])
                 #expect(status.status == 0, "\(status.standardError)")
                 try lab.cutUpstream(lab.wans[0])
                 try await daemon.waitForLog("isp1 is down")
@@ -258,19 +276,24 @@ extension LabTests {
             }
         }
 
-        @Test("The state directory removed under a running daemon: the status socket comes back, `down` still restores the sysctls")
+        @Test(
+            "The state directory removed under a running daemon: the status socket comes back, `down` still restores the sysctls")
         func removedStateDirectoryIsRebuilt() async throws {
             try await Lab.with(wanCount: 2, name: "rmst") { lab in
                 let pristine = try lab.routerSnapshot()
                 let path = try lab.writeFile("braid.yaml", lab.configYAML(extraWanKeys: ["health": Self.health]))
-                let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path,
-                                           extraArguments: ["--resync-interval", "500ms"])
+                let daemon = try LabDaemon(
+                    lab: lab, binary: try BraidExecutable.path, configPath: path,
+                    extraArguments: ["--resync-interval", "500ms"])
                 try await daemon.waitForLog("running")
                 try FileManager.default.removeItem(atPath: lab.stateDirectory)
                 try await daemon.waitForLog("listening again", timeout: .seconds(5))
-                let status = try lab.router.runner.run([try BraidExecutable.path, "status", "-c", path, "--json",
-                                                        "--state-dir", lab.stateDirectory])
-                #expect(status.status == 0 && status.standardOutput.contains("\"pid\" : \(daemon.pid)"), "\(status.standardOutput)")
+                let status = try lab.router.runner.run([
+                    try BraidExecutable.path, "status", "-c", path, "--json",
+                    "--state-dir", lab.stateDirectory,
+                ])
+                #expect(
+                    status.status == 0 && status.standardOutput.contains("\"pid\" : \(daemon.pid)"), "\(status.standardOutput)")
                 // Another re-plan (a WAN going down) rewrites the state file from the daemon's memory.
                 try lab.cutUpstream(lab.wans[0])
                 try await daemon.waitForLog("isp1 is down")

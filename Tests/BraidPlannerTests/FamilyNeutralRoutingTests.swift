@@ -1,6 +1,7 @@
-@testable import BraidPlanner
 import BraidConfig
 import Testing
+
+@testable import BraidPlanner
 
 /// The partition over IPv6 keys, and the family that routes, rules and their slots carry.
 @Suite struct FamilyNeutralRoutingTests {
@@ -11,11 +12,12 @@ import Testing
         partition.add(try address("::ffff:ffff:ffff:fff0"), try address("0:0:0:1::10"), "middle")
         partition.add(try address("::"), try address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), "all")
         let pieces = partition.merged.map { "\($0.lower)-\($0.upper)=\($0.value)" }
-        #expect(pieces == [
-            "::-::ffff:ffff:ffff:ffef=all",
-            "::ffff:ffff:ffff:fff0-::1:0:0:0:10=middle",
-            "::1:0:0:0:11-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff=all",
-        ])
+        #expect(
+            pieces == [
+                "::-::ffff:ffff:ffff:ffef=all",
+                "::ffff:ffff:ffff:fff0-::1:0:0:0:10=middle",
+                "::1:0:0:0:11-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff=all",
+            ])
     }
 
     @Test func partitionOverIPv6KeysReachesTheTopWithoutWrapping() throws {
@@ -23,10 +25,11 @@ import Testing
         let top = IPv6Address.maximum
         partition.add(top, top, "top")
         partition.add(try address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0"), top, "below")
-        #expect(partition.merged.map { "\($0.lower)-\($0.upper)=\($0.value)" } == [
-            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe=below",
-            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff=top",
-        ])
+        #expect(
+            partition.merged.map { "\($0.lower)-\($0.upper)=\($0.value)" } == [
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe=below",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff=top",
+            ])
     }
 
     @Test func defaultRoutesOfBothFamiliesInOneTableTakeDifferentSlots() throws {
@@ -40,15 +43,25 @@ import Testing
     }
 
     @Test func routeAndRuleCommandsNameTheirFamily() throws {
-        let route = Route(table: 100, destination: try #require(IPPrefix("2001:db8::/32")), gateway: .v6(try address("fe80::1")),
-                          device: "wan1")
-        #expect(route.command("add") == ["ip", "-6", "route", "add", "2001:db8::/32", "via", "fe80::1", "dev", "wan1", "table", "100"])
+        let route = Route(
+            table: 100, destination: try #require(IPPrefix("2001:db8::/32")), gateway: .v6(try address("fe80::1")),
+            device: "wan1")
+        #expect(
+            route.command("add") == [
+                "ip", "-6", "route", "add", "2001:db8::/32", "via", "fe80::1", "dev", "wan1", "table", "100",
+            ])
         let ipv4Route = Route(table: 100, gateway: try #require(IPv4Address("192.0.2.1")), device: "wan1")
-        #expect(ipv4Route.command("del") == ["ip", "-4", "route", "del", "default", "via", "192.0.2.1", "dev", "wan1", "table", "100"])
+        #expect(
+            ipv4Route.command("del") == [
+                "ip", "-4", "route", "del", "default", "via", "192.0.2.1", "dev", "wan1", "table", "100",
+            ])
 
         let rule = PolicyRule(priority: 10001, fwmark: 0x10000, fwmask: 0xff0000, table: 100)
         #expect(rule.family == .ipv4)
-        #expect(rule.command("add") == ["ip", "-4", "rule", "add", "priority", "10001", "fwmark", "0x00010000/0x00ff0000", "lookup", "100"])
+        #expect(
+            rule.command("add") == [
+                "ip", "-4", "rule", "add", "priority", "10001", "fwmark", "0x00010000/0x00ff0000", "lookup", "100",
+            ])
         #expect(rule.description == "priority 10001 fwmark 0x00010000/0x00ff0000 lookup 100")
         let ipv6Rule = PolicyRule(family: .ipv6, priority: 10001, fwmark: 0x10000, fwmask: 0xff0000, table: 100)
         #expect(ipv6Rule != rule)
@@ -78,7 +91,9 @@ import Testing
         let prefix = try #require(IPv4Prefix("10.0.0.0/8"))
         #expect(TrafficRuleConfig(name: "lan", sources: [prefix], use: [.main]).addressFamily == .ipv4)
         #expect(TrafficRuleConfig(name: "cdn", destinationSet: "streaming", use: [.balance]).addressFamily == .ipv4)
-        #expect(TrafficRuleConfig(name: "games", transport: .udp, destinationPorts: [PortRange(27015, 27030)], use: [.drop]).addressFamily == nil)
+        #expect(
+            TrafficRuleConfig(name: "games", transport: .udp, destinationPorts: [PortRange(27015, 27030)], use: [.drop])
+                .addressFamily == nil)
     }
 
     @Test func anInterfaceTakesGatewaysOfTheFamilyOfItsAddresses() throws {

@@ -55,7 +55,8 @@ let weightedWithStandbyYAML = """
     }
 
     @Test func severalStandbysShareEquallyWhenNoWeightedWanIsUsable() throws {
-        let state = try plan("""
+        let state = try plan(
+            """
             lan:
               interfaces: [lan0]
             wans:
@@ -174,7 +175,8 @@ let weightedWithStandbyYAML = """
     }
 
     @Test func secondLanInterfaceMissingIsNamedByIndex() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             lan:
               interfaces: [lan0, guest0]
             wans:
@@ -207,14 +209,15 @@ let weightedWithStandbyYAML = """
 
     @Test func rulesAreSuppressThenOnePerWanThenFallback() throws {
         let state = try plan(Self.unequalWeightsYAML)
-        #expect(state.policyRules.map(\.description) == [
-            "priority 10000 lookup main suppress_prefixlength 0",
-            "priority 10001 fwmark 0x01000000/0xff000000 lookup 200",
-            "priority 10002 fwmark 0x02000000/0xff000000 lookup 201",
-            "priority 10003 fwmark 0x03000000/0xff000000 lookup 202",
-            "priority 10004 fwmark 0xff000000/0xff000000 lookup main",
-            "priority 10005 lookup 201",
-        ])
+        #expect(
+            state.policyRules.map(\.description) == [
+                "priority 10000 lookup main suppress_prefixlength 0",
+                "priority 10001 fwmark 0x01000000/0xff000000 lookup 200",
+                "priority 10002 fwmark 0x02000000/0xff000000 lookup 201",
+                "priority 10003 fwmark 0x03000000/0xff000000 lookup 202",
+                "priority 10004 fwmark 0xff000000/0xff000000 lookup main",
+                "priority 10005 lookup 201",
+            ])
     }
 
     @Test func fallbackPointsAtTheLargestShare() throws {
@@ -234,7 +237,8 @@ let weightedWithStandbyYAML = """
     }
 
     @Test func fallbackPrefersTheFirstWanOnATie() throws {
-        let state = try plan("""
+        let state = try plan(
+            """
             lan:
               interfaces: [lan0]
             wans:
@@ -247,21 +251,23 @@ let weightedWithStandbyYAML = """
 
     @Test func routesAreOneDefaultRoutePerWanTable() throws {
         let state = try plan(Self.unequalWeightsYAML)
-        #expect(state.routes.map(\.description) == [
-            "default via 192.0.2.1 dev wan0 table 200",
-            "default via 198.51.100.1 dev wan1 table 201",
-            "default via 203.0.113.1 dev wan2 table 202",
-        ])
+        #expect(
+            state.routes.map(\.description) == [
+                "default via 192.0.2.1 dev wan0 table 200",
+                "default via 198.51.100.1 dev wan1 table 201",
+                "default via 203.0.113.1 dev wan2 table 202",
+            ])
     }
 
     @Test func sysctlsEnableForwardingAndLooseReversePathFilteringPerWan() throws {
         let state = try plan(Self.unequalWeightsYAML)
-        #expect(state.sysctls.map(\.description) == [
-            "net/ipv4/ip_forward = 1",
-            "net/ipv4/conf/wan0/rp_filter = 2",
-            "net/ipv4/conf/wan1/rp_filter = 2",
-            "net/ipv4/conf/wan2/rp_filter = 2",
-        ])
+        #expect(
+            state.sysctls.map(\.description) == [
+                "net/ipv4/ip_forward = 1",
+                "net/ipv4/conf/wan0/rp_filter = 2",
+                "net/ipv4/conf/wan1/rp_filter = 2",
+                "net/ipv4/conf/wan2/rp_filter = 2",
+            ])
     }
 
     @Test func planningIsDeterministic() throws {

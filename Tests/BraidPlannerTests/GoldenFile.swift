@@ -26,13 +26,16 @@ enum GoldenFile {
             return
         }
         guard let directory = Bundle.module.url(forResource: "Golden", withExtension: nil),
-              let expected = try? String(contentsOf: directory.appendingPathComponent(fileName), encoding: .utf8) else {
-            Issue.record("no golden file Golden/\(fileName); record it with \(recordVariable)=1 swift test --filter BraidPlannerTests",
-                         sourceLocation: sourceLocation)
+            let expected = try? String(contentsOf: directory.appendingPathComponent(fileName), encoding: .utf8)
+        else {
+            Issue.record(
+                "no golden file Golden/\(fileName); record it with \(recordVariable)=1 swift test --filter BraidPlannerTests",
+                sourceLocation: sourceLocation)
             return
         }
         guard expected != actual else { return }
-        Issue.record("""
+        Issue.record(
+            """
             output differs from Golden/\(fileName) (- golden, + actual); if the change is intended, \
             re-record with \(recordVariable)=1 and review the diff:
             \(lineDifference(expected: expected, actual: actual))
@@ -64,7 +67,8 @@ enum GoldenFile {
             }
             previous = index
             switch operation.kind {
-            case .same: output.append(String(format: "  %4d %4d | ", operation.expectedLine, operation.actualLine) + operation.text)
+            case .same:
+                output.append(String(format: "  %4d %4d | ", operation.expectedLine, operation.actualLine) + operation.text)
             case .removed: output.append(String(format: "- %4d      | ", operation.expectedLine) + operation.text)
             case .added: output.append(String(format: "+      %4d | ", operation.actualLine) + operation.text)
             }
@@ -94,7 +98,8 @@ enum GoldenFile {
         var commonLength = Array(repeating: Array(repeating: 0, count: actualCount + 1), count: expectedCount + 1)
         for expectedIndex in stride(from: expectedCount - 1, through: 0, by: -1) {
             for actualIndex in stride(from: actualCount - 1, through: 0, by: -1) {
-                commonLength[expectedIndex][actualIndex] = expected[expectedIndex] == actual[actualIndex]
+                commonLength[expectedIndex][actualIndex] =
+                    expected[expectedIndex] == actual[actualIndex]
                     ? commonLength[expectedIndex + 1][actualIndex + 1] + 1
                     : max(commonLength[expectedIndex + 1][actualIndex], commonLength[expectedIndex][actualIndex + 1])
             }
@@ -103,15 +108,24 @@ enum GoldenFile {
         var expectedIndex = 0, actualIndex = 0
         while expectedIndex < expectedCount || actualIndex < actualCount {
             if expectedIndex < expectedCount, actualIndex < actualCount, expected[expectedIndex] == actual[actualIndex] {
-                operations.append(LineOperation(kind: .same, text: expected[expectedIndex], expectedLine: expectedIndex + 1, actualLine: actualIndex + 1))
+                operations.append(
+                    LineOperation(
+                        kind: .same, text: expected[expectedIndex], expectedLine: expectedIndex + 1, actualLine: actualIndex + 1))
                 expectedIndex += 1
                 actualIndex += 1
             } else if expectedIndex < expectedCount,
-                      actualIndex == actualCount || commonLength[expectedIndex + 1][actualIndex] >= commonLength[expectedIndex][actualIndex + 1] {
-                operations.append(LineOperation(kind: .removed, text: expected[expectedIndex], expectedLine: expectedIndex + 1, actualLine: actualIndex + 1))
+                actualIndex == actualCount
+                    || commonLength[expectedIndex + 1][actualIndex] >= commonLength[expectedIndex][actualIndex + 1]
+            {
+                operations.append(
+                    LineOperation(
+                        kind: .removed, text: expected[expectedIndex], expectedLine: expectedIndex + 1,
+                        actualLine: actualIndex + 1))
                 expectedIndex += 1
             } else {
-                operations.append(LineOperation(kind: .added, text: actual[actualIndex], expectedLine: expectedIndex + 1, actualLine: actualIndex + 1))
+                operations.append(
+                    LineOperation(
+                        kind: .added, text: actual[actualIndex], expectedLine: expectedIndex + 1, actualLine: actualIndex + 1))
                 actualIndex += 1
             }
         }

@@ -15,12 +15,15 @@ import Testing
         """
 
     /// lan0 is 10.0.0.1/24; wan1 is 192.0.2.2/24 (see HostFacts.having).
-    private func problems(_ yaml: String, host: ((Config) -> HostFacts)? = nil,
-                          missingInterfacesAreDown: Bool = false) throws -> [PlanError.Problem] {
+    private func problems(
+        _ yaml: String, host: ((Config) -> HostFacts)? = nil,
+        missingInterfacesAreDown: Bool = false
+    ) throws -> [PlanError.Problem] {
         let config = try ConfigLoader.parse(yaml)
         do {
-            _ = try GatewayPlanner.plan(config, host: host?(config) ?? .having(interfacesOf: config, lanAddresses: true),
-                                        missingInterfacesAreDown: missingInterfacesAreDown)
+            _ = try GatewayPlanner.plan(
+                config, host: host?(config) ?? .having(interfacesOf: config, lanAddresses: true),
+                missingInterfacesAreDown: missingInterfacesAreDown)
             return []
         } catch {
             return error.problems
@@ -67,22 +70,34 @@ import Testing
     /// The daemon plans with interfaces missing; a LAN whose address is unknown cannot refuse a forward.
     @Test func forwardTargetIsNotCheckedWhileALanInterfaceIsMissingOrHasNoAddress() throws {
         let yaml = Self.base + "port_forwards:\n  - { name: web, port: 443, to: 198.51.100.7 }\n"
-        let missing = try problems(yaml, host: { config in
-            HostFacts(interfaces: HostFacts.having(interfacesOf: config, lanAddresses: true).interfaces.values.filter { $0.name != "lan0" })
-        }, missingInterfacesAreDown: true)
+        let missing = try problems(
+            yaml,
+            host: { config in
+                HostFacts(
+                    interfaces: HostFacts.having(interfacesOf: config, lanAddresses: true).interfaces.values.filter {
+                        $0.name != "lan0"
+                    })
+            }, missingInterfacesAreDown: true)
         #expect(missing.isEmpty, "\(missing)")
-        let unaddressed = try problems(yaml, host: { config in
-            var host = HostFacts.having(interfacesOf: config, lanAddresses: true)
-            host.interfaces["lan0"]?.addresses = []
-            return host
-        })
+        let unaddressed = try problems(
+            yaml,
+            host: { config in
+                var host = HostFacts.having(interfacesOf: config, lanAddresses: true)
+                host.interfaces["lan0"]?.addresses = []
+                return host
+            })
         #expect(unaddressed.isEmpty, "\(unaddressed)")
     }
 
     @Test func healthTargetIsNotCheckedAgainstAMissingLan() throws {
-        let found = try problems(Self.base + "    health: { targets: [10.0.0.9] }\n", host: { config in
-            HostFacts(interfaces: HostFacts.having(interfacesOf: config, lanAddresses: true).interfaces.values.filter { $0.name != "lan0" })
-        }, missingInterfacesAreDown: true)
+        let found = try problems(
+            Self.base + "    health: { targets: [10.0.0.9] }\n",
+            host: { config in
+                HostFacts(
+                    interfaces: HostFacts.having(interfacesOf: config, lanAddresses: true).interfaces.values.filter {
+                        $0.name != "lan0"
+                    })
+            }, missingInterfacesAreDown: true)
         #expect(found.isEmpty, "\(found)")
     }
 }

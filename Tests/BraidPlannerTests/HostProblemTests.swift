@@ -12,12 +12,15 @@ import Testing
           - { name: isp2, interface: wan2, gateway: 192.168.2.1 }
         """
 
-    static func plan(wan1: [InterfaceAddress]?, missingInterfacesAreDown: Bool = true,
-                     availability: WanAvailability = .allAvailable) throws -> DesiredState {
+    static func plan(
+        wan1: [InterfaceAddress]?, missingInterfacesAreDown: Bool = true,
+        availability: WanAvailability = .allAvailable
+    ) throws -> DesiredState {
         let config = try ConfigLoader.parse(yaml)
         var host = HostFacts.having(interfacesOf: config)
         host.interfaces["wan1"] = wan1.map { InterfaceFacts(name: "wan1", addresses: $0) }
-        return try GatewayPlanner.plan(config, host: host, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown)
+        return try GatewayPlanner.plan(
+            config, host: host, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown)
     }
 
     @Test func aGatewayOutsideEveryPrefixOfItsInterfaceMakesTheWanUnusable() throws {
@@ -30,13 +33,16 @@ import Testing
         #expect(state.sysctls.contains { $0.key == "net/ipv4/conf/wan1/rp_filter" })
     }
 
-    @Test("On-link: in any of the interface's subnets, or the peer of a point-to-point address",
-          arguments: [
-            [InterfaceAddress(address: IPv4Address("10.9.0.2")!, prefixLength: 24),
-             InterfaceAddress(address: IPv4Address("192.168.1.200")!, prefixLength: 24)],
+    @Test(
+        "On-link: in any of the interface's subnets, or the peer of a point-to-point address",
+        arguments: [
+            [
+                InterfaceAddress(address: IPv4Address("10.9.0.2")!, prefixLength: 24),
+                InterfaceAddress(address: IPv4Address("192.168.1.200")!, prefixLength: 24),
+            ],
             [InterfaceAddress(address: IPv4Address("192.168.0.7")!, prefixLength: 22)],
             [InterfaceAddress(address: IPv4Address("203.0.113.5")!, prefixLength: 32, peer: IPv4Address("192.168.1.1")!)],
-          ])
+        ])
     func gatewayOnLink(addresses: [InterfaceAddress]) throws {
         let state = try Self.plan(wan1: addresses)
         #expect(state.unusableReasons.isEmpty)
@@ -51,8 +57,9 @@ import Testing
     }
 
     @Test func anIsolatedWanGetsNoSysctlNoRouteNoShareAndKeepsItsReason() throws {
-        let state = try Self.plan(wan1: [InterfaceAddress(address: IPv4Address("192.168.1.2")!, prefixLength: 24)],
-                                  availability: WanAvailability(isolated: ["isp1": "the kernel refused its route"]))
+        let state = try Self.plan(
+            wan1: [InterfaceAddress(address: IPv4Address("192.168.1.2")!, prefixLength: 24)],
+            availability: WanAvailability(isolated: ["isp1": "the kernel refused its route"]))
         #expect(state.unusableReasons == ["isp1": "the kernel refused its route"])
         #expect(state.sysctls.map(\.key) == ["net/ipv4/ip_forward", "net/ipv4/conf/wan2/rp_filter"])
         #expect(state.routes.map(\.device) == ["wan2"])
@@ -60,8 +67,9 @@ import Testing
     }
 
     @Test func healthVerdictsAreNotHostProblems() throws {
-        let state = try Self.plan(wan1: [InterfaceAddress(address: IPv4Address("192.168.1.2")!, prefixLength: 24)],
-                                  availability: WanAvailability(unavailable: ["isp1"]))
+        let state = try Self.plan(
+            wan1: [InterfaceAddress(address: IPv4Address("192.168.1.2")!, prefixLength: 24)],
+            availability: WanAvailability(unavailable: ["isp1"]))
         #expect(state.unusableReasons.isEmpty)
         #expect(state.routes.map(\.device) == ["wan1", "wan2"])
     }

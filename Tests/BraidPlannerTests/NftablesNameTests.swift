@@ -33,7 +33,8 @@ import Testing
     /// A WAN name may start with a digit (Identifiers.isValidWanName); nft 1.0.6 rejects names
     /// that do (`counter 1isp_rx {`), so every object name carries a prefix.
     @Test func wanNameStartingWithADigitGivesIdentifiers() throws {
-        let state = try plan("""
+        let state = try plan(
+            """
             lan:
               interfaces: [lan0]
             wans:

@@ -15,12 +15,15 @@ import Testing
     }
 
     @Test func baseChainDeclarationsReadBack() {
-        for declaration in ["type filter hook prerouting priority mangle; policy accept;",
-                            "type nat hook output priority -100; policy accept;",
-                            "type route hook output priority 5; policy drop;"] {
+        for declaration in [
+            "type filter hook prerouting priority mangle; policy accept;",
+            "type nat hook output priority -100; policy accept;",
+            "type route hook output priority 5; policy drop;",
+        ] {
             #expect(NftablesBaseChain(declaration: declaration)?.declaration == declaration)
         }
-        #expect(NftablesBaseChain(declaration: "type filter hook prerouting priority mangle; policy accept;")?.priority.value == -150)
+        #expect(
+            NftablesBaseChain(declaration: "type filter hook prerouting priority mangle; policy accept;")?.priority.value == -150)
         #expect(NftablesBaseChain(declaration: "type filter hook ingress priority 0; policy accept;") == nil)
         #expect(NftablesBaseChain(declaration: "type filter hook input priority sideways; policy accept;") == nil)
     }
@@ -28,7 +31,12 @@ import Testing
     @Test func otherTextIsNotRead() {
         // The kernel's own listing shows counter values and a different layout.
         #expect(NftablesRuleset(parsing: "table inet braid {\n\tcounter rx {\n\t\tpackets 0 bytes 0\n\t}\n}\n") == nil)
-        #expect(NftablesRuleset(parsing: "table inet braid {\n\tchain c {\n\t\ttype filter hook nowhere priority 0; policy accept;\n\t}\n}\n") == nil)
-        #expect(NftablesRuleset(parsing: "table inet braid {\n\tmap m {\n\t\ttype mark : verdict\n\t\tflags constant\n\t}\n}\n") == nil)
+        #expect(
+            NftablesRuleset(
+                parsing: "table inet braid {\n\tchain c {\n\t\ttype filter hook nowhere priority 0; policy accept;\n\t}\n}\n")
+                == nil)
+        #expect(
+            NftablesRuleset(parsing: "table inet braid {\n\tmap m {\n\t\ttype mark : verdict\n\t\tflags constant\n\t}\n}\n")
+                == nil)
     }
 }

@@ -9,23 +9,29 @@ extension HostFacts {
     /// 10.0.2.1), so health and forward targets are checked against LAN subnets.
     static func having(interfacesOf config: Config, linksDown: Set<String> = [], lanAddresses: Bool = false) -> HostFacts {
         let lan = config.lan.interfaces.enumerated().map { index, name in
-            InterfaceFacts(name: name, isUp: true, addresses: lanAddresses
-                ? [InterfaceAddress(address: IPv4Address(0x0A00_0001 | UInt32(2 * index) << 8), prefixLength: 24)] : [])
+            InterfaceFacts(
+                name: name, isUp: true,
+                addresses: lanAddresses
+                    ? [InterfaceAddress(address: IPv4Address(0x0A00_0001 | UInt32(2 * index) << 8), prefixLength: 24)] : [])
         }
         let wans = config.wans.map { wan in
-            InterfaceFacts(name: wan.interface, isUp: !linksDown.contains(wan.interface),
-                           addresses: [InterfaceAddress(address: IPv4Address(wan.gateway.value &+ 1), prefixLength: 24)])
+            InterfaceFacts(
+                name: wan.interface, isUp: !linksDown.contains(wan.interface),
+                addresses: [InterfaceAddress(address: IPv4Address(wan.gateway.value &+ 1), prefixLength: 24)])
         }
         return HostFacts(interfaces: lan + wans)
     }
 }
 
 /// Parses `yaml` and plans it on a host where every interface exists and is up except `linksDown`.
-func plan(_ yaml: String, linksDown: Set<String> = [], availability: WanAvailability = .allAvailable,
-          lanAddresses: Bool = false) throws -> DesiredState {
+func plan(
+    _ yaml: String, linksDown: Set<String> = [], availability: WanAvailability = .allAvailable,
+    lanAddresses: Bool = false
+) throws -> DesiredState {
     let config = try ConfigLoader.parse(yaml)
-    return try GatewayPlanner.plan(config, host: .having(interfacesOf: config, linksDown: linksDown, lanAddresses: lanAddresses),
-                                   availability: availability)
+    return try GatewayPlanner.plan(
+        config, host: .having(interfacesOf: config, linksDown: linksDown, lanAddresses: lanAddresses),
+        availability: availability)
 }
 
 extension DesiredState {

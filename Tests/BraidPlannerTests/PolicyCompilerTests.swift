@@ -1,7 +1,8 @@
 import BraidConfig
-@testable import BraidPlanner
 import Foundation
 import Testing
+
+@testable import BraidPlanner
 
 /// Three WANs, weights 5/3/2, and the head of every policy config below.
 let threeWanPolicyYAML = """
@@ -55,7 +56,9 @@ extension DesiredState {
     /// A policy map's "key : verdict" lines with the verdicts resolved through the `use_N` chains
     /// ("pass" when the rule is passed over).
     func verdictLines(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
-        try map(name, sourceLocation: sourceLocation).elements.map { "\($0.key) : \(try effectiveVerdict($0.value, sourceLocation: sourceLocation) ?? "pass")" }
+        try map(name, sourceLocation: sourceLocation).elements.map {
+            "\($0.key) : \(try effectiveVerdict($0.value, sourceLocation: sourceLocation) ?? "pass")"
+        }
     }
 }
 
@@ -109,7 +112,10 @@ extension NftablesMap {
         holes.add(UInt32.max, UInt32.max, "last")
         holes.add(7, 9, "middle")
         holes.add(0, UInt32.max, "all")
-        #expect(pieces(holes) == ["0-0=first", "1-6=all", "7-9=middle", "10-\(UInt32.max - 1)=all", "\(UInt32.max)-\(UInt32.max)=last"])
+        #expect(
+            pieces(holes) == [
+                "0-0=first", "1-6=all", "7-9=middle", "10-\(UInt32.max - 1)=all", "\(UInt32.max)-\(UInt32.max)=last",
+            ])
     }
 
     @Test func rangesTouchingTheTopOfTheSpaceDoNotWrap() {
@@ -179,90 +185,102 @@ extension NftablesMap {
     }
 
     @Test func consecutiveSourceRulesBecomeOneMap() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            rules:
-              - {name: a, source: 10.0.0.50, use: [isp1]}
-              - {name: b, source: [10.0.1.0/24, 10.0.2.0/24], use: [isp2]}
-              - {name: c, source: 10.0.0.0/24, use: [isp3]}
-            """)
+        let state = try plan(
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: a, source: 10.0.0.50, use: [isp1]}
+                  - {name: b, source: [10.0.1.0/24, 10.0.2.0/24], use: [isp2]}
+                  - {name: c, source: 10.0.0.0/24, use: [isp3]}
+                """)
         #expect(state.trafficRules == ["ip saddr vmap @rules_1"])
         #expect(state.policyMapNames == ["rules_1"])
         let map = try state.map("rules_1")
         #expect(map.type == "type ipv4_addr : verdict" && map.isInterval)
         #expect(map.comment == "rules \"a\" … \"c\" (3)")
-        #expect(try state.verdictLines("rules_1") == [
-            "10.0.0.0-10.0.0.49 : goto choose_isp3",
-            "10.0.0.50 : goto choose_isp1",
-            "10.0.0.51-10.0.0.255 : goto choose_isp3",
-            "10.0.1.0-10.0.2.255 : goto choose_isp2",
-        ])
+        #expect(
+            try state.verdictLines("rules_1") == [
+                "10.0.0.0-10.0.0.49 : goto choose_isp3",
+                "10.0.0.50 : goto choose_isp1",
+                "10.0.0.51-10.0.0.255 : goto choose_isp3",
+                "10.0.1.0-10.0.2.255 : goto choose_isp2",
+            ])
     }
 
     @Test func changeOfKindStartsANewMap() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            rules:
-              - {name: s1, source: 10.0.0.50, use: [isp1]}
-              - {name: s2, source: 10.0.0.51, use: [isp2]}
-              - {name: d1, destination: 192.0.2.0/24, use: [isp3]}
-              - {name: p1, protocol: tcp, destination_port: [80, 443], use: [isp2]}
-              - {name: p2, protocol: udp, destination_port: 27015-27030, use: [isp1]}
-              - {name: s3, source: 10.0.0.52, use: [isp3]}
-            """)
-        #expect(state.trafficRules == [
-            "ip saddr vmap @rules_1",
-            "ip daddr vmap @rules_2",
-            "meta l4proto . th dport vmap @rules_3",
-            "ip saddr vmap @rules_4",
-        ])
+        let state = try plan(
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: s1, source: 10.0.0.50, use: [isp1]}
+                  - {name: s2, source: 10.0.0.51, use: [isp2]}
+                  - {name: d1, destination: 192.0.2.0/24, use: [isp3]}
+                  - {name: p1, protocol: tcp, destination_port: [80, 443], use: [isp2]}
+                  - {name: p2, protocol: udp, destination_port: 27015-27030, use: [isp1]}
+                  - {name: s3, source: 10.0.0.52, use: [isp3]}
+                """)
+        #expect(
+            state.trafficRules == [
+                "ip saddr vmap @rules_1",
+                "ip daddr vmap @rules_2",
+                "meta l4proto . th dport vmap @rules_3",
+                "ip saddr vmap @rules_4",
+            ])
         #expect(try state.verdictLines("rules_1") == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
         #expect(try state.verdictLines("rules_2") == ["192.0.2.0/24 : goto choose_isp3"])
         let ports = try state.map("rules_3")
         #expect(ports.type == "typeof meta l4proto . th dport : verdict" && ports.isInterval)
-        #expect(try state.verdictLines("rules_3") == ["tcp . 80 : goto choose_isp2", "tcp . 443 : goto choose_isp2", "udp . 27015-27030 : goto choose_isp1"])
+        #expect(
+            try state.verdictLines("rules_3") == [
+                "tcp . 80 : goto choose_isp2", "tcp . 443 : goto choose_isp2", "udp . 27015-27030 : goto choose_isp1",
+            ])
         #expect(try state.map("rules_4").comment == "rule \"s3\"")
     }
 
     @Test func portRulesResolveOverlapsPerProtocol() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            rules:
-              - {name: narrow, protocol: tcp, destination_port: 8080, use: [isp1]}
-              - {name: wide, protocol: tcp, destination_port: 8000-8999, use: [isp2]}
-              - {name: same-on-udp, protocol: udp, destination_port: 8000-8999, use: [isp3]}
-              - {name: touching, protocol: tcp, destination_port: 9000-9100, use: [isp2]}
-            """)
-        #expect(try state.verdictLines("rules_1") == [
-            "tcp . 8000-8079 : goto choose_isp2",
-            "tcp . 8080 : goto choose_isp1",
-            "tcp . 8081-9100 : goto choose_isp2",
-            "udp . 8000-8999 : goto choose_isp3",
-        ])
+        let state = try plan(
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: narrow, protocol: tcp, destination_port: 8080, use: [isp1]}
+                  - {name: wide, protocol: tcp, destination_port: 8000-8999, use: [isp2]}
+                  - {name: same-on-udp, protocol: udp, destination_port: 8000-8999, use: [isp3]}
+                  - {name: touching, protocol: tcp, destination_port: 9000-9100, use: [isp2]}
+                """)
+        #expect(
+            try state.verdictLines("rules_1") == [
+                "tcp . 8000-8079 : goto choose_isp2",
+                "tcp . 8080 : goto choose_isp1",
+                "tcp . 8081-9100 : goto choose_isp2",
+                "udp . 8000-8999 : goto choose_isp3",
+            ])
     }
 
     @Test func multiCriteriaRuleIsOneNftRuleAndSplitsTheRun() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            sets:
-              cdn: [198.51.100.0/24]
-            rules:
-              - {name: s1, source: 10.0.0.50, use: [isp1]}
-              - {name: web-from-office, source: [10.0.1.0/24, 10.0.2.0/25], protocol: tcp, destination_port: [80, 443, 8000-8080], use: [isp2]}
-              - {name: s2, source: 10.0.0.51, use: [isp2]}
-              - {name: cdn, destination_set: cdn, use: [isp3]}
-              - {name: icmp, protocol: icmp, use: [isp1]}
-              - {name: tcp-only, protocol: tcp, use: [isp2]}
-              - {name: office-to-dc, source: 10.0.1.0/24, destination: 172.16.0.0/12, use: [main]}
-              - {name: everything, use: [isp3]}
-            """)
-        #expect(state.trafficRules == [
-            "ip saddr vmap @rules_1",
-            "ip saddr { 10.0.1.0/24, 10.0.2.0/25 } meta l4proto tcp th dport { 80, 443, 8000-8080 } jump use_2",
-            "ip saddr vmap @rules_2",
-            "ip daddr @dst_cdn jump use_3",
-            "meta l4proto icmp jump use_1",
-            "meta l4proto tcp jump use_2",
-            "ip saddr 10.0.1.0/24 ip daddr 172.16.0.0/12 goto choose_main",
-            "jump use_3",
-        ])
-        #expect(try ["use_1", "use_2", "use_3"].map { try state.chain($0).rules.map(\.text) }
+        let state = try plan(
+            threeWanPolicyYAML + """
+                sets:
+                  cdn: [198.51.100.0/24]
+                rules:
+                  - {name: s1, source: 10.0.0.50, use: [isp1]}
+                  - {name: web-from-office, source: [10.0.1.0/24, 10.0.2.0/25], protocol: tcp, destination_port: [80, 443, 8000-8080], use: [isp2]}
+                  - {name: s2, source: 10.0.0.51, use: [isp2]}
+                  - {name: cdn, destination_set: cdn, use: [isp3]}
+                  - {name: icmp, protocol: icmp, use: [isp1]}
+                  - {name: tcp-only, protocol: tcp, use: [isp2]}
+                  - {name: office-to-dc, source: 10.0.1.0/24, destination: 172.16.0.0/12, use: [main]}
+                  - {name: everything, use: [isp3]}
+                """)
+        #expect(
+            state.trafficRules == [
+                "ip saddr vmap @rules_1",
+                "ip saddr { 10.0.1.0/24, 10.0.2.0/25 } meta l4proto tcp th dport { 80, 443, 8000-8080 } jump use_2",
+                "ip saddr vmap @rules_2",
+                "ip daddr @dst_cdn jump use_3",
+                "meta l4proto icmp jump use_1",
+                "meta l4proto tcp jump use_2",
+                "ip saddr 10.0.1.0/24 ip daddr 172.16.0.0/12 goto choose_main",
+                "jump use_3",
+            ])
+        #expect(
+            try ["use_1", "use_2", "use_3"].map { try state.chain($0).rules.map(\.text) }
                 == [["jump choose_isp1", "accept"], ["jump choose_isp2", "accept"], ["jump choose_isp3", "accept"]])
         let chain = try state.chain("traffic_rules")
         #expect(chain.rules[1].comment == "rule \"web-from-office\"")
@@ -270,24 +288,28 @@ extension NftablesMap {
     }
 
     @Test func ruleWhoseWansAreAllUnusableIsPassedOverAndTheNextRuleTakesItsKeys() throws {
-        let yaml = threeWanPolicyYAML + """
-            rules:
-              - {name: pinned, source: 10.0.0.5, use: [isp1]}
-              - {name: lan, source: 10.0.0.0/24, use: [isp2]}
-            """
+        let yaml =
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: pinned, source: 10.0.0.5, use: [isp1]}
+                  - {name: lan, source: 10.0.0.0/24, use: [isp2]}
+                """
         let allUp = try plan(yaml)
-        #expect(try allUp.verdictLines("rules_1") == [
-            "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp1", "10.0.0.6-10.0.0.255 : goto choose_isp2",
-        ])
+        #expect(
+            try allUp.verdictLines("rules_1") == [
+                "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp1", "10.0.0.6-10.0.0.255 : goto choose_isp2",
+            ])
         // Where the rules overlap, the earlier rule's list carries the later one's as its fallback.
-        #expect(try allUp.map("rules_1").lines == [
-            "10.0.0.0-10.0.0.4 : jump use_1", "10.0.0.5 : jump use_2", "10.0.0.6-10.0.0.255 : jump use_1",
-        ])
+        #expect(
+            try allUp.map("rules_1").lines == [
+                "10.0.0.0-10.0.0.4 : jump use_1", "10.0.0.5 : jump use_2", "10.0.0.6-10.0.0.255 : jump use_1",
+            ])
         #expect(try allUp.chain("use_2").comment == "use: [isp1, isp2]")
         let isp1Down = try plan(yaml, availability: WanAvailability(unavailable: ["isp1"]))
-        #expect(try isp1Down.verdictLines("rules_1") == [
-            "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp2", "10.0.0.6-10.0.0.255 : goto choose_isp2",
-        ])
+        #expect(
+            try isp1Down.verdictLines("rules_1") == [
+                "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp2", "10.0.0.6-10.0.0.255 : goto choose_isp2",
+            ])
         // Health changes only the `use_N` chains, never the rule maps.
         #expect(try isp1Down.map("rules_1") == allUp.map("rules_1"))
         // The same with the link down instead of the health check.
@@ -301,53 +323,71 @@ extension NftablesMap {
     }
 
     @Test func passedOverSingleRuleKeepsItsPlace() throws {
-        let yaml = threeWanPolicyYAML + """
-            rules:
-              - {name: s1, source: 10.0.0.50, use: [isp1]}
-              - {name: web, source: 10.0.0.0/24, protocol: tcp, destination_port: 443, use: [isp3]}
-              - {name: s2, source: 10.0.0.51, use: [isp2]}
-            """
+        let yaml =
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: s1, source: 10.0.0.50, use: [isp1]}
+                  - {name: web, source: 10.0.0.0/24, protocol: tcp, destination_port: 443, use: [isp3]}
+                  - {name: s2, source: 10.0.0.51, use: [isp2]}
+                """
         let state = try plan(yaml, availability: WanAvailability(unavailable: ["isp3"]))
-        #expect(state.trafficRules == [
-            "ip saddr vmap @rules_1", "ip saddr 10.0.0.0/24 meta l4proto tcp th dport 443 jump use_2", "ip saddr vmap @rules_2",
-        ])
+        #expect(
+            state.trafficRules == [
+                "ip saddr vmap @rules_1", "ip saddr 10.0.0.0/24 meta l4proto tcp th dport 443 jump use_2",
+                "ip saddr vmap @rules_2",
+            ])
         #expect(try state.chain("use_2").rules.isEmpty)
         #expect(try state.verdictLines("rules_1") == ["10.0.0.50 : goto choose_isp1"])
         #expect(try state.verdictLines("rules_2") == ["10.0.0.51 : goto choose_isp2"])
-        #expect(try plan(yaml).ruleset.maps.filter { $0.name.hasPrefix("rules_") } == state.ruleset.maps.filter { $0.name.hasPrefix("rules_") })
+        #expect(
+            try plan(yaml).ruleset.maps.filter { $0.name.hasPrefix("rules_") }
+                == state.ruleset.maps.filter { $0.name.hasPrefix("rules_") })
         #expect(try plan(yaml).chain("use_2").rules.map(\.text) == ["jump choose_isp3", "accept"])
     }
 
     @Test func fallbackWithinUseFollowsAvailability() throws {
-        let yaml = threeWanPolicyYAML + """
-            rules:
-              - {name: r, destination: 192.0.2.0/24, use: [isp1, isp2, isp3]}
-            """
+        let yaml =
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: r, destination: 192.0.2.0/24, use: [isp1, isp2, isp3]}
+                """
         #expect(try plan(yaml).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp1"])
-        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp2"])
-        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp3"])
+        #expect(
+            try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == [
+                "192.0.2.0/24 : goto choose_isp2"
+            ])
+        #expect(
+            try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).verdictLines("rules_1") == [
+                "192.0.2.0/24 : goto choose_isp3"
+            ])
     }
 
     @Test func balanceMainAndDropBecomeReturnGotoChooseMainAndDrop() throws {
-        let yaml = threeWanPolicyYAML + """
-            rules:
-              - {name: b, source: 10.0.0.1, use: [balance]}
-              - {name: m, source: 10.0.0.2, use: [main]}
-              - {name: d, source: 10.0.0.3, use: [drop]}
-              - {name: fb, source: 10.0.0.4, use: [isp1, balance]}
-              - {name: fm, source: 10.0.0.5, use: [isp1, main]}
-              - {name: fd, source: 10.0.0.6, use: [isp1, drop]}
-            """
-        #expect(try plan(yaml).verdictLines("rules_1") == [
-            "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
-            "10.0.0.4 : goto choose_isp1", "10.0.0.5 : goto choose_isp1", "10.0.0.6 : goto choose_isp1",
-        ])
+        let yaml =
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: b, source: 10.0.0.1, use: [balance]}
+                  - {name: m, source: 10.0.0.2, use: [main]}
+                  - {name: d, source: 10.0.0.3, use: [drop]}
+                  - {name: fb, source: 10.0.0.4, use: [isp1, balance]}
+                  - {name: fm, source: 10.0.0.5, use: [isp1, main]}
+                  - {name: fd, source: 10.0.0.6, use: [isp1, drop]}
+                """
+        #expect(
+            try plan(yaml).verdictLines("rules_1") == [
+                "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
+                "10.0.0.4 : goto choose_isp1", "10.0.0.5 : goto choose_isp1", "10.0.0.6 : goto choose_isp1",
+            ])
         // Lists that end in balance, main or drop never pass over: entered by goto, so `return` reaches the split.
-        #expect(try plan(yaml).map("rules_1").lines.suffix(3) == ["10.0.0.4 : goto use_1", "10.0.0.5 : goto use_2", "10.0.0.6 : goto use_3"])
-        #expect(try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == [
-            "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
-            "10.0.0.4 : return", "10.0.0.5 : goto choose_main", "10.0.0.6 : drop",
-        ])
+        #expect(
+            try plan(yaml).map("rules_1").lines.suffix(3) == [
+                "10.0.0.4 : goto use_1", "10.0.0.5 : goto use_2", "10.0.0.6 : goto use_3",
+            ])
+        #expect(
+            try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == [
+                "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
+                "10.0.0.4 : return", "10.0.0.5 : goto choose_main", "10.0.0.6 : drop",
+            ])
     }
 
     @Test func policyChainIsJumpedFromPreroutingForTheLanAndFromOutputForTheWans() throws {
@@ -372,9 +412,10 @@ extension NftablesMap {
         #expect(rules.map(\.priority) == Array(10000...10005))
         #expect(rules[4] == PolicyRule(priority: 10004, fwmark: 0xff00_0000, fwmask: 0xff00_0000, table: 254))
         #expect(rules[5].fwmark == nil && rules[5].table == 200)
-        #expect(try state.chain("choose_main").rules.map(\.text) == [
-            "meta mark set meta mark & 0x00ffffff | 0xff000000", "ct mark set ct mark & 0x00ffffff | 0xff000000",
-        ])
+        #expect(
+            try state.chain("choose_main").rules.map(\.text) == [
+                "meta mark set meta mark & 0x00ffffff | 0xff000000", "ct mark set ct mark & 0x00ffffff | 0xff000000",
+            ])
         #expect(try state.map("wan_by_ct_mark").lines.last == "0xff000000 : goto restore_main")
         // The WAN marks never reach the all-ones value.
         #expect(!state.wans.contains { $0.mark == 0xff00_0000 })
@@ -382,18 +423,21 @@ extension NftablesMap {
 
     @Test func mainMarkFollowsACustomMask() throws {
         let state = try plan(threeWanPolicyYAML + "kernel: {mark_mask: 0x0000f000, first_rule_priority: 500}\n")
-        #expect(state.policyRules.first { $0.table == 254 && $0.fwmark != nil } == PolicyRule(priority: 504, fwmark: 0xf000, fwmask: 0xf000, table: 254))
+        #expect(
+            state.policyRules.first { $0.table == 254 && $0.fwmark != nil }
+                == PolicyRule(priority: 504, fwmark: 0xf000, fwmask: 0xf000, table: 254))
     }
 
     @Test func destinationSetsAreMergedIntoDisjointRanges() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            sets:
-              cdn: [10.0.0.128/25, 192.0.2.7, 10.0.0.0/25, 10.0.0.5, 192.0.2.0/24, 10.0.1.0/25, 203.0.113.1, 203.0.113.3]
-              empty: []
-              all: [0.0.0.0/0, 10.0.0.0/8]
-            rules:
-              - {name: cdn, destination_set: cdn, use: [isp2]}
-            """)
+        let state = try plan(
+            threeWanPolicyYAML + """
+                sets:
+                  cdn: [10.0.0.128/25, 192.0.2.7, 10.0.0.0/25, 10.0.0.5, 192.0.2.0/24, 10.0.1.0/25, 203.0.113.1, 203.0.113.3]
+                  empty: []
+                  all: [0.0.0.0/0, 10.0.0.0/8]
+                rules:
+                  - {name: cdn, destination_set: cdn, use: [isp2]}
+                """)
         #expect(state.ruleset.sets.map(\.name) == ["dst_cdn", "dst_empty", "dst_all"])
         let cdn = try #require(state.ruleset.sets.first)
         #expect(cdn.type == "ipv4_addr" && cdn.isInterval)
@@ -455,7 +499,8 @@ extension NftablesMap {
     @Test func bucketsFollowTheWanNameNotItsPosition() {
         // Renumbering (a WAN inserted before) keeps every client's WAN by name.
         let before = StickyAssignment.assign(Self.threeWans).map { Self.threeWans[$0].name }
-        let shifted: [(wanIndex: Int, weight: Int, name: String)] = [(wanIndex: 0, weight: 1, name: "new")]
+        let shifted: [(wanIndex: Int, weight: Int, name: String)] =
+            [(wanIndex: 0, weight: 1, name: "new")]
             + Self.threeWans.map { (wanIndex: $0.wanIndex + 1, weight: $0.weight, name: $0.name) }
         let after = StickyAssignment.assign(shifted)
         for bucket in before.indices where after[bucket] != 0 {
@@ -470,8 +515,10 @@ extension NftablesMap {
 
     /// The kernel's `jhash ip saddr mod 1024 seed 0x0b4a1d5e` for these addresses, read from a
     /// real nft rule (`meta mark set jhash …`) and from an independent port of `jhash()`.
-    @Test(arguments: [("10.0.0.1", 490), ("10.0.0.50", 348), ("10.77.0.100", 905), ("192.168.1.2", 269), ("172.16.5.9", 315),
-                      ("0.0.0.0", 857), ("255.255.255.255", 44)])
+    @Test(arguments: [
+        ("10.0.0.1", 490), ("10.0.0.50", 348), ("10.77.0.100", 905), ("192.168.1.2", 269), ("172.16.5.9", 315),
+        ("0.0.0.0", 857), ("255.255.255.255", 44),
+    ])
     func bucketMatchesTheKernelsJhash(_ text: String, _ expected: Int) throws {
         let address = try #require(IPv4Address(text))
         #expect(StickyAssignment.bucket(for: address) == expected)
@@ -508,7 +555,8 @@ extension NftablesMap {
 
     @Test func stickyMapDropsAnUnusableWansBucketsOnly() throws {
         let allUp = try bucketWans(try plan("sticky: source\n" + threeWanPolicyYAML))
-        let isp2Down = try bucketWans(try plan("sticky: source\n" + threeWanPolicyYAML, availability: WanAvailability(unavailable: ["isp2"])))
+        let isp2Down = try bucketWans(
+            try plan("sticky: source\n" + threeWanPolicyYAML, availability: WanAvailability(unavailable: ["isp2"])))
         for bucket in 0..<1024 {
             if allUp[bucket] == "isp2" { #expect(isp2Down[bucket] != "isp2") } else { #expect(isp2Down[bucket] == allUp[bucket]) }
         }
@@ -537,36 +585,46 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
 
 /// `braid explain`: the same decisions as the compiled ruleset, in words.
 @Suite struct FlowExplainerTests {
-    static let yaml = threeWanPolicyYAML + """
-        sets:
-          cdn: [198.51.100.0/24]
-        rules:
-          - {name: gaming-pc, source: 10.0.0.50, use: [isp1, isp2]}
-          - {name: strict, source: 10.0.0.60, use: [isp3, drop]}
-          - {name: office, destination: 172.16.0.0/12, use: [main]}
-          - {name: dns, protocol: udp, destination_port: 53, use: [isp2]}
-          - {name: cdn, destination_set: cdn, use: [isp3]}
-          - {name: lan-default, source: 10.0.0.0/24, use: [isp1]}
-        port_forwards:
-          - {name: web, wans: [isp2], port: 8080, to: [10.0.0.2:80, 10.0.0.3:80@3]}
-        """
+    static let yaml =
+        threeWanPolicyYAML + """
+            sets:
+              cdn: [198.51.100.0/24]
+            rules:
+              - {name: gaming-pc, source: 10.0.0.50, use: [isp1, isp2]}
+              - {name: strict, source: 10.0.0.60, use: [isp3, drop]}
+              - {name: office, destination: 172.16.0.0/12, use: [main]}
+              - {name: dns, protocol: udp, destination_port: 53, use: [isp2]}
+              - {name: cdn, destination_set: cdn, use: [isp3]}
+              - {name: lan-default, source: 10.0.0.0/24, use: [isp1]}
+            port_forwards:
+              - {name: web, wans: [isp2], port: 8080, to: [10.0.0.2:80, 10.0.0.3:80@3]}
+            """
 
-    func explain(_ from: String, _ to: String, _ transport: TransportProtocol? = nil, _ port: UInt16? = nil,
-                 yaml: String = Self.yaml, unavailable: Set<String> = []) throws -> FlowExplanation {
+    func explain(
+        _ from: String, _ to: String, _ transport: TransportProtocol? = nil, _ port: UInt16? = nil,
+        yaml: String = Self.yaml, unavailable: Set<String> = []
+    ) throws -> FlowExplanation {
         let config = try ConfigLoader.parse(yaml)
-        let flow = Flow(source: try #require(IPv4Address(from)), destination: try #require(IPv4Address(to)), transport: transport, destinationPort: port)
-        return FlowExplainer.explain(flow, config: config, host: .having(interfacesOf: config), availability: WanAvailability(unavailable: unavailable))
+        let flow = Flow(
+            source: try #require(IPv4Address(from)), destination: try #require(IPv4Address(to)), transport: transport,
+            destinationPort: port)
+        return FlowExplainer.explain(
+            flow, config: config, host: .having(interfacesOf: config), availability: WanAvailability(unavailable: unavailable))
     }
 
     @Test func lanSubnetsAndTheRouterItselfTakeNoWan() throws {
-        let config = try ConfigLoader.parse(Self.yaml.replacingOccurrences(of: "interfaces: [lan0]", with: "interfaces: [lan0, guest0]"))
+        let config = try ConfigLoader.parse(
+            Self.yaml.replacingOccurrences(of: "interfaces: [lan0]", with: "interfaces: [lan0, guest0]"))
         var host = HostFacts.having(interfacesOf: config)
-        host.interfaces["lan0"] = InterfaceFacts(name: "lan0", addresses: [InterfaceAddress(address: try #require(IPv4Address("10.0.0.1")), prefixLength: 24)])
-        host.interfaces["guest0"] = InterfaceFacts(name: "guest0", addresses: [InterfaceAddress(address: try #require(IPv4Address("10.1.0.1")), prefixLength: 24)])
+        host.interfaces["lan0"] = InterfaceFacts(
+            name: "lan0", addresses: [InterfaceAddress(address: try #require(IPv4Address("10.0.0.1")), prefixLength: 24)])
+        host.interfaces["guest0"] = InterfaceFacts(
+            name: "guest0", addresses: [InterfaceAddress(address: try #require(IPv4Address("10.1.0.1")), prefixLength: 24)])
         func explain(_ to: String) throws -> FlowExplanation {
             // 10.0.0.60 is "strict" (isp3, else drop): no rule may touch its LAN traffic.
-            FlowExplainer.explain(Flow(source: try #require(IPv4Address("10.0.0.60")), destination: try #require(IPv4Address(to))),
-                                  config: config, host: host)
+            FlowExplainer.explain(
+                Flow(source: try #require(IPv4Address("10.0.0.60")), destination: try #require(IPv4Address(to))),
+                config: config, host: host)
         }
         #expect(try explain("10.1.0.7").outcome == "no WAN: main routes it to guest0")
         #expect(try explain("10.0.0.1").outcome == "no WAN: addressed to the router itself")
@@ -584,8 +642,11 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
     @Test func fallsBackToTheSecondWanWhenTheFirstIsUnavailable() throws {
         let result = try explain("10.0.0.50", "9.9.9.9", unavailable: ["isp1"])
         #expect(result.outcome == "leaves by isp2 (rule 1 \"gaming-pc\")")
-        #expect(result.steps == ["not usable now: isp1", "rule 1 \"gaming-pc\": matches, but isp1 is not usable",
-                                 "rule 1 \"gaming-pc\": matches; isp2 is its first usable choice"])
+        #expect(
+            result.steps == [
+                "not usable now: isp1", "rule 1 \"gaming-pc\": matches, but isp1 is not usable",
+                "rule 1 \"gaming-pc\": matches; isp2 is its first usable choice",
+            ])
     }
 
     @Test func fallsThroughToTheNextRuleWhenNoWanOfTheRuleIsUsable() throws {
@@ -626,7 +687,9 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
     @Test func portForwardOnAWanAddress() throws {
         // HostFacts.having gives isp2's interface 198.51.100.2.
         let result = try explain("203.0.113.99", "198.51.100.2", .tcp, 8080)
-        #expect(result.outcome == "forwarded to 10.0.0.2:80, 10.0.0.3:80@3 (port forward \"web\"); replies leave by the WAN it arrived on")
+        #expect(
+            result.outcome
+                == "forwarded to 10.0.0.2:80, 10.0.0.3:80@3 (port forward \"web\"); replies leave by the WAN it arrived on")
         #expect(result.wans.isEmpty)
         // Another WAN's address, another port, or UDP: not forwarded.
         #expect(try !explain("203.0.113.99", "192.0.2.2", .tcp, 8080).outcome.hasPrefix("forwarded"))
@@ -635,7 +698,9 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
     }
 
     @Test func stickyOutcomeIsTheWanOfTheClientsBucketInThePlannedMap() throws {
-        let yaml = "sticky: source\n" + threeWanPolicyYAML + "rules:\n  - {name: dns, protocol: udp, destination_port: 53, use: [isp2, balance]}\n"
+        let yaml =
+            "sticky: source\n" + threeWanPolicyYAML
+            + "rules:\n  - {name: dns, protocol: udp, destination_port: 53, use: [isp2, balance]}\n"
         for unavailable in [Set<String>(), ["isp1"]] {
             let config = try ConfigLoader.parse(yaml)
             let host = HostFacts.having(interfacesOf: config)
@@ -644,15 +709,20 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
             for value in UInt32(0x0a00_0000)..<0x0a00_0100 {
                 let source = IPv4Address(value)
                 let bucket = StickyAssignment.bucket(for: source)
-                let explained = FlowExplainer.explain(Flow(source: source, destination: IPv4Address(0x0808_0808), transport: .tcp, destinationPort: 443),
-                                                      config: config, host: host, availability: availability)
+                let explained = FlowExplainer.explain(
+                    Flow(source: source, destination: IPv4Address(0x0808_0808), transport: .tcp, destinationPort: 443),
+                    config: config, host: host, availability: availability)
                 #expect(explained.wans == [buckets[bucket]], "\(source) → bucket \(bucket)")
                 #expect(explained.outcome == "leaves by \(buckets[bucket]) (sticky, no rule)")
-                #expect(explained.steps.last == "sticky: source \(source) hashes to bucket \(bucket) of 1024, which belongs to \(buckets[bucket])")
+                #expect(
+                    explained.steps.last
+                        == "sticky: source \(source) hashes to bucket \(bucket) of 1024, which belongs to \(buckets[bucket])")
             }
             // A rule's `balance` lands on the sticky split too.
-            let dns = FlowExplainer.explain(Flow(source: IPv4Address(0x0a00_0001), destination: IPv4Address(0x0808_0808), transport: .udp, destinationPort: 53),
-                                            config: config, host: host, availability: WanAvailability(unavailable: unavailable.union(["isp2"])))
+            let dns = FlowExplainer.explain(
+                Flow(
+                    source: IPv4Address(0x0a00_0001), destination: IPv4Address(0x0808_0808), transport: .udp, destinationPort: 53),
+                config: config, host: host, availability: WanAvailability(unavailable: unavailable.union(["isp2"])))
             #expect(dns.outcome.hasSuffix("(sticky, rule 1 \"dns\")"), "\(dns.outcome)")
         }
     }
@@ -661,8 +731,10 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
     /// of the compiled `traffic_rules` maps, for random flows and random WAN availability.
     @Test func explainerAgreesWithTheCompiledMaps() throws {
         var random = SplitMix64(seed: 2024)
-        let targets: [[RuleTarget]] = [[.wan("isp1")], [.wan("isp2")], [.wan("isp1"), .wan("isp2")], [.wan("isp3"), .balance],
-                                       [.main], [.drop], [.wan("isp1"), .drop], [.balance], [.wan("isp2"), .main]]
+        let targets: [[RuleTarget]] = [
+            [.wan("isp1")], [.wan("isp2")], [.wan("isp1"), .wan("isp2")], [.wan("isp3"), .balance],
+            [.main], [.drop], [.wan("isp1"), .drop], [.balance], [.wan("isp2"), .main],
+        ]
         let base = try ConfigLoader.parse(threeWanPolicyYAML)
         for round in 0..<150 {
             var config = base
@@ -680,25 +752,32 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
                 case 1: return TrafficRuleConfig(name: "r\(index)", destinations: prefixes(), use: use)
                 default:
                     let first = UInt16.random(in: 1...40, using: &random)
-                    return TrafficRuleConfig(name: "r\(index)", transport: Bool.random(using: &random) ? .tcp : .udp,
-                                             destinationPorts: [PortRange(first, UInt16.random(in: first...min(first + 10, 40), using: &random))], use: use)
+                    return TrafficRuleConfig(
+                        name: "r\(index)", transport: Bool.random(using: &random) ? .tcp : .udp,
+                        destinationPorts: [PortRange(first, UInt16.random(in: first...min(first + 10, 40), using: &random))],
+                        use: use)
                 }
             }
             let unavailable = Set(["isp1", "isp2", "isp3"].filter { _ in Int.random(in: 0..<3, using: &random) == 0 })
             let host = HostFacts.having(interfacesOf: config)
             let state = try GatewayPlanner.plan(config, host: host, availability: WanAvailability(unavailable: unavailable))
             for _ in 0..<40 {
-                let flow = Flow(source: IPv4Address(0x0a00_0000 | UInt32.random(in: 0...255, using: &random)),
-                                destination: IPv4Address(0x0a00_0000 | UInt32.random(in: 0...255, using: &random)),
-                                transport: Bool.random(using: &random) ? .tcp : .udp, destinationPort: UInt16.random(in: 1...40, using: &random))
-                let explained = FlowExplainer.explain(flow, config: config, host: host, availability: WanAvailability(unavailable: unavailable))
+                let flow = Flow(
+                    source: IPv4Address(0x0a00_0000 | UInt32.random(in: 0...255, using: &random)),
+                    destination: IPv4Address(0x0a00_0000 | UInt32.random(in: 0...255, using: &random)),
+                    transport: Bool.random(using: &random) ? .tcp : .udp,
+                    destinationPort: UInt16.random(in: 1...40, using: &random))
+                let explained = FlowExplainer.explain(
+                    flow, config: config, host: host, availability: WanAvailability(unavailable: unavailable))
                 let verdict = try walk(state, flow)
-                let context = "round \(round), \(flow), unavailable \(unavailable.sorted()): maps say \(verdict), explain says \(explained.outcome)\n\(config.rules)"
+                let context =
+                    "round \(round), \(flow), unavailable \(unavailable.sorted()): maps say \(verdict), explain says \(explained.outcome)\n\(config.rules)"
                 switch verdict {
                 case "return": #expect(explained.outcome.hasPrefix("balanced"), "\(context)")
                 case "goto choose_main": #expect(explained.outcome.hasPrefix("no WAN mark"), "\(context)")
                 case "drop": #expect(explained.outcome.hasPrefix("dropped"), "\(context)")
-                default: #expect(verdict == "goto choose_\(explained.wans.first ?? "?")" && explained.wans.count == 1, "\(context)")
+                default:
+                    #expect(verdict == "goto choose_\(explained.wans.first ?? "?")" && explained.wans.count == 1, "\(context)")
                 }
             }
         }
@@ -713,12 +792,16 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
             switch parts[0] {
             case "ip saddr": key = flow.source.value
             case "ip daddr": key = flow.destination.value
-            case "meta l4proto . th dport": key = PolicyCompiler.protocolNumber(flow.transport!) << 16 | UInt32(flow.destinationPort!)
+            case "meta l4proto . th dport":
+                key = PolicyCompiler.protocolNumber(flow.transport!) << 16 | UInt32(flow.destinationPort!)
             default: Issue.record("unexpected rule \(rule)"); return "?"
             }
             // A passed-over rule (empty `use_N`) goes on to the next rule.
             if let element = try map.elements.first(where: { try elementKey($0.key).contains(key) }),
-               let verdict = try state.effectiveVerdict(element.value) { return verdict }
+                let verdict = try state.effectiveVerdict(element.value)
+            {
+                return verdict
+            }
         }
         return "return"
     }
@@ -742,7 +825,8 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
 /// DNAT rules for port forwards: which addresses they match, and the weighted backend map.
 @Suite struct PortForwardPlannerTests {
     func forward(_ targets: [String], ports: PortRange = PortRange(8080, 8080)) throws -> PortForwardConfig {
-        PortForwardConfig(name: "web", transport: .tcp, ports: ports, targets: try targets.map { try #require(ForwardTarget.parse($0)) })
+        PortForwardConfig(
+            name: "web", transport: .tcp, ports: ports, targets: try targets.map { try #require(ForwardTarget.parse($0)) })
     }
 
     @Test func singleTargetIsAPlainDnat() throws {
@@ -751,43 +835,53 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
     }
 
     @Test func weightedTargetsBecomeANumgenMap() throws {
-        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2:80", "10.0.0.3:80@3"]))
+        #expect(
+            PortForwardPlanner.destination(try forward(["10.0.0.2:80", "10.0.0.3:80@3"]))
                 == "numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-3 : 10.0.0.3 . 80 }")
         // Weights are reduced by their greatest common divisor.
-        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2:80@2", "10.0.0.3:8080@4", "10.0.0.4:80@2"]))
+        #expect(
+            PortForwardPlanner.destination(try forward(["10.0.0.2:80@2", "10.0.0.3:8080@4", "10.0.0.4:80@2"]))
                 == "numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-2 : 10.0.0.3 . 8080, 3 : 10.0.0.4 . 80 }")
         // Without ports, the arriving port is kept: addresses only.
-        #expect(PortForwardPlanner.destination(try forward(["10.0.0.2", "10.0.0.3"], ports: PortRange(5000, 5100)))
+        #expect(
+            PortForwardPlanner.destination(try forward(["10.0.0.2", "10.0.0.3"], ports: PortRange(5000, 5100)))
                 == "numgen random mod 2 map { 0 : 10.0.0.2, 1 : 10.0.0.3 }")
     }
 
     @Test func hairpinForwardMatchesTheWanAddressesFromEverywhereAndTheRouter() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            port_forwards:
-              - {name: web, wans: [isp1, isp3], port: 8080, to: [10.0.0.2:80, 10.0.0.3:80@3]}
-            """)
-        let rule = "ip daddr { 192.0.2.2, 203.0.113.2 } meta l4proto tcp th dport 8080 dnat ip to numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-3 : 10.0.0.3 . 80 }"
+        let state = try plan(
+            threeWanPolicyYAML + """
+                port_forwards:
+                  - {name: web, wans: [isp1, isp3], port: 8080, to: [10.0.0.2:80, 10.0.0.3:80@3]}
+                """)
+        let rule =
+            "ip daddr { 192.0.2.2, 203.0.113.2 } meta l4proto tcp th dport 8080 dnat ip to numgen random mod 4 map { 0 : 10.0.0.2 . 80, 1-3 : 10.0.0.3 . 80 }"
         #expect(try state.chain("dstnat").rules.map(\.text) == [rule])
         #expect(try state.chain("dstnat").hook?.declaration == "type nat hook prerouting priority dstnat; policy accept;")
         #expect(try state.chain("output_dstnat").rules.map(\.text) == [rule])
         #expect(try state.chain("output_dstnat").hook?.declaration == "type nat hook output priority -100; policy accept;")
-        #expect(try state.chain("postrouting_nat").rules.first?.text == "iifname { \"lan0\" } oifname { \"lan0\" } ct status dnat masquerade")
+        #expect(
+            try state.chain("postrouting_nat").rules.first?.text
+                == "iifname { \"lan0\" } oifname { \"lan0\" } ct status dnat masquerade")
     }
 
     @Test func forwardWithoutHairpinMatchesOnlyArrivalsOnItsWans() throws {
-        let state = try plan(threeWanPolicyYAML + """
-            port_forwards:
-              - {name: game, wans: [isp2], protocol: udp, port: 27015-27030, to: 10.0.0.3, hairpin: false}
-            """)
-        #expect(try state.chain("dstnat").rules.map(\.text) == [
-            "iifname { \"wan1\" } ip daddr 198.51.100.2 meta l4proto udp th dport 27015-27030 dnat ip to 10.0.0.3",
-        ])
+        let state = try plan(
+            threeWanPolicyYAML + """
+                port_forwards:
+                  - {name: game, wans: [isp2], protocol: udp, port: 27015-27030, to: 10.0.0.3, hairpin: false}
+                """)
+        #expect(
+            try state.chain("dstnat").rules.map(\.text) == [
+                "iifname { \"wan1\" } ip daddr 198.51.100.2 meta l4proto udp th dport 27015-27030 dnat ip to 10.0.0.3"
+            ])
         #expect(!state.ruleset.chains.contains { $0.name == "output_dstnat" })
         #expect(try !state.chain("postrouting_nat").rules.contains { $0.text.contains("ct status dnat") })
     }
 
     @Test func forwardOnAWanWithoutAnAddressIsLeftOut() throws {
-        let config = try ConfigLoader.parse(threeWanPolicyYAML + "port_forwards:\n  - {name: web, wans: [isp1], port: 80, to: 10.0.0.2}\n")
+        let config = try ConfigLoader.parse(
+            threeWanPolicyYAML + "port_forwards:\n  - {name: web, wans: [isp1], port: 80, to: 10.0.0.2}\n")
         var host = HostFacts.having(interfacesOf: config)
         host.interfaces["wan0"]?.addresses = []
         let state = try GatewayPlanner.plan(config, host: host)
@@ -807,18 +901,23 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
     /// (`iifname { WAN } …` in `dstnat`), but FlowExplainer ignores `hairpin` and says a LAN client
     /// using the public address is forwarded; in the kernel it reaches the router itself.
     @Test func lanClientIsNotForwardedByANonHairpinForward() throws {
-        let config = try ConfigLoader.parse(threeWanPolicyYAML + """
-            port_forwards:
-              - {name: game, wans: [isp1], protocol: udp, port: 27015, to: 10.0.0.12, hairpin: false}
-            """)
+        let config = try ConfigLoader.parse(
+            threeWanPolicyYAML + """
+                port_forwards:
+                  - {name: game, wans: [isp1], protocol: udp, port: 27015, to: 10.0.0.12, hairpin: false}
+                """)
         var host = HostFacts.having(interfacesOf: config)
         host.interfaces["lan0"]?.addresses = [InterfaceAddress(address: IPv4Address(0x0a00_0001), prefixLength: 24)]
-        let fromLan = FlowExplainer.explain(Flow(source: IPv4Address(0x0a00_0005), destination: IPv4Address(0xc000_0202), transport: .udp, destinationPort: 27015),
-                                            config: config, host: host)
+        let fromLan = FlowExplainer.explain(
+            Flow(
+                source: IPv4Address(0x0a00_0005), destination: IPv4Address(0xc000_0202), transport: .udp, destinationPort: 27015),
+            config: config, host: host)
         #expect(!fromLan.outcome.hasPrefix("forwarded"), "\(fromLan.outcome)")
         // From the internet it is forwarded, as it should be.
-        let fromInternet = FlowExplainer.explain(Flow(source: IPv4Address(0x0808_0808), destination: IPv4Address(0xc000_0202), transport: .udp, destinationPort: 27015),
-                                                 config: config, host: host)
+        let fromInternet = FlowExplainer.explain(
+            Flow(
+                source: IPv4Address(0x0808_0808), destination: IPv4Address(0xc000_0202), transport: .udp, destinationPort: 27015),
+            config: config, host: host)
         #expect(fromInternet.outcome.hasPrefix("forwarded to 10.0.0.12"))
     }
 }

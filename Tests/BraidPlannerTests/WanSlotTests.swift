@@ -76,7 +76,8 @@ import Testing
     }
 
     @Test func aKeptSlotThatReachesAReservedTableIsRefusedWithTheFix() throws {
-        let config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse(
+            """
             kernel: { first_table: 250 }
             lan: { interfaces: [lan0] }
             wans:
