@@ -3,20 +3,7 @@ import Testing
 
 /// The top-level `flap_damping` section.
 @Suite struct FlapDampingConfigTests {
-    static func config(health: String = "", top: String = "") -> String {
-        """
-        lan:
-          interfaces: [lan0]
-        wans:
-          - name: isp1
-            interface: wan1
-            gateway: 192.0.2.1
-            health:
-              targets: [198.51.100.7]
-        \(health)
-        \(top)
-        """
-    }
+    static func config(health: String = "", top: String = "") -> String { oneHealthCheckedWan(health: health, top: top) }
 
     @Test func defaultsWhenTheSectionIsAbsent() throws {
         let config = try ConfigLoader.parse(Self.config())

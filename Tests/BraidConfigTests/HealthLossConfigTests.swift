@@ -3,20 +3,7 @@ import Testing
 
 /// `health.loss_window` and `health.max_loss`.
 @Suite struct HealthLossConfigTests {
-    static func config(health: String = "", top: String = "") -> String {
-        """
-        lan:
-          interfaces: [lan0]
-        wans:
-          - name: isp1
-            interface: wan1
-            gateway: 192.0.2.1
-            health:
-              targets: [198.51.100.7]
-        \(health)
-        \(top)
-        """
-    }
+    static func config(health: String = "", top: String = "") -> String { oneHealthCheckedWan(health: health, top: top) }
 
     @Test func defaultsWhenTheKeysAreAbsent() throws {
         let health = try #require(try ConfigLoader.parse(Self.config()).wans[0].health)

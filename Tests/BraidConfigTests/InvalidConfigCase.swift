@@ -575,3 +575,20 @@ struct InvalidConfigCase: Sendable, CustomTestStringConvertible {
                 """, expectedPath: "kernel", expectedLine: 7),
     ]
 }
+
+/// One WAN with a health check, with `health` lines appended under its `health:` key and `top`
+/// lines at the top level: the config the health and flap-damping tests vary.
+func oneHealthCheckedWan(health: String = "", top: String = "") -> String {
+    """
+    lan:
+      interfaces: [lan0]
+    wans:
+      - name: isp1
+        interface: wan1
+        gateway: 192.0.2.1
+        health:
+          targets: [198.51.100.7]
+    \(health)
+    \(top)
+    """
+}
