@@ -43,24 +43,9 @@ enum RulesetPlanner {
                 name: "wan_by_ingress", type: "type ifname : verdict",
                 elements: wans.map { ("\"\($0.interface)\"", "goto choose_\($0.name)") },
                 comment: "A connection that arrives on a WAN is answered by that WAN."),
-            NftablesMap(
-                name: "new_connection_split", type: splitKeyType, isInterval: true,
-                elements: split.slices.map { slice in
-                    (
-                        slice.nftRange,
-                        "goto choose_\(wans[slice.wanIndex].name)"
-                    )
-                },
-                comment: "New connections, spread by weight over the usable WANs."),
-            NftablesMap(
-                name: "router_connection_split", type: splitKeyType, isInterval: true,
-                elements: routerSplit.slices.map { slice in
-                    (
-                        slice.nftRange,
-                        "goto choose_\(wans[slice.wanIndex].name)"
-                    )
-                },
-                comment: "The router's own new connections, over the usable WANs that NAT."),
+            splitMap("new_connection_split", split, wans, comment: "New connections, spread by weight over the usable WANs."),
+            splitMap("router_connection_split", routerSplit, wans,
+                     comment: "The router's own new connections, over the usable WANs that NAT."),
         ]
         if let stickyBuckets {
             maps.append(
@@ -235,6 +220,13 @@ enum RulesetPlanner {
     /// rule's own `numgen random mod N` sets the range), so it is fixed: when weights or health
     /// change the modulus, the maps are refilled in place instead of being deleted and declared
     /// again, which would also move them in the kernel's listing (and break an exact rollback).
+    /// A split's slices as a verdict map: numgen value range → that WAN's choose chain.
+    static func splitMap(_ name: String, _ split: WeightedSplit, _ wans: [PlannedWan], comment: String) -> NftablesMap {
+        NftablesMap(
+            name: name, type: splitKeyType, isInterval: true,
+            elements: split.slices.map { ($0.nftRange, "goto choose_\(wans[$0.wanIndex].name)") }, comment: comment)
+    }
+
     static let splitKeyType = "typeof numgen random mod \(splitDeclaredModulus) : verdict"
     static let splitDeclaredModulus = 65_536
 
