@@ -52,20 +52,22 @@ extension GatewayApplier {
             if let now = try? kernel.readSysctls([key])[key] { observation.leftoverSysctls[key] = now }
         }
         observation.generation = try kernel.readRulesetGeneration()
-        if ApplyDiff.tableLooksUnchanged(observation, target) {
-            observation.verification = try TableVerification.check(
+        // Whether the table is still what Braid recorded (see TableVerification), asked for only when
+        // an unchanged table or an in-place update depends on it.
+        let verifyTable = { [observation] () throws(KernelError) -> TableVerification in
+            try TableVerification.check(
                 kernel: kernel, generation: observation.generation,
                 recordedGeneration: observation.stored?.rulesetGeneration,
                 recordedDigest: observation.stored?.tableDigest)
+        }
+        if ApplyDiff.tableLooksUnchanged(observation, target) {
+            observation.verification = try verifyTable()
         }
         if ApplyDiff.needsTableListing(observation, target) {
             observation.tableListing = .some(try kernel.readTableListing())
         }
         if ApplyDiff.needsInPlaceVerification(observation, target) {
-            observation.inPlaceVerification = try TableVerification.check(
-                kernel: kernel, generation: observation.generation,
-                recordedGeneration: observation.stored?.rulesetGeneration,
-                recordedDigest: observation.stored?.tableDigest)
+            observation.inPlaceVerification = try verifyTable()
         }
         if ApplyDiff.needsObjectNames(observation, target) {
             observation.objectNames = try kernel.readObjectNames()
