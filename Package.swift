@@ -39,11 +39,13 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // DHCP/PPP client hooks: installing them, and recording what they report (`braid hooks`).
+        .target(name: "BraidClientHooks", dependencies: ["BraidConfig", "BraidPlanner", "BraidApply"]),
         .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "CBraidLinux"]),
         .executableTarget(
             name: "braid",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -70,6 +72,8 @@ let package = Package(
             dependencies: ["BraidConfig", "BraidPlanner"],
             resources: [.copy("Golden")]
         ),
+        .testTarget(
+            name: "BraidClientHooksTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidApply", "BraidClientHooks"]),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
         .testTarget(
@@ -84,7 +88,9 @@ let package = Package(
         ),
         .testTarget(
             name: "BraidLabTests",
-            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon"]),
+            dependencies: [
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -59,12 +59,20 @@ public struct GatewayApplier: Sendable {
         _ config: Config, availability: WanAvailability, previousSlots: [String: Int], missingInterfacesAreDown: Bool
     ) throws(ApplyError) -> DesiredState {
         let facts: HostFacts
-        do { facts = try kernel.readHostFacts() } catch { throw .kernel(error) }
+        do { facts = try readHostFacts() } catch { throw .kernel(error) }
         do {
             return try GatewayPlanner.plan(
                 config, host: facts, availability: availability, previousSlots: previousSlots,
                 missingInterfacesAreDown: missingInterfacesAreDown)
         } catch { throw .plan(error) }
+    }
+
+    /// The host as the planner sees it: the kernel's facts and the client-hook reports in the
+    /// state directory (what DHCP and PPP clients last said, for gateways the kernel does not show).
+    public func readHostFacts() throws(KernelError) -> HostFacts {
+        var facts = try kernel.readHostFacts()
+        facts.leaseReports = ClientLeaseReportStore(stateDirectory: store.directory).load()
+        return facts
     }
 
     /// The slots WANs hold now: from the state file, or else read back from Braid's routes (table

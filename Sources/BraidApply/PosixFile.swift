@@ -53,9 +53,12 @@ enum PosixFile {
         return .success(())
     }
 
-    /// Replaces `path` atomically: write a temporary file beside it, rename it over.
-    static func replace(_ path: String, with bytes: [UInt8], mode: mode_t) -> Result<Void, PosixError> {
-        let temporary = path + ".new"
+    /// Replaces `path` atomically: write a temporary file beside it (`path` + `temporarySuffix`),
+    /// rename it over. Writers that may run at once (client hooks) give each a suffix of its own.
+    static func replace(
+        _ path: String, with bytes: [UInt8], mode: mode_t, temporarySuffix: String = ".new"
+    ) -> Result<Void, PosixError> {
+        let temporary = path + temporarySuffix
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard descriptor >= 0 else { return .failure(.current()) }
         var written = 0

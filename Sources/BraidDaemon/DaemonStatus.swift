@@ -18,8 +18,8 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
 }
 
 /// A WAN's state as `braid status` shows it; the raw value is the word in the status JSON.
-/// When several apply, the first in this order wins: no link, no address, unusable, down, held,
-/// probing, up.
+/// When several apply, the first in this order wins: no link, no address, no gateway, unusable,
+/// down, held, probing, up.
 public enum WanState: String, Sendable, Codable, CaseIterable {
     /// Carrying traffic: its link is up and, with `health`, its probes pass.
     case up
@@ -32,6 +32,9 @@ public enum WanState: String, Sendable, Codable, CaseIterable {
     case noLink = "no_link"
     /// Its link is up but its interface has no IPv4 address (DHCP has no lease yet, or lost it).
     case noAddress = "no_address"
+    /// Its link is up and it has an address, but its `gateway: auto` is not learned yet: no
+    /// default route on the interface, no lease reported by a client hook (DHCP not bound yet).
+    case noGateway = "no_gateway"
     /// Its link is up but the host cannot route through it: an off-link gateway, a route or
     /// sysctl the kernel refused (`reason` says which).
     case unusable

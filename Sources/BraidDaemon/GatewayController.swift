@@ -17,6 +17,9 @@ public enum DaemonEvent: Sendable {
     /// rtnetlink reported a route or ip rule change: if one of Braid's went missing, put it back
     /// now, before probes through that WAN fail and it is wrongly declared down.
     case routingChanged
+    /// A DHCP/PPP client hook wrote a lease report (`braid hooks report` signals the daemon):
+    /// re-plan if a WAN's gateway changed.
+    case leaseReported
     /// A WAN's flap-damping hold may have ended: re-plan if its availability changed.
     case dampingExpired
     /// SIGHUP: the config was re-read (off the control loop, so a slow parse never delays a failover).
@@ -98,7 +101,11 @@ public final class GatewayController {
         case .linkChanged:
             linkEvent()
         case .routingChanged:
-            repairRoutingIfMissing(reason: "a route or ip rule changed")
+            // A default route of a DHCP client or pppd on a WAN interface is how an `auto`
+            // gateway is learned; the re-plan also repairs Braid's own routing.
+            if !followGateways(reason: "a route changed") { repairRoutingIfMissing(reason: "a route or ip rule changed") }
+        case .leaseReported:
+            followGateways(reason: "a client hook reported a lease")
         case .reload(let result):
             reload(result)
         case .resync:
@@ -230,6 +237,15 @@ public final class GatewayController {
                     "apply_ms": "\(applied.map { "\($0)" } ?? "failed")"
                 ])
             if !up, applied != nil { flush(index) }
+        }
+        // A WAN whose address went away (a new DHCP lease, a PPP redial with another address):
+        // its connections carry the old source and cannot work any more; only its own are deleted.
+        for (index, wan) in config.wans.enumerated() where !changed.contains(index) && applied != nil {
+            let old = Set(before[wan.name]?.addresses.map(\.address) ?? [])
+            let new = Set(wans[wan.name]?.addresses.map(\.address) ?? [])
+            if !old.isEmpty, !old.isSubset(of: new) {
+                flushStale(index, because: "its address changed from \(old.map(\.description).sorted().joined(separator: ", "))")
+            }
         }
         if changed.isEmpty {
             logger.info(
@@ -383,6 +399,78 @@ public final class GatewayController {
             logger.notice("\(name) can be routed through again")
         }
         for name in wans.keys { wans[name]?.unusable = reasons[name] }
+        rememberGateways(report.desired)
+    }
+
+    /// Records each WAN's resolved gateway and route from the plan just applied, logs learned and
+    /// lost gateways, and deletes the connections of a WAN whose route changed or went away: they
+    /// were sent to a next hop that is no longer the WAN's (and only that WAN's are touched).
+    private func rememberGateways(_ desired: DesiredState) {
+        for (index, wan) in config.wans.enumerated() {
+            guard var runtime = wans[wan.name] else { continue }
+            let planned = desired.wans.first { $0.name == wan.name }
+            let route = desired.routes.first { $0.device == wan.interface && $0.family == .ipv4 && $0.destination == nil }
+            let oldRoute = runtime.route
+            let waiting = desired.wansWithoutGateway.contains(wan.name)
+            if waiting, !runtime.waitingForGateway {
+                logger.notice("\(wan.name) waits for a gateway: \(desired.unusableReasons[wan.name] ?? "none learned yet")")
+            }
+            if let gateway = planned?.gateway, gateway.nextHop != runtime.gateway?.nextHop || runtime.gateway == nil,
+                wan.gateway == .auto
+            {
+                logger.notice("\(wan.name) gateway is \(gateway)")
+            }
+            runtime.waitingForGateway = waiting
+            runtime.gateway = planned?.gateway
+            runtime.route = route
+            wans[wan.name] = runtime
+            if let oldRoute, oldRoute != route, route != nil || waiting {
+                flushStale(
+                    index,
+                    because: route.map { "its route changed from \(oldRoute) to \($0)" } ?? "its gateway \(oldRoute) went away")
+            }
+        }
+    }
+
+    /// Re-reads the host and re-plans when a WAN's resolved gateway differs from the one installed
+    /// (learned, changed, or lost). Returns true when it re-planned. Cheap when nothing changed:
+    /// the host facts (three `ip` listings) and the lease reports.
+    @discardableResult
+    private func followGateways(reason: String) -> Bool {
+        let facts: HostFacts
+        do { facts = try applier.readHostFacts() } catch {
+            logger.error("cannot read the host's routes (\(reason)): \(error)")
+            return false
+        }
+        let changed = config.wans.filter { wan in
+            guard let runtime = wans[wan.name], runtime.linkUp else { return false }
+            let resolved = GatewayPlanner.resolveGateway(wan, host: facts).gateway
+            return resolved?.nextHop != runtime.gateway?.nextHop || (resolved == nil) != (runtime.gateway == nil)
+        }
+        guard !changed.isEmpty else { return false }
+        let started = clock.now
+        let applied = reapply()
+        publishStatus()
+        logger.info(
+            "re-planned: \(reason) (\(changed.map(\.name).joined(separator: ", ")))",
+            metadata: [
+                "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+                "elapsed_ms": "\(Int((clock.now - started).inMilliseconds))",
+            ])
+        return true
+    }
+
+    /// Deletes one WAN's conntrack entries whatever `flush_on_down` says: after a change of its
+    /// address or gateway they can no longer work, and keeping them only delays the reconnect.
+    private func flushStale(_ index: Int, because reason: String) {
+        let wan = config.wans[index]
+        guard let mark = wans[wan.name]?.mark else { return }
+        do {
+            let deleted = try applier.kernel.flushConnections(mark: mark, mask: config.kernel.markMask)
+            logger.info("flushed \(deleted) connection(s) of \(wan.name): \(reason)")
+        } catch {
+            logger.error("cannot flush \(wan.name)'s connections (\(reason)): \(error)")
+        }
     }
 
     /// Puts back Braid's ip rules and routes when one is missing (deleted by another tool or a
@@ -420,7 +508,7 @@ public final class GatewayController {
     }
 
     private func refreshLinks() throws(KernelError) {
-        let facts = try applier.kernel.readHostFacts()
+        let facts = try applier.readHostFacts()
         for wan in config.wans {
             var runtime = wans[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
             runtime.linkUp = facts.interfaces[wan.interface]?.isUp ?? false
@@ -440,6 +528,9 @@ public final class GatewayController {
             case .noAddress:
                 reason = WanRuntime.Reason(text: "\(wan.interface) has no IPv4 address", since: reason?.since ?? clock.wallNow)
             case .unusable: reason = WanRuntime.Reason(text: runtime.unusable ?? "", since: reason?.since ?? clock.wallNow)
+            case .noGateway:
+                reason = WanRuntime.Reason(
+                    text: runtime.unusable ?? "no gateway learned yet", since: reason?.since ?? clock.wallNow)
             default: break
             }
             let targets = (wan.health?.targets ?? []).enumerated().map { index, address in

@@ -34,6 +34,10 @@ public struct GatewayDaemon: Service {
         self.resyncInterval = resyncInterval
     }
 
+    /// The signal a client hook sends the daemon after writing a lease report: SIGUSR1, which
+    /// the daemon traps for nothing else.
+    public static let leaseReportSignal = UnixSignal.sigusr1
+
     /// Where the status socket lives for a given state directory.
     public static func statusSocketPath(stateDirectory: String) -> String { stateDirectory + "/braid.sock" }
 
@@ -50,6 +54,10 @@ public struct GatewayDaemon: Service {
     }
 
     public func run() async throws {
+        // Before anything else: a client hook that reports a lease while the daemon starts sends
+        // SIGUSR1, whose default action would kill it. (The trap below takes the signal over; the
+        // first apply reads every report anyway.)
+        signal(Self.leaseReportSignal.rawValue, SIG_IGN)
         let (events, continuation) = AsyncStream.makeStream(of: DaemonEvent.self, bufferingPolicy: .unbounded)
         // Before touching the kernel: a socket path that does not fit, or a second daemon on the
         // same state directory, must stop this one with nothing changed.
@@ -89,6 +97,10 @@ public struct GatewayDaemon: Service {
                 continuation.yield(.reload(await Self.loadOffTheControlLoop(configPath)))
             }
         }
+        // `braid hooks report` (run by the DHCP/PPP client hooks) wrote a lease report.
+        let leaseNudges = Task {
+            for await _ in await UnixSignalsSequence(trapping: Self.leaseReportSignal) { continuation.yield(.leaseReported) }
+        }
         let resyncs = Task { [resyncInterval, logger] in
             var lastSocketError = ""
             while !Task.isCancelled {
@@ -114,6 +126,7 @@ public struct GatewayDaemon: Service {
             continuation.finish()
         }
         hangups.cancel()
+        leaseNudges.cancel()
         resyncs.cancel()
         controller.stop()
         monitor.stop()

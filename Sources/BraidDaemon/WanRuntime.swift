@@ -1,5 +1,6 @@
 import BraidConfig
 import BraidHealth
+import BraidPlanner
 import Foundation
 
 /// Everything the control loop knows about one WAN between events: its link as last read, its
@@ -29,6 +30,13 @@ public struct WanRuntime: Sendable {
     public var mark: UInt32?
     /// Why the last apply could not route through it (`DesiredState.unusableReasons`).
     public var unusable: String?
+    /// The last apply found no gateway for it (`auto`, nothing learned yet).
+    public var waitingForGateway = false
+    /// Its IPv4 gateway as the last apply resolved it; nil while none is known.
+    public var gateway: ResolvedGateway?
+    /// Its IPv4 route as the last apply installed it; nil when it had none. A change of this route
+    /// (a new gateway) or its loss deletes the WAN's connections: they cannot work any more.
+    public var route: Route?
 
     public init(damper: FlapDamper) { self.damper = damper }
 
@@ -42,6 +50,7 @@ public struct WanRuntime: Sendable {
     public func state(at now: ContinuousClock.Instant) -> WanState {
         if !linkUp { return .noLink }
         if addresses.isEmpty { return .noAddress }
+        if waitingForGateway { return .noGateway }
         if unusable != nil { return .unusable }
         if isDown { return .down }
         if isHeld(at: now) { return .held }

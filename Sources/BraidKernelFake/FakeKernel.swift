@@ -63,6 +63,9 @@ public final class FakeKernel: KernelPort {
                 state.interfaces[index] = interface
             } else {
                 state.interfaces.append(interface)
+                // A new interface comes with its /proc/sys/net/ipv4/conf entry, at the default.
+                let key = "net/ipv4/conf/\(interface.name)/rp_filter"
+                if state.sysctls[key] == nil { state.sysctls[key] = "1" }
             }
         }
     }
@@ -73,6 +76,7 @@ public final class FakeKernel: KernelPort {
         state.withLock { state in
             state.interfaces.removeAll { $0.name == name }
             state.routes.removeAll { $0.device == name }
+            state.sysctls["net/ipv4/conf/\(name)/rp_filter"] = nil
         }
     }
 

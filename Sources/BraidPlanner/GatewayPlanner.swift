@@ -5,8 +5,10 @@ import BraidConfig
 public enum GatewayPlanner {
     /// `previousSlots`: WAN name → slot of the last apply (`AppliedState.wanSlots`), so WANs keep
     /// their marks when others are added, removed or reordered; empty numbers them as listed.
-    /// `missingInterfacesAreDown`: the daemon re-plans while interfaces come and go (a PPP link, a
-    /// USB modem); for it a missing interface is a WAN that is down, not an error.
+    /// A missing WAN interface (`ppp0` before the first dial, a USB modem not plugged in) is a WAN
+    /// that is down (`no_link`, in `unusableReasons`), never an error: refusing would keep the other
+    /// WANs from coming up. `missingInterfacesAreDown`: the same for LAN interfaces (the daemon
+    /// re-plans while interfaces come and go); otherwise a missing LAN interface is an error.
     public static func plan(
         _ config: Config, host: HostFacts, availability: WanAvailability = .allAvailable,
         previousSlots: [String: Int] = [:], missingInterfacesAreDown: Bool = false
@@ -205,9 +207,6 @@ public enum GatewayPlanner {
         var problems: [PlanError.Problem] = []
         for (index, name) in config.lan.interfaces.enumerated() where host.interfaces[name] == nil {
             problems.append(.init(path: "lan.interfaces[\(index)]", message: "\"\(name)\" does not exist on this host"))
-        }
-        for (index, wan) in config.wans.enumerated() where host.interfaces[wan.interface] == nil {
-            problems.append(.init(path: "wans[\(index)].interface", message: "\"\(wan.interface)\" does not exist on this host"))
         }
         if !problems.isEmpty { throw PlanError(problems: problems) }
     }

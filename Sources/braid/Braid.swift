@@ -5,7 +5,9 @@ import ArgumentParser
 struct Braid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Braid: a multi-WAN gateway for Linux (nftables + policy routing).",
-        subcommands: [Check.self, Plan.self, Apply.self, Down.self, Status.self, Run.self, Explain.self, Demo.self]
+        subcommands: [
+            Check.self, Plan.self, Apply.self, Down.self, Status.self, Run.self, Explain.self, Demo.self, Hooks.self,
+        ]
     )
 }
 

@@ -302,13 +302,21 @@ import Testing
             })
     }
 
-    @Test func aMissingInterfaceIsReportedBeforeAnyChange() throws {
+    @Test func aMissingWanInterfaceIsInstalledWithoutItsRouteAndNamed() throws {
         let kernel = FakeKernel(interfaces: [InterfaceFacts(name: "lan0"), Self.wanInterface(1)])
+        let report = try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
+        #expect(report.desired.unusableReasons["isp2"] == "interface wan2 does not exist")
+        #expect(kernel.snapshot.routes.map(\.device) == ["wan1"])
+        #expect(kernel.snapshot.table != nil)
+    }
+
+    @Test func aMissingLanInterfaceIsReportedBeforeAnyChange() throws {
+        let kernel = FakeKernel(interfaces: [Self.wanInterface(1), Self.wanInterface(2)])
         #expect {
             try Self.makeApplier(kernel).apply(try ConfigLoader.parse(Self.yaml))
         } throws: { error in
             guard let error = error as? ApplyError, case .plan(let planError) = error else { return false }
-            return planError.description.contains("wans[1].interface: \"wan2\" does not exist")
+            return planError.description.contains("lan.interfaces[0]: \"lan0\" does not exist")
         }
         #expect(kernel.performed.isEmpty)
     }
