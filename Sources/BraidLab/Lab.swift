@@ -38,6 +38,10 @@ public final class Lab: Sendable {
     private let servers = LockedBox<[WhoAmIServer]>([])
     private let daemons = LockedBox<[LabDaemon]>([])
     private let responders = LockedBox<[ProbeResponders]>([])
+    private let teardownActions = LockedBox<[@Sendable () -> Void]>([])
+
+    /// Runs `action` at teardown, before the namespaces go (the lab's DHCP servers and clients).
+    public func onTeardown(_ action: @escaping @Sendable () -> Void) { teardownActions.update { $0.append(action) } }
 
     /// Daemons started on this lab are killed at teardown, whatever the test did.
     func register(_ daemon: LabDaemon) { daemons.update { $0.append(daemon) } }
@@ -238,6 +242,8 @@ public final class Lab: Sendable {
 
     /// Removes every namespace of this lab and stops its servers; safe to call twice.
     public func teardown() {
+        for action in teardownActions.value.reversed() { action() }
+        teardownActions.value = []
         for daemon in daemons.value { daemon.kill9() }
         daemons.value = []
         for server in servers.value { server.stop() }

@@ -64,7 +64,7 @@ public enum GatewayResolution {
     /// when it does not exist). `report` is the last client-hook report for that interface (any
     /// family; one of another family is ignored).
     ///
-    /// For `auto`, in this order:
+    /// For `auto`, in this order (after an `ip-down` from pppd, which means no gateway):
     /// 1. a bound hook report with a router of this family whose address (if it gave one) is still on
     ///    the interface: the client's latest word wins, because the kernel's route can be stale (a
     ///    renewal with a new router leaves the old route) or missing (EEXIST on a second WAN);
@@ -81,6 +81,11 @@ public enum GatewayResolution {
         case .auto: break
         }
         guard let interface else { return .noGateway("\(interfaceName) does not exist") }
+        // pppd's ip-down says the link is going away; its interface may keep its peer address
+        // for a moment (or, on a tunnel, for good), but nothing more can be sent through it.
+        if let report, report.family == family, report.interface == interfaceName, report.client == .pppd, !report.isBound {
+            return .noGateway("pppd reported \(report.reason) on \(interfaceName)")
+        }
         if let report, report.family == family, report.interface == interfaceName, report.isBound,
             let router = report.router, router.family == family,
             report.address.map({ interfaceHolds($0, interface) }) ?? true

@@ -47,7 +47,14 @@ struct Apply: ParsableCommand {
                 }
             }
             for (name, reason) in report.desired.unusableReasons.sorted(by: { $0.key < $1.key }) {
-                printWarning("applied, but \(name) carries no traffic: \(reason)")
+                let wan = config.wans.first { $0.name == name }
+                if report.desired.wansWithoutGateway.contains(name) {
+                    printWarning("applied; \(name) waits for a gateway (\(reason)); it takes traffic once one is learned")
+                } else if let wan, reason == "interface \(wan.interface) does not exist" {
+                    printWarning("applied; \(name) is no_link: its interface \(wan.interface) does not exist (yet)")
+                } else {
+                    printWarning("applied, but \(name) carries no traffic: \(reason)")
+                }
             }
             for (name, reason) in report.flushFailures.sorted(by: { $0.key < $1.key }) {
                 printWarning("applied, but the connections of \(name), which left the config, could not be deleted: \(reason)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidApply
 import BraidConfig
 import BraidDaemon
 import BraidKernel
@@ -43,9 +44,17 @@ struct Explain: ParsableCommand {
         }
         // Explaining a config for another machine is useful too: a missing interface is assumed up
         // (as `braid plan` does), a WAN's with its gateway's address standing in for its own.
-        let (facts, missingWans, _) = ((try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: []))
-            .fillingInMissingInterfaces(of: config, assumedUp: true)
+        var hostFacts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
+        hostFacts.leaseReports = ClientLeaseReportStore(stateDirectory: state.stateDirectory).load()
+        let (facts, missingWans, _) = hostFacts.fillingInMissingInterfaces(of: config, assumedUp: true)
         for name in missingWans { printWarning("interface \(name) does not exist on this host; its WAN is assumed up") }
+        // Where each WAN's next hop comes from: the config, a kernel route, a client hook, a peer.
+        for wan in config.wans {
+            switch GatewayPlanner.resolveGateway(wan, host: facts) {
+            case .resolved(let gateway): print("  \(wan.name): gateway \(gateway)")
+            case .noGateway(let reason): print("  \(wan.name): waits for a gateway (\(reason))")
+            }
+        }
         var availability = WanAvailability()
         if let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory)) {
             availability.unavailable = Set(health.wans.filter { !$0.state.carriesTraffic }.map(\.name))

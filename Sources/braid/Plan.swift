@@ -16,12 +16,13 @@ struct Plan: ParsableCommand {
         let config = try loadConfig(options)
         // Planning on another machine is useful (review a config before deploying it); say what
         // is missing here instead of refusing, since `apply` checks it for real.
-        let (facts, missingWans, missingLans) = ((try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: []))
-            .fillingInMissingInterfaces(of: config, assumedUp: true)
+        var hostFacts = (try? LinuxKernel().readHostFacts()) ?? HostFacts(interfaces: [])
+        hostFacts.leaseReports = ClientLeaseReportStore(stateDirectory: state.stateDirectory).load()
+        let (facts, missingWans, missingLans) = hostFacts.fillingInMissingInterfaces(of: config, assumedUp: true)
         for name in missingLans { printWarning("interface \(name) does not exist on this host; planned as if it were up") }
         for name in missingWans {
             printWarning(
-                "interface \(name) does not exist on this host; planned as if it were up, with its gateway's address standing in for its own"
+                "interface \(name) does not exist on this host; planned as if it were up, with a fixed gateway's address standing in for its own"
             )
         }
         // The WANs' slots (marks, tables) as installed, when Braid is: apply keeps them.

@@ -94,6 +94,24 @@ import Testing
         #expect(resolve(.auto, bare).gateway == ResolvedGateway(nextHop: nil, source: .pointToPointLink))
     }
 
+    @Test func pppdsIpDownTakesThePointToPointLinkOutEvenWithItsPeerStillSet() {
+        let link = InterfaceFacts(
+            name: "wan1",
+            addresses: [InterfaceAddress(address: IPv4Address("100.64.0.2")!, prefixLength: 32, peer: IPv4Address("100.64.0.1"))],
+            isPointToPoint: true)
+        let down = ClientLeaseReport(
+            interface: "wan1", client: .pppd, reason: "ip-down", isBound: false, address: nil, router: nil, reportedAt: 3)
+        guard case .noGateway = resolve(.auto, link, report: down) else {
+            Issue.record("a link pppd reported down kept its gateway")
+            return
+        }
+        var up = down
+        up.isBound = true
+        up.reason = "ip-up"
+        up.router = IPAddress("100.64.0.1")
+        #expect(resolve(.auto, link, report: up).gateway?.source == .clientHook(client: .pppd, reason: "ip-up"))
+    }
+
     @Test func theLeaseReasonsOfEachClientRead() {
         #expect(ClientLeaseReport.isBound(reason: "BOUND", client: .dhclient) == true)
         #expect(ClientLeaseReport.isBound(reason: "EXPIRE", client: .dhclient) == false)
