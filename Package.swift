@@ -57,6 +57,11 @@ let package = Package(
             path: "Benchmarks/FailoverBenchmark"
         ),
         .executableTarget(
+            name: "uplink-benchmark",
+            dependencies: ["BraidConfig", "BraidLab"],
+            path: "Benchmarks/UplinkBenchmark"
+        ),
+        .executableTarget(
             name: "policy-scale-benchmark",
             dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab"],
             path: "Benchmarks/PolicyScaleBenchmark"

@@ -27,12 +27,14 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
     /// Reads live numbers for the WANs of `config`: link state, connections by conntrack mark,
     /// and the per-WAN counters in Braid's table.
     /// `stored`: the state file, for the slots (marks, tables) the WANs hold. `availability`: the
-    /// running daemon's health verdicts, so SHARE is the split really installed.
+    /// running daemon's health verdicts, so SHARE is the split really installed. `leaseReports`:
+    /// what client hooks reported (`ClientLeaseReportStore`), for gateways only they know.
     public static func read(
         config: Config, kernel: any KernelPort, stored: AppliedState?,
-        availability: WanAvailability = .allAvailable
+        availability: WanAvailability = .allAvailable, leaseReports: [ClientLeaseReport] = []
     ) throws(KernelError) -> GatewayStatus {
-        let facts = try kernel.readHostFacts()
+        var facts = try kernel.readHostFacts()
+        facts.leaseReports = leaseReports
         let observed = try kernel.readState(layout: config.kernel)
         let counters = try kernel.readCounters()
         let planningFacts = facts.fillingInMissingInterfaces(of: config, assumedUp: false).facts

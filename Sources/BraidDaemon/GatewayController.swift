@@ -125,6 +125,10 @@ public final class GatewayController {
     /// routing was what failed the probes, repairs it and keeps the WAN).
     private func probeRound(_ round: ProbeRound, of wanName: String) {
         guard var tracker = wans[wanName]?.tracker else { return }
+        // A WAN that waits for its gateway has no route: its probes fail for that reason alone and
+        // say nothing about the uplink. Ignoring them lets a DHCP bind put it in service at once.
+        if wans[wanName]?.waitingForGateway == true { return }
+        if let changed = wans[wanName]?.gatewayChangedAt, round.startedAt < changed { return }
         let transition = tracker.record(round, at: clock.now)
         wans[wanName]?.tracker = tracker
         if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
@@ -419,6 +423,11 @@ public final class GatewayController {
                 wan.gateway == .auto
             {
                 logger.notice("\(wan.name) gateway is \(gateway)")
+            }
+            if !waiting,
+                runtime.waitingForGateway || (runtime.gateway != nil && planned?.gateway?.nextHop != runtime.gateway?.nextHop)
+            {
+                runtime.gatewayChangedAt = clock.now
             }
             runtime.waitingForGateway = waiting
             runtime.gateway = planned?.gateway

@@ -34,6 +34,9 @@ public struct WanRuntime: Sendable {
     public var waitingForGateway = false
     /// Its IPv4 gateway as the last apply resolved it; nil while none is known.
     public var gateway: ResolvedGateway?
+    /// When it last got a gateway or a new one: probe rounds started before then went out with no
+    /// route or by the old next hop, so they say nothing about the uplink and are ignored.
+    public var gatewayChangedAt: ContinuousClock.Instant?
     /// Its IPv4 route as the last apply installed it; nil when it had none. A change of this route
     /// (a new gateway) or its loss deletes the WAN's connections: they cannot work any more.
     public var route: Route?

@@ -25,7 +25,8 @@ struct Status: ParsableCommand {
             let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == .down }.map(\.name) ?? []
             status = try GatewayStatus.read(
                 config: config, kernel: LinuxKernel(), stored: stored,
-                availability: WanAvailability(unavailable: Set(unavailable)))
+                availability: WanAvailability(unavailable: Set(unavailable)),
+                leaseReports: ClientLeaseReportStore(stateDirectory: state.stateDirectory).load())
         } catch {
             printError(error.description)
             throw ExitStatus.kernelFailure

@@ -50,6 +50,19 @@ import Testing
         #expect(harness.split["cable"] != nil)
     }
 
+    @Test func probesWhileWaitingForAGatewayDoNotTakeTheWanDown() throws {
+        let yaml = Self.yaml.replacingOccurrences(
+            of: "gateway: auto }", with: "gateway: auto, health: \(DaemonHarness.health) }")
+        let harness = try DaemonHarness(yaml, kernel: Self.kernel())
+        try harness.start()
+        harness.rounds("cable", passing: false, count: 5)
+        #expect(harness.state("cable") == .noGateway)
+        harness.kernel.setDefaultRoutes([Self.dhcpRoute("192.168.1.1")], on: "wan1")
+        harness.send(.routingChanged)
+        #expect(harness.state("cable")?.carriesTraffic == true, "\(harness.log.text)")
+        #expect(harness.split["cable"] != nil)
+    }
+
     @Test func aGatewayChangeReplacesTheRouteAndFlushesOnlyThatWan() throws {
         let harness = try DaemonHarness(Self.yaml, kernel: Self.kernel(cableRoutes: [Self.dhcpRoute("192.168.1.1")]))
         try harness.start()
