@@ -537,6 +537,8 @@ public final class GatewayController {
             case .noAddress:
                 reason = WanRuntime.Reason(text: "\(wan.interface) has no IPv4 address", since: reason?.since ?? clock.wallNow)
             case .unusable: reason = WanRuntime.Reason(text: runtime.unusable ?? "", since: reason?.since ?? clock.wallNow)
+            case .noLink where runtime.unusable?.hasSuffix("does not exist") == true:
+                reason = WanRuntime.Reason(text: runtime.unusable ?? "", since: reason?.since ?? clock.wallNow)
             case .noGateway:
                 reason = WanRuntime.Reason(
                     text: runtime.unusable ?? "no gateway learned yet", since: reason?.since ?? clock.wallNow)

@@ -58,13 +58,14 @@ public enum GatewayPlanner {
             sysctls: sysctls(config, host: host, isolated: Set(availability.isolated.keys)),
             wans: wans,
             unusableReasons: unusableReasons,
+            // Only a WAN whose link and address are there waits for its gateway; one without
+            // them is no_link or no_address first.
             wansWithoutGateway: Set(
                 config.wans.filter { wan in
-                    if case .noGateway = gateways[wan.name] {
-                        return availability.isolated[wan.name] == nil
-                    } else {
-                        return false
-                    }
+                    guard availability.isolated[wan.name] == nil, let facts = host.interfaces[wan.interface], facts.isUp,
+                        !facts.addresses.isEmpty, case .noGateway = gateways[wan.name]
+                    else { return false }
+                    return true
                 }.map(\.name))
         )
     }

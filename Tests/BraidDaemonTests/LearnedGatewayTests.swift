@@ -38,6 +38,7 @@ import Testing
         try harness.start()
         #expect(harness.state("cable") == .noGateway)
         #expect(harness.state("dsl") == .noLink, "ppp0 does not exist yet: no_link, not a refusal to start")
+        #expect(harness.status("dsl")?.reason == "interface ppp0 does not exist")
         #expect(harness.state("fibre") == .up)
         #expect(cableRoute(harness) == nil)
         #expect(harness.split["cable"] == nil)

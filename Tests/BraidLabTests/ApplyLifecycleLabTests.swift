@@ -241,7 +241,7 @@ struct BadConfigCase: Sendable, CustomTestStringConvertible {
 
     static let all: [BadConfigCase] = [
         replacing("gateway: 100.64.2.1", "gateway: 100.64.2.300", key: "wans[1].gateway"),
-        replacing("interface: wan2", "interface: wan9", key: "wans[1].interface"),
+        replacing("gateway: 100.64.2.1", "gateway: dhcp", key: "wans[1].gateway"),
         replacing("interfaces: [lan0]", "interfaces: [lan7]", key: "lan.interfaces[0]"),
         replacing("interface: wan2", "interface: wan1", key: "wans[1].interface"),
         replacing("name: isp2", "name: isp1", key: "wans[1].name"),

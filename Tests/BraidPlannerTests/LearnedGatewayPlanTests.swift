@@ -56,6 +56,15 @@ import Testing
         #expect(try state.wan(named: "dsl").splitShare > 0)
     }
 
+    @Test func aMissingInterfaceIsNoLinkBeforeItWaitsForAGateway() throws {
+        let config = try ConfigLoader.parse(Self.yaml)
+        var facts = host(cableRoute: false)
+        facts.interfaces["wan0"] = nil
+        let state = try GatewayPlanner.plan(config, host: facts)
+        #expect(state.unusableReasons["cable"] == "interface wan0 does not exist")
+        #expect(state.wansWithoutGateway.isEmpty)
+    }
+
     @Test func aHookReportIsUsedWhenTheKernelShowsNoRoute() throws {
         let config = try ConfigLoader.parse(Self.yaml)
         var facts = host(cableRoute: false)
