@@ -101,9 +101,10 @@ public final class GatewayController {
         case .linkChanged:
             linkEvent()
         case .routingChanged:
-            // A default route of a DHCP client or pppd on a WAN interface is how an `auto`
-            // gateway is learned; the re-plan also repairs Braid's own routing.
-            if !followGateways(reason: "a route changed") { repairRoutingIfMissing(reason: "a route or ip rule changed") }
+            // A missing rule or route of Braid's is put back first, as fast as before (its re-plan
+            // reads the host afresh, so it also takes a new gateway); otherwise a default route a
+            // DHCP client or pppd put on a WAN interface may have taught an `auto` gateway.
+            if !repairRoutingIfMissing(reason: "a route or ip rule changed") { followGateways(reason: "a route changed") }
         case .leaseReported:
             followGateways(reason: "a client hook reported a lease")
         case .reload(let result):
