@@ -15,10 +15,13 @@ public struct DesiredState: Sendable, Equatable {
     /// address, its gateway is off-link, the kernel refused its route or sysctl). Health verdicts
     /// are the daemon's and not listed here.
     public var unusableReasons: [String: String]
+    /// WAN name → why the host cannot carry IPv6 through it now (no IPv6 address, off-link IPv6
+    /// gateway), for WANs with an `ipv6:` section whose IPv4 may still work.
+    public var ipv6UnusableReasons: [String: String]
 
     public init(
         ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
-        unusableReasons: [String: String] = [:]
+        unusableReasons: [String: String] = [:], ipv6UnusableReasons: [String: String] = [:]
     ) {
         self.ruleset = ruleset
         self.policyRules = policyRules
@@ -26,6 +29,7 @@ public struct DesiredState: Sendable, Equatable {
         self.sysctls = sysctls
         self.wans = wans
         self.unusableReasons = unusableReasons
+        self.ipv6UnusableReasons = ipv6UnusableReasons
     }
 }
 
@@ -43,6 +47,10 @@ public struct PlannedWan: Sendable, Equatable {
     public var splitShare: Int
     public var splitModulus: Int
     public var nat: NatMode
+    /// Numerator of its share of new IPv6 connections (denominator `ipv6SplitModulus`); nil for
+    /// a WAN that takes no IPv6.
+    public var ipv6SplitShare: Int?
+    public var ipv6SplitModulus: Int = 0
 
     public init(
         name: String, interface: String, gateway: IPv4Address, slot: Int, mark: UInt32, table: UInt32,
