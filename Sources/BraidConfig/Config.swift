@@ -44,7 +44,9 @@ public struct LanConfig: Sendable, Equatable {
 public struct WanConfig: Sendable, Equatable {
     public var name: String
     public var interface: String
-    public var gateway: IPv4Address
+    /// The IPv4 next hop: fixed, learned at run time (`auto`, the default), or none on a
+    /// point-to-point link. The planner resolves it with `GatewayResolution`.
+    public var gateway: GatewaySetting<IPv4Address>
     /// Relative share of new connections; 0 means "only when no weighted WAN is available".
     public var weight: Int
     public var nat: NatMode
@@ -56,8 +58,8 @@ public struct WanConfig: Sendable, Equatable {
     public var ipv6: WanIPv6Config?
 
     public init(
-        name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade,
-        tier: Int = 1, health: HealthCheckConfig? = nil, ipv6: WanIPv6Config? = nil
+        name: String, interface: String, gateway: GatewaySetting<IPv4Address> = .auto, weight: Int = 1,
+        nat: NatMode = .masquerade, tier: Int = 1, health: HealthCheckConfig? = nil, ipv6: WanIPv6Config? = nil
     ) {
         self.name = name
         self.interface = interface
@@ -67,6 +69,16 @@ public struct WanConfig: Sendable, Equatable {
         self.tier = tier
         self.health = health
         self.ipv6 = ipv6
+    }
+
+    /// A WAN with a fixed IPv4 gateway.
+    public init(
+        name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade,
+        tier: Int = 1, health: HealthCheckConfig? = nil, ipv6: WanIPv6Config? = nil
+    ) {
+        self.init(
+            name: name, interface: interface, gateway: .fixed(gateway), weight: weight, nat: nat, tier: tier, health: health,
+            ipv6: ipv6)
     }
 }
 

@@ -210,14 +210,15 @@ public enum ConfigLoader {
                 collector.report(interfaceCursor, "\"\(text)\" is not a valid interface name (1-15 of a-z A-Z 0-9 _ - .)")
             }
         }
-        var gateway: IPv4Address?
-        if let gatewayCursor = required("gateway", "give the IPv4 next hop of this WAN"),
-            let text = collector.string(gatewayCursor, of: "an IPv4 address")
-        {
-            if let address = IPv4Address(text), !address.isUnusableAsHost {
-                gateway = address
-            } else {
-                collector.report(gatewayCursor, "\"\(text)\" is not a usable IPv4 host address")
+        // Omitted means `auto`: most uplinks learn their gateway by DHCP.
+        var gateway: GatewaySetting<IPv4Address>? = .auto
+        if let gatewayCursor = keys["gateway"] {
+            gateway = nil
+            if let text = collector.string(gatewayCursor, of: "auto, none or an IPv4 address") {
+                switch GatewaySetting<IPv4Address>.parse(text, otherFamilyKey: cursor.child("ipv6.gateway")) {
+                case .success(let setting): gateway = setting
+                case .failure(let error): collector.report(gatewayCursor, error.message)
+                }
             }
         }
         var weight = 1

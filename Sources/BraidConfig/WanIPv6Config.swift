@@ -1,12 +1,14 @@
 /// A WAN's IPv6: its next hop and how LAN sources are translated when they leave by it. A WAN
 /// without this section takes no IPv6 at all (it is never chosen for an IPv6 connection).
 public struct WanIPv6Config: Sendable, Equatable {
-    /// The IPv6 next hop. Link-local gateways (`fe80::1`) are the usual case: they are on-link on
-    /// the WAN's own interface, which the route names.
-    public var gateway: IPv6Address
+    /// The IPv6 next hop: an address (link-local ones such as `fe80::1` are the usual case: they
+    /// are on-link on the WAN's own interface, which the route names), `auto` (learned from router
+    /// advertisements or another client's default route on the interface), or `none` (a
+    /// point-to-point link: a device route). Omitted means `auto`.
+    public var gateway: GatewaySetting<IPv6Address>
     public var nat: IPv6NatMode
 
-    public init(gateway: IPv6Address, nat: IPv6NatMode = .masquerade) {
+    public init(gateway: GatewaySetting<IPv6Address> = .auto, nat: IPv6NatMode = .masquerade) {
         self.gateway = gateway
         self.nat = nat
     }

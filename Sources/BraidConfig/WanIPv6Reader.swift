@@ -3,34 +3,24 @@ extension ConfigLoader {
     static func readIPv6(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> WanIPv6Config? {
         guard let keys = collector.mapping(cursor, allowed: ["gateway", "nat"]) else { return nil }
         let before = collector.issues.count
-        var gateway: IPv6Address?
-        if let gatewayCursor = keys["gateway"] {
-            if let text = collector.string(gatewayCursor, of: "an IPv6 address") { gateway = ipv6Gateway(text, gatewayCursor, &collector) }
-        } else {
-            collector.report(
-                path: cursor.child("gateway"), line: cursor.line,
-                "missing; give the IPv6 next hop of this WAN (fe80::1 is fine: on-link on this interface)")
+        var gateway = GatewaySetting<IPv6Address>.auto
+        if let gatewayCursor = keys["gateway"],
+            let text = collector.string(gatewayCursor, of: "an IPv6 address, auto or none")
+        {
+            if text.contains("%") {
+                collector.report(
+                    gatewayCursor, "\"\(text)\": leave out the zone (%…); a link-local gateway is on the WAN's own interface")
+            } else {
+                switch GatewaySetting<IPv6Address>.parse(text, otherFamilyKey: "gateway (the WAN's IPv4 next hop)") {
+                case .success(let setting): gateway = setting
+                case .failure(let error): collector.report(gatewayCursor, error.message)
+                }
+            }
         }
         var nat = IPv6NatMode.masquerade
         if let natCursor = keys["nat"] { nat = readIPv6Nat(natCursor, &collector) ?? nat }
-        guard collector.issues.count == before, let gateway else { return nil }
+        guard collector.issues.count == before else { return nil }
         return WanIPv6Config(gateway: gateway, nat: nat)
-    }
-
-    private static func ipv6Gateway(_ text: String, _ cursor: YAMLCursor, _ collector: inout IssueCollector) -> IPv6Address? {
-        if IPv4Address(text) != nil {
-            collector.report(cursor, "\"\(text)\" is an IPv4 address; the IPv4 next hop belongs in the WAN's `gateway`")
-            return nil
-        }
-        guard let address = IPv6Address(text), !address.isUnusableAsHost else {
-            collector.report(
-                cursor,
-                text.contains("%")
-                    ? "\"\(text)\": leave out the zone (%…); a link-local gateway is on the WAN's own interface"
-                    : "\"\(text)\" is not a usable IPv6 host address")
-            return nil
-        }
-        return address
     }
 
     private static func readIPv6Nat(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> IPv6NatMode? {

@@ -21,6 +21,7 @@ public struct LinuxKernel: KernelPort {
         guard let links = try parseJSON(output, command: "ip -j address show") as? [[String: Any]] else {
             throw .unexpectedOutput(command: "ip -j address show", detail: "not a list")
         }
+        let defaultRoutes = try readForeignDefaultRoutes()
         return HostFacts(
             interfaces: links.compactMap { link in
                 guard let name = link["ifname"] as? String else { return nil }
@@ -41,8 +42,52 @@ public struct LinuxKernel: KernelPort {
                     }
                 }
                 return InterfaceFacts(
-                    name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: ipv4, ipv6Addresses: ipv6)
+                    name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: ipv4, ipv6Addresses: ipv6,
+                    index: link["ifindex"] as? Int,
+                    isPointToPoint: flags.contains("POINTOPOINT") || ipv4.contains { $0.peer != nil },
+                    defaultRoutes: defaultRoutes[name] ?? [])
             })
+    }
+
+    /// Interface name → the default routes of both families other software has on it, in any
+    /// table but Braid's: one `ip -j route show table all default` per family, not one per
+    /// interface. Multipath routes (`nexthop … nexthop …`) and routes with no device (blackhole,
+    /// unreachable) are left out: neither names one interface's gateway.
+    func readForeignDefaultRoutes() throws(KernelError) -> [String: [KernelDefaultRoute]] {
+        var found: [String: [KernelDefaultRoute]] = [:]
+        for family in AddressFamily.allCases {
+            // -N: table ids and protocol numbers, not names from /etc/iproute2 (main is omitted).
+            let command = ["ip", family.ipOption, "-N", "-j", "route", "show", "table", "all", "default"]
+            guard let output = try listing(command, family: family),
+                let routes = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]]
+            else { continue }
+            for route in routes {
+                guard let device = route["dev"] as? String, route["type"] == nil || route["type"] as? String == "unicast"
+                else { continue }
+                let protocolNumber = (route["protocol"] as? String).flatMap { UInt32($0) } ?? 2
+                guard protocolNumber != RoutingLayout.protocolTag else { continue }
+                let gateway = (route["gateway"] as? String).flatMap { IPAddress($0) }
+                if route["gateway"] != nil, gateway?.family != family { continue }
+                let table = (route["table"] as? String).flatMap { UInt32($0) } ?? RoutingLayout.mainTable
+                found[device, default: []].append(
+                    KernelDefaultRoute(
+                        family: family, gateway: gateway, table: table,
+                        routeProtocol: Self.routeProtocolName(protocolNumber), metric: route["metric"] as? Int ?? 0))
+            }
+        }
+        return found
+    }
+
+    /// iproute2's names for the route protocols a gateway is learned from (rtnetlink.h RTPROT_*).
+    static func routeProtocolName(_ number: UInt32) -> String {
+        switch number {
+        case 2: "boot"
+        case 3: "kernel"
+        case 4: "static"
+        case 9: "ra"
+        case 16: "dhcp"
+        default: "\(number)"
+        }
     }
 
     public func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState {
@@ -89,12 +134,14 @@ public struct LinuxKernel: KernelPort {
             else { continue }
             found += routes.compactMap { route -> Route? in
                 guard let destination = route["dst"] as? String,
-                    let gateway = (route["gateway"] as? String).flatMap({ IPAddress($0) }), gateway.family == family,
                     let device = route["dev"] as? String,
                     let table = (route["table"] as? String).flatMap({ UInt32($0) })
                 else { return nil }
+                // No gateway: a device route (point-to-point WAN, `gateway: none`).
+                let gateway = (route["gateway"] as? String).flatMap { IPAddress($0) }
+                if route["gateway"] != nil, gateway?.family != family { return nil }
                 let prefix = destination == "default" ? nil : IPPrefix(destination).flatMap { $0.family == family ? $0 : nil }
-                return Route(table: table, destination: prefix, gateway: gateway, device: device)
+                return Route(family: family, table: table, destination: prefix, gateway: gateway, device: device)
             }
         }
         return found

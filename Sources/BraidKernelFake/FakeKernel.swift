@@ -67,9 +67,23 @@ public final class FakeKernel: KernelPort {
         }
     }
 
-    /// Removes an interface, as when a PPP session ends or a USB modem is unplugged.
+    /// Removes an interface, as when a PPP session ends or a USB modem is unplugged. Like the
+    /// kernel, drops every route through it (Braid's included).
     public func removeInterface(named name: String) {
-        state.withLock { $0.interfaces.removeAll { $0.name == name } }
+        state.withLock { state in
+            state.interfaces.removeAll { $0.name == name }
+            state.routes.removeAll { $0.device == name }
+        }
+    }
+
+    /// Sets the default routes other software has on an interface (`InterfaceFacts.defaultRoutes`),
+    /// as a DHCP client, pppd or RA would install them. (The daemon learns of it from the
+    /// `.routingChanged` event its test sends.)
+    public func setDefaultRoutes(_ routes: [KernelDefaultRoute], on name: String) {
+        state.withLock { state in
+            guard let index = state.interfaces.firstIndex(where: { $0.name == name }) else { return }
+            state.interfaces[index].defaultRoutes = routes
+        }
     }
 
     /// Another program deletes Braid's table (`nft delete table inet braid`, or `nft flush ruleset`).
@@ -151,7 +165,8 @@ public final class FakeKernel: KernelPort {
                 guard let device = state.interfaces.first(where: { $0.name == route.device }), device.isUp else {
                     return refuse(step, "Error: Device for nexthop is not up.")
                 }
-                guard device.hasOnLink(route.gateway) else {
+                // A device route (point-to-point link) has no next hop to check.
+                if let gateway = route.gateway, !device.hasOnLink(gateway) {
                     return refuse(step, "Error: Nexthop has invalid gateway.")
                 }
                 state.routes.append(route)
@@ -161,7 +176,10 @@ public final class FakeKernel: KernelPort {
                 }
                 state.routes.remove(at: index)
             case .replaceRoute(_, let new):
-                guard state.interfaces.first(where: { $0.name == new.device })?.hasOnLink(new.gateway) == true else {
+                guard let device = state.interfaces.first(where: { $0.name == new.device }) else {
+                    return refuse(step, "Cannot find device \"\(new.device)\"")
+                }
+                if let gateway = new.gateway, !device.hasOnLink(gateway) {
                     return refuse(step, "Error: Nexthop has invalid gateway.")
                 }
                 state.routes.removeAll { $0.key == new.key }

@@ -15,13 +15,17 @@ public struct DesiredState: Sendable, Equatable {
     /// address, its gateway is off-link, the kernel refused its route or sysctl). Health verdicts
     /// are the daemon's and not listed here.
     public var unusableReasons: [String: String]
+    /// WANs whose gateway is `auto` and not learned yet (no DHCP lease, no route, no hook report):
+    /// they are in `unusableReasons` too, and their state is `no_gateway`.
+    public var wansWithoutGateway: Set<String>
     /// WAN name → why the host cannot carry IPv6 through it now (no IPv6 address, off-link IPv6
     /// gateway), for WANs with an `ipv6:` section whose IPv4 may still work.
     public var ipv6UnusableReasons: [String: String]
 
     public init(
         ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
-        unusableReasons: [String: String] = [:], ipv6UnusableReasons: [String: String] = [:]
+        unusableReasons: [String: String] = [:], wansWithoutGateway: Set<String> = [],
+        ipv6UnusableReasons: [String: String] = [:]
     ) {
         self.ruleset = ruleset
         self.policyRules = policyRules
@@ -29,6 +33,7 @@ public struct DesiredState: Sendable, Equatable {
         self.sysctls = sysctls
         self.wans = wans
         self.unusableReasons = unusableReasons
+        self.wansWithoutGateway = wansWithoutGateway
         self.ipv6UnusableReasons = ipv6UnusableReasons
     }
 }
@@ -37,7 +42,9 @@ public struct DesiredState: Sendable, Equatable {
 public struct PlannedWan: Sendable, Equatable {
     public var name: String
     public var interface: String
-    public var gateway: IPv4Address
+    /// The IPv4 next hop as resolved at planning time, and where it came from; nil while an
+    /// `auto` gateway is not learned yet.
+    public var gateway: ResolvedGateway?
     /// The WAN's number inside Braid's mark bits; it keeps it across config changes.
     public var slot: Int
     public var mark: UInt32
@@ -53,7 +60,7 @@ public struct PlannedWan: Sendable, Equatable {
     public var ipv6SplitModulus: Int = 0
 
     public init(
-        name: String, interface: String, gateway: IPv4Address, slot: Int, mark: UInt32, table: UInt32,
+        name: String, interface: String, gateway: ResolvedGateway?, slot: Int, mark: UInt32, table: UInt32,
         weight: Int, splitShare: Int, splitModulus: Int, nat: NatMode
     ) {
         self.name = name
@@ -113,18 +120,30 @@ public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
     public var description: String { (family == .ipv4 ? arguments : [family.ipOption] + arguments).joined(separator: " ") }
 }
 
-/// A route in one of Braid's per-WAN tables. Its family is its gateway's; the destination, if
-/// any, is of the same family.
+/// A route in one of Braid's per-WAN tables: through a next hop (`default via 192.0.2.1 dev wan0`),
+/// or, on a point-to-point link that has none, a device route (`default dev ppp0`). The family is
+/// stored, because a device route has no gateway to take it from; the destination and the gateway,
+/// when present, are of that family.
 public struct Route: Sendable, Hashable, CustomStringConvertible {
+    public var family: AddressFamily
     public var table: UInt32
     /// Nil means the family's default route (`0.0.0.0/0` or `::/0`).
     public var destination: IPPrefix?
-    public var gateway: IPAddress
+    /// The next hop; nil for a device route (point-to-point link, `gateway: none`).
+    public var gateway: IPAddress?
     public var device: String
 
+    /// A route through `gateway`; the family is the gateway's.
     public init(table: UInt32, destination: IPPrefix? = nil, gateway: IPAddress, device: String) {
+        self.init(family: gateway.family, table: table, destination: destination, gateway: Optional(gateway), device: device)
+    }
+
+    /// A route of `family` through `gateway`, or a device route when `gateway` is nil.
+    public init(family: AddressFamily, table: UInt32, destination: IPPrefix? = nil, gateway: IPAddress?, device: String) {
         precondition(
-            destination == nil || destination?.family == gateway.family, "a route's destination and gateway differ in family")
+            destination == nil || destination?.family == family, "a route's destination is not of the route's family")
+        precondition(gateway == nil || gateway?.family == family, "a route's gateway is not of the route's family")
+        self.family = family
         self.table = table
         self.destination = destination
         self.gateway = gateway
@@ -135,8 +154,6 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
         self.init(table: table, destination: destination.map(IPPrefix.init), gateway: .v4(gateway), device: device)
     }
 
-    public var family: AddressFamily { gateway.family }
-
     /// The whole `ip` argv for `verb` (`add`, `del`, `replace`), without the protocol tag.
     public func command(_ verb: String) -> [String] {
         ["ip", family.ipOption, "route", verb] + arguments
@@ -144,7 +161,8 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
 
     /// The route as `ip route` arguments (without the family, the verb and the protocol tag).
     public var arguments: [String] {
-        [destination?.description ?? "default", "via", "\(gateway)", "dev", device, "table", "\(table)"]
+        [destination?.description ?? "default"] + (gateway.map { ["via", "\($0)"] } ?? [])
+            + ["dev", device, "table", "\(table)"]
     }
 
     /// Routes with the same key are the same route to the kernel: adding one while the other exists

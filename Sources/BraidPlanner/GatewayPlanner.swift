@@ -25,6 +25,7 @@ public enum GatewayPlanner {
                 (availability.isolated[wan.name] ?? hostProblem(wan, host: host)).map { (wan.name, $0) }
             })
         let linkUp = { (wan: WanConfig) in unusableReasons[wan.name] == nil }
+        let gateways = Dictionary(uniqueKeysWithValues: config.wans.map { ($0.name, resolveGateway($0, host: host)) })
         let usable = config.wans.indices.filter { isUsable(config.wans[$0], host: host, availability: availability) }
         let split = WeightedSplit(weights: splitWeights(config, usable: usable))
         let routerSplit = WeightedSplit(
@@ -33,7 +34,7 @@ public enum GatewayPlanner {
         let wans = config.wans.enumerated().map { index, wan in
             let share = split.slices.first { $0.wanIndex == index }?.share ?? 0
             var planned = PlannedWan(
-                name: wan.name, interface: wan.interface, gateway: wan.gateway, slot: slot(index),
+                name: wan.name, interface: wan.interface, gateway: gateways[wan.name]?.gateway, slot: slot(index),
                 mark: layout.mark(forSlot: slot(index)), table: layout.table(forSlot: slot(index)),
                 weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
             if let ipv6, wan.ipv6 != nil {
@@ -55,11 +56,21 @@ public enum GatewayPlanner {
                 // The kernel refuses a gateway route through a link that is down or a gateway that is
                 // off-link; such a WAN's table stays empty, so its mark falls through to the fallback
                 // rule until the link returns.
-                linkUp(wan) ? Route(table: layout.table(forSlot: slot(index)), gateway: wan.gateway, device: wan.interface) : nil
+                guard linkUp(wan), let gateway = gateways[wan.name]?.gateway else { return nil }
+                return Route(
+                    family: .ipv4, table: layout.table(forSlot: slot(index)), gateway: gateway.nextHop, device: wan.interface)
             } + (ipv6?.routes ?? []),
             sysctls: sysctls(config, host: host, isolated: Set(availability.isolated.keys)) + (ipv6?.sysctls ?? []),
             wans: wans,
             unusableReasons: unusableReasons,
+            wansWithoutGateway: Set(
+                config.wans.filter { wan in
+                    if case .noGateway = gateways[wan.name] {
+                        return availability.isolated[wan.name] == nil
+                    } else {
+                        return false
+                    }
+                }.map(\.name)),
             ipv6UnusableReasons: ipv6?.unusableReasons ?? [:]
         )
     }
@@ -72,16 +83,30 @@ public enum GatewayPlanner {
     }
 
     /// Why the host cannot route through `wan` now, or nil when it can: its interface must exist,
-    /// be up, and hold an IPv4 address whose subnet contains the gateway.
+    /// be up, hold an IPv4 address, and have a gateway (fixed, learned, or none on a point-to-point
+    /// link) that is on-link.
     static func hostProblem(_ wan: WanConfig, host: HostFacts) -> String? {
         guard let facts = host.interfaces[wan.interface] else { return "interface \(wan.interface) does not exist" }
         guard facts.isUp else { return "link \(wan.interface) is down" }
         guard !facts.addresses.isEmpty else { return "\(wan.interface) has no IPv4 address" }
-        guard facts.addresses.contains(where: { $0.hasOnLink(wan.gateway) }) else {
-            return
-                "gateway \(wan.gateway) is not on-link on \(wan.interface) (its addresses: \(facts.addresses.map(\.description).joined(separator: ", ")))"
+        switch resolveGateway(wan, host: host) {
+        case .noGateway(let reason): return "no gateway yet: \(reason)"
+        case .resolved(let gateway):
+            guard let nextHop = gateway.nextHop else { return nil }
+            guard facts.hasOnLink(nextHop) else {
+                return
+                    "gateway \(nextHop) is not on-link on \(wan.interface) (its addresses: \(facts.addresses.map(\.description).joined(separator: ", ")))"
+            }
+            return nil
         }
-        return nil
+    }
+
+    /// The WAN's IPv4 next hop from its `gateway` setting, the interface's facts and the last
+    /// client-hook report for it (`HostFacts.leaseReports`).
+    public static func resolveGateway(_ wan: WanConfig, host: HostFacts) -> GatewayResolution.Outcome {
+        GatewayResolution.resolve(
+            wan.gateway, interfaceName: wan.interface, interface: host.interfaces[wan.interface],
+            report: host.leaseReport(interface: wan.interface, family: .ipv4))
     }
 
     /// Only the lowest tier that has a usable WAN carries new connections. Within it, weighted WANs

@@ -42,10 +42,12 @@ struct IPv6Plan {
         // no global address to masquerade to still gets its route, so probes can tell when it is back.
         let routes = carrying.compactMap { index -> Route? in
             let wan = config.wans[index]
-            guard let ipv6 = wan.ipv6, availability.isolated[wan.name] == nil, let facts = host.interfaces[wan.interface],
-                facts.isUp, facts.hasOnLink(.v6(ipv6.gateway))
+            guard availability.isolated[wan.name] == nil, let facts = host.interfaces[wan.interface], facts.isUp,
+                case .resolved(let gateway) = resolvedGateway(wan, host: host),
+                gateway.nextHop.map(facts.hasOnLink) ?? true
             else { return nil }
-            return Route(table: layout.table(forSlot: slots[wan.name]!), gateway: .v6(ipv6.gateway), device: wan.interface)
+            return Route(
+                family: .ipv6, table: layout.table(forSlot: slots[wan.name]!), gateway: gateway.nextHop, device: wan.interface)
         }
         return IPv6Plan(
             usable: usable, split: split, routerSplit: routerSplit, stickyBuckets: sticky, routes: routes,
@@ -60,14 +62,28 @@ struct IPv6Plan {
         guard let ipv6 = wan.ipv6 else { return "\(wan.name) takes no IPv6 (it has no `ipv6:` section)" }
         guard let facts = host.interfaces[wan.interface] else { return "interface \(wan.interface) does not exist" }
         guard facts.isUp else { return "link \(wan.interface) is down" }
-        guard facts.hasOnLink(.v6(ipv6.gateway)) else {
+        let gateway: ResolvedGateway
+        switch resolvedGateway(wan, host: host) {
+        case .resolved(let resolved): gateway = resolved
+        case .noGateway(let why): return "no IPv6 gateway yet: \(why)"
+        }
+        if let nextHop = gateway.nextHop, !facts.hasOnLink(nextHop) {
             let addresses = facts.ipv6Addresses.map(\.description).joined(separator: ", ")
-            return "IPv6 gateway \(ipv6.gateway) is not on-link on \(wan.interface) (its IPv6 addresses: \(addresses.isEmpty ? "none" : addresses))"
+            return "IPv6 gateway \(nextHop) is not on-link on \(wan.interface) (its IPv6 addresses: \(addresses.isEmpty ? "none" : addresses))"
         }
         if ipv6.nat != .none, !facts.ipv6Addresses.contains(where: { !$0.address.isLinkLocal }) {
             return "\(wan.interface) has no global IPv6 address to translate LAN sources to"
         }
         return nil
+    }
+
+    /// The WAN's IPv6 next hop: fixed, a device route, or (`auto`) the default route the kernel
+    /// learned from router advertisements (`proto ra` in main) or another client put on the link.
+    static func resolvedGateway(_ wan: WanConfig, host: HostFacts) -> GatewayResolution.Outcome {
+        guard let ipv6 = wan.ipv6 else { return .noGateway("\(wan.name) takes no IPv6") }
+        return GatewayResolution.resolve(
+            ipv6.gateway, interfaceName: wan.interface, interface: host.interfaces[wan.interface],
+            report: host.leaseReport(interface: wan.interface, family: .ipv6))
     }
 
     /// The IPv6 twins of the IPv4 rules, at the same priorities: suppress main's default, one
@@ -102,8 +118,18 @@ struct IPv6Plan {
         return rules
     }
 
+    /// Forwarding on, and `accept_ra=2` on every WAN that learns its IPv6 gateway: with forwarding
+    /// on, the kernel ignores router advertisements on an interface whose `accept_ra` is 1, so the
+    /// learned default route would silently expire at its router lifetime (the RA trap). Written
+    /// before forwarding, so no advertisement in between is dropped; `down` restores both.
     static func sysctls(_ config: Config, host: HostFacts) -> [SysctlSetting] {
-        [
+        config.wans.filter { $0.ipv6?.gateway == .auto && host.interfaces[$0.interface] != nil }.map { wan in
+            SysctlSetting(
+                key: "net/ipv6/conf/\(wan.interface)/accept_ra", value: "2",
+                reason:
+                    "\(wan.name) learns its IPv6 gateway from router advertisements, which forwarding=1 would make the kernel ignore (accept_ra=1)"
+            )
+        } + [
             SysctlSetting(
                 key: "net/ipv6/conf/all/forwarding", value: "1",
                 reason: "forward LAN IPv6 traffic to the WANs (this also sets every interface's forwarding)")

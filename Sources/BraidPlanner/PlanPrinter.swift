@@ -28,9 +28,19 @@ public enum PlanPrinter {
         for wan in state.wans {
             let share = wan.splitModulus == 0 ? "0" : "\(wan.splitShare)/\(wan.splitModulus)"
             lines.append(
-                "# \(wan.name): interface \(wan.interface), gateway \(wan.gateway), mark \(hex(wan.mark)), table \(wan.table), weight \(wan.weight), share of new connections \(share), nat \(wan.nat)"
+                "# \(wan.name): interface \(wan.interface), gateway \(gatewayText(wan.gateway)), mark \(hex(wan.mark)), table \(wan.table), weight \(wan.weight), share of new connections \(share), nat \(wan.nat)"
             )
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A fixed gateway prints as before; a learned one says where it came from.
+    static func gatewayText(_ gateway: ResolvedGateway?) -> String {
+        guard let gateway else { return "not learned yet (waiting for DHCP or a client hook)" }
+        switch (gateway.nextHop, gateway.source) {
+        case (let hop?, .config): return "\(hop)"
+        case (nil, _): return "none (device route, from \(gateway.source))"
+        case (let hop?, let source): return "\(hop) (learned from \(source))"
+        }
     }
 }

@@ -199,14 +199,26 @@ struct InvalidConfigCase: Sendable, CustomTestStringConvertible {
                 """, expectedPath: "wans", expectedLine: 3),
 
         InvalidConfigCase(
-            problem: "WAN without a gateway",
+            problem: "gateway given as a word other than auto or none",
             yaml: """
                 lan:
                   interfaces: [lan0]
                 wans:
                   - name: isp1
                     interface: wan1
-                """, expectedPath: "wans[0].gateway", expectedLine: 4),
+                    gateway: dhcp
+                """, expectedPath: "wans[0].gateway", expectedLine: 6),
+
+        InvalidConfigCase(
+            problem: "an IPv6 address as the IPv4 gateway",
+            yaml: """
+                lan:
+                  interfaces: [lan0]
+                wans:
+                  - name: isp1
+                    interface: wan1
+                    gateway: 2001:db8::1
+                """, expectedPath: "wans[0].gateway", expectedLine: 6),
 
         InvalidConfigCase(
             problem: "duplicate WAN names",

@@ -18,7 +18,12 @@ import Testing
         """#
 
     @Test func hostFactsKeepEachFamilysAddressesApart() throws {
-        let facts = try LinuxKernel(runner: CannedCommandRunner(["ip -j address show": Self.addresses])).readHostFacts()
+        let facts = try LinuxKernel(
+            runner: CannedCommandRunner([
+                "ip -j address show": Self.addresses, "ip -4 -N -j route show table all default": "[]",
+                "ip -6 -N -j route show table all default": "[]",
+            ])
+        ).readHostFacts()
         let wan = try #require(facts.interfaces["wan1"])
         #expect(wan.addresses.map(\.description) == ["192.0.2.2/24"])
         #expect(wan.ipv6Addresses.map(\.description) == ["2001:db8:1::2/64", "fe80::2/64"])

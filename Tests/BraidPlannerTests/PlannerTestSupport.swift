@@ -17,7 +17,10 @@ extension HostFacts {
         let wans = config.wans.map { wan in
             InterfaceFacts(
                 name: wan.interface, isUp: !linksDown.contains(wan.interface),
-                addresses: [InterfaceAddress(address: IPv4Address(wan.gateway.value &+ 1), prefixLength: 24)])
+                addresses: [
+                    InterfaceAddress(
+                        address: IPv4Address((wan.gateway.fixedAddress?.value ?? 0xC000_0201) &+ 1), prefixLength: 24)
+                ])
         }
         return HostFacts(interfaces: lan + wans)
     }
