@@ -29,6 +29,14 @@ public struct WanRuntime: Sendable {
     public var mark: UInt32?
     /// Why the last apply could not route through it (`DesiredState.unusableReasons`).
     public var unusable: String?
+    /// IPv6 probe verdicts, for a WAN whose IPv6 is judged apart from its IPv4 (see `FamilyHealth`).
+    public var ipv6Tracker: WanHealthTracker?
+    public var ipv6Judged = false
+    public var ipv6Reason: Reason?
+    /// Why the last apply could not carry IPv6 through it (`DesiredState.ipv6UnusableReasons`).
+    public var ipv6Unusable: String?
+    /// The interface's IPv6 facts as last read, for a WAN that takes IPv6.
+    var ipv6Link: IPv6LinkFacts?
 
     public init(damper: FlapDamper) { self.damper = damper }
 
