@@ -249,7 +249,19 @@ enum RulesetPlanner {
                             comment:
                                 "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply."
                         )
-                    ] : [])
+                    ]
+                        + (dualStack
+                            ? [
+                                // IPv6 postrouting sees no input interface for forwarded packets, so the
+                                // IPv4 rule above never matches them; a connection from a WAN has its
+                                // WAN's mark (wan_by_ingress), one from the LAN to a public address none.
+                                NftablesRule(
+                                    "meta nfproto ipv6 oifname \(lanInterfaces) ct status dnat ct mark & \(maskText) == 0 masquerade",
+                                    comment:
+                                        "IPv6 hairpin: forwarded IPv6 has no iifname here; a connection that arrived on a WAN carries its mark."
+                                )
+                            ] : [])
+                    : [])
                     + config.wans.compactMap { wan in
                         switch wan.nat {
                         case .masquerade: NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" masquerade")
