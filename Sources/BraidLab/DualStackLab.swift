@@ -174,7 +174,11 @@ public final class DualStackLab: Sendable {
 
     /// A config for this lab: isp1 with a static link-local gateway and prefix translation, isp2
     /// with a gateway learned from radvd, isp3 IPv4-only. `extraWanKeys` go on every WAN.
-    public func configYAML(weights: [Int] = [1, 1, 1], extraWanKeys: [String: String] = [:], tail: String = "") -> String {
+    /// `perWan` adds keys to one WAN (by number), over `extraWanKeys`.
+    public func configYAML(
+        weights: [Int] = [1, 1, 1], extraWanKeys: [String: String] = [:], perWan: [Int: [String: String]] = [:],
+        tail: String = ""
+    ) -> String {
         var lines = ["lan:", "  interfaces: [\(Lab.lanInterface)]", "wans:"]
         for wan in lab.wans {
             lines += [
@@ -188,7 +192,8 @@ public final class DualStackLab: Sendable {
             case 2: lines.append("    ipv6: { gateway: auto }")
             default: break
             }
-            for (key, value) in extraWanKeys.sorted(by: { $0.key < $1.key }) { lines.append("    \(key): \(value)") }
+            let keys = extraWanKeys.merging(perWan[wan.index] ?? [:]) { _, one in one }
+            for (key, value) in keys.sorted(by: { $0.key < $1.key }) { lines.append("    \(key): \(value)") }
         }
         return lines.joined(separator: "\n") + "\n" + tail
     }

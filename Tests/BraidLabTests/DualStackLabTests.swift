@@ -115,6 +115,13 @@ extension LabTests {
                 #expect(try lab.runBraid(try BraidExecutable.path, ["down"]).status == 0)
                 #expect(try lab.router.run(["sysctl", "-n", "net/ipv6/conf/\(wan2)/accept_ra"]).hasPrefix("1"))
                 #expect(try lab.router.run(["sysctl", "-n", "net/ipv6/conf/all/forwarding"]).hasPrefix("0"))
+                // The control: forwarding on with accept_ra=1 (what Braid would leave without the
+                // fix) and the learned route is gone within the same wait. Proves the wait is long enough.
+                try lab.router.sysctl("net/ipv6/conf/all/forwarding", "1")
+                try await Task.sleep(for: DualStackLab.routerLifetime * 2.5)
+                let trapped = try lab.router.run(["ip", "-6", "route", "show", "default", "dev", wan2])
+                #expect(!trapped.contains("proto ra"), "the route outlived its lifetime with accept_ra=1: \(trapped)")
+                try lab.router.sysctl("net/ipv6/conf/all/forwarding", "0")
             }
         }
 
@@ -124,7 +131,11 @@ extension LabTests {
                 let lab = dual.lab
                 try dual.waitForRouterAdvertisement()
                 let health = "{ targets: [\(Lab.serverAddress), \"\(DualStackLab.serverAddress)\"] }"
-                let path = try lab.writeFile("braid.yaml", dual.configYAML(weights: [1, 1, 1], extraWanKeys: ["health": health]))
+                let path = try lab.writeFile(
+                    "braid.yaml",
+                    dual.configYAML(
+                        weights: [1, 1, 1], extraWanKeys: ["health": health],
+                        perWan: [3: ["health": "{ targets: [\(Lab.serverAddress)] }"]]))
                 let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
                 try await daemon.waitForLog("running", timeout: .seconds(10))
                 try await Task.sleep(for: .milliseconds(600))
