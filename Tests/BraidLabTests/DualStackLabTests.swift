@@ -164,5 +164,45 @@ extension LabTests {
                 #expect(await daemon.stop() == 0)
             }
         }
+
+        @Test("sticky: source keys IPv6 clients on their /64, as `braid explain` predicts")
+        func stickyKeysOnTheSlash64() async throws {
+            try await DualStackLab.with(lanHostCount: 1, name: "v6sticky") { dual in
+                let lab = dual.lab
+                try dual.waitForRouterAdvertisement()
+                let prefixes = 1...8
+                for number in prefixes where number > 1 {
+                    try lab.router.ip([["address", "add", "fd00:\(number)::1/64", "dev", Lab.lanInterface, "nodad"]])
+                }
+                for number in prefixes {
+                    try lab.lanHosts[0].ip([
+                        ["address", "add", "fd00:\(number)::10/64", "dev", "eth0", "nodad"],
+                        ["address", "add", "fd00:\(number)::beef:1/64", "dev", "eth0", "nodad"],
+                    ].filter { number > 1 || $0[2] != "fd00:1::10/64" })
+                }
+                let path = try lab.writeFile("braid.yaml", "sticky: source\n" + dual.configYAML())
+                try lab.applyExpectingSuccess(try String(contentsOfFile: path, encoding: .utf8))
+                var seen: Set<Int> = []
+                for number in prefixes {
+                    var wans: Set<String> = []
+                    for source in ["fd00:\(number)::10", "fd00:\(number)::beef:1"] {
+                        let answers = try await LabTraffic.newIPv6Connections(
+                            from: lab.lanHosts[0], count: 8, to: DualStackLab.serverAddress, source: IPv6Address(source)!)
+                        wans.formUnion(answers.map { dual.wanNumber(forPeer: $0).map { "isp\($0)" } ?? $0 })
+                    }
+                    #expect(wans.count == 1, "fd00:\(number)::/64 went to \(wans)")
+                    let explained = try lab.runBraid(
+                        try BraidExecutable.path,
+                        ["explain", "-c", path, "--from", "fd00:\(number)::10", "--to", "\(DualStackLab.serverAddress)"])
+                    let predicted = explained.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+                    #expect(
+                        wans.count == 1 && predicted.hasPrefix("leaves by \(wans.first!)"),
+                        "fd00:\(number)::/64: the kernel chose \(wans), explain said \(predicted)")
+                    if let wan = wans.first, let number = Int(wan.dropFirst(3)) { seen.insert(number) }
+                }
+                // Eight /64s over two WANs: both are used (all on one would be 1 in 128 by chance).
+                #expect(seen == [1, 2], "\(seen)")
+            }
+        }
     }
 }
