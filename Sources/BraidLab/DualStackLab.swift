@@ -65,6 +65,16 @@ public final class DualStackLab: Sendable {
         }
     }
 
+    /// Builds a dual-stack lab for a caller that tears it down itself (`teardown()`, also on failure).
+    public static func make(lanHostCount: Int = 2, name: String = "v6") throws -> DualStackLab {
+        let dual = DualStackLab(lab: try Lab(wanCount: 3, lanHostCount: lanHostCount, name: name))
+        do { try dual.build() } catch {
+            dual.teardown()
+            throw error
+        }
+        return dual
+    }
+
     private func build() throws {
         let router = lab.router
         try router.ip([["address", "add", "\(Self.routerLanAddress)/64", "dev", Lab.lanInterface, "nodad"]])
@@ -223,7 +233,8 @@ public final class DualStackLab: Sendable {
         return snapshot
     }
 
-    private func teardown() {
+    /// Kills radvd, stops the servers and removes every namespace; safe to call twice.
+    public func teardown() {
         for child in radvd.value {
             child.signal(SIGKILL)
             child.wait()
@@ -231,5 +242,6 @@ public final class DualStackLab: Sendable {
         radvd.value = []
         for server in servers.value { server.stop() }
         servers.value = []
+        lab.teardown()
     }
 }
