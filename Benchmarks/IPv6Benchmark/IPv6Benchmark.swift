@@ -45,9 +45,26 @@ struct IPv6Benchmark {
 
         // Baseline: forwarding on, one static default route, no nft table at all.
         try lab.router.sysctl("net/ipv6/conf/all/forwarding", "1")
-        try lab.router.ip([["route", "add", "default", "via", "\(dual.ispAddress(2))", "dev", lab.wans[1].routerInterface, "metric", "1"]])
+        try lab.router.ip([
+            ["route", "add", "default", "via", "\(dual.ispAddress(2))", "dev", lab.wans[1].routerInterface, "metric", "1"]
+        ])
         let plain = try await measure(dual, source: routedHost, repetitions: repetitions)
-        try lab.router.ip([["route", "del", "default", "via", "\(dual.ispAddress(2))", "dev", lab.wans[1].routerInterface, "metric", "1"]])
+        // The least any NAT66 gateway does: conntrack and one masquerade rule, the ULA source.
+        try lab.router.run(
+            ["nft", "-f", "-"],
+            input: """
+                table inet bench_nat66 {
+                    chain postrouting {
+                        type nat hook postrouting priority srcnat; policy accept;
+                        oifname "\(lab.wans[1].routerInterface)" masquerade
+                    }
+                }
+                """)
+        let nat66 = try await measure(dual, source: dual.lanHostAddress(0), repetitions: repetitions)
+        try lab.router.run(["nft", "delete", "table", "inet", "bench_nat66"])
+        try lab.router.ip([
+            ["route", "del", "default", "via", "\(dual.ispAddress(2))", "dev", lab.wans[1].routerInterface, "metric", "1"]
+        ])
         try lab.router.sysctl("net/ipv6/conf/all/forwarding", "0")
 
         // Braid: the lab's dual-stack config (isp1 prefix translation, isp2 masquerade, isp3 IPv4 only).
@@ -60,12 +77,20 @@ struct IPv6Benchmark {
         print("")
         print("IPv6 forwarding through the router (LAN host → internet host), medians:")
         print(row("plain forwarding: iperf3 TCP", plain.throughput, "Gbit/s", baseline: plain.throughput))
+        print(row("one masquerade rule (conntrack, NAT66): iperf3", nat66.throughput, "Gbit/s", baseline: plain.throughput))
         print(row("Braid dual-stack ruleset: iperf3 TCP", braid.throughput, "Gbit/s", baseline: plain.throughput))
         print(row("plain forwarding: new connections", plain.rate, "conn/s", baseline: plain.rate))
+        print(row("one masquerade rule: new connections", nat66.rate, "conn/s", baseline: plain.rate))
         print(row("Braid dual-stack ruleset: new connections", braid.rate, "conn/s", baseline: plain.rate))
+        print(
+            String(
+                format: "  Braid against one masquerade rule: iperf3 × %.2f, new connections × %.2f",
+                braid.throughput / nat66.throughput, braid.rate / nat66.rate))
     }
 
-    static func measure(_ dual: DualStackLab, source: IPv6Address, repetitions: Int) async throws -> (throughput: Double, rate: Double) {
+    static func measure(
+        _ dual: DualStackLab, source: IPv6Address, repetitions: Int
+    ) async throws -> (throughput: Double, rate: Double) {
         var speeds: [Double] = []
         var rates: [Double] = []
         for _ in 0..<repetitions {
@@ -132,7 +157,8 @@ struct IPv6Benchmark {
                 }
                 let healed = daemon.log.count
                 try lab.healUpstream(lab.wans[0])
-                try await daemon.waitForLog(family == "ipv6" ? "isp1 IPv6 is up" : "isp1 is up", after: healed, timeout: .seconds(10))
+                try await daemon.waitForLog(
+                    family == "ipv6" ? "isp1 IPv6 is up" : "isp1 is up", after: healed, timeout: .seconds(10))
                 try await Task.sleep(for: .milliseconds(500))
             }
             results.append((family, detections, switches))
@@ -140,7 +166,9 @@ struct IPv6Benchmark {
         _ = await daemon.stop()
         let bound = HealthCheckConfig.defaultInterval * HealthCheckConfig.defaultDownAfter + HealthCheckConfig.defaultTimeout
         print("")
-        print("Failover with default timers (bound \(Int(bound.inMilliseconds)) ms), \(cuts) cuts of isp1 per family, median / max:")
+        print(
+            "Failover with default timers (bound \(Int(bound.inMilliseconds)) ms), \(cuts) cuts of isp1 per family, median / max:"
+        )
         let ipv4 = results.first { $0.family == "ipv4" }!
         for result in results {
             let name = result.family == "ipv6" ? "IPv6-only cut" : "IPv4-only cut"
@@ -153,7 +181,7 @@ struct IPv6Benchmark {
     }
 
     static func row(_ name: String, _ value: Double, _ unit: String, baseline: Double) -> String {
-        "  " + name.padding(toLength: 44, withPad: " ", startingAt: 0)
+        "  " + name.padding(toLength: 48, withPad: " ", startingAt: 0)
             + String(format: "%10.2f %-7@ (× %.2f of plain)", value, unit as NSString, value / baseline)
     }
 

@@ -181,7 +181,9 @@ public enum ConfigLoader {
     }
 
     private static func readWan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> WanConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health", "ipv6"])
+        guard
+            let keys = collector.mapping(
+                cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health", "ipv6"])
         else { return nil }
         func required(_ key: String, _ explanation: String) -> YAMLCursor? {
             if let value = keys[key] { return value }

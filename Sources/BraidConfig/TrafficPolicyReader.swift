@@ -69,7 +69,8 @@ struct TrafficPolicyReader {
                         bad += 1
                         if bad <= 5 {
                             collector.report(
-                                fileCursor, "\(fullPath) line \(number + 1): \"\(line)\" is not an IPv4 or IPv6 address or prefix")
+                                fileCursor, "\(fullPath) line \(number + 1): \"\(line)\" is not an IPv4 or IPv6 address or prefix"
+                            )
                         }
                     }
                 }
@@ -82,7 +83,9 @@ struct TrafficPolicyReader {
             setNames.insert(name)
         }
         // An empty set (a file not filled yet) takes either family, as it matches nothing anyway.
-        for set in sets { setFamilies[set.name] = set.entries.isEmpty ? Set(AddressFamily.allCases) : Set(set.entries.map(\.family)) }
+        for set in sets {
+            setFamilies[set.name] = set.entries.isEmpty ? Set(AddressFamily.allCases) : Set(set.entries.map(\.family))
+        }
         return sets
     }
 
@@ -141,7 +144,8 @@ struct TrafficPolicyReader {
                 collector.report(
                     path: item.child("use"), line: item.line, "missing; say which WANs (or balance, main, drop) this rule uses")
             }
-            if collector.issues.count == before, rule.addressFamilies(setFamilies: rule.destinationSet.flatMap { setFamilies[$0] }) == []
+            if collector.issues.count == before,
+                rule.addressFamilies(setFamilies: rule.destinationSet.flatMap { setFamilies[$0] }) == []
             {
                 collector.report(
                     item,

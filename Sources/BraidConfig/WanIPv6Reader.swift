@@ -74,7 +74,8 @@ extension ConfigLoader {
         case .v4(let address)? where !address.isUnusableAsHost: return .v4(address)
         case .v6(let address)? where !address.isUnusableAsHost && !address.isLinkLocal: return .v6(address)
         case .v6(let address)? where address.isLinkLocal:
-            collector.report(cursor, "\"\(text)\" is link-local: it proves nothing beyond the link; probe a host beyond the gateway")
+            collector.report(
+                cursor, "\"\(text)\" is link-local: it proves nothing beyond the link; probe a host beyond the gateway")
         default:
             collector.report(cursor, "\"\(text)\" is not a usable IPv4 or IPv6 address")
         }

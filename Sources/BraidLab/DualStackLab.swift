@@ -90,7 +90,10 @@ public final class DualStackLab: Sendable {
             let isp = wan.namespace
             try isp.sysctl("net/ipv6/conf/all/forwarding", "1")
             guard Self.ipv6Wans.contains(number) else {
-                try isp.run(["nft", "insert", "rule", "inet", "isp", "forward", "iifname", "customer", "meta", "nfproto", "ipv6", "counter", "drop"])
+                try isp.run([
+                    "nft", "insert", "rule", "inet", "isp", "forward", "iifname", "customer", "meta", "nfproto", "ipv6",
+                    "counter", "drop",
+                ])
                 continue
             }
             try router.ip([["address", "add", "\(routerAddress(number))/64", "dev", wan.routerInterface, "nodad"]])
@@ -174,7 +177,9 @@ public final class DualStackLab: Sendable {
     /// Waits until the router has learned ISP 2's default route from a router advertisement.
     public func waitForRouterAdvertisement(timeout: TimeInterval = 15) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        while try !lab.router.run(["ip", "-6", "route", "show", "default", "dev", lab.wans[1].routerInterface]).contains("proto ra") {
+        while try !lab.router.run(["ip", "-6", "route", "show", "default", "dev", lab.wans[1].routerInterface]).contains(
+            "proto ra")
+        {
             guard Date() < deadline else {
                 throw LabError("no router advertisement reached the router within \(timeout) s; radvd said:\n\(radvdOutput)")
             }
@@ -198,7 +203,8 @@ public final class DualStackLab: Sendable {
             switch wan.index {
             case 1:
                 lines.append(
-                    "    ipv6: { gateway: \"\(Self.staticGateway)\", nat: { from: \"\(Self.lanPrefix)\", to: \"\(Self.translatedPrefix)\" } }")
+                    "    ipv6: { gateway: \"\(Self.staticGateway)\", nat: { from: \"\(Self.lanPrefix)\", to: \"\(Self.translatedPrefix)\" } }"
+                )
             case 2: lines.append("    ipv6: { gateway: auto }")
             default: break
             }

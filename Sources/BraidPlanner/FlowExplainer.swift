@@ -153,7 +153,8 @@ public enum FlowExplainer {
         let usable = config.wans.indices.filter { usableNames.contains(config.wans[$0].name) }
         let carryingNames = Set(carrying.map(\.name))
         // As the planner: with no usable WAN the configured weights of the family's WANs stay in force.
-        let weights = (usable.isEmpty
+        let weights =
+            (usable.isEmpty
             ? config.wans.indices.filter { carryingNames.contains(config.wans[$0].name) }.map { ($0, config.wans[$0].weight) }
             : GatewayPlanner.splitWeights(config, usable: usable)).filter { $0.weight > 0 }
         let total = weights.map(\.weight).reduce(0, +)

@@ -16,7 +16,8 @@ enum IPv6NATRules {
                 return [
                     NftablesRule(
                         "oifname \"\(wan.interface)\" \(family.nftAddressMatch(.source, "\(translation.from)")) snat ip6 prefix to \(translation.to)",
-                        comment: "\(wan.name): prefix translation \(translation.from) → \(translation.to); the host part is kept."),
+                        comment: "\(wan.name): prefix translation \(translation.from) → \(translation.to); the host part is kept."
+                    ),
                     // Any other source (the router's own traffic, re-routed here by its mark with
                     // another WAN's address; another LAN prefix) would die at the ISP's BCP 38 filter.
                     masquerade,

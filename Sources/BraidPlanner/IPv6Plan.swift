@@ -34,7 +34,8 @@ struct IPv6Plan {
             let name = config.wans[index].name
             return reasons[name] == nil && !availability.unavailableWans(for: .ipv6).contains(name)
         }
-        let weights = usable.isEmpty ? carrying.map { ($0, config.wans[$0].weight) } : GatewayPlanner.splitWeights(config, usable: usable)
+        let weights =
+            usable.isEmpty ? carrying.map { ($0, config.wans[$0].weight) } : GatewayPlanner.splitWeights(config, usable: usable)
         let split = WeightedSplit(weights: weights)
         let routerSplit = WeightedSplit(weights: weights.filter { config.wans[$0.wanIndex].ipv6?.nat != IPv6NatMode.none })
         let sticky = config.sticky == .source ? GatewayPlanner.stickyBuckets(config, weights: weights) : nil
@@ -69,7 +70,8 @@ struct IPv6Plan {
         }
         if let nextHop = gateway.nextHop, !facts.hasOnLink(nextHop) {
             let addresses = facts.ipv6Addresses.map(\.description).joined(separator: ", ")
-            return "IPv6 gateway \(nextHop) is not on-link on \(wan.interface) (its IPv6 addresses: \(addresses.isEmpty ? "none" : addresses))"
+            return
+                "IPv6 gateway \(nextHop) is not on-link on \(wan.interface) (its IPv6 addresses: \(addresses.isEmpty ? "none" : addresses))"
         }
         if ipv6.nat != .none, !facts.ipv6Addresses.contains(where: { !$0.address.isLinkLocal }) {
             return "\(wan.interface) has no global IPv6 address to translate LAN sources to"

@@ -24,8 +24,7 @@ extension InterfaceFacts {
 extension GatewayPlanner {
     /// Whether `wan` may take new connections of `family` now: the IPv4 test of `isUsable`, or for
     /// IPv6 a WAN with an `ipv6:` section whose IPv6 the host can route and health does not rule out.
-    public static func isUsable(_ wan: WanConfig, host: HostFacts, availability: WanAvailability, family: AddressFamily) -> Bool
-    {
+    public static func isUsable(_ wan: WanConfig, host: HostFacts, availability: WanAvailability, family: AddressFamily) -> Bool {
         switch family {
         case .ipv4: isUsable(wan, host: host, availability: availability)
         case .ipv6:

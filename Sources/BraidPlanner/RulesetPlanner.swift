@@ -48,8 +48,9 @@ enum RulesetPlanner {
                 elements: wans.map { ("\"\($0.interface)\"", "goto choose_\($0.name)") },
                 comment: "A connection that arrives on a WAN is answered by that WAN."),
             splitMap("new_connection_split", split, wans, comment: "New connections, spread by weight over the usable WANs."),
-            splitMap("router_connection_split", routerSplit, wans,
-                     comment: "The router's own new connections, over the usable WANs that NAT."),
+            splitMap(
+                "router_connection_split", routerSplit, wans,
+                comment: "The router's own new connections, over the usable WANs that NAT."),
         ]
         if let stickyBuckets {
             maps.append(
@@ -111,22 +112,22 @@ enum RulesetPlanner {
                                 comment: "Braid's policy routing is IPv4; IPv6 follows the main table.")
                         ])
                     + [
-                    NftablesRule(
-                        "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
-                        comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
-                    NftablesRule("ct state != new return"),
-                    NftablesRule("iifname vmap @wan_by_ingress"),
-                    NftablesRule(
-                        "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
-                        comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
-                    // Without `. mark` the lookup sees no mark, like the connection's first routing
-                    // decision would without Braid: main's specific routes first, then the fallback WAN.
-                    NftablesRule(
-                        "iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
-                        comment:
-                            "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."
-                    ),
-                ]
+                        NftablesRule(
+                            "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
+                            comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
+                        NftablesRule("ct state != new return"),
+                        NftablesRule("iifname vmap @wan_by_ingress"),
+                        NftablesRule(
+                            "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
+                            comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
+                        // Without `. mark` the lookup sees no mark, like the connection's first routing
+                        // decision would without Braid: main's specific routes first, then the fallback WAN.
+                        NftablesRule(
+                            "iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
+                            comment:
+                                "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."
+                        ),
+                    ]
                     + (policy.rules.isEmpty
                         ? []
                         : [
@@ -142,7 +143,8 @@ enum RulesetPlanner {
                                 "\(only(.ipv4))iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split"
                             )
                             : NftablesRule(
-                                "\(only(.ipv4))iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")
+                                "\(only(.ipv4))iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split"
+                            )
                     ]
                     + (ipv6.map { ipv6 in
                         if ipv6.stickyBuckets != nil {
@@ -158,7 +160,8 @@ enum RulesetPlanner {
                             ? []
                             : [
                                 NftablesRule(
-                                    "\(only(.ipv6))iifname \(lanInterfaces) numgen random mod \(ipv6.split.modulus) vmap @new_connection_split_v6")
+                                    "\(only(.ipv6))iifname \(lanInterfaces) numgen random mod \(ipv6.split.modulus) vmap @new_connection_split_v6"
+                                )
                             ]
                     } ?? []),
                 comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
@@ -175,14 +178,15 @@ enum RulesetPlanner {
                         ? [
                             NftablesRule(
                                 "ip6 daddr { fe80::/10, ff00::/8 } return",
-                                comment: "Link-local and multicast IPv6 (neighbour discovery, DHCPv6) stays on the link it names.")
+                                comment: "Link-local and multicast IPv6 (neighbour discovery, DHCPv6) stays on the link it names."
+                            )
                         ] : [])
                     + [
-                    NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
-                    NftablesRule(
-                        "meta mark & \(maskText) != 0 return",
-                        comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
-                ]
+                        NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
+                        NftablesRule(
+                            "meta mark & \(maskText) != 0 return",
+                            comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
+                    ]
                     + (policy.rules.isEmpty
                         ? []
                         : [

@@ -149,7 +149,8 @@ extension LabTests {
                 let detection = line.arrivedAt - cutAt
                 let lastOnDeadWan = try #require(samples.last { $0.neededRetransmission }, "no IPv6 connection went to isp1")
                 let switchTime = lastOnDeadWan.startedAt - cutAt
-                print("IPv6 failover: verdict logged \(detection) after the cut, last new connection to the dead WAN \(switchTime)")
+                print(
+                    "IPv6 failover: verdict logged \(detection) after the cut, last new connection to the dead WAN \(switchTime)")
                 #expect(switchTime < .milliseconds(1000), "new IPv6 connections still went to isp1 \(switchTime) after the cut")
                 let after = samples.filter { $0.startedAt > lastOnDeadWan.startedAt }
                 #expect(after.count > 10 && after.allSatisfy { dual.wanNumber(forPeer: $0.answer) == 2 })
@@ -175,10 +176,11 @@ extension LabTests {
                     try lab.router.ip([["address", "add", "fd00:\(number)::1/64", "dev", Lab.lanInterface, "nodad"]])
                 }
                 for number in prefixes {
-                    try lab.lanHosts[0].ip([
-                        ["address", "add", "fd00:\(number)::10/64", "dev", "eth0", "nodad"],
-                        ["address", "add", "fd00:\(number)::beef:1/64", "dev", "eth0", "nodad"],
-                    ].filter { number > 1 || $0[2] != "fd00:1::10/64" })
+                    try lab.lanHosts[0].ip(
+                        [
+                            ["address", "add", "fd00:\(number)::10/64", "dev", "eth0", "nodad"],
+                            ["address", "add", "fd00:\(number)::beef:1/64", "dev", "eth0", "nodad"],
+                        ].filter { number > 1 || $0[2] != "fd00:1::10/64" })
                 }
                 let path = try lab.writeFile("braid.yaml", "sticky: source\n" + dual.configYAML())
                 try lab.applyExpectingSuccess(try String(contentsOfFile: path, encoding: .utf8))
