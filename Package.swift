@@ -67,6 +67,11 @@ let package = Package(
             path: "Benchmarks/PolicyScaleBenchmark"
         ),
         .executableTarget(
+            name: "ipv6-benchmark",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidLab"],
+            path: "Benchmarks/IPv6Benchmark"
+        ),
+        .executableTarget(
             name: "fault-injection",
             dependencies: ["BraidConfig", "BraidKernel", "BraidApply", "BraidLab"],
             path: "Benchmarks/FaultInjection"

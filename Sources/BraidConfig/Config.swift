@@ -54,10 +54,12 @@ public struct WanConfig: Sendable, Equatable {
     public var tier: Int
     /// Probes that decide whether the WAN is usable; nil means "usable while its link is up".
     public var health: HealthCheckConfig?
+    /// Nil: the WAN takes no IPv6 (see `WanIPv6Config`).
+    public var ipv6: WanIPv6Config?
 
     public init(
         name: String, interface: String, gateway: GatewaySetting<IPv4Address> = .auto, weight: Int = 1,
-        nat: NatMode = .masquerade, tier: Int = 1, health: HealthCheckConfig? = nil
+        nat: NatMode = .masquerade, tier: Int = 1, health: HealthCheckConfig? = nil, ipv6: WanIPv6Config? = nil
     ) {
         self.name = name
         self.interface = interface
@@ -66,15 +68,17 @@ public struct WanConfig: Sendable, Equatable {
         self.nat = nat
         self.tier = tier
         self.health = health
+        self.ipv6 = ipv6
     }
 
     /// A WAN with a fixed IPv4 gateway.
     public init(
         name: String, interface: String, gateway: IPv4Address, weight: Int = 1, nat: NatMode = .masquerade,
-        tier: Int = 1, health: HealthCheckConfig? = nil
+        tier: Int = 1, health: HealthCheckConfig? = nil, ipv6: WanIPv6Config? = nil
     ) {
         self.init(
-            name: name, interface: interface, gateway: .fixed(gateway), weight: weight, nat: nat, tier: tier, health: health)
+            name: name, interface: interface, gateway: .fixed(gateway), weight: weight, nat: nat, tier: tier, health: health,
+            ipv6: ipv6)
     }
 }
 

@@ -181,7 +181,9 @@ public enum ConfigLoader {
     }
 
     private static func readWan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> WanConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health"])
+        guard
+            let keys = collector.mapping(
+                cursor, allowed: ["name", "interface", "gateway", "weight", "nat", "tier", "health", "ipv6"])
         else { return nil }
         func required(_ key: String, _ explanation: String) -> YAMLCursor? {
             if let value = keys[key] { return value }
@@ -252,25 +254,28 @@ public enum ConfigLoader {
             guard let value = readHealth(healthCursor, &collector) else { return nil }
             health = value
         }
+        var ipv6: WanIPv6Config?
+        if let ipv6Cursor = keys["ipv6"] {
+            guard let value = readIPv6(ipv6Cursor, &collector) else { return nil }
+            ipv6 = value
+        }
+        if ipv6 == nil, let healthCursor = keys["health"] { reportIPv6TargetsWithoutIPv6(health, healthCursor, &collector) }
         guard let name, let interface, let gateway else { return nil }
-        return WanConfig(name: name, interface: interface, gateway: gateway, weight: weight, nat: nat, tier: tier, health: health)
+        return WanConfig(
+            name: name, interface: interface, gateway: gateway, weight: weight, nat: nat, tier: tier, health: health, ipv6: ipv6)
     }
 
     private static func readHealth(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> HealthCheckConfig? {
         let allowed = ["targets", "method", "interval", "timeout", "down_after", "up_after", "quorum", "loss_window", "max_loss"]
         guard let keys = collector.mapping(cursor, allowed: allowed) else { return nil }
         let before = collector.issues.count
-        var targets: [IPv4Address] = []
+        var targets: [IPAddress] = []
         if let targetsCursor = keys["targets"] {
-            if let items = collector.sequence(targetsCursor, of: "IPv4 addresses") {
+            if let items = collector.sequence(targetsCursor, of: "IPv4 or IPv6 addresses") {
                 if items.isEmpty { collector.report(targetsCursor, "needs at least one target") }
                 for item in items {
-                    guard let text = collector.string(item, of: "an IPv4 address") else { continue }
-                    if let address = IPv4Address(text), !address.isUnusableAsHost {
-                        targets.append(address)
-                    } else {
-                        collector.report(item, "\"\(text)\" is not a usable IPv4 address")
-                    }
+                    guard let text = collector.string(item, of: "an IPv4 or IPv6 address") else { continue }
+                    if let address = healthTarget(text, item, &collector) { targets.append(address) }
                 }
             }
         } else {

@@ -2,7 +2,8 @@
 /// every `interval`; `downAfter` failed rounds in a row, or more than `maxLoss` of the last `lossWindow`
 /// rounds failed, take it out; `upAfter` good rounds bring it back.
 public struct HealthCheckConfig: Sendable, Equatable {
-    public var targets: [IPv4Address]
+    /// Of either family; each family's verdict comes from its own targets (see `targets(of:)`).
+    public var targets: [IPAddress]
     public var method: HealthCheckMethod
     public var interval: Duration
     public var timeout: Duration
@@ -31,7 +32,7 @@ public struct HealthCheckConfig: Sendable, Equatable {
     public static let defaultMaxLoss = 0.3
 
     public init(
-        targets: [IPv4Address], method: HealthCheckMethod = .icmp, interval: Duration = Self.defaultInterval,
+        targets: [IPAddress], method: HealthCheckMethod = .icmp, interval: Duration = Self.defaultInterval,
         timeout: Duration = Self.defaultTimeout, downAfter: Int = Self.defaultDownAfter,
         upAfter: Int = Self.defaultUpAfter, quorum: Int = 1,
         lossWindow: Int = Self.defaultLossWindow, maxLoss: Double = Self.defaultMaxLoss

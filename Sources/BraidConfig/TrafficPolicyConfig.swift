@@ -7,14 +7,15 @@ public enum StickyMode: String, Sendable, Equatable {
     case source
 }
 
-/// A named set of IPv4 addresses and prefixes, written inline or read from a file.
+/// A named set of addresses and prefixes of either family (one set may mix them), written inline
+/// or read from a file.
 public struct AddressSetConfig: Sendable, Equatable {
     public var name: String
-    public var entries: [IPv4Prefix]
+    public var entries: [IPPrefix]
     /// The file the entries were read from, when they were.
     public var file: String?
 
-    public init(name: String, entries: [IPv4Prefix], file: String? = nil) {
+    public init(name: String, entries: [IPPrefix], file: String? = nil) {
         self.name = name
         self.entries = entries
         self.file = file
@@ -81,18 +82,19 @@ public enum RuleTarget: Sendable, Hashable, CustomStringConvertible {
 /// connections go. Rules are tried in order; the first match wins.
 public struct TrafficRuleConfig: Sendable, Equatable {
     public var name: String
-    public var sources: [IPv4Prefix]
+    /// Of either family, possibly mixed: the rule then matches each family by its own prefixes.
+    public var sources: [IPPrefix]
     public var transport: TransportProtocol?
     public var destinationPorts: [PortRange]
-    public var destinations: [IPv4Prefix]
+    public var destinations: [IPPrefix]
     public var destinationSet: String?
     /// Ordered preference. When every listed WAN is unusable and the list does not end with
     /// `balance`, `main` or `drop`, the rule is skipped and the next rule is tried.
     public var use: [RuleTarget]
 
     public init(
-        name: String, sources: [IPv4Prefix] = [], transport: TransportProtocol? = nil, destinationPorts: [PortRange] = [],
-        destinations: [IPv4Prefix] = [], destinationSet: String? = nil, use: [RuleTarget]
+        name: String, sources: [IPPrefix] = [], transport: TransportProtocol? = nil, destinationPorts: [PortRange] = [],
+        destinations: [IPPrefix] = [], destinationSet: String? = nil, use: [RuleTarget]
     ) {
         self.name = name
         self.sources = sources
@@ -103,11 +105,24 @@ public struct TrafficRuleConfig: Sendable, Equatable {
         self.use = use
     }
 
-    /// The family the rule's address criteria (sources, destinations, a destination set) belong
-    /// to; nil for a rule without any, which matches connections of every family. Addresses in
-    /// the config are IPv4 today.
-    public var addressFamily: AddressFamily? {
-        sources.isEmpty && destinations.isEmpty && destinationSet == nil ? nil : .ipv4
+    /// The families the rule can match: those its sources, destinations and destination set
+    /// (`setFamilies`) all have; nil for a rule without any address criteria, which matches
+    /// connections of every family. Empty: no connection can match (IPv4 sources, IPv6 destinations).
+    public func addressFamilies(setFamilies: Set<AddressFamily>?) -> [AddressFamily]? {
+        var families: Set<AddressFamily>? = nil
+        func narrow(_ more: Set<AddressFamily>) { families = families.map { $0.intersection(more) } ?? more }
+        if !sources.isEmpty { narrow(Set(sources.map(\.family))) }
+        if !destinations.isEmpty { narrow(Set(destinations.map(\.family))) }
+        if destinationSet != nil { narrow(setFamilies ?? []) }
+        return families.map { found in AddressFamily.allCases.filter(found.contains) }
+    }
+
+    /// The rule with only the addresses of `family`, as one family's ruleset compiles it.
+    public func restricted(to family: AddressFamily) -> TrafficRuleConfig {
+        var rule = self
+        rule.sources = sources.filter { $0.family == family }
+        rule.destinations = destinations.filter { $0.family == family }
+        return rule
     }
 }
 
@@ -138,37 +153,30 @@ public struct PortForwardConfig: Sendable, Equatable {
 
 /// A backend of a port forward: `10.0.0.2:80@2` is address 10.0.0.2, port 80, weight 2.
 public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
-    public var address: IPv4Address
+    public var address: IPAddress
     /// Nil keeps the port the connection arrived on.
     public var port: UInt16?
     public var weight: Int
 
-    public init(address: IPv4Address, port: UInt16?, weight: Int = 1) {
+    public init(address: IPAddress, port: UInt16?, weight: Int = 1) {
         self.address = address
         self.port = port
         self.weight = weight
     }
 
-    public var description: String { "\(address)\(port.map { ":\($0)" } ?? "")\(weight == 1 ? "" : "@\(weight)")" }
+    public init(address: IPv4Address, port: UInt16?, weight: Int = 1) {
+        self.init(address: .v4(address), port: port, weight: weight)
+    }
 
-    /// Parses `ADDRESS[:PORT][@WEIGHT]`.
+    /// As written in the config: an IPv6 address with a port in brackets.
+    public var description: String {
+        let host = address.family == .ipv6 && port != nil ? "[\(address)]" : "\(address)"
+        return "\(host)\(port.map { ":\($0)" } ?? "")\(weight == 1 ? "" : "@\(weight)")"
+    }
+
+    /// Parses `ADDRESS[:PORT][@WEIGHT]`, with an IPv6 address in brackets when it has a port
+    /// (`[fd00:1::2]:80`); see `parseExplained` for why a text is refused.
     public static func parse(_ text: String) -> ForwardTarget? {
-        let weightPieces = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard (1...2).contains(weightPieces.count) else { return nil }
-        var weight = 1
-        if weightPieces.count == 2 {
-            guard weightPieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(weightPieces[1]),
-                (1...1000).contains(value)
-            else { return nil }
-            weight = value
-        }
-        let pieces = weightPieces[0].split(separator: ":", omittingEmptySubsequences: false)
-        guard (1...2).contains(pieces.count), let address = IPv4Address(pieces[0]), !address.isUnusableAsHost else { return nil }
-        var port: UInt16?
-        if pieces.count == 2 {
-            guard let range = PortRange.parse(String(pieces[1])), range.first == range.last else { return nil }
-            port = range.first
-        }
-        return ForwardTarget(address: address, port: port, weight: weight)
+        try? parseExplained(text).get()
     }
 }

@@ -9,6 +9,8 @@ struct TrafficPolicyReader {
     let knownWans: Bool
     let baseDirectory: String
     private(set) var setNames: Set<String> = []
+    /// Set name → the families of its entries, so a rule can be checked for a family it can match.
+    private(set) var setFamilies: [String: Set<AddressFamily>] = [:]
 
     init(wanNames: [String], knownWans: Bool, baseDirectory: String) {
         self.wanNames = wanNames
@@ -52,7 +54,7 @@ struct TrafficPolicyReader {
                     collector.report(fileCursor, "cannot read \(fullPath): \(error)")
                     continue
                 }
-                var entries: [IPv4Prefix] = []
+                var entries: [IPPrefix] = []
                 var bad = 0
                 // Split on any line break: Swift reads "\r\n" as one character, so splitting on "\n" alone
                 // would see a Windows-edited file as a single line.
@@ -61,23 +63,28 @@ struct TrafficPolicyReader {
                         rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
                         .trimmingCharacters(in: .whitespaces) ?? ""
                     if line.isEmpty { continue }
-                    if let prefix = IPv4Prefix(line) {
+                    if let prefix = IPPrefix(line) {
                         entries.append(prefix)
                     } else {
                         bad += 1
                         if bad <= 5 {
                             collector.report(
-                                fileCursor, "\(fullPath) line \(number + 1): \"\(line)\" is not an IPv4 address or prefix")
+                                fileCursor, "\(fullPath) line \(number + 1): \"\(line)\" is not an IPv4 or IPv6 address or prefix"
+                            )
                         }
                     }
                 }
                 if bad > 5 { collector.report(fileCursor, "\(fullPath): \(bad - 5) more bad lines") }
                 sets.append(AddressSetConfig(name: name, entries: entries, file: fullPath))
             } else {
-                guard let items = collector.sequence(setCursor, of: "IPv4 addresses or prefixes") else { continue }
+                guard let items = collector.sequence(setCursor, of: "IPv4 or IPv6 addresses or prefixes") else { continue }
                 sets.append(AddressSetConfig(name: name, entries: items.compactMap { prefix($0, &collector) }))
             }
             setNames.insert(name)
+        }
+        // An empty set (a file not filled yet) takes either family, as it matches nothing anyway.
+        for set in sets {
+            setFamilies[set.name] = set.entries.isEmpty ? Set(AddressFamily.allCases) : Set(set.entries.map(\.family))
         }
         return sets
     }
@@ -136,6 +143,14 @@ struct TrafficPolicyReader {
             } else {
                 collector.report(
                     path: item.child("use"), line: item.line, "missing; say which WANs (or balance, main, drop) this rule uses")
+            }
+            if collector.issues.count == before,
+                rule.addressFamilies(setFamilies: rule.destinationSet.flatMap { setFamilies[$0] }) == []
+            {
+                collector.report(
+                    item,
+                    "rule \"\(rule.name)\" can match no connection: its source, destination and destination_set share no address family (IPv4 or IPv6)"
+                )
             }
             if collector.issues.count == before { rules.append(rule) }
         }
@@ -202,8 +217,11 @@ struct TrafficPolicyReader {
                 }
                 for entry in entries {
                     guard let text = collector.string(entry, of: "ADDRESS[:PORT][@WEIGHT]") else { continue }
-                    guard let target = ForwardTarget.parse(text) else {
-                        collector.report(entry, "\"\(text)\" is not ADDRESS[:PORT][@WEIGHT] (port 1-65535, weight 1-1000)")
+                    let target: ForwardTarget
+                    switch ForwardTarget.parseExplained(text) {
+                    case .success(let parsed): target = parsed
+                    case .failure(let error):
+                        collector.report(entry, error.description)
                         continue
                     }
                     if target.port != nil && portRange.count > 1 {
@@ -260,16 +278,16 @@ struct TrafficPolicyReader {
         return first.wans.isEmpty || second.wans.isEmpty || !Set(first.wans).isDisjoint(with: second.wans)
     }
 
-    private func prefix(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> IPv4Prefix? {
-        guard let text = collector.string(cursor, of: "an IPv4 address or prefix") else { return nil }
-        guard let prefix = IPv4Prefix(text) else {
-            collector.report(cursor, "\"\(text)\" is not an IPv4 address or prefix (host bits of a prefix must be zero)")
+    private func prefix(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> IPPrefix? {
+        guard let text = collector.string(cursor, of: "an IPv4 or IPv6 address or prefix") else { return nil }
+        guard let prefix = IPPrefix(text) else {
+            collector.report(cursor, IPPrefixSyntax.reason(text))
             return nil
         }
         return prefix
     }
 
-    private func prefixes(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> [IPv4Prefix] {
+    private func prefixes(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> [IPPrefix] {
         if case .sequence = cursor.node {
             let items = collector.sequence(cursor, of: "addresses or prefixes") ?? []
             if items.isEmpty { collector.report(cursor, "needs at least one address or prefix") }

@@ -54,6 +54,23 @@ public struct WanHealthStatus: Sendable, Codable, Equatable {
     public var reason: String
     public var probe: String?
     public var targets: [TargetHealthStatus]
+    /// The state of its IPv6 when IPv6 is judged by its own targets (nil: IPv6 shares `state`).
+    public var ipv6State: WanState?
+    public var ipv6Reason: String?
+
+    public init(
+        state: WanState, name: String, since: Date, reason: String, probe: String?, targets: [TargetHealthStatus],
+        ipv6State: WanState? = nil, ipv6Reason: String? = nil
+    ) {
+        self.state = state
+        self.name = name
+        self.since = since
+        self.reason = reason
+        self.probe = probe
+        self.targets = targets
+        self.ipv6State = ipv6State
+        self.ipv6Reason = ipv6Reason
+    }
 }
 
 /// One probe target's recent record.

@@ -105,6 +105,8 @@ public final class GatewayController {
             // reads the host afresh, so it also takes a new gateway); otherwise a default route a
             // DHCP client or pppd put on a WAN interface may have taught an `auto` gateway.
             if !repairRoutingIfMissing(reason: "a route or ip rule changed") { followGateways(reason: "a route changed") }
+            // A router advertisement's default route came, changed or expired: follow it.
+            if config.wans.contains(where: { $0.ipv6?.gateway == .auto }) { linkEvent() }
         case .leaseReported:
             followGateways(reason: "a client hook reported a lease")
         case .reload(let result):
@@ -124,8 +126,13 @@ public final class GatewayController {
 
     /// Feeds a finished round to the WAN's tracker; on a verdict, re-plans (or, when Braid's own
     /// routing was what failed the probes, repairs it and keeps the WAN).
-    private func probeRound(_ round: ProbeRound, of wanName: String) {
+    private func probeRound(_ fullRound: ProbeRound, of wanName: String) {
         guard var tracker = wans[wanName]?.tracker else { return }
+        let parts = FamilyHealth.split(
+            fullRound, targets: config.wans.first { $0.name == wanName }?.health?.targets ?? [],
+            apart: wans[wanName]?.ipv6Tracker != nil)
+        if let ipv6Round = parts.ipv6 { ipv6ProbeRound(ipv6Round, of: wanName) }
+        let round = parts.primary
         // A WAN that waits for its gateway has no route: its probes fail for that reason alone and
         // say nothing about the uplink. Ignoring them lets a DHCP bind put it in service at once.
         if wans[wanName]?.waitingForGateway == true { return }
@@ -149,11 +156,39 @@ public final class GatewayController {
         publishStatus()
     }
 
+    /// Feeds the IPv6 part of a round to a WAN whose IPv6 is judged apart; a verdict re-plans only
+    /// the IPv6 split (its IPv4 keeps carrying traffic). No flap damping and no conntrack flush:
+    /// both act on the whole WAN (its mark), and so on its working IPv4 too.
+    private func ipv6ProbeRound(_ round: ProbeRound, of wanName: String) {
+        guard var tracker = wans[wanName]?.ipv6Tracker else { return }
+        let transition = tracker.record(round, at: clock.now)
+        wans[wanName]?.ipv6Tracker = tracker
+        if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.ipv6Judged = true }
+        guard let transition else { return }
+        let failures = zip(tracker.check.targets, round.outcomes).compactMap { target, outcome -> String? in
+            if case .failed(let reason) = outcome { return "\(target): \(reason)" }
+            return nil
+        }
+        let reason =
+            transition.state == .down ? "\(transition.cause) (\(failures.joined(separator: "; ")))" : "\(transition.cause)"
+        wans[wanName]?.ipv6Reason = WanRuntime.Reason(text: reason, since: clock.wallNow)
+        let applied = reapply()
+        publishStatus()
+        logger.notice(
+            "\(wanName) IPv6 is \(transition.state.rawValue): \(reason)",
+            metadata: [
+                "detection_ms": "\(Int(transition.detectionTime.inMilliseconds))",
+                "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
+            ])
+    }
+
     /// WANs that must not take new connections: probes say down. (Link-down WANs are excluded by
     /// the planner from the host facts.)
     var availability: WanAvailability {
         let now = clock.now
-        return WanAvailability(unavailable: Set(wans.filter { $0.value.isDown || $0.value.isHeld(at: now) }.map(\.key)))
+        return WanAvailability(
+            unavailable: Set(wans.filter { $0.value.isDown || $0.value.isHeld(at: now) }.map(\.key)),
+            ipv6Unavailable: Set(wans.filter { $0.value.isIPv6Down || $0.value.isHeld(at: now) }.map(\.key)))
     }
 
     /// WANs the last successful apply kept out by health or damping.
@@ -193,7 +228,8 @@ public final class GatewayController {
 
     private func healthChanged(_ wanName: String, _ transition: WanHealthTracker.Transition, round: ProbeRound) {
         guard let index = config.wans.firstIndex(where: { $0.name == wanName }) else { return }
-        let failures = zip(config.wans[index].health?.targets ?? [], round.outcomes).compactMap { target, outcome -> String? in
+        let targets = wans[wanName]?.tracker?.check.targets ?? config.wans[index].health?.targets ?? []
+        let failures = zip(targets, round.outcomes).compactMap { target, outcome -> String? in
             if case .failed(let reason) = outcome { return "\(target): \(reason)" }
             return nil
         }
@@ -228,7 +264,9 @@ public final class GatewayController {
             let up = wans[wan.name]?.linkUp == true
             wans[wan.name]?.reason = WanRuntime.Reason(text: "link \(up ? "up" : "down")", since: clock.wallNow)
         }
-        let addressesChanged = config.wans.contains { before[$0.name]?.addresses != wans[$0.name]?.addresses }
+        let addressesChanged = config.wans.contains {
+            before[$0.name]?.addresses != wans[$0.name]?.addresses || before[$0.name]?.ipv6Link != wans[$0.name]?.ipv6Link
+        }
         guard !changed.isEmpty || addressesChanged else { return }
         for index in changed { recordForDamping(config.wans[index].name) }
         let applied = reapply()
@@ -327,7 +365,16 @@ public final class GatewayController {
                 let up = runtime.linkUp && !previouslyDown.contains(wan.name)
                 runtime.damper = FlapDamper(config: config.flapDamping, initialState: up ? .up : .down)
             }
-            if let check = wan.health {
+            if let checks = FamilyHealth.checks(wan) {
+                if let ipv6 = checks.ipv6 {
+                    if runtime.ipv6Tracker?.check != ipv6 {
+                        runtime.ipv6Tracker = WanHealthTracker(check: ipv6, now: clock.now, initialState: .up)
+                        runtime.ipv6Judged = false
+                    }
+                } else {
+                    runtime.ipv6Tracker = nil
+                }
+                let check = checks.primary
                 if let tracker = runtime.tracker, tracker.check == check {
                 } else {
                     let down = previouslyDown.contains(wan.name)
@@ -340,6 +387,7 @@ public final class GatewayController {
                 }
             } else {
                 runtime.tracker = nil
+                runtime.ipv6Tracker = nil
             }
             wans[wan.name] = runtime
         }
@@ -403,7 +451,10 @@ public final class GatewayController {
         for name in wans.keys.sorted() where wans[name]?.unusable != nil && reasons[name] == nil {
             logger.notice("\(name) can be routed through again")
         }
-        for name in wans.keys { wans[name]?.unusable = reasons[name] }
+        for name in wans.keys {
+            wans[name]?.unusable = reasons[name]
+            wans[name]?.ipv6Unusable = report.desired.ipv6UnusableReasons[name]
+        }
         rememberGateways(report.desired)
     }
 
@@ -523,6 +574,7 @@ public final class GatewayController {
             var runtime = wans[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
             runtime.linkUp = facts.interfaces[wan.interface]?.isUp ?? false
             runtime.addresses = facts.interfaces[wan.interface]?.addresses ?? []
+            runtime.ipv6Link = wan.ipv6 == nil ? nil : IPv6LinkFacts(facts.interfaces[wan.interface])
             wans[wan.name] = runtime
         }
     }
@@ -545,11 +597,13 @@ public final class GatewayController {
                     text: runtime.unusable ?? "no gateway learned yet", since: reason?.since ?? clock.wallNow)
             default: break
             }
-            let targets = (wan.health?.targets ?? []).enumerated().map { index, address in
-                TargetHealthStatus(
-                    address: "\(address)",
-                    lastRTTMilliseconds: tracker?.lastRTT(target: index).map { $0.inMilliseconds },
-                    loss: tracker?.loss(target: index) ?? 0)
+            let targets = [tracker, runtime.ipv6Tracker].compactMap { $0 }.flatMap { tracker in
+                tracker.check.targets.enumerated().map { index, address in
+                    TargetHealthStatus(
+                        address: "\(address)",
+                        lastRTTMilliseconds: tracker.lastRTT(target: index).map { $0.inMilliseconds },
+                        loss: tracker.loss(target: index))
+                }
             }
             return WanHealthStatus(
                 state: state, name: wan.name, since: reason?.since ?? status.snapshot.startedAt,
@@ -557,7 +611,8 @@ public final class GatewayController {
                 probe: wan.health.map {
                     "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)"
                 },
-                targets: targets)
+                targets: targets, ipv6State: runtime.ipv6State(at: now),
+                ipv6Reason: runtime.ipv6Tracker == nil ? nil : runtime.ipv6Unusable ?? runtime.ipv6Reason?.text)
         }
         status.update { $0.wans = statuses }
     }

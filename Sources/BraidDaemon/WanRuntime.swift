@@ -40,6 +40,14 @@ public struct WanRuntime: Sendable {
     /// Its IPv4 route as the last apply installed it; nil when it had none. A change of this route
     /// (a new gateway) or its loss deletes the WAN's connections: they cannot work any more.
     public var route: Route?
+    /// IPv6 probe verdicts, for a WAN whose IPv6 is judged apart from its IPv4 (see `FamilyHealth`).
+    public var ipv6Tracker: WanHealthTracker?
+    public var ipv6Judged = false
+    public var ipv6Reason: Reason?
+    /// Why the last apply could not carry IPv6 through it (`DesiredState.ipv6UnusableReasons`).
+    public var ipv6Unusable: String?
+    /// The interface's IPv6 facts as last read, for a WAN that takes IPv6.
+    var ipv6Link: IPv6LinkFacts?
 
     public init(damper: FlapDamper) { self.damper = damper }
 

@@ -66,8 +66,8 @@ public final class WanProber: @unchecked Sendable {
 
     private func loop() {
         let clock = ContinuousClock()
-        // Family-neutral below this line; the config has only IPv4 targets for now.
-        let targets = check.targets.map(IPAddress.v4)
+        // Family-neutral: each target gets a socket of its own family.
+        let targets = check.targets
         var icmpSockets: [AddressFamily: ICMPSocket] = [:]
         defer { for socket in icmpSockets.values { close(socket.descriptor) } }
         // SO_BINDTODEVICE takes a name but binds the interface's index: a WAN interface that is

@@ -37,8 +37,12 @@ public final class FakeKernel: KernelPort {
     private let generation: Mutex<UInt64> = Mutex(1)
 
     public init(interfaces: [InterfaceFacts], sysctls: [String: String] = [:]) {
-        var defaults = ["net/ipv4/ip_forward": "0"]
-        for interface in interfaces { defaults["net/ipv4/conf/\(interface.name)/rp_filter"] = "1" }
+        // As a fresh Linux host has them: IPv6 forwarding off, router advertisements accepted (1).
+        var defaults = ["net/ipv4/ip_forward": "0", "net/ipv6/conf/all/forwarding": "0"]
+        for interface in interfaces {
+            defaults["net/ipv4/conf/\(interface.name)/rp_filter"] = "1"
+            defaults["net/ipv6/conf/\(interface.name)/accept_ra"] = "1"
+        }
         state = Mutex(State(interfaces: interfaces, sysctls: defaults.merging(sysctls) { _, given in given }))
     }
 

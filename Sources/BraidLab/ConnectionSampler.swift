@@ -19,16 +19,24 @@ public final class ConnectionSampler: Sendable {
     private let running = LockedBox(true)
     private let task: Task<Void, Never>
 
-    public init(from namespace: NetworkNamespace, interval: Duration = .milliseconds(20), timeout: Double = 1.5) {
+    /// `ipv6`: sample IPv6 connections to this address instead of IPv4 ones to the lab server.
+    public init(
+        from namespace: NetworkNamespace, interval: Duration = .milliseconds(20), timeout: Double = 1.5,
+        ipv6: IPv6Address? = nil
+    ) {
         let samples = self.samples, running = self.running
         task = Task.detached {
             await withTaskGroup(of: Void.self) { group in
                 while running.value {
                     let startedAt = ContinuousClock.now
                     group.addTask {
-                        let answer =
-                            (try? await LabTraffic.newConnections(from: namespace, count: 1, timeout: timeout))?.first
-                            ?? "failed: lab"
+                        let answers =
+                            if let ipv6 {
+                                try? await LabTraffic.newIPv6Connections(from: namespace, count: 1, to: ipv6, timeout: timeout)
+                            } else {
+                                try? await LabTraffic.newConnections(from: namespace, count: 1, timeout: timeout)
+                            }
+                        let answer = answers?.first ?? "failed: lab"
                         samples.update {
                             $0.append(Sample(startedAt: startedAt, finishedAt: ContinuousClock.now, answer: answer))
                         }

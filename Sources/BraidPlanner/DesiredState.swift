@@ -18,10 +18,14 @@ public struct DesiredState: Sendable, Equatable {
     /// WANs whose gateway is `auto` and not learned yet (no DHCP lease, no route, no hook report):
     /// they are in `unusableReasons` too, and their state is `no_gateway`.
     public var wansWithoutGateway: Set<String>
+    /// WAN name → why the host cannot carry IPv6 through it now (no IPv6 address, off-link IPv6
+    /// gateway), for WANs with an `ipv6:` section whose IPv4 may still work.
+    public var ipv6UnusableReasons: [String: String]
 
     public init(
         ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
-        unusableReasons: [String: String] = [:], wansWithoutGateway: Set<String> = []
+        unusableReasons: [String: String] = [:], wansWithoutGateway: Set<String> = [],
+        ipv6UnusableReasons: [String: String] = [:]
     ) {
         self.ruleset = ruleset
         self.policyRules = policyRules
@@ -30,6 +34,7 @@ public struct DesiredState: Sendable, Equatable {
         self.wans = wans
         self.unusableReasons = unusableReasons
         self.wansWithoutGateway = wansWithoutGateway
+        self.ipv6UnusableReasons = ipv6UnusableReasons
     }
 }
 
@@ -49,6 +54,10 @@ public struct PlannedWan: Sendable, Equatable {
     public var splitShare: Int
     public var splitModulus: Int
     public var nat: NatMode
+    /// Numerator of its share of new IPv6 connections (denominator `ipv6SplitModulus`); nil for
+    /// a WAN that takes no IPv6.
+    public var ipv6SplitShare: Int?
+    public var ipv6SplitModulus: Int = 0
 
     public init(
         name: String, interface: String, gateway: ResolvedGateway?, slot: Int, mark: UInt32, table: UInt32,

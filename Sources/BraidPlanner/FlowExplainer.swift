@@ -3,19 +3,28 @@ import Foundation
 
 /// A connection to explain: where from, where to, and (optionally) protocol and port.
 public struct Flow: Sendable, Equatable {
-    public var source: IPv4Address
-    public var destination: IPv4Address
+    /// Of one family with `destination` (a connection has one).
+    public var source: IPAddress
+    public var destination: IPAddress
     public var transport: TransportProtocol?
     public var destinationPort: UInt16?
 
     public init(
-        source: IPv4Address, destination: IPv4Address, transport: TransportProtocol? = nil, destinationPort: UInt16? = nil
+        source: IPAddress, destination: IPAddress, transport: TransportProtocol? = nil, destinationPort: UInt16? = nil
     ) {
         self.source = source
         self.destination = destination
         self.transport = transport
         self.destinationPort = destinationPort
     }
+
+    public init(
+        source: IPv4Address, destination: IPv4Address, transport: TransportProtocol? = nil, destinationPort: UInt16? = nil
+    ) {
+        self.init(source: .v4(source), destination: .v4(destination), transport: transport, destinationPort: destinationPort)
+    }
+
+    public var family: AddressFamily { source.family }
 }
 
 /// The answer to "which WAN would this flow take, and why": the steps Braid's ruleset takes for a
@@ -35,27 +44,47 @@ public enum FlowExplainer {
         _ flow: Flow, config: Config, host: HostFacts, availability: WanAvailability = .allAvailable
     ) -> FlowExplanation {
         var steps: [String] = []
-        let usable = config.wans.filter { GatewayPlanner.isUsable($0, host: host, availability: availability) }.map(\.name)
-        let down = config.wans.map(\.name).filter { !usable.contains($0) }
-        steps.append(down.isEmpty ? "every WAN is usable" : "not usable now: \(down.joined(separator: ", "))")
+        let family = flow.family
+        guard flow.destination.family == family else {
+            return FlowExplanation(
+                steps: ["\(flow.source) is \(family) and \(flow.destination) is \(flow.destination.family)"],
+                outcome: "no such connection: source and destination must be of one family", wans: [])
+        }
+        if family == .ipv6, !config.wans.contains(where: { $0.ipv6 != nil }) {
+            return FlowExplanation(
+                steps: ["no WAN has an `ipv6:` section, so Braid leaves IPv6 alone"],
+                outcome: "no WAN mark: the main routing table decides (IPv6 is not balanced)", wans: [])
+        }
+        let carrying = config.wans.filter { $0.carries(family) }
+        let usable = carrying.filter { GatewayPlanner.isUsable($0, host: host, availability: availability, family: family) }.map(
+            \.name)
+        let down = carrying.map(\.name).filter { !usable.contains($0) }
+        if family == .ipv6, carrying.count < config.wans.count {
+            steps.append(
+                "IPv6 is carried by \(carrying.map(\.name).joined(separator: ", ")) only (the WANs with an `ipv6:` section)")
+        }
+        // Single-stack configs read as they always have; dual-stack ones name the family.
+        let forFamily = config.wans.contains { $0.ipv6 != nil } ? " for \(family)" : ""
+        steps.append(
+            down.isEmpty ? "every WAN is usable\(forFamily)" : "not usable now\(forFamily): \(down.joined(separator: ", "))")
 
         // Inbound: a port forward on a WAN address.
         for forward in config.portForwards {
             let wans = forward.wans.isEmpty ? config.wans : config.wans.filter { forward.wans.contains($0.name) }
-            let addresses = wans.flatMap { host.interfaces[$0.interface]?.addresses.map(\.address) ?? [] }
+            let addresses = wans.flatMap { PortForwardPlanner.addresses(of: $0, family: family, host: host) }
             guard addresses.contains(flow.destination), flow.transport == forward.transport,
                 let port = flow.destinationPort, forward.ports.contains(port)
             else { continue }
             // Without hairpin only arrivals on the WANs are translated; a LAN client reaches the router itself.
             let fromLan = config.lan.interfaces.contains { name in
-                host.interfaces[name]?.addresses.contains { $0.subnet.contains(flow.source) } ?? false
+                host.interfaces[name].map { $0.subnets.contains { $0.contains(flow.source) } } ?? false
             }
             if !forward.hairpin && fromLan {
                 steps.append(
                     "port forward \"\(forward.name)\" has hairpin off: a LAN client using \(flow.destination) is not forwarded")
                 continue
             }
-            let targets = forward.targets.map(\.description).joined(separator: ", ")
+            let targets = forward.targets.filter { $0.address.family == family }.map(\.description).joined(separator: ", ")
             steps.append(
                 "port forward \"\(forward.name)\": \(forward.transport.rawValue) \(forward.ports) on \(flow.destination) → \(targets)"
             )
@@ -69,12 +98,12 @@ public enum FlowExplainer {
         // take no WAN (only connected subnets are known here; a VPN's routes are not).
         let wanInterfaces = Set(config.wans.map(\.interface))
         let interfaces = host.interfaces.values.sorted { $0.name < $1.name }
-        if let own = interfaces.first(where: { $0.addresses.contains { $0.address == flow.destination } }) {
+        if let own = interfaces.first(where: { $0.ownAddresses.contains(flow.destination) }) {
             steps.append("\(flow.destination) is the router's own address (on \(own.name))")
             return FlowExplanation(steps: steps, outcome: "no WAN: addressed to the router itself", wans: [])
         }
         if let local = interfaces.first(where: {
-            !wanInterfaces.contains($0.name) && $0.addresses.contains { $0.subnet.contains(flow.destination) }
+            !wanInterfaces.contains($0.name) && $0.subnets.contains { $0.contains(flow.destination) }
         }) {
             steps.append(
                 "\(flow.destination) is on \(local.name)'s subnet, which main routes directly; rules and the split only choose among WANs"
@@ -98,7 +127,7 @@ public enum FlowExplainer {
                     steps.append("\(label): matches, but \(name) is not usable")
                 case .balance:
                     steps.append("\(label): matches and says balance")
-                    return balanced(flow, config: config, usableNames: usable, steps: steps, reason: label)
+                    return balanced(flow, config: config, carrying: carrying, usableNames: usable, steps: steps, reason: label)
                 case .main:
                     steps.append("\(label): matches and says main")
                     return FlowExplanation(
@@ -114,14 +143,20 @@ public enum FlowExplainer {
             steps.append("\(label): none of its WANs is usable; trying the next rule")
         }
         if !config.rules.isEmpty { steps.append("no rule decided") }
-        return balanced(flow, config: config, usableNames: usable, steps: steps, reason: "no rule")
+        return balanced(flow, config: config, carrying: carrying, usableNames: usable, steps: steps, reason: "no rule")
     }
 
-    static func balanced(_ flow: Flow, config: Config, usableNames: [String], steps: [String], reason: String) -> FlowExplanation
-    {
+    static func balanced(
+        _ flow: Flow, config: Config, carrying: [WanConfig], usableNames: [String], steps: [String], reason: String
+    ) -> FlowExplanation {
         var steps = steps
         let usable = config.wans.indices.filter { usableNames.contains(config.wans[$0].name) }
-        let weights = GatewayPlanner.splitWeights(config, usable: usable).filter { $0.weight > 0 }
+        let carryingNames = Set(carrying.map(\.name))
+        // As the planner: with no usable WAN the configured weights of the family's WANs stay in force.
+        let weights =
+            (usable.isEmpty
+            ? config.wans.indices.filter { carryingNames.contains(config.wans[$0].name) }.map { ($0, config.wans[$0].weight) }
+            : GatewayPlanner.splitWeights(config, usable: usable)).filter { $0.weight > 0 }
         let total = weights.map(\.weight).reduce(0, +)
         if config.sticky == .source, !weights.isEmpty {
             let bucket = StickyAssignment.bucket(for: flow.source)
@@ -129,7 +164,7 @@ public enum FlowExplainer {
             if let range = ranges.first(where: { ($0.lower...$0.upper).contains(bucket) }) {
                 let name = config.wans[range.wanIndex].name
                 steps.append(
-                    "sticky: source \(flow.source) hashes to bucket \(bucket) of \(StickyAssignment.bucketCount), which belongs to \(name)"
+                    "sticky: source \(flow.source)\(flow.family == .ipv6 ? "'s /64" : "") hashes to bucket \(bucket) of \(StickyAssignment.bucketCount), which belongs to \(name)"
                 )
                 return FlowExplanation(steps: steps, outcome: "leaves by \(name) (sticky, \(reason))", wans: [name])
             }

@@ -32,21 +32,28 @@ public enum GatewayPlanner {
         let split = WeightedSplit(weights: splitWeights(config, usable: usable))
         let routerSplit = WeightedSplit(
             weights: splitWeights(config, usable: usable).filter { config.wans[$0.wanIndex].nat != .none })
+        let ipv6 = IPv6Plan.plan(config, host: host, availability: availability, slots: slots)
         let wans = config.wans.enumerated().map { index, wan in
             let share = split.slices.first { $0.wanIndex == index }?.share ?? 0
-            return PlannedWan(
+            var planned = PlannedWan(
                 name: wan.name, interface: wan.interface, gateway: gateways[wan.name]?.gateway, slot: slot(index),
                 mark: layout.mark(forSlot: slot(index)), table: layout.table(forSlot: slot(index)),
                 weight: wan.weight, splitShare: share, splitModulus: split.modulus, nat: wan.nat)
+            if let ipv6, wan.ipv6 != nil {
+                planned.ipv6SplitShare = ipv6.split.slices.first { $0.wanIndex == index }?.share ?? 0
+                planned.ipv6SplitModulus = ipv6.split.modulus
+            }
+            return planned
         }
         let usableNames = Set(usable.map { config.wans[$0].name })
-        let policy = PolicyCompiler.compile(config, wans: wans, usable: usableNames)
+        let policy = PolicyCompiler.compile(
+            config, wans: wans, usable: usableNames, usableIPv6: ipv6.map { Set($0.usable.map { config.wans[$0].name }) })
         let sticky = config.sticky == .source ? stickyBuckets(config, weights: splitWeights(config, usable: usable)) : nil
         return DesiredState(
             ruleset: RulesetPlanner.ruleset(
                 config: config, wans: wans, split: split, routerSplit: routerSplit, policy: policy,
-                stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host)),
-            policyRules: policyRules(config, slots: slots, usable: usable, split: split),
+                stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host), ipv6: ipv6),
+            policyRules: policyRules(config, slots: slots, usable: usable, split: split) + (ipv6?.policyRules ?? []),
             routes: config.wans.enumerated().compactMap { index, wan in
                 // The kernel refuses a gateway route through a link that is down or a gateway that is
                 // off-link; such a WAN's table stays empty, so its mark falls through to the fallback
@@ -54,8 +61,8 @@ public enum GatewayPlanner {
                 guard linkUp(wan), let gateway = gateways[wan.name]?.gateway else { return nil }
                 return Route(
                     family: .ipv4, table: layout.table(forSlot: slot(index)), gateway: gateway.nextHop, device: wan.interface)
-            },
-            sysctls: sysctls(config, host: host, isolated: Set(availability.isolated.keys)),
+            } + (ipv6?.routes ?? []),
+            sysctls: sysctls(config, host: host, isolated: Set(availability.isolated.keys)) + (ipv6?.sysctls ?? []),
             wans: wans,
             unusableReasons: unusableReasons,
             // Only a WAN whose link and address are there waits for its gateway; one without
@@ -66,7 +73,8 @@ public enum GatewayPlanner {
                         !facts.addresses.isEmpty, case .noGateway = gateways[wan.name]
                     else { return false }
                     return true
-                }.map(\.name))
+                }.map(\.name)),
+            ipv6UnusableReasons: ipv6?.unusableReasons ?? [:]
         )
     }
 

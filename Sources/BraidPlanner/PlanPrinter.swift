@@ -29,7 +29,7 @@ public enum PlanPrinter {
             let share = wan.splitModulus == 0 ? "0" : "\(wan.splitShare)/\(wan.splitModulus)"
             lines.append(
                 "# \(wan.name): interface \(wan.interface), gateway \(gatewayText(wan.gateway)), mark \(hex(wan.mark)), table \(wan.table), weight \(wan.weight), share of new connections \(share), nat \(wan.nat)"
-            )
+                    + IPv6PlanText.wanSuffix(wan, state: state))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -52,10 +52,16 @@ enum PolicyCompiler {
 
     /// The verdict for `targets` that does not depend on health, and the `use_N` chains it needs.
     struct TargetChains {
-        var lists: [[RuleTarget]] = []
-        var index: [[RuleTarget]: Int] = [:]
+        /// A `use` list and the family whose availability its chain follows: IPv4 and IPv6 of one
+        /// WAN can be up and down independently, so one list gets a chain per family.
+        struct Key: Hashable {
+            var family: AddressFamily
+            var targets: [RuleTarget]
+        }
+        var lists: [Key] = []
+        var index: [Key: Int] = [:]
 
-        mutating func verdict(_ targets: [RuleTarget], wans: [PlannedWan]) -> String {
+        mutating func verdict(_ targets: [RuleTarget], wans: [PlannedWan], family: AddressFamily = .ipv4) -> String {
             switch targets.first {
             case .balance?: return PolicyCompiler.verdict(.balance, wans: wans)
             case .main?: return PolicyCompiler.verdict(.main, wans: wans)
@@ -63,23 +69,28 @@ enum PolicyCompiler {
             case .wan?, nil: break
             }
             let number: Int
-            if let known = index[targets] {
+            let key = Key(family: family, targets: targets)
+            if let known = index[key] {
                 number = known
             } else {
-                lists.append(targets)
+                lists.append(key)
                 number = lists.count
-                index[targets] = number
+                index[key] = number
             }
             guard case .wan = targets.last else { return "goto use_\(number)" }
             return "jump use_\(number)"
         }
 
-        func chains(config: Config, wans: [PlannedWan], usable: Set<String>) -> [NftablesChain] {
-            lists.enumerated().map { offset, targets in
-                let summary = "use: [" + targets.map(\.description).joined(separator: ", ") + "]"
+        func chains(config: Config, wans: [PlannedWan], usable: Set<String>, usableIPv6: Set<String>?) -> [NftablesChain] {
+            lists.enumerated().map { offset, key in
+                let targets = key.targets
+                let summary =
+                    "use: [" + targets.map(\.description).joined(separator: ", ") + "]"
+                    + (key.family == .ipv6 ? " for IPv6" : "")
                 let canFallThrough: Bool = { if case .wan = targets.last { true } else { false } }()
                 let rules: [NftablesRule]
-                switch PolicyCompiler.resolve(targets, config: config, usable: usable) {
+                let available = key.family == .ipv6 ? usableIPv6 ?? [] : usable
+                switch PolicyCompiler.resolve(targets, config: config, usable: available) {
                 case .wan(let index)? where canFallThrough:
                     rules = [NftablesRule("jump choose_\(wans[index].name)"), NftablesRule("accept")]
                 case let action?:
@@ -126,22 +137,44 @@ enum PolicyCompiler {
     /// How a run of rules is looked up. An address map is of one family (its key type says
     /// which), so runs of rules of different families are different runs.
     private enum Kind: Equatable {
-        case sources(AddressFamily), destinations(AddressFamily), ports, single
+        /// `ports(nil)`: a port rule of a single-stack table, which sees IPv4 only.
+        case sources(AddressFamily), destinations(AddressFamily), ports(AddressFamily?), single
     }
 
-    static func compile(_ config: Config, wans: [PlannedWan], usable: Set<String>) -> Output {
+    /// `usableIPv6`: the WANs that may take new IPv6 connections, nil when no WAN takes IPv6 (then
+    /// only IPv4 is compiled, and the table lets IPv6 pass to the main table).
+    static func compile(
+        _ config: Config, wans: [PlannedWan], usable: Set<String>, usableIPv6: Set<String>? = nil
+    ) -> Output {
         var output = Output()
+        let dualStack = usableIPv6 != nil
         output.sets = config.sets.map { set in
-            // Sets hold IPv4 entries only: the config reads no other.
             NftablesSet(
                 name: "dst_\(set.name)", type: AddressFamily.ipv4.nftAddressType, isInterval: true,
-                elements: mergedRanges(set.entries).map(rangeText),
+                elements: mergedRanges(set.entries.compactMap(\.ipv4)).map(rangeText),
                 comment: set.name == config.sets.first?.name
                     ? "Destination sets from the config, merged into disjoint ranges." : nil)
+        }
+        if dualStack {
+            // A set may mix families; its IPv6 entries are a set of their own (an nft set has one key type).
+            output.sets += config.sets.map { set in
+                NftablesSet(
+                    name: IPv6PolicyRanges.setName(set.name), type: AddressFamily.ipv6.nftAddressType, isInterval: true,
+                    elements: IPv6PolicyRanges.merged(set.entries.filter { $0.family == .ipv6 }).map(IPv6PolicyRanges.text),
+                    comment: set.name == config.sets.first?.name ? "The sets' IPv6 entries." : nil)
+            }
         }
         var blockIndex = 0
         var targets = TargetChains()
         var pending: (kind: Kind, rules: [(TrafficRuleConfig, [RuleTarget])])?
+        /// The family whose WAN availability a rule's verdicts follow.
+        func family(of kind: Kind) -> AddressFamily {
+            switch kind {
+            case .sources(let family), .destinations(let family): family
+            case .ports(let family): family ?? .ipv4
+            case .single: .ipv4
+            }
+        }
 
         func flush() {
             guard let block = pending, !block.rules.isEmpty else { return }
@@ -151,15 +184,23 @@ enum PolicyCompiler {
             let names = block.rules.map(\.0.name)
             let summary =
                 names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
+            if case .sources(.ipv6) = block.kind {
+                flushIPv6(block.rules.map { ($0.0.sources, $0.1) }, field: .source, name: name, summary: summary)
+                return
+            }
+            if case .destinations(.ipv6) = block.kind {
+                flushIPv6(block.rules.map { ($0.0.destinations, $0.1) }, field: .destination, name: name, summary: summary)
+                return
+            }
             var partition = IntervalPartition<UInt32, [RuleTarget]>()
             for (rule, list) in block.rules {
                 switch block.kind {
                 case .sources:
-                    for prefix in rule.sources {
+                    for prefix in rule.sources.compactMap(\.ipv4) {
                         partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine)
                     }
                 case .destinations:
-                    for prefix in rule.destinations {
+                    for prefix in rule.destinations.compactMap(\.ipv4) {
                         partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine)
                     }
                 case .ports:
@@ -189,13 +230,36 @@ enum PolicyCompiler {
                 default:
                     keyText = rangeText(piece.lower, piece.upper)
                 }
-                return (keyText, targets.verdict(piece.value, wans: wans))
+                return (keyText, targets.verdict(piece.value, wans: wans, family: family(of: block.kind)))
             }
             output.maps.append(NftablesMap(name: name, type: type, isInterval: true, elements: elements, comment: summary))
-            output.rules.append(NftablesRule("\(key) vmap @\(name)"))
+            let prefix: String = if case .ports(let family?) = block.kind { family.nfprotoMatch() + " " } else { "" }
+            output.rules.append(NftablesRule("\(prefix)\(key) vmap @\(name)"))
         }
 
-        for rule in config.rules {
+        func flushIPv6(_ entries: [([IPPrefix], [RuleTarget])], field: NftAddressField, name: String, summary: String) {
+            var partition = IntervalPartition<IPv6Address, [RuleTarget]>()
+            for (prefixes, list) in entries {
+                for prefix in prefixes {
+                    guard let range = IPv6PolicyRanges.range(prefix) else { continue }
+                    partition.add(range.lower, range.upper, list, combining: combine)
+                }
+            }
+            let elements = partition.merged.map { piece in
+                (IPv6PolicyRanges.text(piece.lower, piece.upper), targets.verdict(piece.value, wans: wans, family: .ipv6))
+            }
+            output.maps.append(
+                NftablesMap(
+                    name: name, type: "type \(AddressFamily.ipv6.nftAddressType) : verdict", isInterval: true, elements: elements,
+                    comment: summary))
+            output.rules.append(NftablesRule("\(AddressFamily.ipv6.nftAddress(field)) vmap @\(name)"))
+        }
+
+        let setFamilies = Dictionary(
+            config.sets.map { set in
+                (set.name, set.entries.isEmpty ? Set(AddressFamily.allCases) : Set(set.entries.map(\.family)))
+            }, uniquingKeysWith: { first, _ in first })
+        for (rule, family) in IPv6PolicyRanges.expand(config.rules, dualStack: dualStack, setFamilies: setFamilies) {
             // Known WANs only, as `resolve` does; validation already refuses unknown names.
             let list = fallbackList(
                 rule.use.filter { target in
@@ -203,45 +267,57 @@ enum PolicyCompiler {
                 })
             if list.isEmpty { continue }
             if list.contains(.main) { output.usesMain = true }
-            let kind = kind(of: rule)
+            let kind = kind(of: rule, family: family)
             if kind == .single {
                 flush()
                 output.rules.append(
-                    NftablesRule(singleRule(rule, verdict: targets.verdict(list, wans: wans)), comment: "rule \"\(rule.name)\""))
+                    NftablesRule(
+                        singleRule(rule, family: family, verdict: targets.verdict(list, wans: wans, family: family ?? .ipv4)),
+                        comment: "rule \"\(rule.name)\""))
                 continue
             }
             if pending?.kind != kind { flush(); pending = (kind, []) }
             pending!.rules.append((rule, list))
         }
         flush()
-        output.chains = targets.chains(config: config, wans: wans, usable: usable)
+        output.chains = targets.chains(config: config, wans: wans, usable: usable, usableIPv6: usableIPv6)
         return output
     }
 
-    private static func kind(of rule: TrafficRuleConfig) -> Kind {
+    /// `family`: the one family this (restricted) rule is compiled for; nil in a single-stack table
+    /// for a rule without addresses.
+    private static func kind(of rule: TrafficRuleConfig, family: AddressFamily?) -> Kind {
         let hasSources = !rule.sources.isEmpty, hasDestinations = !rule.destinations.isEmpty
         let hasPorts = !rule.destinationPorts.isEmpty, hasSet = rule.destinationSet != nil
-        let family = rule.addressFamily ?? .ipv4
-        if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources(family) }
-        if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations(family) }
+        let addressFamily = family ?? .ipv4
+        if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources(addressFamily) }
+        if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations(addressFamily) }
         if hasPorts && !hasSources && !hasDestinations && !hasSet && (rule.transport == .tcp || rule.transport == .udp) {
-            return .ports
+            return .ports(family)
         }
         return .single
     }
 
-    private static func singleRule(_ rule: TrafficRuleConfig, verdict: String) -> String {
+    private static func singleRule(_ rule: TrafficRuleConfig, family compiledFamily: AddressFamily?, verdict: String) -> String {
         var matches: [String] = []
         func list(_ items: [String]) -> String { items.count == 1 ? items[0] : "{ " + items.joined(separator: ", ") + " }" }
-        // A rule without addresses (protocol and ports only) needs no family in its match.
-        let family = rule.addressFamily ?? .ipv4
+        let family = compiledFamily ?? .ipv4
+        // A rule without addresses (protocol and ports only) names its family only in a dual-stack
+        // table, where it is compiled once per family.
+        if let compiledFamily, rule.sources.isEmpty, rule.destinations.isEmpty, rule.destinationSet == nil {
+            matches.append(compiledFamily.nfprotoMatch())
+        }
         if !rule.sources.isEmpty { matches.append(family.nftAddressMatch(.source, list(rule.sources.map(\.description)))) }
         if !rule.destinations.isEmpty {
             matches.append(family.nftAddressMatch(.destination, list(rule.destinations.map(\.description))))
         }
-        if let set = rule.destinationSet { matches.append(family.nftAddressMatch(.destination, "@dst_\(set)")) }
+        if let set = rule.destinationSet {
+            matches.append(
+                family.nftAddressMatch(.destination, family == .ipv6 ? "@\(IPv6PolicyRanges.setName(set))" : "@dst_\(set)"))
+        }
         if let transport = rule.transport {
-            matches.append("meta l4proto \(transport.rawValue)")
+            // ICMP for IPv6 is its own protocol (58): a ping rule means ICMPv6 for IPv6 connections.
+            matches.append("meta l4proto \(transport == .icmp && family == .ipv6 ? "ipv6-icmp" : transport.rawValue)")
             if !rule.destinationPorts.isEmpty { matches.append("th dport \(list(rule.destinationPorts.map(\.description)))") }
         }
         return (matches + [verdict]).joined(separator: " ")

@@ -8,15 +8,19 @@ enum RulesetPlanner {
     static func ruleset(
         config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit,
         policy: PolicyCompiler.Output, stickyBuckets: [(lower: Int, upper: Int, wanIndex: Int)]?,
-        forwards: PortForwardPlanner.Output
+        forwards: PortForwardPlanner.Output, ipv6: IPv6Plan? = nil
     ) -> NftablesRuleset {
         let mask = config.kernel.markMask
         let keep = ~mask
         let maskText = hex(mask)
         let wanInterfaces = setLiteral(config.wans.map(\.interface))
         let lanInterfaces = setLiteral(config.lan.interfaces)
-        // The one family Braid marks, balances and NATs today; the rest passes by untouched.
+        // Without a WAN that takes IPv6, Braid marks, balances and NATs IPv4 only and IPv6 follows
+        // the main table; with one, each family has its own split (see IPv6Plan).
         let family = AddressFamily.ipv4
+        let dualStack = ipv6 != nil
+        /// `meta nfproto ipv4 ` before a family's split rule in a dual-stack table, nothing otherwise.
+        let only = { (family: AddressFamily) in dualStack ? family.nfprotoMatch() + " " : "" }
 
         var counters: [NftablesCounter] = []
         for wan in wans {
@@ -44,8 +48,9 @@ enum RulesetPlanner {
                 elements: wans.map { ("\"\($0.interface)\"", "goto choose_\($0.name)") },
                 comment: "A connection that arrives on a WAN is answered by that WAN."),
             splitMap("new_connection_split", split, wans, comment: "New connections, spread by weight over the usable WANs."),
-            splitMap("router_connection_split", routerSplit, wans,
-                     comment: "The router's own new connections, over the usable WANs that NAT."),
+            splitMap(
+                "router_connection_split", routerSplit, wans,
+                comment: "The router's own new connections, over the usable WANs that NAT."),
         ]
         if let stickyBuckets {
             maps.append(
@@ -59,6 +64,28 @@ enum RulesetPlanner {
                     comment:
                         "sticky: source. A client's address hashes to one of \(StickyAssignment.bucketCount) buckets; buckets are given to WANs by\nweighted rendezvous hashing, so a WAN that leaves moves only its own clients."
                 ))
+        }
+        if let ipv6 {
+            maps.append(
+                splitMap(
+                    "new_connection_split_v6", ipv6.split, wans,
+                    comment: "New IPv6 connections, spread by weight over the usable WANs that take IPv6."))
+            maps.append(
+                splitMap(
+                    "router_connection_split_v6", ipv6.routerSplit, wans,
+                    comment: "The router's own new IPv6 connections, over the usable IPv6 WANs that translate sources."))
+            if let buckets = ipv6.stickyBuckets {
+                maps.append(
+                    NftablesMap(
+                        name: "sticky_split_v6", type: "typeof numgen random mod \(StickyAssignment.bucketCount) : verdict",
+                        isInterval: true,
+                        elements: buckets.map { range in
+                            (NftRange.text(range.lower, range.upper), "goto choose_\(wans[range.wanIndex].name)")
+                        },
+                        comment:
+                            "sticky: source for IPv6 hashes the client's /64 (privacy addresses rotate inside it), over the IPv6 WANs."
+                    ))
+            }
         }
         maps += policy.maps
         maps += [
@@ -75,26 +102,32 @@ enum RulesetPlanner {
             NftablesChain(
                 name: "prerouting", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
                 rules: [
-                    NftablesRule("counter name iifname map @rx_counters"),
-                    NftablesRule(
-                        "\(family.nfprotoMatch(negated: true)) return",
-                        comment: "Braid's policy routing is IPv4; IPv6 follows the main table."),
-                    NftablesRule(
-                        "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
-                        comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
-                    NftablesRule("ct state != new return"),
-                    NftablesRule("iifname vmap @wan_by_ingress"),
-                    NftablesRule(
-                        "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
-                        comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
-                    // Without `. mark` the lookup sees no mark, like the connection's first routing
-                    // decision would without Braid: main's specific routes first, then the fallback WAN.
-                    NftablesRule(
-                        "iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
-                        comment:
-                            "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."
-                    ),
+                    NftablesRule("counter name iifname map @rx_counters")
                 ]
+                    + (dualStack
+                        ? []
+                        : [
+                            NftablesRule(
+                                "\(family.nfprotoMatch(negated: true)) return",
+                                comment: "Braid's policy routing is IPv4; IPv6 follows the main table.")
+                        ])
+                    + [
+                        NftablesRule(
+                            "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
+                            comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
+                        NftablesRule("ct state != new return"),
+                        NftablesRule("iifname vmap @wan_by_ingress"),
+                        NftablesRule(
+                            "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
+                            comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
+                        // Without `. mark` the lookup sees no mark, like the connection's first routing
+                        // decision would without Braid: main's specific routes first, then the fallback WAN.
+                        NftablesRule(
+                            "iifname \(lanInterfaces) fib daddr oifname != \(wanInterfaces) return",
+                            comment:
+                                "Neither does traffic main routes to a LAN, a VPN or another non-WAN interface:\nrules and the split only choose among WANs."
+                        ),
+                    ]
                     + (policy.rules.isEmpty
                         ? []
                         : [
@@ -107,26 +140,53 @@ enum RulesetPlanner {
                     + [
                         stickyBuckets != nil
                             ? NftablesRule(
-                                "iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split"
+                                "\(only(.ipv4))iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split"
                             )
                             : NftablesRule(
-                                "iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split")
-                    ],
+                                "\(only(.ipv4))iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split"
+                            )
+                    ]
+                    + (ipv6.map { ipv6 in
+                        if ipv6.stickyBuckets != nil {
+                            // Bits 64-127 of the IPv6 header are the source's first 64: nft 1.0.6 cannot
+                            // mask a 128-bit value inside jhash, but it can hash a raw payload slice.
+                            return [
+                                NftablesRule(
+                                    "\(only(.ipv6))iifname \(lanInterfaces) jhash @nh,64,64 mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split_v6",
+                                    comment: "sticky: source keys IPv6 clients on their /64 (the header's source bits 0-63).")
+                            ]
+                        }
+                        return ipv6.split.modulus == 0
+                            ? []
+                            : [
+                                NftablesRule(
+                                    "\(only(.ipv6))iifname \(lanInterfaces) numgen random mod \(ipv6.split.modulus) vmap @new_connection_split_v6"
+                                )
+                            ]
+                    } ?? []),
                 comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
         chains.append(
             NftablesChain(
                 name: "output", hook: NftablesBaseChain(type: .route, hook: .output, priority: .mangle),
-                rules: [
-                    NftablesRule("\(family.nfprotoMatch(negated: true)) return"),
+                rules: (dualStack ? [] : [NftablesRule("\(family.nfprotoMatch(negated: true)) return")]) + [
                     NftablesRule(
                         "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
                         comment: "Replies to connections that arrived on a WAN leave by that WAN."),
                     NftablesRule("ct state != new return"),
-                    NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
-                    NftablesRule(
-                        "meta mark & \(maskText) != 0 return",
-                        comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
                 ]
+                    + (dualStack
+                        ? [
+                            NftablesRule(
+                                "ip6 daddr { fe80::/10, ff00::/8 } return",
+                                comment: "Link-local and multicast IPv6 (neighbour discovery, DHCPv6) stays on the link it names."
+                            )
+                        ] : [])
+                    + [
+                        NftablesRule("meta mark & \(maskText) != 0 meta mark & \(maskText) vmap @wan_by_socket_mark"),
+                        NftablesRule(
+                            "meta mark & \(maskText) != 0 return",
+                            comment: "A mark in Braid's bits that names no WAN is someone else's choice: leave it."),
+                    ]
                     + (policy.rules.isEmpty
                         ? []
                         : [
@@ -135,11 +195,20 @@ enum RulesetPlanner {
                                 comment: "Rules pin the router's own traffic too (by destination, protocol, port)."),
                             NftablesRule("meta mark & \(maskText) != 0 return"),
                         ])
+                    + (ipv6.map { ipv6 in
+                        ipv6.routerSplit.modulus == 0
+                            ? []
+                            : [
+                                NftablesRule(
+                                    "\(only(.ipv6))oifname \(wanInterfaces) numgen random mod \(ipv6.routerSplit.modulus) vmap @router_connection_split_v6"
+                                )
+                            ]
+                    } ?? [])
                     + (routerSplit.modulus == 0
                         ? []
                         : [
                             NftablesRule(
-                                "oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
+                                "\(only(.ipv4))oifname \(wanInterfaces) numgen random mod \(routerSplit.modulus) vmap @router_connection_split",
                                 comment:
                                     "The router's own connections towards the internet are balanced like the LAN's,\nover the WANs that rewrite the source address (a `nat: none` WAN would keep another WAN's)."
                             )
@@ -184,7 +253,19 @@ enum RulesetPlanner {
                             comment:
                                 "Hairpin: a LAN client reached a LAN backend through a public address; without this the\nbackend would answer the client directly and the client would drop the reply."
                         )
-                    ] : [])
+                    ]
+                        + (dualStack
+                            ? [
+                                // IPv6 postrouting sees no input interface for forwarded packets, so the
+                                // IPv4 rule above never matches them; a connection from a WAN has its
+                                // WAN's mark (wan_by_ingress), one from the LAN to a public address none.
+                                NftablesRule(
+                                    "meta nfproto ipv6 oifname \(lanInterfaces) ct status dnat ct mark & \(maskText) == 0 masquerade",
+                                    comment:
+                                        "IPv6 hairpin: forwarded IPv6 has no iifname here; a connection that arrived on a WAN carries its mark."
+                                )
+                            ] : [])
+                    : [])
                     + config.wans.compactMap { wan in
                         switch wan.nat {
                         case .masquerade: NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" masquerade")
@@ -193,7 +274,8 @@ enum RulesetPlanner {
                                 "\(family.nfprotoMatch()) oifname \"\(wan.interface)\" \(family.nftNAT(.snat, to: "\(address)"))")
                         case .none: nil
                         }
-                    },
+                    }
+                    + (dualStack ? IPv6NATRules.rules(config) : []),
                 comment: "Source NAT per WAN. It also fixes the source of router traffic re-routed by its mark."))
         for wan in wans {
             let set = "meta mark set meta mark & \(hex(keep)) | \(hex(wan.mark))"

@@ -1,3 +1,5 @@
+import BraidConfig
+
 /// Which WANs may carry new connections right now. The core treats a WAN as available while
 /// its link is up; the health daemon narrows this further with probe results.
 public struct WanAvailability: Sendable, Equatable {
@@ -7,10 +9,19 @@ public struct WanAvailability: Sendable, Equatable {
     /// route). Such a WAN is planned without those pieces and out of the split, so that one broken
     /// WAN cannot block the apply, and with it the failover, of the others.
     public var isolated: [String: String]
+    /// WANs whose IPv6 is unusable while their IPv4 may work (each family is judged by its own
+    /// health targets); nil: IPv6 follows `unavailable`, as for a WAN probed over IPv4 only.
+    public var ipv6Unavailable: Set<String>?
 
-    public init(unavailable: Set<String> = [], isolated: [String: String] = [:]) {
+    public init(unavailable: Set<String> = [], isolated: [String: String] = [:], ipv6Unavailable: Set<String>? = nil) {
         self.unavailable = unavailable
         self.isolated = isolated
+        self.ipv6Unavailable = ipv6Unavailable
+    }
+
+    /// The WANs that may not take new connections of `family`.
+    public func unavailableWans(for family: AddressFamily) -> Set<String> {
+        family == .ipv4 ? unavailable : ipv6Unavailable ?? unavailable
     }
 
     public static let allAvailable = WanAvailability()

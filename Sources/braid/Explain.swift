@@ -15,7 +15,7 @@ struct Explain: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var state: StateOptions
-    @Option(help: "Source address (a LAN client).")
+    @Option(help: "Source address (a LAN client), IPv4 or IPv6.")
     var from: String
     @Option(help: "Destination address.")
     var to: String
@@ -26,8 +26,11 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let config = try loadConfig(options)
-        guard let source = IPv4Address(from) else { return try invalid("--from: \"\(from)\" is not an IPv4 address") }
-        guard let destination = IPv4Address(to) else { return try invalid("--to: \"\(to)\" is not an IPv4 address") }
+        guard let source = IPAddress(from) else { return try invalid("--from: \"\(from)\" is not an IPv4 or IPv6 address") }
+        guard let destination = IPAddress(to) else { return try invalid("--to: \"\(to)\" is not an IPv4 or IPv6 address") }
+        guard source.family == destination.family else {
+            return try invalid("--from and --to: \(source) and \(destination) are of different families; a connection has one")
+        }
         var transportValue: TransportProtocol?
         if let transport {
             guard let value = TransportProtocol(rawValue: transport) else {
@@ -58,6 +61,8 @@ struct Explain: ParsableCommand {
         var availability = WanAvailability()
         if let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory)) {
             availability.unavailable = Set(health.wans.filter { !$0.state.carriesTraffic }.map(\.name))
+            availability.ipv6Unavailable = Set(
+                health.wans.filter { !($0.ipv6State ?? $0.state).carriesTraffic }.map(\.name))
             print("live health from the daemon (pid \(health.pid))")
         }
         let explanation = FlowExplainer.explain(

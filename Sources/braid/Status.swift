@@ -97,6 +97,10 @@ enum HealthTable {
         let formatter = ISO8601DateFormatter()
         for wan in status.wans {
             lines.append("  \(wan.name): \(wan.state.rawValue) since \(formatter.string(from: wan.since)) (\(wan.reason))")
+            if let ipv6State = wan.ipv6State {
+                lines.append(
+                    "    IPv6: \(ipv6State.rawValue)\(wan.ipv6Reason.map { " (\($0))" } ?? "") (judged by its IPv6 targets)")
+            }
             if let probe = wan.probe { lines.append("    probe: \(probe)") }
             for target in wan.targets {
                 let rtt = target.lastRTTMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-"

@@ -19,8 +19,8 @@ private func withTemporaryDirectory<Result>(_ body: (URL) throws -> Result) thro
     return try body(directory)
 }
 
-private func prefix(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> IPv4Prefix {
-    try #require(IPv4Prefix(text), sourceLocation: sourceLocation)
+private func prefix(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> IPPrefix {
+    try #require(IPPrefix(text), sourceLocation: sourceLocation)
 }
 
 private func address(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> IPv4Address {

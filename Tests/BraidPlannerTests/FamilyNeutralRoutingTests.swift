@@ -87,13 +87,23 @@ import Testing
         #expect(AddressFamily.ipv6.nftAddress(.source) == "ip6 saddr")
     }
 
-    @Test func aPolicyRuleHasTheFamilyOfItsAddressCriteria() throws {
-        let prefix = try #require(IPv4Prefix("10.0.0.0/8"))
-        #expect(TrafficRuleConfig(name: "lan", sources: [prefix], use: [.main]).addressFamily == .ipv4)
-        #expect(TrafficRuleConfig(name: "cdn", destinationSet: "streaming", use: [.balance]).addressFamily == .ipv4)
+    @Test func aPolicyRuleHasTheFamiliesOfItsAddressCriteria() throws {
+        let prefix = try #require(IPPrefix("10.0.0.0/8"))
+        let ula = try #require(IPPrefix("fd00:1::/64"))
+        #expect(TrafficRuleConfig(name: "lan", sources: [prefix], use: [.main]).addressFamilies(setFamilies: nil) == [.ipv4])
+        #expect(
+            TrafficRuleConfig(name: "both", sources: [ula, prefix], use: [.main]).addressFamilies(setFamilies: nil) == [
+                .ipv4, .ipv6,
+            ])
+        #expect(
+            TrafficRuleConfig(name: "cdn", destinationSet: "streaming", use: [.balance]).addressFamilies(setFamilies: [.ipv6])
+                == [.ipv6])
+        #expect(
+            TrafficRuleConfig(name: "never", sources: [prefix], destinations: [ula], use: [.drop]).addressFamilies(
+                setFamilies: nil) == [])
         #expect(
             TrafficRuleConfig(name: "games", transport: .udp, destinationPorts: [PortRange(27015, 27030)], use: [.drop])
-                .addressFamily == nil)
+                .addressFamilies(setFamilies: nil) == nil)
     }
 
     @Test func anInterfaceTakesGatewaysOfTheFamilyOfItsAddresses() throws {

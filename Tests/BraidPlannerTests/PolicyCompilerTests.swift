@@ -739,11 +739,11 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
         for round in 0..<150 {
             var config = base
             config.rules = (0..<Int.random(in: 1...8, using: &random)).map { index in
-                func prefixes() -> [IPv4Prefix] {
+                func prefixes() -> [IPPrefix] {
                     (0..<Int.random(in: 1...2, using: &random)).map { _ in
                         let length = Int.random(in: 26...32, using: &random)
                         let value = (0x0a00_0000 | UInt32.random(in: 0...255, using: &random)) & IPv4Prefix.mask(length)
-                        return IPv4Prefix(address: IPv4Address(value), length: length)!
+                        return IPPrefix(IPv4Prefix(address: IPv4Address(value), length: length)!)
                     }
                 }
                 let use = targets[Int.random(in: 0..<targets.count, using: &random)]
@@ -790,8 +790,8 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
             let map = try state.map(try #require(parts.last))
             let key: UInt32
             switch parts[0] {
-            case "ip saddr": key = flow.source.value
-            case "ip daddr": key = flow.destination.value
+            case "ip saddr": key = flow.source.ipv4!.value
+            case "ip daddr": key = flow.destination.ipv4!.value
             case "meta l4proto . th dport":
                 key = PolicyCompiler.protocolNumber(flow.transport!) << 16 | UInt32(flow.destinationPort!)
             default: Issue.record("unexpected rule \(rule)"); return "?"
