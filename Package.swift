@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "BraidConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -39,11 +41,22 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The HTTP API, Prometheus metrics and the dashboard, over the daemon's status and event log.
+        .target(
+            name: "BraidAPI",
+            dependencies: [
+                "BraidConfig", "BraidKernel", "BraidApply", "BraidDaemon",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "CBraidLinux"]),
         .executableTarget(
             name: "braid",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,6 +98,9 @@ let package = Package(
         .testTarget(
             name: "BraidLabTests",
             dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon"]),
+        .testTarget(
+            name: "BraidAPITests",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidDaemon", "BraidAPI", "BraidKernelFake"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,6 +29,8 @@ public struct WanRuntime: Sendable {
     public var mark: UInt32?
     /// Why the last apply could not route through it (`DesiredState.unusableReasons`).
     public var unusable: String?
+    /// The operator drained it: out of the split for new connections, nothing flushed.
+    public var drained = false
 
     public init(damper: FlapDamper) { self.damper = damper }
 
@@ -43,6 +45,7 @@ public struct WanRuntime: Sendable {
         if !linkUp { return .noLink }
         if addresses.isEmpty { return .noAddress }
         if unusable != nil { return .unusable }
+        if drained { return .drained }
         if isDown { return .down }
         if isHeld(at: now) { return .held }
         if tracker != nil, !judged { return .probing }

@@ -56,7 +56,7 @@ struct Demo: AsyncParsableCommand {
             let wansUsed = Set(answers.map { lab.wan(forPeer: $0)?.name ?? "failed" })
             print("  \(answers.count) requests on one connection, all via \(wansUsed.sorted().joined(separator: ", "))")
 
-            let status = try GatewayStatus.read(config: reweighted, kernel: kernel, stored: applier.store.load())
+            let status = try GatewayStatus.read(config: reweighted, kernel: kernel)
             print("\nbraid status:\n" + StatusTable.render(status))
             try applier.down()
             print("\nbraid down: removed; the lab is being torn down.")
