@@ -10,7 +10,7 @@ func runningConfig(explicit: String?, state: StateOptions) throws -> Config {
     let daemon = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
     let path =
         explicit ?? daemon?.configPath ?? ConfigPathRecord(stateDirectory: state.stateDirectory).load() ?? ConfigLoader.defaultPath
-    return try loadConfig(ConfigOptions(config: path))
+    return try loadConfig(path: path)
 }
 
 /// `braid drain NAME`: the WAN takes no new connections; its open connections stay.
