@@ -35,17 +35,17 @@ enum DashboardPage {
   .facts { display:grid; grid-template-columns:repeat(3, 1fr); gap:.3rem .6rem; margin:.4rem 0; }
   .facts div span { display:block; color:var(--muted); font-size:.72rem; text-transform:uppercase; letter-spacing:.04em; }
   .facts div b { font-variant-numeric:tabular-nums; }
-  .target { display:flex; align-items:center; gap:.5rem; border-top:1px solid var(--line); padding-top:.35rem; margin-top:.35rem; font-size:.85rem; }
-  .target .addr { flex:0 0 7.5rem; overflow:hidden; text-overflow:ellipsis; }
-  .target .nums { flex:0 0 6.6rem; font-variant-numeric:tabular-nums; color:var(--muted); }
-  .target svg { flex:1 1 auto; height:26px; min-width:60px; }
+  .target { display:grid; grid-template-columns:1fr auto; gap:.1rem .5rem; border-top:1px solid var(--line); padding-top:.35rem; margin-top:.35rem; font-size:.85rem; }
+  .target .addr { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+  .target .nums { font-variant-numeric:tabular-nums; color:var(--muted); text-align:right; }
+  .target svg { grid-column:1 / -1; width:100%; height:28px; display:block; background:#f8f9fb; border-radius:4px; }
   h2 { font-size:1rem; margin:1.4rem 0 .5rem; }
   #events { background:var(--card); border:1px solid var(--line); border-radius:10px; list-style:none; margin:0; padding:0; }
   #events li { padding:.45rem .8rem; border-top:1px solid var(--line); font-size:.85rem; display:flex; gap:.6rem; flex-wrap:wrap; }
   #events li:first-child { border-top:0; }
   #events time { color:var(--muted); font-variant-numeric:tabular-nums; }
   #events .kind { font-weight:700; }
-  @media (max-width: 520px) { main { padding:.6rem; } .facts { grid-template-columns:repeat(2, 1fr); } .target .addr { flex-basis:6rem; } }
+  @media (max-width: 520px) { main { padding:.6rem; } .facts { grid-template-columns:repeat(2, 1fr); } }
 </style>
 </head>
 <body>
@@ -78,7 +78,7 @@ function sparkline(history) {
   let path = "", lost = "";
   points.forEach((v, i) => {
     const x = (points.length < 2 ? width : i * width / (points.length - 1)).toFixed(1);
-    if (v == null) { lost += `<line x1="${x}" y1="0" x2="${x}" y2="${height}" stroke="#d64545" stroke-width="1"/>`; return; }
+    if (v == null) { lost += `<line x1="${x}" y1="0" x2="${x}" y2="${height}" stroke="#d64545" stroke-opacity="0.45" stroke-width="1"/>`; return; }
     path += `${path ? "L" : "M"}${x},${(height - 2 - v / max * (height - 4)).toFixed(1)}`;
   });
   return `<svg viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" aria-label="RTT history">${lost}<path d="${path}" fill="none" stroke="#3b6fd6" stroke-width="1.5"/></svg>`;
@@ -94,7 +94,7 @@ function render(view) {
     } else if (before) { rx = before.rxRate; tx = before.txRate; }
     if (!before || now - before.time >= 900) previous[wan.name] = { time: now, rx: wan.rx_bytes, tx: wan.tx_bytes, rxRate: rx, txRate: tx };
     const targets = wan.targets.map(t => `<div class="target"><span class="addr">${text(t.address)}</span>
-        <span class="nums">${t.rtt_milliseconds == null ? "no answer" : t.rtt_milliseconds.toFixed(1) + " ms"} · ${Math.round(t.loss * 100)}%</span>${sparkline(t.history)}</div>`).join("");
+        <span class="nums">RTT ${t.rtt_milliseconds == null ? "–" : t.rtt_milliseconds.toFixed(1) + " ms"} · loss ${Math.round(t.loss * 100)}%</span>${sparkline(t.history)}</div>`).join("");
     return `<article class="card s-${text(wan.state)}" data-wan="${text(wan.name)}" data-state="${text(wan.state)}">
       <div class="top"><span class="name">${text(wan.name)}</span><span class="state">${text(wan.state.replace("_", " "))}</span></div>
       <div class="reason">${text(wan.reason)} · since ${since(wan.since)}</div>

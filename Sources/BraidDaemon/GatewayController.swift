@@ -132,7 +132,13 @@ public final class GatewayController {
         hub?.notedProbes(wan: wanName, targets: tracker.check.targets.map { "\($0)" }, round: round)
         let transition = tracker.record(round, at: clock.now)
         wans[wanName]?.tracker = tracker
-        if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
+        if transition != nil || round.passes(quorum: tracker.check.quorum) {
+            // The first verdict of a new tracker: say so, instead of "starting", from now on.
+            if wans[wanName]?.judged == false, transition == nil {
+                wans[wanName]?.reason = WanRuntime.Reason(text: "its probes pass", since: clock.wallNow)
+            }
+            wans[wanName]?.judged = true
+        }
         if let transition {
             if transition.state == .down, routingIsIncomplete(reason: "\(wanName)'s probes failed") {
                 // The probes failed because Braid's own rule or route was missing, not because the
