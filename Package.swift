@@ -73,6 +73,11 @@ let package = Package(
             path: "Benchmarks/PolicyScaleBenchmark"
         ),
         .executableTarget(
+            name: "observe-benchmark",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidLab", "BraidDaemon"],
+            path: "Benchmarks/ObserveBenchmark"
+        ),
+        .executableTarget(
             name: "fault-injection",
             dependencies: ["BraidConfig", "BraidKernel", "BraidApply", "BraidLab"],
             path: "Benchmarks/FaultInjection"
