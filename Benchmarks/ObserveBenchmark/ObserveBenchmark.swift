@@ -21,7 +21,8 @@ struct ObserveBenchmark {
         let arguments = CommandLine.arguments.dropFirst()
         let window = arguments.first.flatMap(Int.init) ?? 60
         let entries = arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid").path
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("braid")
+            .path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             print("error: build the braid product first (\(binary) is missing)")
             exit(1)
@@ -51,7 +52,8 @@ struct ObserveBenchmark {
         daemon = try await start(lab, binary: binary, yaml: base + "api:\n  listen: none\n")
         try await waitUntilUp(lab)
         let off = try await measure(daemon, seconds: window, scraping: nil)
-        print("daemon, API off:                    CPU \(percent(off.cpu)) of a core, RSS \(off.rssMB) MB (max \(off.maxRssMB) MB)")
+        print(
+            "daemon, API off:                    CPU \(percent(off.cpu)) of a core, RSS \(off.rssMB) MB (max \(off.maxRssMB) MB)")
         await daemon.stop()
 
         // 3. API on with `entries` conntrack entries on the router.
@@ -86,7 +88,11 @@ struct ObserveBenchmark {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             let socket = GatewayDaemon.statusSocketPath(stateDirectory: lab.stateDirectory)
-            if let status = StatusSocketServer.read(path: socket), status.wans.count == 4, status.wans.allSatisfy({ $0.state == .up }) { return }
+            if let status = StatusSocketServer.read(path: socket), status.wans.count == 4,
+                status.wans.allSatisfy({ $0.state == .up })
+            {
+                return
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw LabError("the 4 WANs did not all come up")
@@ -181,7 +187,9 @@ struct ObserveBenchmark {
     }
 
     static func conntrackCount(_ lab: Lab) throws -> Int {
-        Int(try lab.router.run(["cat", "/proc/sys/net/netfilter/nf_conntrack_count"]).trimmingCharacters(in: .whitespacesAndNewlines))
+        Int(
+            try lab.router.run(["cat", "/proc/sys/net/netfilter/nf_conntrack_count"]).trimmingCharacters(
+                in: .whitespacesAndNewlines))
             ?? 0
     }
 

@@ -72,7 +72,9 @@ public struct APIServer: Service {
         router.get("/api/v1/status") { _, _ in
             let hub = self.hub
             let report = await Self.offload { () -> Result<StatusReport, any Error> in
-                Result { try StatusReport.read(config: hub.config, kernel: hub.kernel, store: hub.store, daemon: hub.status.snapshot) }
+                Result {
+                    try StatusReport.read(config: hub.config, kernel: hub.kernel, store: hub.store, daemon: hub.status.snapshot)
+                }
             }
             switch report {
             case .success(let report): return Self.json(report, pretty: true)
@@ -97,7 +99,8 @@ public struct APIServer: Service {
             _ = try await request.body.collect(upTo: context.maxUploadSize)
             switch await hub.reload() {
             case .success: return Self.message(.ok, "reload requested; the log says what changed")
-            case .failure(let error): return Self.message(.unprocessableContent, "the config is invalid; nothing changed:\n\(error)")
+            case .failure(let error):
+                return Self.message(.unprocessableContent, "the config is invalid; nothing changed:\n\(error)")
             }
         }
         return router
@@ -110,7 +113,8 @@ public struct APIServer: Service {
         let name = context.parameters.get("name") ?? ""
         switch await hub.send(make(name)) {
         case .done(let text): return Self.message(.ok, text)
-        case .unknownWan(let name): return Self.message(.notFound, "no WAN named \"\(ControlCharacters.escaped(name))\" in the running config")
+        case .unknownWan(let name):
+            return Self.message(.notFound, "no WAN named \"\(ControlCharacters.escaped(name))\" in the running config")
         case .unavailable: return Self.message(.serviceUnavailable, "the control loop is not running (starting or stopping)")
         }
     }
@@ -120,7 +124,8 @@ public struct APIServer: Service {
         let config = hub.config
         let sample = await sampler.sample(mask: config.kernel.markMask)
         if let error = sample.error { logger.warning("metrics: \(error)") }
-        let input = MetricsText.Input(config: config, status: hub.status.snapshot, marks: hub.marks, shares: hub.shares, sample: sample)
+        let input = MetricsText.Input(
+            config: config, status: hub.status.snapshot, marks: hub.marks, shares: hub.shares, sample: sample)
         return MetricsText.render(input, registry: telemetry?.registry.emitToString() ?? "")
     }
 
@@ -136,7 +141,8 @@ public struct APIServer: Service {
                 while !stopping.isSet && !Task.isCancelled {
                     let fresh = hub.events.events(after: last)
                     for event in fresh {
-                        try await writer.write(ByteBuffer(string: "id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(event.jsonLine)\n\n"))
+                        try await writer.write(
+                            ByteBuffer(string: "id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(event.jsonLine)\n\n"))
                         last = event.id
                     }
                     // A comment line now and then: proxies keep the stream open, dead clients are noticed.

@@ -31,7 +31,9 @@ public struct ApiToken: Sendable {
         }
         guard info.st_mode & 0o007 == 0 else {
             throw Problem(
-                description: "api.token_file \(path) is readable or writable by others (mode \(String(info.st_mode & 0o777, radix: 8))): `chmod 600 \(path)`")
+                description:
+                    "api.token_file \(path) is readable or writable by others (mode \(String(info.st_mode & 0o777, radix: 8))): `chmod 600 \(path)`"
+            )
         }
         guard let data = FileManager.default.contents(atPath: path), data.count <= 4096 else {
             throw Problem(description: "api.token_file \(path) cannot be read, or is larger than 4 KiB")

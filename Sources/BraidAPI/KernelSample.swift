@@ -46,7 +46,8 @@ public final class KernelSampler: Sendable {
                 do { connections = try kernel.countConnectionsByMark(mask: mask) } catch { errors.append("\(error)") }
                 continuation.resume(
                     returning: KernelSample(
-                        counters: counters, connectionsByMark: connections, error: errors.isEmpty ? nil : errors.joined(separator: "; ")))
+                        counters: counters, connectionsByMark: connections,
+                        error: errors.isEmpty ? nil : errors.joined(separator: "; ")))
             }
             thread.name = "braid-kernel-sample"
             thread.start()

@@ -14,7 +14,8 @@ public enum MetricsText {
         public var shares: [String: Double]
         public var sample: KernelSample
 
-        public init(config: Config, status: DaemonStatus, marks: [String: UInt32], shares: [String: Double], sample: KernelSample) {
+        public init(config: Config, status: DaemonStatus, marks: [String: UInt32], shares: [String: Double], sample: KernelSample)
+        {
             self.config = config
             self.status = status
             self.marks = marks
@@ -58,14 +59,18 @@ public enum MetricsText {
             "braid_wan_bytes_total", "counter", "Bytes through the WAN (rx: received, tx: sent), from Braid's nft counters.",
             wans.flatMap { wan in
                 directions.compactMap { direction, prefix in
-                    input.sample.counters[prefix + wan.name].map { ([("wan", wan.name), ("direction", direction)], "\($0.bytes)") }
+                    input.sample.counters[prefix + wan.name].map {
+                        ([("wan", wan.name), ("direction", direction)], "\($0.bytes)")
+                    }
                 }
             })
         family(
             "braid_wan_packets_total", "counter", "Packets through the WAN (rx: received, tx: sent), from Braid's nft counters.",
             wans.flatMap { wan in
                 directions.compactMap { direction, prefix in
-                    input.sample.counters[prefix + wan.name].map { ([("wan", wan.name), ("direction", direction)], "\($0.packets)") }
+                    input.sample.counters[prefix + wan.name].map {
+                        ([("wan", wan.name), ("direction", direction)], "\($0.packets)")
+                    }
                 }
             })
         family(

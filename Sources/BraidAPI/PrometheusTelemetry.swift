@@ -48,7 +48,9 @@ public final class PrometheusTelemetry: DaemonTelemetry {
             helpText: "Event hook runs, by result (success, failure, timeout).")
         let registry = self.registry
         hookRuns = Dictionary(
-            uniqueKeysWithValues: HookRunResult.allCases.map { ($0, registry.makeCounter(descriptor: hooks, labels: [("result", $0.rawValue)])) })
+            uniqueKeysWithValues: HookRunResult.allCases.map {
+                ($0, registry.makeCounter(descriptor: hooks, labels: [("result", $0.rawValue)]))
+            })
     }
 
     public func probed(wan: String, target: String, rtt: Duration?) {

@@ -13,7 +13,8 @@ public struct ConfigPathRecord: Sendable {
             configPath.hasPrefix("/") ? configPath : FileManager.default.currentDirectoryPath + "/" + configPath
         try? FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data((absolute + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: path, contents: Data((absolute + "\n").utf8), attributes: [.posixPermissions: 0o600])
     }
 
     public func load() -> String? {

@@ -58,7 +58,9 @@ public enum ConfigLoader {
         guard
             let keys = collector.mapping(
                 cursor,
-                allowed: ["lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards", "api", "hooks",
+                allowed: [
+                    "lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards", "api",
+                    "hooks",
                 ])
         else { return nil }
         var flushOnDown = true

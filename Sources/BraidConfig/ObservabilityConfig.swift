@@ -125,7 +125,9 @@ extension ConfigLoader {
                 collector.report(directoryCursor, "\"\(path)\" is not an absolute path")
             }
         }
-        if let timeoutCursor = keys["timeout"], let value = collector.duration(timeoutCursor, in: .milliseconds(100)...(.seconds(3600))) {
+        if let timeoutCursor = keys["timeout"],
+            let value = collector.duration(timeoutCursor, in: .milliseconds(100)...(.seconds(3600)))
+        {
             hooks.timeout = value
         }
         return collector.issues.count == before ? hooks : nil

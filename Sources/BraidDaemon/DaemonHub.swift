@@ -124,7 +124,9 @@ public final class DaemonHub: Sendable {
                         GatewayEventRecord(
                             kind: .state, wan: status.name, interface: wan.interface, from: before.rawValue,
                             to: status.state.rawValue, reason: status.reason,
-                            detectionSeconds: detection.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 },
+                            detectionSeconds: detection.map {
+                                Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+                            },
                             gateway: gateway, usableWans: usable))
                     transitions.append((status.name, status.state))
                 }

@@ -25,7 +25,9 @@ public struct DrainedWans: Sendable {
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw DrainRecordError(reason: "cannot write \(temporary)")
         }
-        guard rename(temporary, path) == 0 else { throw DrainRecordError(reason: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+        guard rename(temporary, path) == 0 else {
+            throw DrainRecordError(reason: "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

@@ -140,7 +140,9 @@ enum HookProcess {
     static func run(_ program: String, input: [UInt8], environment: [String: String], timeout: Duration) -> Outcome {
         var stdinPipe: [Int32] = [0, 0]
         var outputPipe: [Int32] = [0, 0]
-        guard braid_pipe_cloexec(&stdinPipe) == 0 else { return Outcome(result: .failure, status: "no pipe: \(String(cString: strerror(errno)))", output: "") }
+        guard braid_pipe_cloexec(&stdinPipe) == 0 else {
+            return Outcome(result: .failure, status: "no pipe: \(String(cString: strerror(errno)))", output: "")
+        }
         guard braid_pipe_cloexec(&outputPipe) == 0 else {
             close(stdinPipe[0]); close(stdinPipe[1])
             return Outcome(result: .failure, status: "no pipe: \(String(cString: strerror(errno)))", output: "")

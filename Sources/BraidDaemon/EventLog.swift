@@ -87,7 +87,8 @@ public final class EventLog: Sendable {
 
     /// The events recorded from now on, until the consumer stops listening.
     public func stream() -> AsyncStream<GatewayEventRecord> {
-        let (stream, continuation) = AsyncStream.makeStream(of: GatewayEventRecord.self, bufferingPolicy: .bufferingNewest(Self.capacity))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: GatewayEventRecord.self, bufferingPolicy: .bufferingNewest(Self.capacity))
         let key = state.withLock { state in
             defer { state.nextStream += 1 }
             state.streams[state.nextStream] = continuation

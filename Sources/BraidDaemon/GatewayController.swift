@@ -186,7 +186,9 @@ public final class GatewayController {
         }
         hub?.notedApply(
             duration: clock.now - started, changes: report.performed.count, usable: usable,
-            shares: report.desired.wans.map { ($0.name, $0.splitModulus == 0 ? 0 : Double($0.splitShare) / Double($0.splitModulus)) })
+            shares: report.desired.wans.map {
+                ($0.name, $0.splitModulus == 0 ? 0 : Double($0.splitShare) / Double($0.splitModulus))
+            })
         lastAppliedUnavailable = current.unavailable
         remember(report)
         return report

@@ -126,6 +126,8 @@ public struct GatewayDaemon: Service {
         monitor.stop()
         statusServer.stop()
         hub.events.flush()
+        // Hooks of the last events get a moment to finish; one still running is left to itself.
+        if !hub.hooks.waitUntilIdle(timeout: .seconds(2)) { logger.warning("stopping with event hooks still running") }
         logger.info("stopped; Braid's rules, routes and table stay in force (`braid down` removes them)")
     }
 }

@@ -24,7 +24,8 @@ extension LinuxKernel {
                 return (found <= wanted ? Array(counts.prefix(Int(found))) : [], Int(found), 0)
             }
             guard entries >= 0 else {
-                let reason = error == EAGAIN || error == EWOULDBLOCK ? "no complete dump after 4 tries" : String(cString: strerror(error))
+                let reason =
+                    error == EAGAIN || error == EWOULDBLOCK ? "no complete dump after 4 tries" : String(cString: strerror(error))
                 throw .netlink("cannot dump the conntrack table over netlink: \(reason)")
             }
             if entries > wanted {

@@ -9,7 +9,8 @@ import Foundation
 func runningConfig(explicit: String?, state: StateOptions) throws -> Config {
     let daemon = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
     let path =
-        explicit ?? daemon?.configPath ?? ConfigPathRecord(stateDirectory: state.stateDirectory).load() ?? ConfigLoader.defaultPath
+        explicit ?? daemon?.configPath ?? ConfigPathRecord(stateDirectory: state.stateDirectory).load()
+        ?? ConfigLoader.defaultPath
     return try loadConfig(path: path)
 }
 
@@ -38,7 +39,9 @@ struct Undrain: ParsableCommand {
 
 func sendDrain(_ name: String, drain: Bool, config path: String?, state: StateOptions) throws {
     let config = try runningConfig(explicit: path, state: state)
-    guard let escaped = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+    guard
+        let escaped = name.addingPercentEncoding(
+            withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
     else { throw ExitStatus.invalidInput }
     do {
         let client = try DaemonClient(config: config)
@@ -57,7 +60,8 @@ func sendDrain(_ name: String, drain: Bool, config path: String?, state: StateOp
 
 /// `braid events [--follow]`: the daemon's recent events, one a line, newest last.
 struct Events: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the daemon's recent events (state changes, applies, drains …).")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's recent events (state changes, applies, drains …).")
     @Flag(help: "Keep printing new events as they happen.") var follow = false
     @Flag(help: "Print each event as a JSON line.") var json = false
     @Option(name: [.short, .customLong("config")], help: "Path of the YAML config (default: the running daemon's).")

@@ -95,9 +95,13 @@ struct DaemonClient {
         let bytes = Array(head.utf8)
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if sent < 0 && errno == EINTR { continue }
-            guard sent > 0 else { throw Failure(description: "cannot send to the daemon at \(listen): \(String(cString: strerror(errno)))") }
+            guard sent > 0 else {
+                throw Failure(description: "cannot send to the daemon at \(listen): \(String(cString: strerror(errno)))")
+            }
             offset += sent
         }
     }
@@ -142,7 +146,9 @@ struct DaemonClient {
         var result = ""
         var rest = Substring(body)
         while let lineEnd = rest.range(of: "\r\n") {
-            guard let size = Int(rest[..<lineEnd.lowerBound].split(separator: ";").first ?? "", radix: 16), size > 0 else { break }
+            guard let size = Int(rest[..<lineEnd.lowerBound].split(separator: ";").first ?? "", radix: 16), size > 0 else {
+                break
+            }
             let start = lineEnd.upperBound
             let bytes = Array(rest[start...].utf8)
             guard bytes.count >= size else { break }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import BraidApply
 import BraidConfig
-import BraidKernel
 import BraidDaemon
+import BraidKernel
 import BraidLab
 import Foundation
 
@@ -91,8 +91,12 @@ struct Demo: AsyncParsableCommand {
         try await Task.sleep(for: .milliseconds(800))
         let samples = await sampler.stop()
         await daemon.stop()
-        func milliseconds(_ duration: Duration) -> Int { Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) }
-        print("  braid run declared isp1 down \(milliseconds(verdict.arrivedAt - cutAt)) ms after the cut (\(verdict.text.range(of: "isp1 is down: ").map { String(verdict.text[$0.upperBound...]) } ?? verdict.text))")
+        func milliseconds(_ duration: Duration) -> Int {
+            Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        }
+        print(
+            "  braid run declared isp1 down \(milliseconds(verdict.arrivedAt - cutAt)) ms after the cut (\(verdict.text.range(of: "isp1 is down: ").map { String(verdict.text[$0.upperBound...]) } ?? verdict.text))"
+        )
         guard let lastOnDeadWan = samples.last(where: { $0.neededRetransmission }) else {
             print("  no new connection went to isp1 after the cut (its share was too small to be hit)")
             return
@@ -104,6 +108,8 @@ struct Demo: AsyncParsableCommand {
                 + "since then \(later.count) new connections: "
                 + byWan.sorted { $0.key < $1.key }.map { "\($0.value) via \($0.key)" }.joined(separator: ", "))
         let failed = samples.filter(\.failed).count
-        print("  \(samples.count) connections in all, \(failed) failed (those sent to isp1 before the failover were retried via another ISP after the flush)")
+        print(
+            "  \(samples.count) connections in all, \(failed) failed (those sent to isp1 before the failover were retried via another ISP after the flush)"
+        )
     }
 }

@@ -60,7 +60,8 @@ enum StatusTable {
         ]
         for wan in wans {
             rows.append([
-                wan.name, wan.interface, wan.linkUp ? "up" : "down", wan.mark, "\(wan.table)", "\(wan.weight)", String(format: "%.2f", wan.share),
+                wan.name, wan.interface, wan.linkUp ? "up" : "down", wan.mark, "\(wan.table)", "\(wan.weight)",
+                String(format: "%.2f", wan.share),
                 "\(wan.connections)", "\(wan.received.packets)", "\(wan.received.bytes)",
                 "\(wan.transmitted.packets)", "\(wan.transmitted.bytes)",
             ])

@@ -36,7 +36,9 @@ import Testing
     }
 
     @Test func aShortOrMissingTokenIsRefused() throws {
-        #expect(throws: ApiToken.Problem.self) { try ApiToken.load(path: try Self.file("short\n", mode: 0o600), requireRootOwner: false) }
+        #expect(throws: ApiToken.Problem.self) {
+            try ApiToken.load(path: try Self.file("short\n", mode: 0o600), requireRootOwner: false)
+        }
         #expect(throws: ApiToken.Problem.self) { try ApiToken.load(path: "/nonexistent/braid.token", requireRootOwner: false) }
     }
 

@@ -1,9 +1,10 @@
-@testable import BraidAPI
 import BraidConfig
 import BraidDaemon
 import BraidKernel
 import Foundation
 import Testing
+
+@testable import BraidAPI
 
 @Suite struct MetricsTextTests {
     static let config = try! ConfigLoader.parse(
@@ -48,7 +49,8 @@ import Testing
             #"braid_wan_info{wan="isp1",interface="wan1",gateway="192.0.2.1"} 1"#, #"braid_wan_weight{wan="isp1"} 70"#,
             #"braid_wan_share_ratio{wan="isp2"} 1"#, #"braid_wan_connections{wan="isp1"} 7"#,
             #"braid_wan_connections{wan="isp2"} 3"#, #"braid_wan_bytes_total{wan="isp1",direction="rx"} 1500"#,
-            #"braid_wan_packets_total{wan="isp2",direction="tx"} 2"#, #"braid_probe_loss_ratio{wan="isp1",target="203.0.113.1"} 0.25"#,
+            #"braid_wan_packets_total{wan="isp2",direction="tx"} 2"#,
+            #"braid_probe_loss_ratio{wan="isp1",target="203.0.113.1"} 0.25"#,
             "# TYPE braid_wan_bytes_total counter", "# TYPE braid_wan_state gauge",
         ] {
             #expect(lines.contains(expected), "missing \(expected) in:\n\(text)")

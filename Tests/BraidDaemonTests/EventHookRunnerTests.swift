@@ -24,7 +24,9 @@ import Testing
         return directory
     }
 
-    static func runner(_ directory: String, timeout: Duration = .seconds(5), log: RecordedLog, results: Results) -> EventHookRunner {
+    static func runner(
+        _ directory: String, timeout: Duration = .seconds(5), log: RecordedLog, results: Results
+    ) -> EventHookRunner {
         EventHookRunner(
             settings: { EventHookConfig(directory: directory, timeout: timeout) },
             logger: Logger(label: "test") { _ in RecordedLog.Handler(log: log) }, finished: { results.add($0) })
@@ -38,12 +40,14 @@ import Testing
         let out = NSTemporaryDirectory() + "braid-hook-out-\(UUID().uuidString)"
         let directory = try Self.directory([
             "20-second": "echo second >> \(out)",
-            "10-first": "echo \"first $BRAID_EVENT $BRAID_EVENT_ID $BRAID_WAN $BRAID_INTERFACE $BRAID_STATE $BRAID_PREVIOUS_STATE $BRAID_GATEWAY [$BRAID_USABLE_WANS] $BRAID_REASON\" >> \(out); cat >> \(out)",
+            "10-first":
+                "echo \"first $BRAID_EVENT $BRAID_EVENT_ID $BRAID_WAN $BRAID_INTERFACE $BRAID_STATE $BRAID_PREVIOUS_STATE $BRAID_GATEWAY [$BRAID_USABLE_WANS] $BRAID_REASON\" >> \(out); cat >> \(out)",
             "9-third": "echo third >> \(out)",
             ".hidden": "echo hidden >> \(out)",
             "30-backup~": "echo backup >> \(out)",
         ])
-        FileManager.default.createFile(atPath: directory + "/40-not-executable", contents: Data("#!/bin/sh\necho no >> \(out)\n".utf8))
+        FileManager.default.createFile(
+            atPath: directory + "/40-not-executable", contents: Data("#!/bin/sh\necho no >> \(out)\n".utf8))
         let log = RecordedLog()
         let results = Results()
         let runner = Self.runner(directory, log: log, results: results)
@@ -79,7 +83,8 @@ import Testing
         #expect(log.text.contains("hook 20-hangs was killed after 300ms"), "\(log.text)")
         #expect((try? String(contentsOfFile: out, encoding: .utf8)) == "ran\n")
         // Its process group went with it: the `sleep` it started is gone too.
-        let sleeper = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let sleeper = try #require(
+            Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
         try await_gone(sleeper)
     }
 
@@ -96,7 +101,8 @@ import Testing
     @Test func oneWansEventsRunOneAfterAnotherWhileOtherWansRunAlongside() throws {
         let out = NSTemporaryDirectory() + "braid-hook-out-\(UUID().uuidString)"
         let directory = try Self.directory([
-            "10-slow": "echo \"start $BRAID_WAN $BRAID_EVENT_ID $(date +%s%N)\" >> \(out); sleep 0.3; echo \"end $BRAID_WAN $BRAID_EVENT_ID $(date +%s%N)\" >> \(out)"
+            "10-slow":
+                "echo \"start $BRAID_WAN $BRAID_EVENT_ID $(date +%s%N)\" >> \(out); sleep 0.3; echo \"end $BRAID_WAN $BRAID_EVENT_ID $(date +%s%N)\" >> \(out)"
         ])
         let log = RecordedLog()
         let results = Results()

@@ -5,7 +5,10 @@ import Testing
 /// The states `braid status` shows, and which one wins when several apply.
 @Suite struct WanStateTests {
     @Test func theStatusJSONUsesTheDocumentedWords() throws {
-        #expect(WanState.allCases.map(\.rawValue) == ["up", "probing", "down", "no_link", "no_address", "unusable", "held", "drained"])
+        #expect(
+            WanState.allCases.map(\.rawValue) == [
+                "up", "probing", "down", "no_link", "no_address", "unusable", "held", "drained",
+            ])
         let daemon = try DaemonHarness(DaemonHarness.yaml())
         try daemon.start()
         daemon.setLink(1, up: false)

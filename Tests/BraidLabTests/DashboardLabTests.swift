@@ -11,57 +11,57 @@ extension LabTests.Observe {
     /// cuts isp1's upstream; it then watches the page (no reload) until isp1's card says down,
     /// and takes a wide and a phone-sized screenshot.
     static let browserScript = #"""
-    import json, os, sys, time
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
+        import json, os, sys, time
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
 
-    url, profile, ready, cut, result, wide, narrow = sys.argv[1:]
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--user-data-dir=" + profile, "--window-size=1280,1000", "--no-first-run"]:
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    outcome = {}
-    try:
-        driver.get(url)
-        # Read in one script call: the page redraws its cards on every update, so an element
-        # found in one call may be gone by the next.
-        def state(name):
-            return driver.execute_script(
-                "const card = document.querySelector('article[data-wan=\"' + arguments[0] + '\"]');"
-                " return card ? card.dataset.state : null", name)
-        deadline = time.time() + 20
-        while time.time() < deadline and not (state("isp1") == "up" and state("isp2") == "up"):
-            time.sleep(0.05)
-        outcome["before"] = [state("isp1"), state("isp2")]
-        time.sleep(4)  # a few seconds of RTT history for the sparklines
-        driver.execute_script("window.__braidMarker = 'same page'")
-        open(ready, "w").write("ready")
-        deadline = time.time() + 30
-        while not os.path.exists(cut) and time.time() < deadline:
-            time.sleep(0.005)
-        while state("isp1") != "down" and time.time() < deadline:
-            time.sleep(0.01)
-        outcome["seen_down_at"] = time.time()
-        outcome["after"] = [state("isp1"), state("isp2")]
-        outcome["marker"] = driver.execute_script("return window.__braidMarker")
-        outcome["text"] = driver.execute_script("return document.querySelector('article[data-wan=\"isp1\"]').innerText")
-        outcome["events"] = driver.execute_script("return document.getElementById('events').innerText")
-        time.sleep(1.5)
-        driver.save_screenshot(wide)
-        driver.set_window_size(390, 1400)
-        time.sleep(1.2)
-        outcome["narrow_scroll_width"] = driver.execute_script("return document.documentElement.scrollWidth")
-        driver.save_screenshot(narrow)
-    except Exception as error:
-        outcome["error"] = repr(error)
-        raise
-    finally:
-        driver.quit()
-        open(result, "w").write(json.dumps(outcome))
-    """#
+        url, profile, ready, cut, result, wide, narrow = sys.argv[1:]
+        options = Options()
+        options.binary_location = "/usr/bin/chromium"
+        for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--user-data-dir=" + profile, "--window-size=1280,1000", "--no-first-run"]:
+            options.add_argument(argument)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        outcome = {}
+        try:
+            driver.get(url)
+            # Read in one script call: the page redraws its cards on every update, so an element
+            # found in one call may be gone by the next.
+            def state(name):
+                return driver.execute_script(
+                    "const card = document.querySelector('article[data-wan=\"' + arguments[0] + '\"]');"
+                    " return card ? card.dataset.state : null", name)
+            deadline = time.time() + 20
+            while time.time() < deadline and not (state("isp1") == "up" and state("isp2") == "up"):
+                time.sleep(0.05)
+            outcome["before"] = [state("isp1"), state("isp2")]
+            time.sleep(4)  # a few seconds of RTT history for the sparklines
+            driver.execute_script("window.__braidMarker = 'same page'")
+            open(ready, "w").write("ready")
+            deadline = time.time() + 30
+            while not os.path.exists(cut) and time.time() < deadline:
+                time.sleep(0.005)
+            while state("isp1") != "down" and time.time() < deadline:
+                time.sleep(0.01)
+            outcome["seen_down_at"] = time.time()
+            outcome["after"] = [state("isp1"), state("isp2")]
+            outcome["marker"] = driver.execute_script("return window.__braidMarker")
+            outcome["text"] = driver.execute_script("return document.querySelector('article[data-wan=\"isp1\"]').innerText")
+            outcome["events"] = driver.execute_script("return document.getElementById('events').innerText")
+            time.sleep(1.5)
+            driver.save_screenshot(wide)
+            driver.set_window_size(390, 1400)
+            time.sleep(1.2)
+            outcome["narrow_scroll_width"] = driver.execute_script("return document.documentElement.scrollWidth")
+            driver.save_screenshot(narrow)
+        except Exception as error:
+            outcome["error"] = repr(error)
+            raise
+        finally:
+            driver.quit()
+            open(result, "w").write(json.dumps(outcome))
+        """#
 
     /// Kills every process of the browser run: the script's session, and anything still holding
     /// the run's own profile directory (chromium forks helpers that may leave the session).
@@ -73,9 +73,10 @@ extension LabTests.Observe {
             // Fields after the ")" that ends the command name: state, ppid, pgrp, session.
             let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
             let session = fields.count > 4 ? Int32(fields[4]) : nil
-            let commandLine = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(entry)/cmdline"))).map {
-                String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            } ?? ""
+            let commandLine =
+                (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(entry)/cmdline"))).map {
+                    String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+                } ?? ""
             if session == sessionLeader || commandLine.contains(profile) { kill(pid, SIGKILL) }
         }
     }

@@ -68,7 +68,8 @@ extension LabTests {
                     #"braid_wan_info{wan="isp1",interface="\#(lab.wans[0].routerInterface)",gateway="100.64.1.1"} 1"#,
                     #"braid_wan_weight{wan="isp1"} 1"#, #"braid_wan_share_ratio{wan="isp1"} 0.5"#,
                     "braid_probe_rtt_seconds_bucket{", "braid_apply_total{result=\"ok\"}", "braid_apply_duration_seconds_count",
-                    "braid_resync_repairs_total", "braid_hook_runs_total{result=\"success\"} 0", "braid_failover_detection_seconds_count 0",
+                    "braid_resync_repairs_total", "braid_hook_runs_total{result=\"success\"} 0",
+                    "braid_failover_detection_seconds_count 0",
                     #"braid_wan_bytes_total{wan="isp1",direction="tx"}"#, #"braid_wan_packets_total{wan="isp2",direction="rx"}"#,
                     #"braid_probe_loss_ratio{wan="isp1",target="\#(Lab.serverAddress)"} 0"#,
                 ] {
@@ -112,7 +113,9 @@ extension LabTests {
             }
         }
 
-        @Test("Drain and undrain need the token; a drained WAN gets no new connections, keeps its open ones and stays drained across a restart")
+        @Test(
+            "Drain and undrain need the token; a drained WAN gets no new connections, keeps its open ones and stays drained across a restart"
+        )
         func drainAndUndrain() async throws {
             try await Lab.with(wanCount: 2, name: "drain") { lab in
                 let yaml = try Self.config(lab)
@@ -193,7 +196,8 @@ extension LabTests {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 let record = try #require(
-                    text.components(separatedBy: "---").first { $0.contains("BRAID_STATE=down") }, "the hook did not run: \(text)")
+                    text.components(separatedBy: "---").first { $0.contains("BRAID_STATE=down") }, "the hook did not run: \(text)"
+                )
                 for line in [
                     "BRAID_EVENT=state", "BRAID_WAN=isp1", "BRAID_PREVIOUS_STATE=up", "BRAID_USABLE_WANS=isp2",
                     "BRAID_INTERFACE=\(lab.wans[0].routerInterface)", "BRAID_GATEWAY=100.64.1.1",
