@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "BraidConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -41,11 +43,22 @@ let package = Package(
         ),
         // DHCP/PPP client hooks: installing them, and recording what they report (`braid hooks`).
         .target(name: "BraidClientHooks", dependencies: ["BraidConfig", "BraidPlanner", "BraidApply"]),
+        // The HTTP API, Prometheus metrics and the dashboard, over the daemon's status and event log.
+        .target(
+            name: "BraidAPI",
+            dependencies: [
+                "BraidConfig", "BraidKernel", "BraidApply", "BraidDaemon",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "BraidLab", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "CBraidLinux"]),
         .executableTarget(
             name: "braid",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks", "BraidAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -70,6 +83,11 @@ let package = Package(
             name: "ipv6-benchmark",
             dependencies: ["BraidConfig", "BraidKernel", "BraidLab"],
             path: "Benchmarks/IPv6Benchmark"
+        ),
+        .executableTarget(
+            name: "observe-benchmark",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidLab", "BraidDaemon"],
+            path: "Benchmarks/ObserveBenchmark"
         ),
         .executableTarget(
             name: "fault-injection",
@@ -101,6 +119,9 @@ let package = Package(
             dependencies: [
                 "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
             ]),
+        .testTarget(
+            name: "BraidAPITests",
+            dependencies: ["BraidConfig", "BraidKernel", "BraidDaemon", "BraidAPI", "BraidKernelFake"]),
     ],
     swiftLanguageModes: [.v6]
 )

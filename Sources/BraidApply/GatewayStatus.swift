@@ -10,9 +10,9 @@ public struct WanStatus: Sendable, Equatable, Codable {
     public var mark: String
     public var table: UInt32
     public var weight: Int
-    /// Share of new connections the config gives this WAN with the links as they are now, as
-    /// "numerator/denominator" (what `apply` installs; the daemon may have narrowed it by health).
-    public var share: String
+    /// Share of new connections (0...1) the split gives this WAN with the links and the daemon's
+    /// verdicts as they are now.
+    public var share: Double
     public var connections: Int
     public var received: TrafficCounter
     public var transmitted: TrafficCounter
@@ -26,11 +26,13 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
 
     /// Reads live numbers for the WANs of `config`: link state, connections by conntrack mark,
     /// and the per-WAN counters in Braid's table.
-    /// `stored`: the state file, for the slots (marks, tables) the WANs hold. `availability`: the
-    /// running daemon's health verdicts, so SHARE is the split really installed. `leaseReports`:
-    /// what client hooks reported (`ClientLeaseReportStore`), for gateways only they know.
+    /// Marks and tables are those installed (read back from Braid's routes); only a WAN with none
+    /// installed gets the slot a fresh apply would give it, never one from a state file that may
+    /// describe another namespace. `availability`: the running daemon's verdicts, so SHARE is the
+    /// split really installed. `leaseReports`: what client hooks reported
+    /// (`ClientLeaseReportStore`), for gateways only they know.
     public static func read(
-        config: Config, kernel: any KernelPort, stored: AppliedState?,
+        config: Config, kernel: any KernelPort,
         availability: WanAvailability = .allAvailable, leaseReports: [ClientLeaseReport] = []
     ) throws(KernelError) -> GatewayStatus {
         var facts = try kernel.readHostFacts()
@@ -39,8 +41,10 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
         let counters = try kernel.readCounters()
         let planningFacts = facts.fillingInMissingInterfaces(of: config, assumedUp: false).facts
         let slots = WanSlotAssignment.assign(
-            config.wans, previous: GatewayApplier.previousSlots(config, stored: stored, observed: observed),
+            config.wans, previous: GatewayApplier.previousSlots(config, stored: nil, observed: observed),
             capacity: config.kernel.markCapacity)
+        // One conntrack dump for all WANs.
+        let connections = try kernel.countConnectionsByMark(mask: config.kernel.markMask)
         let desired = try? GatewayPlanner.plan(config, host: planningFacts, availability: availability, previousSlots: slots)
         var wans: [WanStatus] = []
         for (index, wan) in config.wans.enumerated() {
@@ -51,8 +55,8 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
                 WanStatus(
                     name: wan.name, interface: wan.interface, linkUp: facts.interfaces[wan.interface]?.isUp ?? false,
                     mark: hex(mark), table: config.kernel.table(forSlot: slot), weight: wan.weight,
-                    share: planned.map { $0.splitShare == 0 ? "0" : "\($0.splitShare)/\($0.splitModulus)" } ?? "0",
-                    connections: try kernel.countConnections(mark: mark, mask: config.kernel.markMask),
+                    share: planned.map { $0.splitModulus == 0 ? 0 : Double($0.splitShare) / Double($0.splitModulus) } ?? 0,
+                    connections: connections[mark & config.kernel.markMask] ?? 0,
                     received: counters["rx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0),
                     transmitted: counters["tx_\(wan.name)"] ?? TrafficCounter(packets: 0, bytes: 0)))
         }

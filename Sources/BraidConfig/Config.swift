@@ -15,6 +15,10 @@ public struct Config: Sendable, Equatable {
     public var portForwards: [PortForwardConfig]
     /// How long a WAN that keeps going down and coming back is held out of service.
     public var flapDamping: FlapDampingConfig
+    /// The HTTP API of `braid run` (metrics, status, events, dashboard, drain).
+    public var api: ApiConfig = ApiConfig()
+    /// Event hooks: programs run on every state change.
+    public var hooks: EventHookConfig = EventHookConfig()
 
     public init(
         lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,

@@ -58,7 +58,10 @@ public enum ConfigLoader {
         guard
             let keys = collector.mapping(
                 cursor,
-                allowed: ["lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards"])
+                allowed: [
+                    "lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards", "api",
+                    "hooks",
+                ])
         else { return nil }
         var flushOnDown = true
         if let flushCursor = keys["flush_on_down"], let value = collector.boolean(flushCursor) { flushOnDown = value }
@@ -97,11 +100,16 @@ public enum ConfigLoader {
         let sets = keys["sets"].map { policy.readSets($0, &collector) } ?? []
         let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
+        let api = keys["api"].map { readApi($0, &collector) } ?? ApiConfig()
+        let hooks = keys["hooks"].map { readEventHooks($0, &collector) } ?? EventHookConfig()
         guard let lan, let wans else { return nil }
-        return Config(
+        var config = Config(
             lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules,
             portForwards: forwards,
             flapDamping: flapDamping)
+        config.api = api ?? ApiConfig()
+        config.hooks = hooks ?? EventHookConfig()
+        return config
     }
 
     private static func readLan(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> LanConfig? {

@@ -18,7 +18,7 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
 }
 
 /// A WAN's state as `braid status` shows it; the raw value is the word in the status JSON.
-/// When several apply, the first in this order wins: no link, no address, no gateway, unusable,
+/// When several apply, the first in this order wins: no link, no address, no gateway, unusable, drained,
 /// down, held, probing, up.
 public enum WanState: String, Sendable, Codable, CaseIterable {
     /// Carrying traffic: its link is up and, with `health`, its probes pass.
@@ -40,6 +40,8 @@ public enum WanState: String, Sendable, Codable, CaseIterable {
     case unusable
     /// Its link and probes are fine, but flap damping keeps it out until its hold ends.
     case held
+    /// The operator drained it (`braid drain`): no new connections, its open ones stay.
+    case drained
 
     /// New connections may leave through it.
     public var carriesTraffic: Bool { self == .up || self == .probing }

@@ -27,6 +27,8 @@ public enum DaemonEvent: Sendable {
     /// Time to compare the kernel with the plan again, to repair what others changed (an
     /// `nft flush ruleset` from a firewall reload, a deleted rule or route).
     case resync
+    /// A request from the HTTP API or `braid drain` (`DaemonHub.send`); `reply` gets the answer.
+    case command(DaemonCommand, reply: @Sendable (DaemonCommandOutcome) -> Void)
 }
 
 /// The daemon's control loop: events in (probe rounds, link changes, reloads), health state
@@ -41,9 +43,13 @@ public final class GatewayController {
     let probers: ProberFactory
     let emit: @Sendable (DaemonEvent) -> Void
     let status: StatusBoard
+    /// Events, metrics and commands for the API and event hooks; nil in tests that need none.
+    let hub: DaemonHub?
 
     /// WAN name → what the loop knows about it, for every WAN of the current config.
-    private var wans: [String: WanRuntime] = [:]
+    var wans: [String: WanRuntime] = [:]
+    /// WANs the operator drained (kept in the state directory by `DrainedWans`).
+    var drainedWans: Set<String> = []
     private var running: [any WanProbing] = []
     private var proberEpoch = 0
     /// The routing the last successful apply installed, to tell a missing rule or route of Braid's.
@@ -56,8 +62,9 @@ public final class GatewayController {
     public init(
         config: Config, configPath: String, applier: GatewayApplier, logger: Logger,
         status: StatusBoard, clock: any DaemonClock = SystemDaemonClock(), probers: ProberFactory = .system,
-        emit: @escaping @Sendable (DaemonEvent) -> Void
+        hub: DaemonHub? = nil, emit: @escaping @Sendable (DaemonEvent) -> Void
     ) {
+        self.hub = hub
         self.config = config
         self.configPath = configPath
         self.applier = applier
@@ -75,7 +82,9 @@ public final class GatewayController {
     /// nothing, so no flow drops across a daemon restart), then starts probing.
     public func start() throws(ApplyError) {
         do { try refreshLinks() } catch { throw .kernel(error) }
-        let previouslyDown = Set(applier.store.load()?.unavailableWans ?? [])
+        drainedWans = hub?.drainRecord.load() ?? []
+        // A drained WAN is in the state file's unavailable list too; that alone does not make it down.
+        let previouslyDown = Set(applier.store.load()?.unavailableWans ?? []).subtracting(drainedWans)
         rebuildWans(previousConfig: nil, previouslyDown: previouslyDown)
         let report = try applyCurrent(missingInterfacesAreDown: false)
         if report.performed.isEmpty {
@@ -113,6 +122,8 @@ public final class GatewayController {
             reload(result)
         case .resync:
             resync()
+        case .command(let command, let reply):
+            reply(perform(command))
         case .dampingExpired:
             if availability.unavailable != lastAppliedUnavailable {
                 let released = lastReleased()
@@ -137,9 +148,16 @@ public final class GatewayController {
         // say nothing about the uplink. Ignoring them lets a DHCP bind put it in service at once.
         if wans[wanName]?.waitingForGateway == true { return }
         if let changed = wans[wanName]?.gatewayChangedAt, round.startedAt < changed { return }
+        hub?.notedProbes(wan: wanName, targets: tracker.check.targets.map { "\($0)" }, round: round)
         let transition = tracker.record(round, at: clock.now)
         wans[wanName]?.tracker = tracker
-        if transition != nil || round.passes(quorum: tracker.check.quorum) { wans[wanName]?.judged = true }
+        if transition != nil || round.passes(quorum: tracker.check.quorum) {
+            // The first verdict of a new tracker: say so, instead of "starting", from now on.
+            if wans[wanName]?.judged == false, transition == nil {
+                wans[wanName]?.reason = WanRuntime.Reason(text: "its probes pass", since: clock.wallNow)
+            }
+            wans[wanName]?.judged = true
+        }
         if let transition {
             if transition.state == .down, routingIsIncomplete(reason: "\(wanName)'s probes failed") {
                 // The probes failed because Braid's own rule or route was missing, not because the
@@ -187,8 +205,8 @@ public final class GatewayController {
     var availability: WanAvailability {
         let now = clock.now
         return WanAvailability(
-            unavailable: Set(wans.filter { $0.value.isDown || $0.value.isHeld(at: now) }.map(\.key)),
-            ipv6Unavailable: Set(wans.filter { $0.value.isIPv6Down || $0.value.isHeld(at: now) }.map(\.key)))
+            unavailable: Set(wans.filter { $0.value.isDown || $0.value.isHeld(at: now) || $0.value.drained }.map(\.key)),
+            ipv6Unavailable: Set(wans.filter { $0.value.isIPv6Down || $0.value.isHeld(at: now) || $0.value.drained }.map(\.key)))
     }
 
     /// WANs the last successful apply kept out by health or damping.
@@ -203,7 +221,20 @@ public final class GatewayController {
     /// Applies the plan for the current config and availability, remembering what was applied.
     private func applyCurrent(missingInterfacesAreDown: Bool = true) throws(ApplyError) -> GatewayApplier.Report {
         let current = availability
-        let report = try applier.apply(config, availability: current, missingInterfacesAreDown: missingInterfacesAreDown)
+        let started = clock.now
+        let usable = config.wans.map(\.name).filter { !current.unavailable.contains($0) }
+        let report: GatewayApplier.Report
+        do {
+            report = try applier.apply(config, availability: current, missingInterfacesAreDown: missingInterfacesAreDown)
+        } catch {
+            hub?.notedApply(duration: clock.now - started, changes: nil, usable: usable, shares: nil)
+            throw error
+        }
+        hub?.notedApply(
+            duration: clock.now - started, changes: report.performed.count, usable: usable,
+            shares: report.desired.wans.map {
+                ($0.name, $0.splitModulus == 0 ? 0 : Double($0.splitShare) / Double($0.splitModulus))
+            })
         lastAppliedUnavailable = current.unavailable
         remember(report)
         return report
@@ -239,6 +270,7 @@ public final class GatewayController {
             ? "\(transition.cause) (\(failures.joined(separator: "; ")))"
             : "\(transition.cause)"
         wans[wanName]?.reason = WanRuntime.Reason(text: reason, since: clock.wallNow)
+        if transition.state == .down { hub?.notedDetection(wan: wanName, transition.detectionTime) }
         let applied = reapply()
         // Status first: whoever reads the log line and then asks for the status sees the change.
         publishStatus()
@@ -321,8 +353,10 @@ public final class GatewayController {
             }
             logger.notice(
                 "SIGHUP: config reloaded", metadata: ["changes": "\(report.performed.count)", "wans": "\(config.wans.count)"])
+            hub?.notedReload("config reloaded: \(report.performed.count) change(s)", usable: usableWans)
         } catch {
             logger.error("SIGHUP: applying the new config failed; the previous state was restored: \(error)")
+            hub?.notedReload("the new config could not be applied; the previous one stays: \(error)", usable: usableWans)
             config = oldConfig
             wans = oldWans
             try? refreshLinks()
@@ -340,6 +374,9 @@ public final class GatewayController {
                     "another program changed nftables before Braid had verified its table; reloaded the table to be sure",
                     metadata: ["apply_ms": "\(Int((clock.now - started).inMilliseconds))"])
             } else if !report.performed.isEmpty {
+                hub?.notedRepair(
+                    count: report.performed.count,
+                    what: "resync repaired: \(report.performed.map(\.description).joined(separator: "; "))", usable: usableWans)
                 logger.notice(
                     "repaired \(report.performed.count) change(s) made outside Braid",
                     metadata: [
@@ -389,6 +426,7 @@ public final class GatewayController {
                 runtime.tracker = nil
                 runtime.ipv6Tracker = nil
             }
+            runtime.drained = drainedWans.contains(wan.name)
             wans[wan.name] = runtime
         }
     }
@@ -410,7 +448,7 @@ public final class GatewayController {
 
     /// Applies a fresh plan; returns how long it took in milliseconds, or nil when it failed.
     @discardableResult
-    private func reapply() -> Int? {
+    func reapply() -> Int? {
         let started = clock.now
         do {
             _ = try applyCurrent()
@@ -542,6 +580,10 @@ public final class GatewayController {
         guard let (missingRules, missingRoutes) = missingRouting(reason: reason) else { return false }
         let started = clock.now
         let applied = reapply()
+        hub?.notedRepair(
+            count: missingRules.count + missingRoutes.count,
+            what: "put back \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's (\(reason))",
+            usable: usableWans)
         logger.notice(
             "repaired \(missingRules.count) ip rule(s) and \(missingRoutes.count) route(s) of Braid's that were deleted",
             metadata: [
@@ -579,7 +621,7 @@ public final class GatewayController {
         }
     }
 
-    private func publishStatus() {
+    func publishStatus() {
         let now = clock.now
         let statuses = config.wans.map { wan -> WanHealthStatus in
             let runtime = wans[wan.name] ?? WanRuntime(damper: FlapDamper(config: config.flapDamping))
@@ -615,5 +657,8 @@ public final class GatewayController {
                 ipv6Reason: runtime.ipv6Tracker == nil ? nil : runtime.ipv6Unusable ?? runtime.ipv6Reason?.text)
         }
         status.update { $0.wans = statuses }
+        hub?.published(
+            config: config, statuses: statuses, marks: wans.compactMapValues(\.mark),
+            addresses: wans.mapValues { $0.addresses.map(\.description) })
     }
 }

@@ -19,13 +19,16 @@ public struct GatewayDaemon: Service {
     /// How often the kernel is compared with the plan and repaired.
     let resyncInterval: Duration
     let clock = SystemDaemonClock()
+    /// Shared with the HTTP API (status, events, metrics, commands); made here when none is given.
+    let hub: DaemonHub?
 
     public static let defaultResyncInterval = Duration.seconds(10)
 
     public init(
         config: Config, configPath: String, kernel: any KernelPort, store: AppliedStateStore, logger: Logger,
-        resyncInterval: Duration = Self.defaultResyncInterval
+        resyncInterval: Duration = Self.defaultResyncInterval, hub: DaemonHub? = nil
     ) {
+        self.hub = hub
         self.config = config
         self.configPath = configPath
         self.kernel = kernel
@@ -75,13 +78,16 @@ public struct GatewayDaemon: Service {
         guard alone else { throw DaemonError.alreadyRunning(stateDirectory: store.directory, pid: store.daemonLock.holder()) }
         defer { store.daemonLock.release() }
 
-        let status = StatusBoard(DaemonStatus(pid: getpid(), configPath: configPath, startedAt: clock.wallNow, wans: []))
+        let hub = self.hub ?? DaemonHub(config: config, configPath: configPath, store: store, kernel: kernel, logger: logger)
+        let status = hub.status
+        status.update { $0 = DaemonStatus(pid: getpid(), configPath: configPath, startedAt: clock.wallNow, wans: []) }
         // A daemon re-plan waits for an `apply` in progress, but not as long as a person would.
         let applier = GatewayApplier(kernel: kernel, store: store, lockTimeout: .seconds(30))
         let controller = GatewayController(
             config: config, configPath: configPath, applier: applier, logger: logger,
-            status: status, clock: clock, probers: .system, emit: { continuation.yield($0) })
+            status: status, clock: clock, probers: .system, hub: hub, emit: { continuation.yield($0) })
         try controller.start()
+        hub.attach { continuation.yield($0) }
 
         let monitor = try LinkMonitor { kinds in
             if kinds.contains(.links) { continuation.yield(.linkChanged) }
@@ -125,12 +131,16 @@ public struct GatewayDaemon: Service {
         } onGracefulShutdown: {
             continuation.finish()
         }
+        hub.attach(nil)
         hangups.cancel()
         leaseNudges.cancel()
         resyncs.cancel()
         controller.stop()
         monitor.stop()
         statusServer.stop()
+        hub.events.flush()
+        // Hooks of the last events get a moment to finish; one still running is left to itself.
+        if !hub.hooks.waitUntilIdle(timeout: .seconds(2)) { logger.warning("stopping with event hooks still running") }
         logger.info("stopped; Braid's rules, routes and table stay in force (`braid down` removes them)")
     }
 }

@@ -48,6 +48,8 @@ public struct WanRuntime: Sendable {
     public var ipv6Unusable: String?
     /// The interface's IPv6 facts as last read, for a WAN that takes IPv6.
     var ipv6Link: IPv6LinkFacts?
+    /// The operator drained it: out of the split for new connections, nothing flushed.
+    public var drained = false
 
     public init(damper: FlapDamper) { self.damper = damper }
 
@@ -63,6 +65,7 @@ public struct WanRuntime: Sendable {
         if addresses.isEmpty { return .noAddress }
         if waitingForGateway { return .noGateway }
         if unusable != nil { return .unusable }
+        if drained { return .drained }
         if isDown { return .down }
         if isHeld(at: now) { return .held }
         if tracker != nil, !judged { return .probing }

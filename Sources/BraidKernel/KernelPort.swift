@@ -17,6 +17,9 @@ public protocol KernelPort: Sendable {
     func perform(_ step: KernelStep) throws(KernelError)
     /// Conntrack entries whose mark, under `mask`, equals `mark`.
     func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
+    /// Every conntrack entry counted in one dump, grouped by its mark under `mask` (0 for entries
+    /// no WAN marked): what a metrics scrape reads for all WANs at once.
+    func countConnectionsByMark(mask: UInt32) throws(KernelError) -> [UInt32: Int]
     /// Deletes the conntrack entries whose mark, under `mask`, equals `mark` (and no others);
     /// returns how many were deleted.
     func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int

@@ -227,6 +227,12 @@ public final class FakeKernel: KernelPort {
         }
     }
 
+    public func countConnectionsByMark(mask: UInt32) throws(KernelError) -> [UInt32: Int] {
+        state.withLock { state in
+            state.connectionsByMark.reduce(into: [:]) { groups, entry in groups[entry.key & mask, default: 0] += entry.value }
+        }
+    }
+
     public func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
         flushLog.withLock { $0.append(mark & mask) }
         return state.withLock { state in

@@ -92,3 +92,95 @@ long long braid_nftables_generation(void) {
     errno = EPROTO;
     return -1;
 }
+
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sys/time.h>
+
+/// Adds one entry with `mark` to the groups; returns the new number of groups.
+static int braid_add_mark(uint32_t mark, struct braid_mark_count *counts, int capacity, int groups) {
+    for (int index = 0; index < groups && index < capacity; index++) {
+        if (counts[index].mark == mark) { counts[index].count++; return groups; }
+    }
+    if (groups < capacity) { counts[groups].mark = mark; counts[groups].count = 1; }
+    return groups + 1;
+}
+
+int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts, int capacity, uint64_t *entries) {
+    // A dump the kernel flags as interrupted (the table changed under it) is taken again, a few times.
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0) return -1;
+        struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        int size = 4 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        struct {
+            struct nlmsghdr header;
+            struct nfgenmsg body;
+        } request;
+        memset(&request, 0, sizeof request);
+        request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+        request.header.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+        request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        request.header.nlmsg_seq = 1;
+        // AF_UNSPEC: the kernel dumps the entries of every family in this one request.
+        request.body.nfgen_family = AF_UNSPEC;
+        request.body.version = NFNETLINK_V0;
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+        if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+            int saved = errno; close(fd); errno = saved; return -1;
+        }
+        static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
+        int groups = 0;
+        uint64_t seen = 0;
+        int interrupted = 0;
+        int done = 0;
+        while (!done) {
+            ssize_t received = recv(fd, buffer, sizeof buffer, 0);
+            if (received < 0) {
+                if (errno == EINTR) continue;
+                int saved = errno; close(fd); fd = -1; errno = saved;
+                // The socket overflowed: entries were lost, so this count would be short.
+                if (saved == ENOBUFS) { interrupted = 1; break; }
+                return -1;
+            }
+            if (received == 0) break;
+            int remaining = (int)received;
+            for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
+                 message = NLMSG_NEXT(message, remaining)) {
+                if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
+                if (message->nlmsg_type == NLMSG_DONE) { done = 1; break; }
+                if (message->nlmsg_type == NLMSG_ERROR) {
+                    struct nlmsgerr *error = NLMSG_DATA(message);
+                    int code = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && error->error ? -error->error : EPROTO;
+                    close(fd);
+                    errno = code;
+                    return -1;
+                }
+                if ((message->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW) continue;
+                seen++;
+                uint32_t mark = 0;
+                size_t payload = NLMSG_PAYLOAD(message, 0);
+                size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+                while (offset + sizeof(struct nlattr) <= payload) {
+                    struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
+                    if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
+                    if ((attribute->nla_type & NLA_TYPE_MASK) == CTA_MARK && attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
+                        uint32_t value;
+                        memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
+                        mark = ntohl(value);
+                        break;
+                    }
+                    offset += NLA_ALIGN(attribute->nla_len);
+                }
+                groups = braid_add_mark(mark & mask, counts, capacity, groups);
+            }
+        }
+        if (fd >= 0) close(fd);
+        if (done && !interrupted) { *entries = seen; return groups; }
+        if (!interrupted) { errno = EPROTO; return -1; }
+        // Interrupted (NLM_F_DUMP_INTR, or ENOBUFS): dump again.
+    }
+    errno = EAGAIN;
+    return -1;
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidApply
 import BraidKernel
 import BraidPlanner
 
@@ -24,6 +25,7 @@ struct Apply: ParsableCommand {
         }
         do {
             let report = try applier.apply(config)
+            ConfigPathRecord(stateDirectory: state.stateDirectory).save(options.config)
             for warning in report.stateWarnings { printWarning(warning) }
             if report.performed.isEmpty {
                 print("Braid is already up to date: nothing changed")

@@ -6,7 +6,8 @@ struct Braid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Braid: a multi-WAN gateway for Linux (nftables + policy routing).",
         subcommands: [
-            Check.self, Plan.self, Apply.self, Down.self, Status.self, Run.self, Explain.self, Demo.self, Hooks.self,
+            Check.self, Plan.self, Apply.self, Down.self, Status.self, Run.self, Drain.self, Undrain.self, Events.self,
+            Explain.self, Demo.self, Hooks.self,
         ]
     )
 }

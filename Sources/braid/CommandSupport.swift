@@ -20,11 +20,13 @@ func printWarning(_ message: String) {
 }
 
 /// Loads the config or exits with status 2 and every problem listed.
-func loadConfig(_ options: ConfigOptions) throws -> Config {
+func loadConfig(_ options: ConfigOptions) throws -> Config { try loadConfig(path: options.config) }
+
+func loadConfig(path: String) throws -> Config {
     do {
-        return try ConfigLoader.load(path: options.config)
+        return try ConfigLoader.load(path: path)
     } catch {
-        printError("\(options.config): " + (error.issues.count > 1 ? "\(error.issues.count) problems" : "invalid"))
+        printError("\(path): " + (error.issues.count > 1 ? "\(error.issues.count) problems" : "invalid"))
         printError(error.description)
         throw ExitStatus.invalidInput
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BraidApply
 import BraidConfig
+import BraidDaemon
 import BraidKernel
 import BraidLab
 import Foundation
@@ -56,10 +57,59 @@ struct Demo: AsyncParsableCommand {
             let wansUsed = Set(answers.map { lab.wan(forPeer: $0)?.name ?? "failed" })
             print("  \(answers.count) requests on one connection, all via \(wansUsed.sorted().joined(separator: ", "))")
 
-            let status = try GatewayStatus.read(config: reweighted, kernel: kernel, stored: applier.store.load())
+            let status = try GatewayStatus.read(config: reweighted, kernel: kernel)
             print("\nbraid status:\n" + StatusTable.render(status))
+            try await Self.failover(lab, weights: weights)
             try applier.down()
             print("\nbraid down: removed; the lab is being torn down.")
         }
+    }
+
+    /// Runs `braid run` (this binary) with health checks on the lab router, opens a new connection
+    /// every 20 ms, cuts isp1's upstream, and prints how long until new connections avoided it.
+    static func failover(_ lab: Lab, weights: [Int]) async throws {
+        print("\nA failover: `braid run` probes every ISP; isp1's upstream is cut while new connections keep coming …")
+        let yaml =
+            lab.configYAML(weights: weights, extraWanKeys: ["health": "{ targets: [\(Lab.serverAddress)] }"])
+            + "api:\n  listen: none\n"
+        let path = try lab.writeFile("demo-run.yaml", yaml)
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let daemon = try LabDaemon(lab: lab, binary: binary, configPath: path)
+        try await daemon.waitForLog("running", timeout: .seconds(15))
+        let socket = GatewayDaemon.statusSocketPath(stateDirectory: lab.stateDirectory)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline,
+            StatusSocketServer.read(path: socket)?.wans.allSatisfy({ $0.state == .up }) != true
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let sampler = ConnectionSampler(from: lab.lanHosts[0])
+        try await Task.sleep(for: .milliseconds(500))
+        let cutAt = ContinuousClock.now
+        try lab.cutUpstream(lab.wans[0])
+        let verdict = try await daemon.waitForLog("isp1 is down", timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(800))
+        let samples = await sampler.stop()
+        await daemon.stop()
+        func milliseconds(_ duration: Duration) -> Int {
+            Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        }
+        print(
+            "  braid run declared isp1 down \(milliseconds(verdict.arrivedAt - cutAt)) ms after the cut (\(verdict.text.range(of: "isp1 is down: ").map { String(verdict.text[$0.upperBound...]) } ?? verdict.text))"
+        )
+        guard let lastOnDeadWan = samples.last(where: { $0.neededRetransmission }) else {
+            print("  no new connection went to isp1 after the cut (its share was too small to be hit)")
+            return
+        }
+        let later = samples.filter { $0.startedAt > lastOnDeadWan.startedAt }
+        let byWan = Dictionary(grouping: later) { lab.wan(forPeer: $0.answer)?.name ?? "failed" }.mapValues(\.count)
+        print(
+            "  the last new connection sent to isp1 started \(milliseconds(lastOnDeadWan.startedAt - cutAt)) ms after the cut; "
+                + "since then \(later.count) new connections: "
+                + byWan.sorted { $0.key < $1.key }.map { "\($0.value) via \($0.key)" }.joined(separator: ", "))
+        let failed = samples.filter(\.failed).count
+        print(
+            "  \(samples.count) connections in all, \(failed) failed (those sent to isp1 before the failover were retried via another ISP after the flush)"
+        )
     }
 }

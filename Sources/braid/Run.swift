@@ -1,4 +1,5 @@
 import ArgumentParser
+import BraidAPI
 import BraidApply
 import BraidConfig
 import BraidDaemon
@@ -43,12 +44,34 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "braid")
+        // The token file is checked before anything changes: a file others can read is refused, not used.
+        var token: ApiToken?
+        if config.api.listen != nil, let path = config.api.tokenFile {
+            do { token = try ApiToken.load(path: path) } catch {
+                printError("\(error); `braid run` did not start")
+                throw ExitStatus.invalidInput
+            }
+        }
+        let store = AppliedStateStore(directory: state.stateDirectory)
+        let kernel = LinuxKernel()
+        let telemetry = config.api.listen == nil ? nil : PrometheusTelemetry()
+        let hub = DaemonHub(
+            config: config, configPath: options.config, store: store, kernel: kernel,
+            telemetry: telemetry ?? NoTelemetry(), logger: logger)
+        ConfigPathRecord(stateDirectory: state.stateDirectory).save(options.config)
         let daemon = GatewayDaemon(
-            config: config, configPath: options.config, kernel: LinuxKernel(),
-            store: AppliedStateStore(directory: state.stateDirectory), logger: logger, resyncInterval: resync)
+            config: config, configPath: options.config, kernel: kernel, store: store, logger: logger,
+            resyncInterval: resync, hub: hub)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
+        if let listen = config.api.listen {
+            // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon runs on.
+            services.append(
+                .init(
+                    service: APIServer(listen: listen, token: token, hub: hub, telemetry: telemetry, logger: logger),
+                    successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as ApplyError {

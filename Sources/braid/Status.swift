@@ -9,41 +9,34 @@ import Foundation
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show each WAN's link, mark, table, connections and counters.")
 
-    @OptionGroup var options: ConfigOptions
+    @Option(
+        name: [.short, .customLong("config")],
+        help: "Path of the YAML config (default: the running daemon's, else the one `apply` used).")
+    var config: String?
     @OptionGroup var state: StateOptions
     @Flag(name: .customLong("json"), help: "Print JSON.")
     var json = false
 
     func run() throws {
-        let config = try loadConfig(options)
+        let config = try runningConfig(explicit: self.config, state: state)
         let health = StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: state.stateDirectory))
-        let status: GatewayStatus
+        let report: StatusReport
         do {
-            let stored = AppliedStateStore(directory: state.stateDirectory).load()
-            // SHARE shows the split installed: the WANs the last apply left out by health (the
-            // daemon's verdicts when it applied them), or, with no state file, the daemon's view.
-            let unavailable = stored?.unavailableWans ?? health?.wans.filter { $0.state == .down }.map(\.name) ?? []
-            status = try GatewayStatus.read(
-                config: config, kernel: LinuxKernel(), stored: stored,
-                availability: WanAvailability(unavailable: Set(unavailable)),
+            report = try StatusReport.read(
+                config: config, kernel: LinuxKernel(), store: AppliedStateStore(directory: state.stateDirectory), daemon: health,
                 leaseReports: ClientLeaseReportStore(stateDirectory: state.stateDirectory).load())
         } catch {
             printError(error.description)
             throw ExitStatus.kernelFailure
         }
-        let otherFirewalls = ForeignFirewallAudit.check(config: config, kernel: LinuxKernel())
+        let otherFirewalls = report.otherFirewalls
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            print(
-                String(
-                    decoding: try encoder.encode(
-                        StatusReport(
-                            installed: status.installed, wans: status.wans, daemon: health,
-                            otherFirewalls: otherFirewalls)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(StatusTable.render(status))
+            print(StatusTable.render(installed: report.installed, wans: report.wans))
             if !otherFirewalls.isEmpty {
                 print("\nOther firewalls on the forward path:")
                 for finding in otherFirewalls {
@@ -57,16 +50,19 @@ struct Status: ParsableCommand {
 
 /// The human-readable status table.
 enum StatusTable {
-    static func render(_ status: GatewayStatus) -> String {
+    static func render(_ status: GatewayStatus) -> String { render(installed: status.installed, wans: status.wans) }
+
+    static func render(installed: Bool, wans: [WanStatus]) -> String {
         var rows = [
             [
                 "WAN", "INTERFACE", "LINK", "MARK", "TABLE", "WEIGHT", "SHARE", "CONNS", "RX PKTS", "RX BYTES", "TX PKTS",
                 "TX BYTES",
             ]
         ]
-        for wan in status.wans {
+        for wan in wans {
             rows.append([
-                wan.name, wan.interface, wan.linkUp ? "up" : "down", wan.mark, "\(wan.table)", "\(wan.weight)", wan.share,
+                wan.name, wan.interface, wan.linkUp ? "up" : "down", wan.mark, "\(wan.table)", "\(wan.weight)",
+                String(format: "%.2f", wan.share),
                 "\(wan.connections)", "\(wan.received.packets)", "\(wan.received.bytes)",
                 "\(wan.transmitted.packets)", "\(wan.transmitted.bytes)",
             ])
@@ -76,18 +72,9 @@ enum StatusTable {
             row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
                 .trimmingCharacters(in: .whitespaces)
         }
-        if !status.installed { lines.insert("Braid is not installed (run `braid apply`).", at: 0) }
+        if !installed { lines.insert("Braid is not installed (run `braid apply`).", at: 0) }
         return lines.joined(separator: "\n")
     }
-}
-
-/// `braid status --json`: the kernel's view plus, when a daemon runs, its live health.
-struct StatusReport: Encodable {
-    var installed: Bool
-    var wans: [WanStatus]
-    var daemon: DaemonStatus?
-    /// Other programs' chains that drop or NAT Braid's LAN→WAN traffic (`ForeignFirewallAudit`).
-    var otherFirewalls: [ForeignFirewallFinding]
 }
 
 /// The daemon's health view: state, since when and why, and each target's RTT and loss.

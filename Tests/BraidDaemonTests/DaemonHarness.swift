@@ -83,6 +83,8 @@ final class DaemonHarness {
         DaemonStatus(pid: 1, configPath: "braid.yaml", startedAt: Date(timeIntervalSince1970: 1_800_000_000), wans: []))
     private let queue = EventQueue()
     private(set) var controller: GatewayController
+    /// Events, drains and commands, when the test asked for them (`withHub`).
+    let hub: DaemonHub?
     private var sequence = 0
 
     static func wanInterface(_ number: Int, isUp: Bool = true) -> InterfaceFacts {
@@ -121,16 +123,25 @@ final class DaemonHarness {
 
     init(
         _ yaml: String, kernel: FakeKernel = DaemonHarness.makeKernel(), clock: ManualDaemonClock = ManualDaemonClock(),
-        stateDirectory: String = NSTemporaryDirectory() + "braid-daemon-test-\(UUID().uuidString)"
+        stateDirectory: String = NSTemporaryDirectory() + "braid-daemon-test-\(UUID().uuidString)",
+        withHub: Bool = false, telemetry: any DaemonTelemetry = NoTelemetry()
     ) throws {
         self.kernel = kernel
         self.clock = clock
         self.stateDirectory = stateDirectory
+        let config = try ConfigLoader.parse(yaml)
+        let logger = Logger(label: "test") { [log] _ in RecordedLog.Handler(log: log) }
+        hub =
+            withHub
+            ? DaemonHub(
+                config: config, configPath: "braid.yaml", store: AppliedStateStore(directory: stateDirectory), kernel: kernel,
+                telemetry: telemetry, logger: logger)
+            : nil
         controller = GatewayController(
-            config: try ConfigLoader.parse(yaml), configPath: "braid.yaml",
+            config: config, configPath: "braid.yaml",
             applier: GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: stateDirectory)),
-            logger: Logger(label: "test") { [log] _ in RecordedLog.Handler(log: log) },
-            status: status, clock: clock, probers: probers.factory,
+            logger: logger,
+            status: status, clock: clock, probers: probers.factory, hub: hub,
             emit: { [queue] event in
                 queue.append(event)
             })
@@ -139,12 +150,20 @@ final class DaemonHarness {
     /// The same kernel, state directory and clock under a new controller: a daemon restart.
     func restarted(_ yaml: String) throws -> DaemonHarness {
         controller.stop()
-        return try DaemonHarness(yaml, kernel: kernel, clock: clock, stateDirectory: stateDirectory)
+        hub?.events.flush()
+        return try DaemonHarness(yaml, kernel: kernel, clock: clock, stateDirectory: stateDirectory, withHub: hub != nil)
     }
 
     func start() throws {
         try controller.start()
         drain()
+    }
+
+    /// Runs a command as the API would, answered by the control loop at once.
+    func command(_ command: DaemonCommand) -> DaemonCommandOutcome? {
+        let answer = Mutex<DaemonCommandOutcome?>(nil)
+        send(.command(command, reply: { outcome in answer.withLock { $0 = outcome } }))
+        return answer.withLock { $0 }
     }
 
     func send(_ event: DaemonEvent) {

@@ -7,7 +7,7 @@ import Testing
     @Test func theStatusJSONUsesTheDocumentedWords() throws {
         #expect(
             WanState.allCases.map(\.rawValue) == [
-                "up", "probing", "down", "no_link", "no_address", "no_gateway", "unusable", "held",
+                "up", "probing", "down", "no_link", "no_address", "no_gateway", "unusable", "held", "drained",
             ])
         let daemon = try DaemonHarness(DaemonHarness.yaml())
         try daemon.start()

@@ -123,7 +123,7 @@ extension LabTests {
                 #expect(status.wans.map(\.connections).reduce(0, +) >= 10)
                 for wan in status.wans where used.contains(wan.name) {
                     #expect(wan.connections > 0 && wan.transmitted.packets > 0 && wan.received.packets > 0, "\(wan)")
-                    #expect(wan.linkUp && wan.share == "1/2")
+                    #expect(wan.linkUp && wan.share == 0.5)
                 }
                 let table = try lab.runBraid(try BraidExecutable.path, ["status", "-c", path])
                 #expect(table.standardOutput.contains("isp1") && table.standardOutput.contains("CONNS"))

@@ -97,6 +97,9 @@ final class TimedKernel: KernelPort, @unchecked Sendable {
     func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
         try kernel.countConnections(mark: mark, mask: mask)
     }
+    func countConnectionsByMark(mask: UInt32) throws(KernelError) -> [UInt32: Int] {
+        try kernel.countConnectionsByMark(mask: mask)
+    }
     func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
         try kernel.flushConnections(mark: mark, mask: mask)
     }

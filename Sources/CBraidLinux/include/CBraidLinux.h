@@ -16,4 +16,18 @@ long long braid_nftables_generation(void);
 
 /// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
 int braid_pipe_cloexec(int descriptors[2]);
+
+#include <stdint.h>
+
+/// One distinct masked conntrack mark and how many entries carry it.
+struct braid_mark_count {
+    uint32_t mark;
+    uint64_t count;
+};
+
+/// Counts every conntrack entry (both families) in ONE ctnetlink dump, grouped by `mark & mask`.
+/// Writes up to `capacity` distinct groups to `counts` and returns how many groups were found
+/// (which may exceed `capacity`: the caller then retries with more room); -1 and errno on failure.
+/// `*entries` receives the total number of entries seen.
+int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts, int capacity, uint64_t *entries);
 #endif
