@@ -73,7 +73,7 @@ let package = Package(
             dependencies: ["BraidConfig", "BraidPlanner"],
             resources: [.copy("Golden")]
         ),
-        .testTarget(name: "BraidImportTests", dependencies: ["BraidImport"]),
+        .testTarget(name: "BraidImportTests", dependencies: ["BraidImport"], exclude: ["Corpus"]),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
         .testTarget(

@@ -86,7 +86,7 @@ import Testing
         let wan = config.interfaces[0]
         #expect(!wan.enabled && wan.count == 1 && wan.trackMethod == "ping")
         #expect(notes.map(\.option) == ["tarck_ip", "enabled", "track_method", "count"])
-        #expect(notes.allSatisfy { $0.line > 1 })
+        #expect(notes.allSatisfy { ($0.line ?? 0) > 1 })
     }
 
     @Test func anonymousRulesKeepTheirUCIReference() throws {
