@@ -373,15 +373,47 @@ public enum Mwan3Importer {
             case use(String)
         }
 
+        /// A rule as it will be written, kept until every rule is read: catch-alls are only known
+        /// for what they are at the end.
+        struct RuleDraft {
+            var name: String
+            var line: Int
+            var section: String
+            var source: String?
+            var destination: [String] = []
+            var destinationSet: String?
+            var protocolName: String?
+            var ports: [String] = []
+            var target: RuleTarget
+            var sticky: Int?
+            /// The families this rule matches everything of (a catch-all), if it is one.
+            var catchAll: Set<Mwan3Family> = []
+        }
+
         mutating func writeRules(policyOf: [String: String]) -> [(name: String, line: Int, section: String)] {
             var sets: [(name: String, line: Int, section: String)] = []
-            var lines = YAMLWriter()
-            var defaultPolicy: String?
-            var catchAllSeen: String?
-            var written = 0
+            var drafts: [RuleDraft] = []
+            /// Family → the rule that matched all of it, so later rules of that family are dead.
+            var caughtBy: [Mwan3Family: RuleDraft] = [:]
+            var anonymous = 0
+            // Without a WAN that takes IPv6, Braid leaves IPv6 alone: only IPv4 is routed by the rules.
+            let hasIPv6 = mwan3.interfaces.contains { $0.enabled && $0.family == .ipv6 && wanOfInterface[$0.name] != nil }
+            let families: [Mwan3Family] = hasIPv6 ? [.ipv4, .ipv6] : [.ipv4]
             for rule in mwan3.rules {
-                if let catchAll = catchAllSeen {
-                    note(rule.line, rule.name, nil, "comes after '\(catchAll)', which matches everything: never used (in mwan3 either); left out")
+                let ruleFamilies = Self.families(of: rule).filter(families.contains)
+                guard !ruleFamilies.isEmpty else {
+                    note(rule.line, rule.name, nil, "an IPv6 rule, and no imported WAN takes IPv6; left out")
+                    continue
+                }
+                if let family = rule.family, let address = [rule.sourceIP, rule.destinationIP].compactMap({ $0 }).first,
+                    (address.contains(":") ? Mwan3Family.ipv6 : .ipv4) != family
+                {
+                    note(rule.line, rule.name, "family", "family \(family.rawValue) with an address of the other family never matches; left out")
+                    continue
+                }
+                if ruleFamilies.allSatisfy({ caughtBy[$0] != nil }) {
+                    let earlier = caughtBy[ruleFamilies.first!]!.section
+                    note(rule.line, rule.name, nil, "comes after '\(earlier)', which matches all of its traffic: never used (in mwan3 either); left out")
                     continue
                 }
                 if rule.sourcePort != nil {
@@ -408,17 +440,6 @@ public enum Mwan3Importer {
                         note(rule.line, rule.name, "dest_port", "ports count only with proto tcp or udp (mwan3 ignores them too); left out")
                     }
                 }
-                let everything: Set<String> = ["0.0.0.0/0", "::/0"]
-                let matchesEverything =
-                    protocolName == nil && ports.isEmpty && rule.ipset == nil && !rule.sticky
-                    && (rule.sourceIP == nil || everything.contains(rule.sourceIP!))
-                    && (rule.destinationIP == nil || everything.contains(rule.destinationIP!))
-                if matchesEverything, let policy = policyOf[rule.usePolicy], defaultPolicy == nil {
-                    defaultPolicy = policy
-                    catchAllSeen = rule.name
-                    note(rule.line, rule.name, nil, "matches everything: it becomes `default_policy: \(policy)`")
-                    continue
-                }
                 let target: RuleTarget
                 switch rule.usePolicy {
                 case "default": target = .use("main")
@@ -433,54 +454,104 @@ public enum Mwan3Importer {
                     }
                     target = .policy(policy)
                 }
-                let (name, changed) = ruleNames.name(for: rule.name.hasPrefix("@") ? "rule\(written + 1)" : rule.name)
+                let originalName: String
+                if rule.name.hasPrefix("@") {
+                    anonymous += 1
+                    originalName = "rule\(anonymous)"
+                } else {
+                    originalName = rule.name
+                }
+                let (name, changed) = ruleNames.name(for: originalName)
                 if changed, !rule.name.hasPrefix("@") { note(rule.line, rule.name, nil, "rule named '\(name)'") }
-                lines.pair("name", name, indent: 2, listItem: true)
-                if let source = rule.sourceIP { lines.pair("source", source, indent: 4) }
-                if let destination = rule.destinationIP { lines.pair("destination", destination, indent: 4) }
+                var draft = RuleDraft(
+                    name: name, line: rule.line, section: rule.name, source: rule.sourceIP,
+                    destination: rule.destinationIP.map { [$0] } ?? [], protocolName: protocolName, ports: ports,
+                    target: target, sticky: rule.sticky ? min(rule.stickyTimeout, 86_400) : nil)
                 if let ipset = rule.ipset {
                     let (setName, _) = setNames.name(for: ipset)
-                    lines.pair("destination_set", setName, indent: 4)
+                    draft.destinationSet = setName
                     if !sets.contains(where: { $0.name == setName }) { sets.append((setName, rule.line, rule.name)) }
                 }
-                if let protocolName { lines.pair("protocol", protocolName, indent: 4) }
-                if ports.count == 1 {
-                    lines.pair("destination_port", ports[0], indent: 4)
-                } else if ports.count > 1 {
-                    lines.flowList("destination_port", ports, indent: 4)
+                let everything: [String: Mwan3Family] = ["0.0.0.0/0": .ipv4, "::/0": .ipv6]
+                let addressesCatchAll =
+                    (rule.sourceIP == nil || everything[rule.sourceIP!] != nil)
+                    && (rule.destinationIP == nil || everything[rule.destinationIP!] != nil)
+                if protocolName == nil, ports.isEmpty, rule.ipset == nil, rule.sticky == false, addressesCatchAll {
+                    draft.catchAll = ruleFamilies.filter { caughtBy[$0] == nil }
+                    for family in draft.catchAll { caughtBy[family] = draft }
                 }
-                switch target {
-                case .policy(let policy): lines.pair("policy", policy, indent: 4)
-                case .use(let use): lines.flowList("use", [use], indent: 4)
+                if hasIPv6, ruleFamilies.count == 1, rule.sourceIP == nil, rule.destinationIP == nil {
+                    // Braid tells a rule's family by its addresses: say it with the family's all-prefix.
+                    draft.destination = [ruleFamilies.first == .ipv4 ? "0.0.0.0/0" : "::/0"]
                 }
-                if rule.sticky {
-                    lines.pair("sticky", "\(min(rule.stickyTimeout, 86_400))s", indent: 4)
-                }
-                if rule.family != nil {
-                    note(rule.line, rule.name, "family", "Braid matches a rule's family by its addresses; `family` not carried")
-                }
-                written += 1
+                drafts.append(draft)
             }
-            if defaultPolicy == nil {
+            // One policy catching every family Braid routes becomes default_policy.
+            var defaultPolicy: String?
+            let catchers = families.compactMap { caughtBy[$0] }
+            if catchers.count == families.count, case .policy(let policy) = catchers[0].target,
+                catchers.allSatisfy({ if case .policy(policy) = $0.target { true } else { false } })
+            {
+                defaultPolicy = policy
+                let names = Set(catchers.map(\.name))
+                for catcher in catchers where names.contains(catcher.name) {
+                    note(catcher.line, catcher.section, nil, "matches everything: it becomes `default_policy: \(policy)`")
+                }
+                drafts.removeAll { names.contains($0.name) }
+            }
+            let uncaught = families.filter { caughtBy[$0] == nil }
+            if !uncaught.isEmpty {
                 // mwan3 leaves traffic no rule matches to the main routing table.
-                lines.pair("name", "mwan3_unmatched", indent: 2, listItem: true)
-                lines.flowList("destination", ["0.0.0.0/0"], indent: 4)
-                lines.flowList("use", ["main"], indent: 4)
+                let (name, _) = ruleNames.name(for: "mwan3_unmatched")
+                drafts.append(
+                    RuleDraft(
+                        name: name, line: 0, section: "rules",
+                        destination: uncaught.map { $0 == .ipv4 ? "0.0.0.0/0" : "::/0" }, target: .use("main")))
                 note(
                     nil, "rules", nil,
-                    "no catch-all rule: mwan3 sends unmatched traffic by the main table, and the rule mwan3_unmatched "
-                        + "keeps that; remove it to balance unmatched traffic over every WAN")
+                    "no catch-all rule for \(uncaught.map(\.rawValue).joined(separator: " and ")): mwan3 sends that traffic by "
+                        + "the main table, and the rule \(name) keeps that; remove it to balance unmatched traffic over every WAN")
             }
             if let defaultPolicy {
                 writer.pair("default_policy", defaultPolicy, indent: 0)
                 writer.blank()
             }
-            if !lines.text.isEmpty {
+            if !drafts.isEmpty {
                 writer.key("rules", indent: 0)
-                writer.append(lines)
+                for draft in drafts { write(draft) }
                 writer.blank()
             }
             return sets
+        }
+
+        mutating func write(_ draft: RuleDraft) {
+            writer.pair("name", draft.name, indent: 2, listItem: true)
+            if let source = draft.source { writer.pair("source", source, indent: 4) }
+            if draft.destination.count == 1 {
+                writer.pair("destination", draft.destination[0], indent: 4)
+            } else if !draft.destination.isEmpty {
+                writer.flowList("destination", draft.destination, indent: 4)
+            }
+            if let set = draft.destinationSet { writer.pair("destination_set", set, indent: 4) }
+            if let protocolName = draft.protocolName { writer.pair("protocol", protocolName, indent: 4) }
+            if draft.ports.count == 1 {
+                writer.pair("destination_port", draft.ports[0], indent: 4)
+            } else if !draft.ports.isEmpty {
+                writer.flowList("destination_port", draft.ports, indent: 4)
+            }
+            switch draft.target {
+            case .policy(let policy): writer.pair("policy", policy, indent: 4)
+            case .use(let use): writer.flowList("use", [use], indent: 4)
+            }
+            if let sticky = draft.sticky { writer.pair("sticky", "\(sticky)s", indent: 4) }
+        }
+
+        /// The families a rule can match: its addresses' family, else its `family`, else both.
+        static func families(of rule: Mwan3Rule) -> Set<Mwan3Family> {
+            let addresses = [rule.sourceIP, rule.destinationIP].compactMap { $0 }
+            if let address = addresses.first { return [address.contains(":") ? .ipv6 : .ipv4] }
+            if let family = rule.family { return [family] }
+            return [.ipv4, .ipv6]
         }
 
         mutating func writeSets(_ sets: [(name: String, line: Int, section: String)]) {
