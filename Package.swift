@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "BraidHealth", targets: ["BraidHealth"]),
         .library(name: "BraidDaemon", targets: ["BraidDaemon"]),
         .library(name: "BraidLab", targets: ["BraidLab"]),
+        .library(name: "BraidImport", targets: ["BraidImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +32,8 @@ let package = Package(
         // The in-memory kernel for tests, the lab and benchmarks; not part of what ships.
         .target(name: "BraidKernelFake", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel"]),
         .target(name: "BraidHealth", dependencies: ["BraidConfig"]),
+        // Other gateways' configs (mwan3's UCI files) turned into a Braid config, with notes.
+        .target(name: "BraidImport", dependencies: ["BraidConfig"]),
         .target(name: "CBraidLinux"),
         .target(
             name: "BraidDaemon",
@@ -102,6 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BraidClientHooksTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidApply", "BraidClientHooks"]),
+        .testTarget(name: "BraidImportTests", dependencies: ["BraidImport"], exclude: ["Corpus"]),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
         .testTarget(
