@@ -19,6 +19,10 @@ public struct Config: Sendable, Equatable {
     public var api: ApiConfig = ApiConfig()
     /// Event hooks: programs run on every state change.
     public var hooks: EventHookConfig = EventHookConfig()
+    /// Named policies (`policies`), in the order written; rules pick one with `policy: NAME`.
+    public var policies: [NamedPolicyConfig] = []
+    /// The policy for new connections no rule decides; nil balances them over every WAN (`balance`).
+    public var defaultPolicy: String?
 
     public init(
         lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,

@@ -60,7 +60,7 @@ public enum ConfigLoader {
                 cursor,
                 allowed: [
                     "lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards", "api",
-                    "hooks",
+                    "hooks", "policies", "default_policy",
                 ])
         else { return nil }
         var flushOnDown = true
@@ -97,6 +97,25 @@ public enum ConfigLoader {
         // WAN entry would be reported again at every rule that names it.
         let wansComplete = wans != nil && !collector.issues.contains { $0.path == "wans" || $0.path.hasPrefix("wans[") }
         var policy = TrafficPolicyReader(wanNames: wanNames, knownWans: wansComplete, baseDirectory: baseDirectory)
+        let policiesBefore = collector.issues.count
+        var namedPolicies: [NamedPolicyConfig] = []
+        if let policiesCursor = keys["policies"] {
+            namedPolicies = NamedPolicyReader(wanNames: wanNames, knownWans: wansComplete).readPolicies(
+                policiesCursor, &collector)
+            NamedPolicyReader.checkFlushAgreement(namedPolicies, policiesCursor, &collector)
+        }
+        policy.policyNames = collector.issues.count == policiesBefore ? Set(namedPolicies.map(\.name)) : nil
+        var defaultPolicy: String?
+        if let defaultCursor = keys["default_policy"], let name = collector.string(defaultCursor, of: "a policy name") {
+            if let known = policy.policyNames, !known.contains(name) {
+                collector.report(
+                    defaultCursor,
+                    "no policy named \"\(name)\" ("
+                        + (known.isEmpty ? "define it under `policies`" : "policies: \(known.sorted().joined(separator: ", "))") + ")")
+            } else {
+                defaultPolicy = name
+            }
+        }
         let sets = keys["sets"].map { policy.readSets($0, &collector) } ?? []
         let rules = keys["rules"].map { policy.readRules($0, &collector) } ?? []
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
@@ -109,6 +128,8 @@ public enum ConfigLoader {
             flapDamping: flapDamping)
         config.api = api ?? ApiConfig()
         config.hooks = hooks ?? EventHookConfig()
+        config.policies = namedPolicies
+        config.defaultPolicy = defaultPolicy
         return config
     }
 

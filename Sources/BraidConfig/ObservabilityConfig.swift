@@ -73,6 +73,9 @@ public struct EventHookConfig: Sendable, Equatable {
     public var directory: String
     /// A hook still running after this is killed (SIGKILL), logged and counted as a timeout.
     public var timeout: Duration
+    /// mwan3's user script (`/etc/mwan3.user`), run on WAN state changes with mwan3's `ACTION`,
+    /// `INTERFACE` and `DEVICE`; nil: none.
+    public var mwan3User: String?
 
     public static let defaultDirectory = "/etc/braid/hooks.d"
     /// Long enough for a DDNS update or a VPN restart, short enough that a hung script does not
@@ -115,7 +118,7 @@ extension ConfigLoader {
     }
 
     static func readEventHooks(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> EventHookConfig? {
-        guard let keys = collector.mapping(cursor, allowed: ["directory", "timeout"]) else { return nil }
+        guard let keys = collector.mapping(cursor, allowed: ["directory", "timeout", "mwan3_user"]) else { return nil }
         let before = collector.issues.count
         var hooks = EventHookConfig()
         if let directoryCursor = keys["directory"], let path = collector.string(directoryCursor, of: "a directory path") {
@@ -129,6 +132,13 @@ extension ConfigLoader {
             let value = collector.duration(timeoutCursor, in: .milliseconds(100)...(.seconds(3600)))
         {
             hooks.timeout = value
+        }
+        if let scriptCursor = keys["mwan3_user"], let path = collector.string(scriptCursor, of: "a file path") {
+            if path.hasPrefix("/"), !path.contains("\0"), path.utf8.count <= 4096 {
+                hooks.mwan3User = path
+            } else {
+                collector.report(scriptCursor, "\"\(path)\" is not an absolute path")
+            }
         }
         return collector.issues.count == before ? hooks : nil
     }

@@ -67,6 +67,9 @@ public enum RuleTarget: Sendable, Hashable, CustomStringConvertible {
     case main
     /// Refuse the connection: for traffic that must never leave by any other WAN.
     case drop
+    /// A named policy (`policy: NAME`); always applies (its `last_resort` covers no usable member).
+    /// `stickySeconds`: a client keeps the WAN it got for this long since its last new connection.
+    case policy(String, stickySeconds: Int? = nil)
 
     public var description: String {
         switch self {
@@ -74,6 +77,7 @@ public enum RuleTarget: Sendable, Hashable, CustomStringConvertible {
         case .balance: "balance"
         case .main: "main"
         case .drop: "drop"
+        case .policy(let name, let sticky): "policy \(name)" + (sticky.map { " (sticky \($0)s)" } ?? "")
         }
     }
 }

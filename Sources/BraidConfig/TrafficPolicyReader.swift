@@ -11,6 +11,9 @@ struct TrafficPolicyReader {
     private(set) var setNames: Set<String> = []
     /// Set name → the families of its entries, so a rule can be checked for a family it can match.
     private(set) var setFamilies: [String: Set<AddressFamily>] = [:]
+    /// The named policies rules may pick (`policy: NAME`); nil when `policies` had mistakes, so
+    /// that a rule naming a policy that was refused is not reported again.
+    var policyNames: Set<String>? = []
 
     init(wanNames: [String], knownWans: Bool, baseDirectory: String) {
         self.wanNames = wanNames
@@ -96,7 +99,11 @@ struct TrafficPolicyReader {
         for item in items {
             guard
                 let keys = collector.mapping(
-                    item, allowed: ["name", "source", "protocol", "destination_port", "destination", "destination_set", "use"])
+                    item,
+                    allowed: [
+                        "name", "source", "protocol", "destination_port", "destination", "destination_set", "use", "policy",
+                        "sticky",
+                    ])
             else { continue }
             let before = collector.issues.count
             var rule = TrafficRuleConfig(name: "", use: [])
@@ -140,9 +147,18 @@ struct TrafficPolicyReader {
             }
             if let useCursor = keys["use"] {
                 rule.use = targets(useCursor, &collector)
+                if keys["policy"] != nil {
+                    collector.report(useCursor, "give either `use` or `policy`, not both")
+                }
+            } else if let policyCursor = keys["policy"] {
+                if let target = policyTarget(policyCursor, sticky: keys["sticky"], &collector) { rule.use = [target] }
             } else {
                 collector.report(
-                    path: item.child("use"), line: item.line, "missing; say which WANs (or balance, main, drop) this rule uses")
+                    path: item.child("use"), line: item.line,
+                    "missing; say which WANs (or balance, main, drop) this rule uses, or name a policy (`policy: NAME`)")
+            }
+            if let stickyCursor = keys["sticky"], keys["policy"] == nil {
+                collector.report(stickyCursor, "sticky needs `policy: NAME`: it keeps a client on the policy's WAN it got")
             }
             if collector.issues.count == before,
                 rule.addressFamilies(setFamilies: rule.destinationSet.flatMap { setFamilies[$0] }) == []
@@ -308,6 +324,27 @@ struct TrafficPolicyReader {
             }
             return range
         }
+    }
+
+    /// `policy: NAME` with an optional `sticky: DURATION` (1s-1d, as mwan3's `timeout`).
+    private func policyTarget(_ cursor: YAMLCursor, sticky: YAMLCursor?, _ collector: inout IssueCollector) -> RuleTarget? {
+        guard let name = collector.string(cursor, of: "a policy name") else { return nil }
+        if let policyNames, !policyNames.contains(name) {
+            let known = policyNames.sorted().joined(separator: ", ")
+            collector.report(
+                cursor, "no policy named \"\(name)\" (" + (known.isEmpty ? "define it under `policies`" : "policies: \(known)") + ")")
+            return nil
+        }
+        var seconds: Int?
+        if let sticky {
+            guard let value = collector.duration(sticky, in: .seconds(1)...(.seconds(86_400))) else { return nil }
+            guard value.components.attoseconds == 0 else {
+                collector.report(sticky, "give sticky in whole seconds (nft timeouts count seconds)")
+                return nil
+            }
+            seconds = Int(value.components.seconds)
+        }
+        return .policy(name, stickySeconds: seconds)
     }
 
     private func targets(_ cursor: YAMLCursor, _ collector: inout IssueCollector) -> [RuleTarget] {

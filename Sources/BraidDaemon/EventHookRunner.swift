@@ -63,6 +63,11 @@ public final class EventHookRunner: Sendable {
             for program in Self.programs(in: config.directory) {
                 run(program, event: event, timeout: config.timeout)
             }
+            if let script = config.mwan3User, event.kind == .state {
+                for action in Mwan3UserHook.actions(from: event.from, to: event.to) {
+                    run(script, event: event, timeout: config.timeout, environment: Mwan3UserHook.environment(action: action, event: event))
+                }
+            }
         }
     }
 
@@ -102,11 +107,15 @@ public final class EventHookRunner: Sendable {
         ]
     }
 
-    private func run(_ program: String, event: GatewayEventRecord, timeout: Duration) {
+    /// `environment`: the variables to add to the `BRAID_*` ones (mwan3's for its user script).
+    private func run(
+        _ program: String, event: GatewayEventRecord, timeout: Duration, environment extra: [String: String] = [:]
+    ) {
         let name = (program as NSString).lastPathComponent
         let metadata: Logger.Metadata = ["hook": "\(name)", "event": "\(event.kind.rawValue)", "event_id": "\(event.id)"]
         let outcome = HookProcess.run(
-            program, input: Array((event.jsonLine + "\n").utf8), environment: Self.environment(for: event), timeout: timeout)
+            program, input: Array((event.jsonLine + "\n").utf8),
+            environment: Self.environment(for: event).merging(extra) { $1 }, timeout: timeout)
         switch outcome.result {
         case .success:
             logger.debug("hook \(name) finished", metadata: metadata)

@@ -138,11 +138,20 @@ public enum FlowExplainer {
                             ? "\(label): matches and says drop"
                             : "\(label): matches; none of its WANs is usable and it ends with drop")
                     return FlowExplanation(steps: steps, outcome: "dropped (\(label))", wans: [])
+                case .policy(let name, let sticky):
+                    steps.append("\(label): matches and says policy \(name)")
+                    return throughPolicy(
+                        name, stickySeconds: sticky, flow: flow, config: config, usable: usable, steps: steps, reason: label)
                 }
             }
             steps.append("\(label): none of its WANs is usable; trying the next rule")
         }
         if !config.rules.isEmpty { steps.append("no rule decided") }
+        if let name = config.defaultPolicy {
+            steps.append("default_policy is \(name)")
+            return throughPolicy(
+                name, stickySeconds: nil, flow: flow, config: config, usable: usable, steps: steps, reason: "default_policy")
+        }
         return balanced(flow, config: config, carrying: carrying, usableNames: usable, steps: steps, reason: "no rule")
     }
 

@@ -46,13 +46,17 @@ public enum GatewayPlanner {
             return planned
         }
         let usableNames = Set(usable.map { config.wans[$0].name })
-        let policy = PolicyCompiler.compile(
-            config, wans: wans, usable: usableNames, usableIPv6: ipv6.map { Set($0.usable.map { config.wans[$0].name }) })
+        let usableIPv6Names = ipv6.map { Set($0.usable.map { config.wans[$0].name }) }
+        let policy = PolicyCompiler.compile(config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names)
+        let namedPolicies = NamedPolicyPlanner.compile(
+            config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names,
+            lanInterfaces: RulesetPlanner.setLiteral(config.lan.interfaces))
         let sticky = config.sticky == .source ? stickyBuckets(config, weights: splitWeights(config, usable: usable)) : nil
         return DesiredState(
             ruleset: RulesetPlanner.ruleset(
                 config: config, wans: wans, split: split, routerSplit: routerSplit, policy: policy,
-                stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host), ipv6: ipv6),
+                stickyBuckets: sticky, forwards: PortForwardPlanner.plan(config, host: host), ipv6: ipv6,
+                namedPolicies: namedPolicies),
             policyRules: policyRules(config, slots: slots, usable: usable, split: split) + (ipv6?.policyRules ?? []),
             routes: config.wans.enumerated().compactMap { index, wan in
                 // The kernel refuses a gateway route through a link that is down or a gateway that is

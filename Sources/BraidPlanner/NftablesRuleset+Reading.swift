@@ -63,7 +63,15 @@ extension NftablesObject {
             self = .counter(NftablesCounter(name: object.name, comment: comment))
         case "set", "map":
             guard let typeLine = object.declaration.first.flatMap(inner) else { return nil }
-            let flags = object.declaration.dropFirst().map(inner)
+            var flags = object.declaration.dropFirst().map(inner)
+            // A dynamic set: `flags dynamic,timeout` and `timeout Ns` (NamedPolicyPlanner's sticky sets).
+            var timeoutSeconds: Int?
+            if flags.count == 2, flags[0] == "flags dynamic,timeout", let last = flags[1], last.hasPrefix("timeout "),
+                last.hasSuffix("s"), let seconds = Int(last.dropFirst(8).dropLast())
+            {
+                timeoutSeconds = seconds
+                flags = []
+            }
             guard flags.isEmpty || flags == ["flags interval"] else { return nil }
             let isInterval = !flags.isEmpty
             let lines = object.content.compactMap { $0.hasPrefix("\t\t\t") ? $0.dropFirst(3) : nil }
@@ -74,7 +82,7 @@ extension NftablesObject {
                 self = .set(
                     NftablesSet(
                         name: object.name, type: String(typeLine.dropFirst(5)), isInterval: isInterval,
-                        elements: elements, comment: comment))
+                        elements: elements, timeoutSeconds: timeoutSeconds, comment: comment))
             } else {
                 var elements: [(key: String, value: String)] = []
                 for line in lines {

@@ -34,13 +34,18 @@ public struct NftablesRuleset: Sendable, Equatable {
         }
         // Sets and maps share one layout: header, type, flags, then element lines joined by commas.
         func collection(
-            _ keyword: String, _ name: String, typeLine: String, isInterval: Bool, note: String?, elementLines: [String]
+            _ keyword: String, _ name: String, typeLine: String, isInterval: Bool, note: String?, elementLines: [String],
+            timeoutSeconds: Int? = nil
         ) {
             if !lines.last!.hasSuffix("{") { lines.append("") }
             if let note { comment(note) }
             lines.append("\t\(keyword) \(name) {")
             lines.append("\t\t\(typeLine)")
             if isInterval { lines.append("\t\tflags interval") }
+            if let timeoutSeconds {
+                lines.append("\t\tflags dynamic,timeout")
+                lines.append("\t\ttimeout \(timeoutSeconds)s")
+            }
             if !elementLines.isEmpty {
                 lines.append("\t\telements = {")
                 for (index, line) in elementLines.enumerated() {
@@ -56,7 +61,8 @@ public struct NftablesRuleset: Sendable, Equatable {
                 set.elements[$0..<min($0 + 8, set.elements.count)].joined(separator: ", ")
             }
             collection(
-                "set", set.name, typeLine: "type \(set.type)", isInterval: set.isInterval, note: set.comment, elementLines: rows)
+                "set", set.name, typeLine: "type \(set.type)", isInterval: set.isInterval, note: set.comment, elementLines: rows,
+                timeoutSeconds: set.timeoutSeconds)
         }
         for map in maps {
             collection(
@@ -98,13 +104,19 @@ public struct NftablesSet: Sendable, Equatable {
     public var type: String
     public var isInterval: Bool
     public var elements: [String]
+    /// A dynamic set the packet path fills (`flags dynamic,timeout`): its elements expire this
+    /// many seconds after they were last added or updated. Nil: a set of fixed elements.
+    public var timeoutSeconds: Int?
     public var comment: String?
 
-    public init(name: String, type: String, isInterval: Bool, elements: [String], comment: String? = nil) {
+    public init(
+        name: String, type: String, isInterval: Bool, elements: [String], timeoutSeconds: Int? = nil, comment: String? = nil
+    ) {
         self.name = name
         self.type = type
         self.isInterval = isInterval
         self.elements = elements
+        self.timeoutSeconds = timeoutSeconds
         self.comment = comment
     }
 }

@@ -26,6 +26,8 @@ enum PolicyCompiler {
         case balance
         case main
         case drop
+        /// A named policy (and its sticky timeout): `NamedPolicyPlanner` compiles its chains.
+        case policy(String, stickySeconds: Int?)
     }
 
     struct Output {
@@ -66,6 +68,8 @@ enum PolicyCompiler {
             case .balance?: return PolicyCompiler.verdict(.balance, wans: wans)
             case .main?: return PolicyCompiler.verdict(.main, wans: wans)
             case .drop?: return PolicyCompiler.verdict(.drop, wans: wans)
+            case .policy(let name, let sticky)?:
+                return NamedPolicyPlanner.verdict(name, stickySeconds: sticky, family: family)
             case .wan?, nil: break
             }
             let number: Int
@@ -119,6 +123,7 @@ enum PolicyCompiler {
             case .balance: return .balance
             case .main: return .main
             case .drop: return .drop
+            case .policy(let name, let sticky): return .policy(name, stickySeconds: sticky)
             }
         }
         return nil
@@ -131,6 +136,7 @@ enum PolicyCompiler {
         case .balance: "return"
         case .main: "goto choose_main"
         case .drop: "drop"
+        case .policy(let name, let sticky): NamedPolicyPlanner.verdict(name, stickySeconds: sticky, family: .ipv4)
         }
     }
 

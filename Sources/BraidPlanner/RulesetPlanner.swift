@@ -8,7 +8,8 @@ enum RulesetPlanner {
     static func ruleset(
         config: Config, wans: [PlannedWan], split: WeightedSplit, routerSplit: WeightedSplit,
         policy: PolicyCompiler.Output, stickyBuckets: [(lower: Int, upper: Int, wanIndex: Int)]?,
-        forwards: PortForwardPlanner.Output, ipv6: IPv6Plan? = nil
+        forwards: PortForwardPlanner.Output, ipv6: IPv6Plan? = nil,
+        namedPolicies: NamedPolicyPlanner.Output = NamedPolicyPlanner.Output()
     ) -> NftablesRuleset {
         let mask = config.kernel.markMask
         let keep = ~mask
@@ -87,7 +88,7 @@ enum RulesetPlanner {
                     ))
             }
         }
-        maps += policy.maps
+        maps += policy.maps + namedPolicies.maps
         maps += [
             NftablesMap(
                 name: "rx_counters", type: "type ifname : counter",
@@ -137,7 +138,7 @@ enum RulesetPlanner {
                             NftablesRule(
                                 "meta mark & \(maskText) != 0 return", comment: "A rule chose (its `goto` returns here)."),
                         ])
-                    + [
+                    + (namedPolicies.defaultPolicyRules ?? [
                         stickyBuckets != nil
                             ? NftablesRule(
                                 "\(only(.ipv4))iifname \(lanInterfaces) jhash \(family.nftAddress(.source)) mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split"
@@ -163,7 +164,7 @@ enum RulesetPlanner {
                                     "\(only(.ipv6))iifname \(lanInterfaces) numgen random mod \(ipv6.split.modulus) vmap @new_connection_split_v6"
                                 )
                             ]
-                    } ?? []),
+                    } ?? [])),
                 comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
         chains.append(
             NftablesChain(
@@ -227,6 +228,7 @@ enum RulesetPlanner {
                 ))
             chains += policy.chains
         }
+        chains += namedPolicies.chains
         if !forwards.prerouting.isEmpty {
             chains.append(
                 NftablesChain(
@@ -295,7 +297,7 @@ enum RulesetPlanner {
                 rules: [NftablesRule(setMain), NftablesRule("ct mark set ct mark & \(hex(keep)) | \(mainMark)")],
                 comment: "`use: [main]`: this mark sends the connection to the main routing table."))
         chains.append(NftablesChain(name: "restore_main", rules: [NftablesRule(setMain)]))
-        return NftablesRuleset(counters: counters, sets: policy.sets, maps: maps, chains: chains)
+        return NftablesRuleset(counters: counters, sets: policy.sets + namedPolicies.sets, maps: maps, chains: chains)
     }
 
     /// The split maps' declaration. Its `mod` only gives the key's type (a 32-bit number; the

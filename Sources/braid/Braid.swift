@@ -7,7 +7,7 @@ struct Braid: AsyncParsableCommand {
         abstract: "Braid: a multi-WAN gateway for Linux (nftables + policy routing).",
         subcommands: [
             Check.self, Plan.self, Apply.self, Down.self, Status.self, Run.self, Drain.self, Undrain.self, Events.self,
-            Explain.self, Demo.self, Hooks.self,
+            Explain.self, Demo.self, Hooks.self, Import.self,
         ]
     )
 }
