@@ -38,13 +38,13 @@ import Testing
     }
 
     @Test func allUsableIsPinnedInAGoldenFile() throws {
-        try GoldenFile.check(PlanPrinter.render(try plan(Self.yaml)), against: "named_policies.plan")
+        try GoldenFile.check(PlanPrinter.render(try plan(Self.yaml)), against: "named_policies.golden")
     }
 
     @Test func isp1DownIsPinnedInAGoldenFile() throws {
         try GoldenFile.check(
             PlanPrinter.render(try plan(Self.yaml, availability: WanAvailability(unavailable: ["isp1"]))),
-            against: "named_policies_isp1_down.plan")
+            against: "named_policies_isp1_down.golden")
     }
 
     @Test func eachPolicySplitsByItsOwnWeights() throws {
