@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BraidClientHooksTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidApply", "BraidClientHooks"]),
-        .testTarget(name: "BraidImportTests", dependencies: ["BraidImport"], exclude: ["Corpus"]),
+        .testTarget(name: "BraidImportTests", dependencies: ["BraidImport", "BraidConfig"], exclude: ["Corpus"]),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
         .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
         .testTarget(
