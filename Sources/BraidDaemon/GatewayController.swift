@@ -460,8 +460,9 @@ public final class GatewayController {
     }
 
     private func flush(_ index: Int) {
-        guard config.flushOnDown else { return }
         let wan = config.wans[index]
+        // A policy member's flush_on_down wins over the top-level one (Config.flushesOnDown).
+        guard config.flushesOnDown(wan.name) else { return }
         guard let mark = wans[wan.name]?.mark else { return }
         do {
             let deleted = try applier.kernel.flushConnections(mark: mark, mask: config.kernel.markMask)
