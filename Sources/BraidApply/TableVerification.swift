@@ -42,7 +42,7 @@ struct TableVerification {
         let listing = try kernel.readTableListing()
         let stable = try kernel.readRulesetGeneration() == generation
         guard let listing else { return TableVerification(intact: false) }
-        let digest = StableDigest.of([listing])
+        let digest = StableDigest.of([DynamicSetListing.withoutDynamicElements(listing)])
         if let recordedDigest {
             // The listing is from some moment after `generation`: record that generation, so a
             // transaction during the listing is looked at again next time.
@@ -67,7 +67,7 @@ struct TableVerification {
         guard listingCost(ruleset) <= immediateListingLimit else { return (generation, nil) }
         let listing = try kernel.readTableListing()
         guard try kernel.readRulesetGeneration() == generation, let listing else { return (generation, nil) }
-        return (generation, StableDigest.of([listing]))
+        return (generation, StableDigest.of([DynamicSetListing.withoutDynamicElements(listing)]))
     }
 
     /// The generation and digest to record after an apply that loaded nothing.
