@@ -17,6 +17,12 @@ struct PolicyScaleBenchmark {
         let repetitions = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 3
         let lab = try Lab(wanCount: 2, name: "scale")
         defer { lab.teardown() }
+        if CommandLine.arguments.dropFirst().first == "named-policies" {
+            let kernel = LinuxKernel(runner: lab.router.runner)
+            let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
+            let count = CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 3
+            return try await NamedPolicyScale.run(lab: lab, applier: applier, repetitions: count)
+        }
         let setFile = try lab.writeFile("large-set.txt", largeSet(count: 100_000))
         let base = lab.configYAML()
         let configs: [(String, String)] = [
@@ -143,6 +149,7 @@ struct PolicyScaleBenchmark {
             print(row("\(name): iperf3 TCP", median(speeds), "Gbit/s", baseline: throughput[0]))
             print(row("\(name): new connections", median(rates), "conn/s", baseline: connectionRates[0]))
         }
+        try await NamedPolicyScale.run(lab: lab, applier: applier, repetitions: repetitions)
         try applier.down()
     }
 
