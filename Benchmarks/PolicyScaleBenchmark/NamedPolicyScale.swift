@@ -32,35 +32,39 @@ enum NamedPolicyScale {
     static func run(lab: Lab, applier: GatewayApplier, repetitions: Int) async throws {
         print("")
         print("named policies (100 rules either way; the LAN host's rule names the last policy):")
-        var rates: [Double] = []
-        var applies: [Double] = []
-        var replans: [Double] = []
-        for policies in [1, 100] {
-            let config = try ConfigLoader.parse(config(lab, policies: policies))
-            try applier.down()
-            let started = ContinuousClock.now
-            try applier.apply(config)
-            applies.append((ContinuousClock.now - started).inMilliseconds)
-            var rounds: [Double] = []
-            for round in 0..<(2 * repetitions) {
-                let replanStarted = ContinuousClock.now
-                try applier.apply(config, availability: round % 2 == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
-                rounds.append((ContinuousClock.now - replanStarted).inMilliseconds)
-            }
-            replans.append(PolicyScaleBenchmark.median(rounds))
-            var samples: [Double] = []
-            for _ in 0..<repetitions {
+        let counts = [1, 100]
+        let configs = try counts.map { try ConfigLoader.parse(config(lab, policies: $0)) }
+        var applies: [[Double]] = [[], []]
+        var replans: [[Double]] = [[], []]
+        var rates: [[Double]] = [[], []]
+        // Interleaved, so that load from other work on the machine falls on both alike.
+        for _ in 0..<repetitions {
+            for (index, config) in configs.enumerated() {
+                try applier.down()
+                let started = ContinuousClock.now
+                try applier.apply(config)
+                applies[index].append((ContinuousClock.now - started).inMilliseconds)
+                for round in 0..<2 {
+                    let replanStarted = ContinuousClock.now
+                    try applier.apply(config, availability: round == 0 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
+                    replans[index].append((ContinuousClock.now - replanStarted).inMilliseconds)
+                }
                 let connectStarted = ContinuousClock.now
                 let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 1000)
                 let failed = answers.filter { $0.hasPrefix("failed") }.count
                 if failed > 0 { print("  warning: \(failed) connections failed") }
-                samples.append(1000 / ((ContinuousClock.now - connectStarted).inMilliseconds / 1000))
+                rates[index].append(1000 / ((ContinuousClock.now - connectStarted).inMilliseconds / 1000))
             }
-            rates.append(PolicyScaleBenchmark.median(samples))
+        }
+        let median = PolicyScaleBenchmark.median
+        for (index, policies) in counts.enumerated() {
             let name = "\(policies) polic\(policies == 1 ? "y" : "ies")"
-            print(PolicyScaleBenchmark.row("\(name): apply, cold", applies.last!, "ms", baseline: applies[0]))
-            print(PolicyScaleBenchmark.row("\(name): re-plan (WAN down/up)", replans.last!, "ms", baseline: replans[0]))
-            print(PolicyScaleBenchmark.row("\(name): new connections", rates.last!, "conn/s", baseline: rates[0]))
+            print(PolicyScaleBenchmark.row("\(name): apply, cold", median(applies[index]), "ms", baseline: median(applies[0])))
+            print(
+                PolicyScaleBenchmark.row(
+                    "\(name): re-plan (WAN down/up)", median(replans[index]), "ms", baseline: median(replans[0])))
+            print(
+                PolicyScaleBenchmark.row("\(name): new connections", median(rates[index]), "conn/s", baseline: median(rates[0])))
         }
         try applier.down()
     }
