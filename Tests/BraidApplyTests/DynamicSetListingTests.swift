@@ -29,7 +29,8 @@ import Testing
         #expect(!stripped.contains("10.77.0.10"))
         #expect(stripped.contains("\t\ttimeout 10m\n\t}"))
         let empty = Self.listing.replacingOccurrences(
-            of: "\t\telements = { 10.77.0.100 expires 9m58s, 10.77.0.101 expires 9m59s,\n\t\t\t     10.77.0.102 expires 9m57s }\n",
+            of:
+                "\t\telements = { 10.77.0.100 expires 9m58s, 10.77.0.101 expires 9m59s,\n\t\t\t     10.77.0.102 expires 9m57s }\n",
             with: "")
         #expect(DynamicSetListing.withoutDynamicElements(empty) == stripped, "a new client changes nothing")
     }

@@ -36,7 +36,8 @@ import Testing
 
         let down = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
         let transaction = try #require(TableUpdateTests.loadedTransaction(down))
-        #expect(!transaction.contains("flush table") && !transaction.contains("delete set") && !transaction.contains("delete map"))
+        #expect(
+            !transaction.contains("flush table") && !transaction.contains("delete set") && !transaction.contains("delete map"))
         #expect(!transaction.contains("map rules_") && !transaction.contains("10.100."))
         #expect(!transaction.contains("set sticky_"), "the sticky sets keep what the packet path put in them")
         // isp1_first's chain stays (`mod 1` either way); its split now names isp2.

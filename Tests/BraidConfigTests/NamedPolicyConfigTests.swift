@@ -29,7 +29,8 @@ private let base = """
         #expect(
             config.policies == [
                 NamedPolicyConfig(
-                    name: "balanced", members: [PolicyMemberConfig(wan: "isp1", weight: 3), PolicyMemberConfig(wan: "isp2", weight: 2)]),
+                    name: "balanced",
+                    members: [PolicyMemberConfig(wan: "isp1", weight: 3), PolicyMemberConfig(wan: "isp2", weight: 2)]),
                 NamedPolicyConfig(
                     name: "isp1_then_isp2",
                     members: [PolicyMemberConfig(wan: "isp1"), PolicyMemberConfig(wan: "isp2", tier: 2, flushOnDown: false)],

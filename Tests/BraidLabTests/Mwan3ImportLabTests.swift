@@ -79,7 +79,9 @@ extension LabTests {
 
             """
 
-        @Test("An imported balanced policy splits 3:2 within a binomial tolerance; its sticky https rule keeps each client on one WAN")
+        @Test(
+            "An imported balanced policy splits 3:2 within a binomial tolerance; its sticky https rule keeps each client on one WAN"
+        )
         func balancedAndSticky() async throws {
             try await Lab.with(wanCount: 2, name: "mwb") { lab in
                 let https = try WhoAmIServer(namespace: lab.internet.name, address: Lab.serverAddress, port: 443)
@@ -94,7 +96,9 @@ extension LabTests {
                 let expected = Double(trials) * 0.6
                 let tolerance = binomialTolerance(trials: trials, probability: 0.6)
                 let observed = Double(counts["isp1", default: 0])
-                #expect(abs(observed - expected) <= tolerance, "isp1 carried \(observed) of \(trials), expected \(expected) ± \(tolerance)")
+                #expect(
+                    abs(observed - expected) <= tolerance,
+                    "isp1 carried \(observed) of \(trials), expected \(expected) ± \(tolerance)")
 
                 // Sticky https: every client keeps one WAN over many new connections, and clients spread.
                 let clients = (0..<24).map { IPv4Address(Lab.routerLanAddress.value + 100 + UInt32($0)) }

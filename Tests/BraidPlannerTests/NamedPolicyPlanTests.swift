@@ -106,7 +106,8 @@ import Testing
         #expect(sets.map(\.name) == ["sticky_balanced_600_isp1", "sticky_balanced_600_isp2"])
         #expect(sets.allSatisfy { $0.timeoutSeconds == 600 && $0.elements.isEmpty })
         let sticky = try Self.chain(state, "sticky_balanced_600").rules.map(\.text)
-        #expect(sticky.first == "ip saddr @sticky_balanced_600_isp1 update @sticky_balanced_600_isp1 { ip saddr } goto choose_isp1")
+        #expect(
+            sticky.first == "ip saddr @sticky_balanced_600_isp1 update @sticky_balanced_600_isp1 { ip saddr } goto choose_isp1")
         #expect(sticky.contains("jump policy_balanced"))
         #expect(sticky.contains("meta mark & 0xff000000 == 0x02000000 update @sticky_balanced_600_isp2 { ip saddr }"))
         let isp1Down = try Self.chain(
@@ -152,18 +153,24 @@ import Testing
         let config = try ConfigLoader.parse(Self.yaml)
         let host = HostFacts.having(interfacesOf: config)
         let office = FlowExplainer.explain(
-            Flow(source: IPv4Address("10.0.0.7")!, destination: IPv4Address("203.0.113.9")!, transport: .udp, destinationPort: 53),
+            Flow(
+                source: IPv4Address("10.0.0.7")!, destination: IPv4Address("203.0.113.9")!, transport: .udp, destinationPort: 53),
             config: config, host: host, availability: WanAvailability(unavailable: ["isp1"]))
-        #expect(office.steps.contains("policy isp1_then_isp2 members: isp1 tier 1 weight 1: not usable; isp2 tier 2 weight 1: usable; lte tier 3 weight 1: usable"))
+        #expect(
+            office.steps.contains(
+                "policy isp1_then_isp2 members: isp1 tier 1 weight 1: not usable; isp2 tier 2 weight 1: usable; lte tier 3 weight 1: usable"
+            ))
         #expect(office.outcome.hasPrefix("policy isp1_then_isp2, tier 2: isp2 100%"))
         #expect(office.wans == ["isp2"])
         let web = FlowExplainer.explain(
-            Flow(source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .tcp, destinationPort: 443),
+            Flow(
+                source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .tcp, destinationPort: 443),
             config: config, host: host)
         #expect(web.outcome.hasPrefix("policy balanced, tier 1: isp1 60%, isp2 40%"))
         #expect(web.steps.contains { $0.hasPrefix("sticky 600s:") })
         let other = FlowExplainer.explain(
-            Flow(source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .tcp, destinationPort: 22),
+            Flow(
+                source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .tcp, destinationPort: 22),
             config: config, host: host)
         #expect(other.steps.contains("default_policy is balanced"))
         let cameras = FlowExplainer.explain(
