@@ -127,6 +127,12 @@ public enum FlowExplainer {
                     steps.append("\(label): matches, but \(name) is not usable")
                 case .balance:
                     steps.append("\(label): matches and says balance")
+                    // The ruleset's `balance` returns to the prerouting chain, whose last rule is then the default policy's.
+                    if let name = config.defaultPolicy {
+                        steps.append("balance means default_policy \(name) for LAN traffic")
+                        return throughPolicy(
+                            name, stickySeconds: nil, flow: flow, config: config, usable: usable, steps: steps, reason: label)
+                    }
                     return balanced(flow, config: config, carrying: carrying, usableNames: usable, steps: steps, reason: label)
                 case .main:
                     steps.append("\(label): matches and says main")

@@ -173,6 +173,12 @@ import Testing
                 source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .tcp, destinationPort: 22),
             config: config, host: host)
         #expect(other.steps.contains("default_policy is balanced"))
+        let balanceRule = try ConfigLoader.parse(
+            Self.yaml + "\n  - { name: rest, protocol: udp, destination_port: 53, use: [lte, balance] }\n")
+        let dns = FlowExplainer.explain(
+            Flow(source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .udp, destinationPort: 53),
+            config: balanceRule, host: host, availability: WanAvailability(unavailable: ["lte"]))
+        #expect(dns.outcome.hasPrefix("policy balanced, tier 1"), "balance means the default policy: \(dns.outcome)")
         let cameras = FlowExplainer.explain(
             Flow(source: IPv4Address("10.0.9.7")!, destination: IPv4Address("203.0.113.9")!),
             config: config, host: host, availability: WanAvailability(unavailable: ["lte"]))
