@@ -19,6 +19,8 @@ public struct Config: Sendable, Equatable {
     public var api: ApiConfig = ApiConfig()
     /// Event hooks: programs run on every state change.
     public var hooks: EventHookConfig = EventHookConfig()
+    /// An active/backup pair with another Braid gateway (`ha:`); nil for a single gateway.
+    public var ha: HAConfig?
 
     public init(
         lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,

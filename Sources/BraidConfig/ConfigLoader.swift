@@ -60,7 +60,7 @@ public enum ConfigLoader {
                 cursor,
                 allowed: [
                     "lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards", "api",
-                    "hooks",
+                    "hooks", "ha",
                 ])
         else { return nil }
         var flushOnDown = true
@@ -102,6 +102,7 @@ public enum ConfigLoader {
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
         let api = keys["api"].map { readApi($0, &collector) } ?? ApiConfig()
         let hooks = keys["hooks"].map { readEventHooks($0, &collector) } ?? EventHookConfig()
+        let ha = keys["ha"].flatMap { readHA($0, lan: lan, wans: wansComplete ? wans : nil, wansCursor: keys["wans"], &collector) }
         guard let lan, let wans else { return nil }
         var config = Config(
             lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules,
@@ -109,6 +110,7 @@ public enum ConfigLoader {
             flapDamping: flapDamping)
         config.api = api ?? ApiConfig()
         config.hooks = hooks ?? EventHookConfig()
+        config.ha = ha
         return config
     }
 

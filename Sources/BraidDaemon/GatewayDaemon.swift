@@ -88,6 +88,7 @@ public struct GatewayDaemon: Service {
             status: status, clock: clock, probers: .system, hub: hub, emit: { continuation.yield($0) })
         try controller.start()
         hub.attach { continuation.yield($0) }
+        let highAvailability = try startHighAvailability(hub: hub)
 
         let monitor = try LinkMonitor { kinds in
             if kinds.contains(.links) { continuation.yield(.linkChanged) }
@@ -132,6 +133,7 @@ public struct GatewayDaemon: Service {
             continuation.finish()
         }
         hub.attach(nil)
+        highAvailability?.stop()
         hangups.cancel()
         leaseNudges.cancel()
         resyncs.cancel()
