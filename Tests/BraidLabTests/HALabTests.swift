@@ -1,0 +1,146 @@
+import BraidConfig
+import BraidDaemon
+import BraidHA
+import BraidKernel
+import BraidLab
+import Foundation
+import Testing
+
+extension LabTests {
+    /// Two Braid gateways as an HA pair with real keepalived and conntrackd: takeover on power
+    /// loss with long-lived flows, no preemption on return, hand-over when all WANs die.
+    @Suite(.serialized) struct HighAvailability {
+        static func status(_ lab: HALab, _ router: Int) -> DaemonStatus? {
+            StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: lab.stateDirectories[router]))
+        }
+
+        static func waitForRole(
+            _ lab: HALab, _ router: Int, _ role: HARole, timeout: Duration = .seconds(15)
+        ) async throws -> HAStatus {
+            let deadline = ContinuousClock.now + timeout
+            var last: HAStatus?
+            while ContinuousClock.now < deadline {
+                last = status(lab, router)?.ha
+                if let last, last.role == role { return last }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            throw LabError(
+                "router\(router + 1) did not become \(role.rawValue) within \(timeout); last: "
+                    + (last.map { "\($0.role.rawValue) (\($0.reason))" } ?? "no status"))
+        }
+
+        /// Starts both gateways (router 1 with the higher priority) and waits for router 1 active,
+        /// router 2 backup.
+        static func startPair(
+            _ lab: HALab, weights: [Int] = [2, 1], preempt: Bool = false, stableAfter: String = "2s"
+        ) async throws -> [LabDaemon] {
+            let binary = try BraidExecutable.path
+            var daemons: [LabDaemon] = []
+            for (router, priority) in [(0, 200), (1, 100)] {
+                let yaml = lab.configYAML(
+                    router: router, priority: priority, weights: weights, preempt: preempt, stableAfter: stableAfter)
+                daemons.append(try lab.startBraid(router: router, binary: binary, yaml: yaml))
+            }
+            for daemon in daemons { try await daemon.waitForLog("running", timeout: .seconds(15)) }
+            try await waitForRole(lab, 0, .active)
+            try await waitForRole(lab, 1, .backup)
+            return daemons
+        }
+
+        /// Opens flows from the LAN host until each WAN carries at least `perWan` and there are at
+        /// least `minimum` (the split is random: a fixed count could land all on one WAN).
+        static func openFlows(_ lab: HALab, perWan: Int = 3, minimum: Int = 8) async throws -> [TimedFlow] {
+            var flows: [TimedFlow] = []
+            var perWanCount: [Int: Int] = [:]
+            while flows.count < 40 {
+                let flow = try await TimedFlow(from: lab.lanHosts[0])
+                let answer = try #require(await flow.firstAnswer(), "a flow got no first answer")
+                let wan = try #require(lab.wan(forPeer: answer), "the server saw \(answer), not a virtual address")
+                perWanCount[wan, default: 0] += 1
+                flows.append(flow)
+                if flows.count >= minimum, (1...lab.wanCount).allSatisfy({ perWanCount[$0, default: 0] >= perWan }) { break }
+            }
+            return flows
+        }
+
+        @Test("Power loss on the active gateway: the backup takes over within 1 s, long-lived flows survive, the old active returns without preempting")
+        func powerLossTakeover() async throws {
+            try await HALab.with(name: "hapower") { lab in
+                let daemons = try await Self.startPair(lab)
+                #expect(lab.activeRouter() == 0, "router1 (priority 200) should hold the virtual addresses")
+                let flows = try await Self.openFlows(lab)
+                // conntrackd on the backup holds every flow in its external cache before the power cut.
+                let deadline = ContinuousClock.now + .seconds(15)
+                while ContinuousClock.now < deadline, (Self.status(lab, 1)?.ha?.externalCacheEntries ?? 0) < flows.count {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let synced = Self.status(lab, 1)?.ha?.externalCacheEntries ?? 0
+                #expect(synced >= flows.count, "the backup's external cache has \(synced) entries for \(flows.count) flows")
+                #expect(Self.status(lab, 1)?.ha?.peerReachable == true)
+                let addressesBefore = flows.map(\.distinctAnswers)
+
+                let cutAt = ContinuousClock.now
+                try lab.powerOff(0)
+                let sampler = ConnectionSampler(from: lab.lanHosts[0], interval: .milliseconds(50), timeout: 1)
+                let tookOver = try await lab.waitForVirtualAddresses(on: 1, timeout: .seconds(5))
+                let takeover = tookOver - cutAt
+                try await Task.sleep(for: .seconds(3))
+                let samples = await sampler.stop()
+                let firstNew = try #require(samples.first { !$0.failed }, "no new connection succeeded after the power cut")
+                let firstNewConnection = firstNew.finishedAt - cutAt
+                print("ha: takeover \(takeover), first new connection \(firstNewConnection)")
+                #expect(takeover <= .seconds(1), "the backup took the virtual addresses \(takeover) after the power cut")
+                #expect(firstNewConnection <= .milliseconds(1500), "first new connection \(firstNewConnection) after the cut")
+                #expect(samples.filter { $0.startedAt > firstNew.finishedAt }.allSatisfy { !$0.failed })
+                for (index, flow) in flows.enumerated() {
+                    #expect(!flow.failed, "flow \(index) broke: \(flow.answersSoFar.last?.text ?? "")")
+                    #expect(
+                        flow.longestSilence(since: cutAt + .seconds(2)) < .milliseconds(500),
+                        "flow \(index) stopped after the takeover")
+                    #expect(flow.distinctAnswers == addressesBefore[index], "flow \(index) changed its public address")
+                }
+                let active = try await Self.waitForRole(lab, 1, .active)
+                #expect(active.lastCommitMilliseconds != nil)
+
+                // Power back on: router1 comes back as backup (no preempt), the flows do not notice.
+                let returnAt = ContinuousClock.now
+                try lab.powerOn(0)
+                daemons[0].kill9()
+                let restarted = try lab.startBraid(
+                    router: 0, binary: try BraidExecutable.path, yaml: lab.configYAML(router: 0, priority: 200, weights: [2, 1]))
+                try await restarted.waitForLog("running", timeout: .seconds(15))
+                try await Self.waitForRole(lab, 0, .backup)
+                try await Task.sleep(for: .seconds(3))
+                #expect(lab.activeRouter() == 1, "router1 took the virtual addresses back without preempt")
+                for (index, flow) in flows.enumerated() {
+                    #expect(!flow.failed, "flow \(index) broke after router1 returned")
+                    #expect(
+                        flow.longestSilence(since: returnAt) < .milliseconds(500),
+                        "flow \(index) was interrupted when router1 returned (\(flow.longestSilence(since: returnAt)))")
+                }
+                for flow in flows { flow.stop() }
+                let events = try String(contentsOfFile: lab.stateDirectories[1] + "/events.jsonl", encoding: .utf8)
+                #expect(events.contains("\"event\":\"role\"") && events.contains("\"to\":\"active\""), "no role event: \(events)")
+                for daemon in [daemons[1], restarted] { #expect(await daemon.stop() == 0) }
+            }
+        }
+
+        @Test("A gateway whose WANs all die hands the active role to its peer, and does not take it back")
+        func allWansDeadHandsOver() async throws {
+            try await HALab.with(name: "hawans") { lab in
+                let daemons = try await Self.startPair(lab, stableAfter: "1s")
+                try lab.failWans(of: 0)
+                let fault = try await Self.waitForRole(lab, 0, .fault, timeout: .seconds(5))
+                #expect(fault.reason.contains("no usable WAN"), "\(fault.reason)")
+                try await lab.waitForVirtualAddresses(on: 1, timeout: .seconds(2))
+                let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 6)
+                #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
+                try lab.healWans()
+                try await Self.waitForRole(lab, 0, .backup, timeout: .seconds(10))
+                try await Task.sleep(for: .seconds(1))
+                #expect(lab.activeRouter() == 1)
+                for daemon in daemons { #expect(await daemon.stop() == 0) }
+            }
+        }
+    }
+}
