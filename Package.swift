@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
             ]),
+        .testTarget(name: "BraidHATests", dependencies: ["BraidConfig", "BraidPlanner", "BraidHA"]),
         .testTarget(
             name: "BraidAPITests",
             dependencies: ["BraidConfig", "BraidKernel", "BraidDaemon", "BraidAPI", "BraidKernelFake"]),

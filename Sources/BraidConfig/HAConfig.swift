@@ -134,7 +134,7 @@ extension ConfigLoader {
                 case .fixed: break
                 case .auto, .pointToPoint:
                     collector.report(
-                        path: path + ".gateway", line: items[index].mark?.line,
+                        path: path + ".gateway", line: (items[index]["gateway"] ?? items[index]).mark?.line,
                         "ha: needs a fixed gateway on every WAN (a DHCP or point-to-point WAN cannot hold a virtual address)")
                 }
                 if wan.nat == .masquerade, !virtual.contains(where: { $0.interface == wan.interface }),

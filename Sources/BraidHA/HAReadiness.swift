@@ -19,11 +19,14 @@ public struct HAReadiness: Sendable, Equatable {
     }
 
     /// Feeds the current facts; returns true when `ready` changed.
+    /// `active`: this gateway holds the role now. An active gateway keeps it when the peer's layout
+    /// differs (its marks are the ones on the wire; the peer is the one that must not take over).
     public mutating func update(
-        usableWans: Int, layoutDigest: String, peerLayoutDigest: String?, at now: ContinuousClock.Instant
+        usableWans: Int, layoutDigest: String, peerLayoutDigest: String?, active: Bool = false,
+        at now: ContinuousClock.Instant
     ) -> Bool {
         let before = ready
-        if let peerLayoutDigest, peerLayoutDigest != layoutDigest {
+        if let peerLayoutDigest, peerLayoutDigest != layoutDigest, !active {
             ready = false
             usableSince = nil
             reason =

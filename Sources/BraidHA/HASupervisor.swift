@@ -230,7 +230,8 @@ public final class HASupervisor: Sendable {
             let peerDigest = peerLink.withLock { $0?.lastHeard?.layoutDigest }
             let (changed, ready, reason) = state.withLock { state in
                 let changed = state.readiness.update(
-                    usableWans: usable, layoutDigest: layoutDigest, peerLayoutDigest: peerDigest, at: .now)
+                    usableWans: usable, layoutDigest: layoutDigest, peerLayoutDigest: peerDigest,
+                    active: state.role == .active, at: .now)
                 if !state.readiness.ready, state.role != .active { state.reason = state.readiness.reason }
                 return (changed, state.readiness.ready, state.readiness.reason)
             }
@@ -268,7 +269,7 @@ public final class HASupervisor: Sendable {
         return result.standardOutput
     }
 
-    static func cacheCounts(_ text: String) -> (internal: Int?, external: Int?) {
+    public static func cacheCounts(_ text: String) -> (internal: Int?, external: Int?) {
         var section = ""
         var internalCount: Int?
         var externalCount: Int?
