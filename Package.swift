@@ -67,6 +67,7 @@ let package = Package(
             name: "braid",
             dependencies: [
                 "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks", "BraidAPI",
+                "BraidHA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,6 +97,11 @@ let package = Package(
             name: "observe-benchmark",
             dependencies: ["BraidConfig", "BraidKernel", "BraidLab", "BraidDaemon"],
             path: "Benchmarks/ObserveBenchmark"
+        ),
+        .executableTarget(
+            name: "ha-benchmark",
+            dependencies: ["BraidConfig", "BraidLab", "BraidDaemon", "BraidHA"],
+            path: "Benchmarks/HABenchmark"
         ),
         .executableTarget(
             name: "fault-injection",
