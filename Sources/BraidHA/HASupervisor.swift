@@ -107,7 +107,8 @@ public final class HASupervisor: Sendable {
                 "--dont-fork", "--log-console", "--vrrp", "--use-file", paths.keepalivedConfig, "--pid", paths.keepalivedPid,
                 "--vrrp_pid", paths.vrrpPid,
             ], logger: logger,
-            prepare: { [self] in stopStale(pidFile: paths.keepalivedPid, marker: paths.keepalivedConfig) })
+            prepare: { [self] in stopStale(pidFile: paths.keepalivedPid, marker: paths.keepalivedConfig) },
+            onExit: { [self] in keepalivedDied() })
         try conntrackd.start()
         try keepalived.start()
         children.withLock { $0 = [conntrackd, keepalived] }
@@ -177,7 +178,7 @@ public final class HASupervisor: Sendable {
                 case .active: "keepalived: this gateway is VRRP master"
                 case .backup: "keepalived: the peer is master (or this gateway does not preempt)"
                 case .fault: "keepalived: fault (\(state.readiness.ready ? "an interface is down" : state.readiness.reason))"
-                case .stopped, .starting: "keepalived stopped"
+                case .stopped, .starting: "keepalived is not running; it is being started again"
                 }
             let change = HARoleChange(from: state.role, to: role, reason: reason)
             state.role = role
@@ -207,6 +208,18 @@ public final class HASupervisor: Sendable {
             case .stopped, .starting: break
             }
             onRoleChange(change)
+        }
+    }
+
+    /// keepalived died without saying so (a crash, SIGKILL): it cannot have removed the virtual
+    /// addresses, and without it this gateway must not hold them, or both gateways would answer
+    /// for them once the peer takes over.
+    private func keepalivedDied() {
+        roleReported(.stopped, at: .now)
+        for entry in ha.virtualAddresses {
+            for address in entry.addresses {
+                _ = try? ProcessCommandRunner().run(["ip", "address", "del", "\(address)", "dev", entry.interface])
+            }
         }
     }
 

@@ -13,6 +13,8 @@ final class SupervisedChild: Sendable {
     private let logger: Logger
     /// Run before every (re)start: clearing a stale lock or pid file the last run left behind.
     private let prepare: @Sendable () -> Void
+    /// Run when the program exits on its own (not at `stop`), before it is started again.
+    private let onExit: @Sendable () -> Void
     private let current = Mutex<ChildProcess?>(nil)
     private let stopping = Atomic<Bool>(false)
     private let restartCount = Atomic<Int>(0)
@@ -24,13 +26,15 @@ final class SupervisedChild: Sendable {
     static let maximumBackoff = Duration.seconds(5)
 
     init(
-        name: String, executable: String, arguments: [String], logger: Logger, prepare: @escaping @Sendable () -> Void = {}
+        name: String, executable: String, arguments: [String], logger: Logger, prepare: @escaping @Sendable () -> Void = {},
+        onExit: @escaping @Sendable () -> Void = {}
     ) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
         self.logger = logger
         self.prepare = prepare
+        self.onExit = onExit
     }
 
     var isRunning: Bool { alive.load(ordering: .relaxed) }
@@ -81,6 +85,7 @@ final class SupervisedChild: Sendable {
             if stopping.load(ordering: .relaxed) { return }
             if ContinuousClock.now - startedAt > .seconds(30) { backoff = Self.initialBackoff }
             logger.error("\(name) exited (status \(status)); starting it again in \(backoff)")
+            onExit()
             Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
             if stopping.load(ordering: .relaxed) { return }
             restartCount.add(1, ordering: .relaxed)

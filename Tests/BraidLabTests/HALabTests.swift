@@ -142,5 +142,80 @@ extension LabTests {
                 for daemon in daemons { #expect(await daemon.stop() == 0) }
             }
         }
+            @Test("A backup whose WAN order differs from the active's refuses the active role, even when the active dies")
+        func slotLayoutMismatchRefusesTakeover() async throws {
+            try await HALab.with(name: "halayout") { lab in
+                let binary = try BraidExecutable.path
+                let first = try lab.startBraid(router: 0, binary: binary, yaml: lab.configYAML(router: 0, priority: 200))
+                try await first.waitForLog("running", timeout: .seconds(15))
+                try await Self.waitForRole(lab, 0, .active)
+                let second = try lab.startBraid(
+                    router: 1, binary: binary, yaml: lab.configYAML(router: 1, priority: 100, wanOrder: [2, 1]))
+                try await second.waitForLog("running", timeout: .seconds(15))
+                let refused = try await Self.waitForRole(lab, 1, .fault)
+                #expect(refused.reason.contains("slot layout"), "\(refused.reason)")
+                #expect(!refused.ready && refused.peerLayoutDigest != refused.layoutDigest)
+                #expect(Self.status(lab, 0)?.ha?.role == .active, "the active gateway keeps its role")
+                try lab.powerOff(0)
+                try await Task.sleep(for: .seconds(2))
+                #expect(!lab.holdsVirtualAddresses(1), "the backup with another slot layout took over")
+                #expect(Self.status(lab, 1)?.ha?.role == .fault)
+                #expect(await second.stop() == 0)
+            }
+        }
+
+        @Test("keepalived and conntrackd are restarted when they die; a dead keepalived's addresses are removed")
+        func childrenAreSupervised() async throws {
+            try await HALab.with(name: "hakids") { lab in
+                let daemons = try await Self.startPair(lab)
+                let paths = HAPaths(stateDirectory: lab.stateDirectories[0])
+                func pid(_ file: String) -> Int32? {
+                    (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                }
+                let conntrackd = try #require(
+                    try ProcessCommandRunner().check(["pgrep", "-f", "conntrackd -C \(paths.conntrackdConfig)"])
+                        .split(separator: "\n").first.flatMap { Int32($0) })
+                kill(conntrackd, SIGKILL)
+                let keepalived = try #require(pid(paths.keepalivedPid))
+                kill(keepalived, SIGKILL)
+                // The backup takes over: the active's keepalived is gone, and with it its addresses.
+                try await lab.waitForVirtualAddresses(on: 1, timeout: .seconds(3))
+                try await lab.waitForVirtualAddresses(on: 0, held: false, timeout: .seconds(3))
+                try await Self.waitForRole(lab, 0, .backup, timeout: .seconds(10))
+                let restarted = try #require(pid(paths.keepalivedPid))
+                #expect(restarted != keepalived)
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline, Self.status(lab, 0)?.ha?.syncState != "running" {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(Self.status(lab, 0)?.ha?.syncState == "running")
+                let newConntrackd = try ProcessCommandRunner().check(["pgrep", "-f", "conntrackd -C \(paths.conntrackdConfig)"])
+                #expect(!newConntrackd.contains("\(conntrackd)\n"))
+                #expect(lab.activeRouter() == 1)
+                let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 4)
+                #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
+                for daemon in daemons { #expect(await daemon.stop() == 0) }
+                #expect(try ProcessCommandRunner().run(["pgrep", "-f", paths.directory]).status != 0, "children left running")
+            }
+        }
+
+        @Test("With preempt: true the higher-priority gateway takes the active role back when it returns")
+        func preemptTakesTheRoleBack() async throws {
+            try await HALab.with(name: "hapreempt") { lab in
+                let daemons = try await Self.startPair(lab, preempt: true)
+                try lab.powerOff(0)
+                daemons[0].kill9()
+                try await lab.waitForVirtualAddresses(on: 1, timeout: .seconds(2))
+                try lab.powerOn(0)
+                let restarted = try lab.startBraid(
+                    router: 0, binary: try BraidExecutable.path,
+                    yaml: lab.configYAML(router: 0, priority: 200, weights: [2, 1], preempt: true))
+                try await restarted.waitForLog("running", timeout: .seconds(15))
+                try await Self.waitForRole(lab, 0, .active, timeout: .seconds(10))
+                try await Self.waitForRole(lab, 1, .backup, timeout: .seconds(5))
+                #expect(lab.activeRouter() == 0)
+                for daemon in [daemons[1], restarted] { #expect(await daemon.stop() == 0) }
+            }
+        }
     }
 }
