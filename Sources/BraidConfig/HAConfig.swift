@@ -137,6 +137,11 @@ extension ConfigLoader {
                         path: path + ".gateway", line: (items[index]["gateway"] ?? items[index]).mark?.line,
                         "ha: needs a fixed gateway on every WAN (a DHCP or point-to-point WAN cannot hold a virtual address)")
                 }
+                if wan.ipv6 != nil {
+                    collector.report(
+                        path: path + ".ipv6", line: (items[index]["ipv6"] ?? items[index]).mark?.line,
+                        "ha: covers IPv4 only for now; take the ipv6 section out of this WAN (its addresses cannot move to the peer)")
+                }
                 if wan.nat == .masquerade, !virtual.contains(where: { $0.interface == wan.interface }),
                     keys["virtual_addresses"] != nil
                 {

@@ -84,6 +84,13 @@ import Testing
         #expect(issues.map(\.path) == ["wans[1]"], "\(issues)")
     }
 
+    @Test func refusesAnIPv6Wan() {
+        let text = Self.yaml(ha: Self.complete).replacingOccurrences(
+            of: "    gateway: 198.51.100.1\n", with: "    gateway: 198.51.100.1\n    ipv6: { gateway: \"fe80::1\" }\n")
+        let issues = Self.issues(text)
+        #expect(issues.map(\.path) == ["wans[1].ipv6"], "\(issues)")
+    }
+
     @Test func refusesASyncInterfaceThatCarriesTraffic() {
         let issues = Self.issues(Self.yaml(ha: Self.complete.replacingOccurrences(of: "sync0", with: "lan0")))
         #expect(issues.map(\.path) == ["ha.sync_interface"], "\(issues)")

@@ -135,6 +135,15 @@ extension LabTests {
                 try await lab.waitForVirtualAddresses(on: 1, timeout: .seconds(2))
                 let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 6)
                 #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
+                try await Self.waitForRole(lab, 1, .active, timeout: .seconds(2))
+                try await Task.sleep(for: .milliseconds(500))
+                // What an operator sees: `braid status` on the gateway that gave up.
+                let shown = try lab.routers[0].runner.run([
+                    try BraidExecutable.path, "status", "--state-dir", lab.stateDirectories[0], "-c", lab.filesDirectory + "/router1.yaml",
+                ])
+                #expect(shown.standardOutput.contains("HA: fault since"), "\(shown.standardOutput)\n\(shown.standardError)")
+                #expect(shown.standardOutput.contains("peer 10.99.0.2: reachable, active"), "\(shown.standardOutput)")
+                #expect(shown.standardOutput.contains("will not become active: no usable WAN"), "\(shown.standardOutput)")
                 try lab.healWans()
                 try await Self.waitForRole(lab, 0, .backup, timeout: .seconds(10))
                 try await Task.sleep(for: .seconds(1))
