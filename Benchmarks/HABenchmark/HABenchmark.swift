@@ -49,9 +49,10 @@ struct HABenchmark {
             }
             throw LabError("router\(router + 1) did not become \(role.rawValue)")
         }
+        // One after the other: without preempt, whichever keepalived starts first becomes master.
         try await start(0)
-        try await start(1)
         try await waitForRole(0, .active)
+        try await start(1)
         try await waitForRole(1, .backup)
 
         var takeovers: [Double] = []

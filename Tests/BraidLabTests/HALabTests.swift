@@ -29,8 +29,9 @@ extension LabTests {
                     + (last.map { "\($0.role.rawValue) (\($0.reason))" } ?? "no status"))
         }
 
-        /// Starts both gateways (router 1 with the higher priority) and waits for router 1 active,
-        /// router 2 backup.
+        /// Starts router 1 (the higher priority) and waits for it to be active, then router 2 as
+        /// backup. One after the other: without preempt, whichever keepalived starts first by more
+        /// than the priority skew (a few tens of ms) becomes master and keeps it.
         static func startPair(
             _ lab: HALab, weights: [Int] = [2, 1], preempt: Bool = false, stableAfter: String = "2s"
         ) async throws -> [LabDaemon] {
@@ -39,11 +40,11 @@ extension LabTests {
             for (router, priority) in [(0, 200), (1, 100)] {
                 let yaml = lab.configYAML(
                     router: router, priority: priority, weights: weights, preempt: preempt, stableAfter: stableAfter)
-                daemons.append(try lab.startBraid(router: router, binary: binary, yaml: yaml))
+                let daemon = try lab.startBraid(router: router, binary: binary, yaml: yaml)
+                try await daemon.waitForLog("running", timeout: .seconds(15))
+                try await waitForRole(lab, router, router == 0 ? .active : .backup)
+                daemons.append(daemon)
             }
-            for daemon in daemons { try await daemon.waitForLog("running", timeout: .seconds(15)) }
-            try await waitForRole(lab, 0, .active)
-            try await waitForRole(lab, 1, .backup)
             return daemons
         }
 
@@ -205,6 +206,29 @@ extension LabTests {
                 #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
                 for daemon in daemons { #expect(await daemon.stop() == 0) }
                 #expect(try ProcessCommandRunner().run(["pgrep", "-f", paths.directory]).status != 0, "children left running")
+            }
+        }
+
+        @Test("Braid killed with SIGKILL and started again replaces the keepalived and conntrackd it left behind")
+        func restartAfterKillReplacesOrphans() async throws {
+            try await HALab.with(name: "haorphan") { lab in
+                let daemons = try await Self.startPair(lab)
+                let directory = HAPaths(stateDirectory: lab.stateDirectories[1]).directory
+                func children() throws -> [String] {
+                    try ProcessCommandRunner().check(["pgrep", "-a", "-f", directory]).split(separator: "\n").map(String.init)
+                }
+                let before = try children()
+                daemons[1].kill9()
+                #expect(try children() == before, "keepalived and conntrackd outlive a Braid killed with SIGKILL")
+                let restarted = try lab.startBraid(
+                    router: 1, binary: try BraidExecutable.path, yaml: lab.configYAML(router: 1, priority: 100, weights: [2, 1]))
+                try await restarted.waitForLog("running", timeout: .seconds(15))
+                try await Self.waitForRole(lab, 1, .backup)
+                let after = try children()
+                #expect(Set(after).isDisjoint(with: before), "the old children still run: \(before) / \(after)")
+                #expect(after.filter { $0.contains("conntrackd -C") }.count == 1, "\(after)")
+                #expect(lab.activeRouter() == 0, "a backup's restart moved the active role")
+                for daemon in [daemons[0], restarted] { #expect(await daemon.stop() == 0) }
             }
         }
 
