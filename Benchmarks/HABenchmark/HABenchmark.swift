@@ -27,7 +27,9 @@ struct HABenchmark {
         }
         let advert = 0.1
         let priorities = [200, 100]
-        print("HA benchmark: \(failovers) power losses of the active gateway, \(flowCount) long-lived TCP flows each, WAN weights 2:1")
+        print(
+            "HA benchmark: \(failovers) power losses of the active gateway, \(flowCount) long-lived TCP flows each, WAN weights 2:1"
+        )
 
         let lab = try HALab(name: "habench")
         defer { lab.teardown() }
@@ -104,7 +106,8 @@ struct HABenchmark {
             total += flows.count
             print(
                 String(
-                    format: "round %2d: router%d → router%d  takeover %4.0f ms  first new connection %4.0f ms  commit %3.0f ms after the report  flows lost %d of %d",
+                    format:
+                        "round %2d: router%d → router%d  takeover %4.0f ms  first new connection %4.0f ms  commit %3.0f ms after the report  flows lost %d of %d",
                     round, active + 1, backup + 1, takeover, firstConnections.last!, commits.last!, roundLost, flows.count))
             // The old active powers up again and comes back as backup (no preempt).
             try lab.powerOn(active)
@@ -119,7 +122,8 @@ struct HABenchmark {
         print(String(format: "VRRP's own bound (3 adverts + skew, advert %.0f ms): %.0f ms", advert * 1000, baseline))
         print(
             String(
-                format: "takeover (power cut → virtual addresses on the backup), median / max: %.0f / %.0f ms (%.2f× / %.2f× the bound)",
+                format:
+                    "takeover (power cut → virtual addresses on the backup), median / max: %.0f / %.0f ms (%.2f× / %.2f× the bound)",
                 median(takeovers), takeovers.max()!, median(takeovers) / baseline, takeovers.max()! / baseline))
         print(
             String(
@@ -132,7 +136,8 @@ struct HABenchmark {
                 commits.max()!))
         print(
             String(
-                format: "long-lived flows' longest silence across the takeover, median / max: %.0f / %.0f ms (%.2f× the takeover)",
+                format:
+                    "long-lived flows' longest silence across the takeover, median / max: %.0f / %.0f ms (%.2f× the takeover)",
                 median(interruptions), interruptions.max()!, median(interruptions) / median(takeovers)))
         print("flows lost: \(lost) of \(total)")
         for daemon in daemons { _ = await daemon?.stop() }

@@ -99,7 +99,8 @@ extension ConfigLoader {
                 }
             }
         } else {
-            collector.report(path: cursor.child("peer"), line: cursor.line, "missing; the other gateway's address on the sync link")
+            collector.report(
+                path: cursor.child("peer"), line: cursor.line, "missing; the other gateway's address on the sync link")
         }
         var virtualRouterId = HAConfig.defaultVirtualRouterId
         if let idCursor = keys["virtual_router_id"], let value = collector.integer(idCursor, in: 1...255, of: "a VRRP id") {
@@ -140,7 +141,8 @@ extension ConfigLoader {
                 if wan.ipv6 != nil {
                     collector.report(
                         path: path + ".ipv6", line: (items[index]["ipv6"] ?? items[index]).mark?.line,
-                        "ha: covers IPv4 only for now; take the ipv6 section out of this WAN (its addresses cannot move to the peer)")
+                        "ha: covers IPv4 only for now; take the ipv6 section out of this WAN (its addresses cannot move to the peer)"
+                    )
                 }
                 if wan.nat == .masquerade, !virtual.contains(where: { $0.interface == wan.interface }),
                     keys["virtual_addresses"] != nil

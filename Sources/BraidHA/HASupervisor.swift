@@ -145,7 +145,9 @@ public final class HASupervisor: Sendable {
                 layoutDigest: layoutDigest, peerLayoutDigest: heard?.layoutDigest, ready: state.readiness.ready,
                 syncState: conntrackdRunning ? "running" : "restarting", internalCacheEntries: state.internalEntries,
                 externalCacheEntries: state.externalEntries, transitions: state.transitions,
-                lastCommitMilliseconds: state.lastCommit.map { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 })
+                lastCommitMilliseconds: state.lastCommit.map {
+                    Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000
+                })
         }
     }
 
@@ -288,7 +290,9 @@ public final class HASupervisor: Sendable {
         var externalCount: Int?
         for line in text.split(separator: "\n") {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix("cache internal") { section = "internal" } else if trimmed.hasPrefix("cache external") {
+            if trimmed.hasPrefix("cache internal") {
+                section = "internal"
+            } else if trimmed.hasPrefix("cache external") {
                 section = "external"
             } else if trimmed.hasPrefix("cache") || trimmed.hasPrefix("traffic") || trimmed.hasPrefix("UDP") {
                 section = ""

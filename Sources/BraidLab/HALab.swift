@@ -139,7 +139,9 @@ public final class HALab: Sendable {
     }
 
     /// A veth pair: `name` in `namespace`, `port` in `other` as a port of `bridge`.
-    private func veth(_ namespace: NetworkNamespace, _ name: String, _ other: NetworkNamespace, _ port: String, bridge: String)
+    private func veth(
+        _ namespace: NetworkNamespace, _ name: String, _ other: NetworkNamespace, _ port: String, bridge: String
+    )
         throws
     {
         try ProcessCommandRunner().check([

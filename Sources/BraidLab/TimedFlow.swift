@@ -19,11 +19,11 @@ public final class TimedFlow: Sendable {
 
     public init(
         from namespace: NetworkNamespace, to address: IPv4Address = Lab.serverAddress, port: UInt16 = Lab.serverPort,
-        interval: Double = 0.05
+        interval: Double = 0.05, readTimeout: Double = 30
     ) async throws {
         let socket = try await NamespaceThread.run(in: namespace.name) {
             // A read timeout longer than any takeover: TCP retransmits underneath.
-            try LabSocket.tcpConnect(to: address, port: port, timeout: 30)
+            try LabSocket.tcpConnect(to: address, port: port, timeout: readTimeout)
         }
         openedAt = .now
         let answers = self.answers, running = self.running, finished = self.finished

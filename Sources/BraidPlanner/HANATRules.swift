@@ -15,7 +15,8 @@ enum HANATRules {
         return [
             NftablesRule(
                 "meta nfproto ipv4 iifname \(lans) oifname \"\(wan.interface)\" snat ip to \(address)",
-                comment: wan == config.wans.first(where: { ha.natAddress(interface: $0.interface) != nil && $0.nat == .masquerade })
+                comment: wan
+                    == config.wans.first(where: { ha.natAddress(interface: $0.interface) != nil && $0.nat == .masquerade })
                     ? "ha: LAN traffic takes the WAN's virtual address, which moves to the peer on takeover." : nil)
         ]
     }

@@ -20,7 +20,8 @@ enum HAStatusTable {
         ]
         if !ha.ready { lines.append("  will not become active: \(ha.reason)") }
         if let commit = ha.lastCommitMilliseconds {
-            lines.append(String(format: "  last takeover: synced connections committed %.0f ms after keepalived's report", commit))
+            lines.append(
+                String(format: "  last takeover: synced connections committed %.0f ms after keepalived's report", commit))
         }
         return lines.joined(separator: "\n")
     }

@@ -10,11 +10,15 @@ import Testing
 
     static func host(_ config: Config) -> HostFacts {
         HostFacts(
-            interfaces: [InterfaceFacts(name: "lan0", isUp: true, addresses: [InterfaceAddress(address: IPv4Address("10.0.0.2")!, prefixLength: 24)])]
+            interfaces: [
+                InterfaceFacts(
+                    name: "lan0", isUp: true, addresses: [InterfaceAddress(address: IPv4Address("10.0.0.2")!, prefixLength: 24)])
+            ]
                 + config.wans.map { wan in
                     InterfaceFacts(
                         name: wan.interface, isUp: true,
-                        addresses: [InterfaceAddress(address: IPv4Address(wan.gateway.fixedAddress!.value + 2), prefixLength: 24)])
+                        addresses: [InterfaceAddress(address: IPv4Address(wan.gateway.fixedAddress!.value + 2), prefixLength: 24)]
+                    )
                 })
     }
 

@@ -50,11 +50,13 @@ extension LabTests {
 
         /// Opens flows from the LAN host until each WAN carries at least `perWan` and there are at
         /// least `minimum` (the split is random: a fixed count could land all on one WAN).
-        static func openFlows(_ lab: HALab, perWan: Int = 3, minimum: Int = 8) async throws -> [TimedFlow] {
+        static func openFlows(
+            _ lab: HALab, perWan: Int = 3, minimum: Int = 8, readTimeout: Double = 30
+        ) async throws -> [TimedFlow] {
             var flows: [TimedFlow] = []
             var perWanCount: [Int: Int] = [:]
             while flows.count < 40 {
-                let flow = try await TimedFlow(from: lab.lanHosts[0])
+                let flow = try await TimedFlow(from: lab.lanHosts[0], readTimeout: readTimeout)
                 let answer = try #require(await flow.firstAnswer(), "a flow got no first answer")
                 let wan = try #require(lab.wan(forPeer: answer), "the server saw \(answer), not a virtual address")
                 perWanCount[wan, default: 0] += 1
@@ -64,7 +66,9 @@ extension LabTests {
             return flows
         }
 
-        @Test("Power loss on the active gateway: the backup takes over within 1 s, long-lived flows survive, the old active returns without preempting")
+        @Test(
+            "Power loss on the active gateway: the backup takes over within 1 s, long-lived flows survive, the old active returns without preempting"
+        )
         func powerLossTakeover() async throws {
             try await HALab.with(name: "hapower") { lab in
                 let daemons = try await Self.startPair(lab)
@@ -126,6 +130,43 @@ extension LabTests {
             }
         }
 
+        @Test("Flows the backup never got from conntrackd are not balanced anew after a takeover: they stall, none moves WAN")
+        func unsyncedFlowsAreNotBalancedAnew() async throws {
+            try await HALab.with(name: "hanosync") { lab in
+                let daemons = try await Self.startPair(lab)
+                let flows = try await Self.openFlows(lab, readTimeout: 6)
+                let addresses = flows.map(\.distinctAnswers)
+                // The backup forgets what conntrackd synced: these flows reach it mid-stream, unknown.
+                let backupConfig = HAPaths(stateDirectory: lab.stateDirectories[1]).conntrackdConfig
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline {
+                    _ = try lab.routers[1].runner.run(["/usr/sbin/conntrackd", "-C", backupConfig, "-f", "external"])
+                    let shown = try lab.routers[1].runner.run(["/usr/sbin/conntrackd", "-C", backupConfig, "-s"])
+                    if HASupervisor.cacheCounts(shown.standardOutput).external == 0 { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                let cutAt = ContinuousClock.now
+                try lab.powerOff(0)
+                try await lab.waitForVirtualAddresses(on: 1, timeout: .seconds(2))
+                try await Task.sleep(for: .seconds(3))
+                for (index, flow) in flows.enumerated() {
+                    let after = flow.answersSoFar.filter { $0.at > cutAt }
+                    #expect(!flow.failed, "flow \(index) was reset: \(flow.answersSoFar.last?.text ?? "")")
+                    #expect(
+                        after.allSatisfy { addresses[index].contains($0.text) },
+                        "flow \(index) answered from another public address: \(after.map(\.text))")
+                }
+                #expect(
+                    flows.contains { $0.longestSilence(since: cutAt) > .seconds(2) },
+                    "no flow stalled: the backup had their state after all, so this test shows nothing")
+                // New connections are balanced as usual.
+                let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 4)
+                #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
+                for flow in flows { flow.stop() }
+                #expect(await daemons[1].stop() == 0)
+            }
+        }
+
         @Test("A gateway whose WANs all die hands the active role to its peer, and does not take it back")
         func allWansDeadHandsOver() async throws {
             try await HALab.with(name: "hawans") { lab in
@@ -140,7 +181,8 @@ extension LabTests {
                 try await Task.sleep(for: .milliseconds(500))
                 // What an operator sees: `braid status` on the gateway that gave up.
                 let shown = try lab.routers[0].runner.run([
-                    try BraidExecutable.path, "status", "--state-dir", lab.stateDirectories[0], "-c", lab.filesDirectory + "/router1.yaml",
+                    try BraidExecutable.path, "status", "--state-dir", lab.stateDirectories[0], "-c",
+                    lab.filesDirectory + "/router1.yaml",
                 ])
                 #expect(shown.standardOutput.contains("HA: fault since"), "\(shown.standardOutput)\n\(shown.standardError)")
                 #expect(shown.standardOutput.contains("peer 10.99.0.2: reachable, active"), "\(shown.standardOutput)")
@@ -152,7 +194,7 @@ extension LabTests {
                 for daemon in daemons { #expect(await daemon.stop() == 0) }
             }
         }
-            @Test("A backup whose WAN order differs from the active's refuses the active role, even when the active dies")
+        @Test("A backup whose WAN order differs from the active's refuses the active role, even when the active dies")
         func slotLayoutMismatchRefusesTakeover() async throws {
             try await HALab.with(name: "halayout") { lab in
                 let binary = try BraidExecutable.path
@@ -180,7 +222,9 @@ extension LabTests {
                 let daemons = try await Self.startPair(lab)
                 let paths = HAPaths(stateDirectory: lab.stateDirectories[0])
                 func pid(_ file: String) -> Int32? {
-                    (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                    (try? String(contentsOfFile: file, encoding: .utf8)).flatMap {
+                        Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                    }
                 }
                 let conntrackd = try #require(
                     try ProcessCommandRunner().check(["pgrep", "-f", "conntrackd -C \(paths.conntrackdConfig)"])
@@ -214,8 +258,11 @@ extension LabTests {
             try await HALab.with(name: "haorphan") { lab in
                 let daemons = try await Self.startPair(lab)
                 let directory = HAPaths(stateDirectory: lab.stateDirectories[1]).directory
+                // keepalived and the conntrackd daemon (its command line ends with its config), not the
+                // short-lived `conntrackd -C … -s` status clients.
                 func children() throws -> [String] {
                     try ProcessCommandRunner().check(["pgrep", "-a", "-f", directory]).split(separator: "\n").map(String.init)
+                        .filter { $0.contains("keepalived") || $0.hasSuffix("conntrackd.conf") }
                 }
                 let before = try children()
                 daemons[1].kill9()
