@@ -187,6 +187,14 @@ extension LabTests {
                 #expect(shown.standardOutput.contains("HA: fault since"), "\(shown.standardOutput)\n\(shown.standardError)")
                 #expect(shown.standardOutput.contains("peer 10.99.0.2: reachable, active"), "\(shown.standardOutput)")
                 #expect(shown.standardOutput.contains("will not become active: no usable WAN"), "\(shown.standardOutput)")
+                let json = try lab.routers[0].runner.run([
+                    try BraidExecutable.path, "status", "--json", "--state-dir", lab.stateDirectories[0], "-c",
+                    lab.filesDirectory + "/router1.yaml",
+                ])
+                let report = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+                let ha = (report?["daemon"] as? [String: Any])?["ha"] as? [String: Any]
+                #expect(ha?["role"] as? String == "fault" && ha?["peerReachable"] as? Bool == true, "\(json.standardOutput)")
+                #expect(ha?["syncState"] as? String == "running")
                 try lab.healWans()
                 try await Self.waitForRole(lab, 0, .backup, timeout: .seconds(10))
                 try await Task.sleep(for: .seconds(1))
