@@ -1,6 +1,7 @@
 import BraidConfig
 import BraidHA
 import Foundation
+import Logging
 
 /// The HA side of the daemon, with `ha:`: keepalived and conntrackd under an `HASupervisor`, fed
 /// with the number of usable WANs from the status board, its role copied into status, events
@@ -49,5 +50,17 @@ extension GatewayDaemon {
         }
         hub.telemetry.haRoleChanged(to: HARole.starting.rawValue)
         return HighAvailabilityRun(supervisor: supervisor, status: status)
+    }
+
+    /// A reload keeps the `ha:` section the daemon started with: keepalived and conntrackd run
+    /// from it, and the plan (slots, SNAT addresses) must match what they do. Changing it needs a
+    /// restart of `braid run`, which the log says.
+    static func keepingHighAvailability(
+        of running: Config, in loaded: Result<Config, ConfigError>, logger: Logger
+    ) -> Result<Config, ConfigError> {
+        guard case .success(var config) = loaded, config.ha != running.ha else { return loaded }
+        logger.warning("ha: the reloaded config changes the ha: section; that takes effect at the next start of braid run")
+        config.ha = running.ha
+        return .success(config)
     }
 }

@@ -99,9 +99,10 @@ public struct GatewayDaemon: Service {
         // costs `braid status` its live view, retried at every resync, never the gateway.
         let statusServer = StatusSocketServer(path: socketPath) { status.snapshot }
         do { try statusServer.listen() } catch { logger.error("\(error); will retry at every resync") }
-        let hangups = Task { [configPath] in
+        let hangups = Task { [configPath, config, logger] in
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                continuation.yield(.reload(await Self.loadOffTheControlLoop(configPath)))
+                let loaded = await Self.loadOffTheControlLoop(configPath)
+                continuation.yield(.reload(Self.keepingHighAvailability(of: config, in: loaded, logger: logger)))
             }
         }
         // `braid hooks report` (run by the DHCP/PPP client hooks) wrote a lease report.
