@@ -126,7 +126,7 @@ extension LabTests {
                 for flow in flows { flow.stop() }
                 let events = try String(contentsOfFile: lab.stateDirectories[1] + "/events.jsonl", encoding: .utf8)
                 #expect(events.contains("\"event\":\"role\"") && events.contains("\"to\":\"active\""), "no role event: \(events)")
-                for daemon in [daemons[1], restarted] { #expect(await daemon.stop() == 0) }
+                for daemon in [daemons[1], restarted] { #expect(await daemon.stop(grace: .seconds(10)) == 0) }
             }
         }
 
@@ -163,7 +163,7 @@ extension LabTests {
                 let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 4)
                 #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
                 for flow in flows { flow.stop() }
-                #expect(await daemons[1].stop() == 0)
+                #expect(await daemons[1].stop(grace: .seconds(10)) == 0)
             }
         }
 
@@ -199,7 +199,7 @@ extension LabTests {
                 try await Self.waitForRole(lab, 0, .backup, timeout: .seconds(10))
                 try await Task.sleep(for: .seconds(1))
                 #expect(lab.activeRouter() == 1)
-                for daemon in daemons { #expect(await daemon.stop() == 0) }
+                for daemon in daemons { #expect(await daemon.stop(grace: .seconds(10)) == 0) }
             }
         }
         @Test("A backup whose WAN order differs from the active's refuses the active role, even when the active dies")
@@ -220,7 +220,7 @@ extension LabTests {
                 try await Task.sleep(for: .seconds(2))
                 #expect(!lab.holdsVirtualAddresses(1), "the backup with another slot layout took over")
                 #expect(Self.status(lab, 1)?.ha?.role == .fault)
-                #expect(await second.stop() == 0)
+                #expect(await second.stop(grace: .seconds(10)) == 0)
             }
         }
 
@@ -256,7 +256,7 @@ extension LabTests {
                 #expect(lab.activeRouter() == 1)
                 let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 4)
                 #expect(answers.allSatisfy { lab.wan(forPeer: $0) != nil }, "\(answers)")
-                for daemon in daemons { #expect(await daemon.stop() == 0) }
+                for daemon in daemons { #expect(await daemon.stop(grace: .seconds(10)) == 0) }
                 #expect(try ProcessCommandRunner().run(["pgrep", "-f", paths.directory]).status != 0, "children left running")
             }
         }
@@ -283,7 +283,7 @@ extension LabTests {
                 #expect(Set(after).isDisjoint(with: before), "the old children still run: \(before) / \(after)")
                 #expect(after.filter { $0.contains("conntrackd -C") }.count == 1, "\(after)")
                 #expect(lab.activeRouter() == 0, "a backup's restart moved the active role")
-                for daemon in [daemons[0], restarted] { #expect(await daemon.stop() == 0) }
+                for daemon in [daemons[0], restarted] { #expect(await daemon.stop(grace: .seconds(10)) == 0) }
             }
         }
 
@@ -302,7 +302,11 @@ extension LabTests {
                 try await Self.waitForRole(lab, 0, .active, timeout: .seconds(10))
                 try await Self.waitForRole(lab, 1, .backup, timeout: .seconds(5))
                 #expect(lab.activeRouter() == 0)
-                for daemon in [daemons[1], restarted] { #expect(await daemon.stop() == 0) }
+                for daemon in [daemons[1], restarted] {
+                    let stoppedAt = ContinuousClock.now
+                    let status = await daemon.stop(grace: .seconds(10))
+                    #expect(status == 0, "exit \(status) after \(ContinuousClock.now - stoppedAt):\n\(daemon.logText.suffix(3000))")
+                }
             }
         }
     }
