@@ -305,7 +305,8 @@ extension LabTests {
                 for daemon in [daemons[1], restarted] {
                     let stoppedAt = ContinuousClock.now
                     let status = await daemon.stop(grace: .seconds(10))
-                    #expect(status == 0, "exit \(status) after \(ContinuousClock.now - stoppedAt):\n\(daemon.logText.suffix(3000))")
+                    #expect(
+                        status == 0, "exit \(status) after \(ContinuousClock.now - stoppedAt):\n\(daemon.logText.suffix(3000))")
                 }
             }
         }
