@@ -10,8 +10,18 @@ extension LabTests {
     /// Two Braid gateways as an HA pair with real keepalived and conntrackd: takeover on power
     /// loss with long-lived flows, no preemption on return, hand-over when all WANs die.
     @Suite(.serialized) struct HighAvailability {
+        /// The daemon's status, as `braid status` reads it, but given up after 2 s: a test must not
+        /// hang on a daemon that accepted the connection and never answered (one run of this suite
+        /// hung somewhere for 5 minutes, not reproduced since).
         static func status(_ lab: HALab, _ router: Int) -> DaemonStatus? {
-            StatusSocketServer.read(path: GatewayDaemon.statusSocketPath(stateDirectory: lab.stateDirectories[router]))
+            let path = GatewayDaemon.statusSocketPath(stateDirectory: lab.stateDirectories[router])
+            let result = LockedBox<DaemonStatus?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                result.value = StatusSocketServer.read(path: path)
+                done.signal()
+            }
+            return done.wait(timeout: .now() + 2) == .success ? result.value : nil
         }
 
         static func waitForRole(
