@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BraidDaemon", targets: ["BraidDaemon"]),
         .library(name: "BraidLab", targets: ["BraidLab"]),
         .library(name: "BraidImport", targets: ["BraidImport"]),
+        .library(name: "BraidHA", targets: ["BraidHA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,10 +36,14 @@ let package = Package(
         // Other gateways' configs (mwan3's UCI files) turned into a Braid config, with notes.
         .target(name: "BraidImport", dependencies: ["BraidConfig"]),
         .target(name: "CBraidLinux"),
+        // The HA pair: keepalived's and conntrackd's configs, running them, following the role.
+        .target(
+            name: "BraidHA",
+            dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "BraidDaemon",
             dependencies: [
-                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidHealth", "CBraidLinux",
+                "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidHealth", "CBraidLinux", "BraidHA",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -63,6 +68,7 @@ let package = Package(
             dependencies: [
                 "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks", "BraidAPI",
                 "BraidImport",
+                "BraidHA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +98,11 @@ let package = Package(
             name: "observe-benchmark",
             dependencies: ["BraidConfig", "BraidKernel", "BraidLab", "BraidDaemon"],
             path: "Benchmarks/ObserveBenchmark"
+        ),
+        .executableTarget(
+            name: "ha-benchmark",
+            dependencies: ["BraidConfig", "BraidLab", "BraidDaemon", "BraidHA"],
+            path: "Benchmarks/HABenchmark"
         ),
         .executableTarget(
             name: "fault-injection",
@@ -124,6 +135,7 @@ let package = Package(
             dependencies: [
                 "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
             ]),
+        .testTarget(name: "BraidHATests", dependencies: ["BraidConfig", "BraidPlanner", "BraidHA"]),
         .testTarget(
             name: "BraidAPITests",
             dependencies: ["BraidConfig", "BraidKernel", "BraidDaemon", "BraidAPI", "BraidKernelFake"]),

@@ -92,4 +92,26 @@ public final class PrometheusTelemetry: DaemonTelemetry {
     public func repaired(count: Int) { repairs.increment(by: Int64(count)) }
 
     public func hookRan(_ result: HookRunResult) { hookRuns[result]?.increment() }
+
+    /// `braid_ha_role{role}` (1 for the current role, 0 for the others) and `braid_ha_transitions_total`.
+    public func haRoleChanged(to role: String) {
+        for candidate in HARoleWords.all {
+            registry.makeGauge(
+                descriptor: .init(
+                    namespace: "braid", subsystem: "ha", metricName: "role",
+                    helpText: "1 for this gateway's current HA role (active, backup, fault, starting, stopped), 0 for the others."),
+                labels: [("role", candidate)]
+            ).set(Double(candidate == role ? 1 : 0))
+        }
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "braid", subsystem: "ha", metricName: "transitions", unitName: "total",
+                helpText: "HA role changes of this gateway.")
+        ).increment()
+    }
+}
+
+/// The HA role words, as `HARole` spells them (BraidAPI does not import BraidHA).
+enum HARoleWords {
+    static let all = ["starting", "active", "backup", "fault", "stopped"]
 }

@@ -40,9 +40,8 @@ public struct GatewayStatus: Sendable, Equatable, Codable {
         let observed = try kernel.readState(layout: config.kernel)
         let counters = try kernel.readCounters()
         let planningFacts = facts.fillingInMissingInterfaces(of: config, assumedUp: false).facts
-        let slots = WanSlotAssignment.assign(
-            config.wans, previous: GatewayApplier.previousSlots(config, stored: nil, observed: observed),
-            capacity: config.kernel.markCapacity)
+        let slots = WanSlotAssignment.slots(
+            config, previous: GatewayApplier.previousSlots(config, stored: nil, observed: observed))
         // One conntrack dump for all WANs.
         let connections = try kernel.countConnectionsByMark(mask: config.kernel.markMask)
         let desired = try? GatewayPlanner.plan(config, host: planningFacts, availability: availability, previousSlots: slots)

@@ -23,6 +23,8 @@ public struct Config: Sendable, Equatable {
     public var policies: [NamedPolicyConfig] = []
     /// The policy for new connections no rule decides; nil balances them over every WAN (`balance`).
     public var defaultPolicy: String?
+    /// An active/backup pair with another Braid gateway (`ha:`); nil for a single gateway.
+    public var ha: HAConfig?
 
     public init(
         lan: LanConfig, wans: [WanConfig], kernel: KernelLayoutConfig = KernelLayoutConfig(), flushOnDown: Bool = true,

@@ -61,6 +61,7 @@ public enum ConfigLoader {
                 allowed: [
                     "lan", "wans", "kernel", "flush_on_down", "flap_damping", "sticky", "sets", "rules", "port_forwards", "api",
                     "hooks", "policies", "default_policy",
+                    "ha",
                 ])
         else { return nil }
         var flushOnDown = true
@@ -121,6 +122,7 @@ public enum ConfigLoader {
         let forwards = keys["port_forwards"].map { policy.readPortForwards($0, &collector) } ?? []
         let api = keys["api"].map { readApi($0, &collector) } ?? ApiConfig()
         let hooks = keys["hooks"].map { readEventHooks($0, &collector) } ?? EventHookConfig()
+        let ha = keys["ha"].flatMap { readHA($0, lan: lan, wans: wansComplete ? wans : nil, wansCursor: keys["wans"], &collector) }
         guard let lan, let wans else { return nil }
         var config = Config(
             lan: lan, wans: wans, kernel: kernel, flushOnDown: flushOnDown, sticky: sticky, sets: sets, rules: rules,
@@ -130,6 +132,7 @@ public enum ConfigLoader {
         config.hooks = hooks ?? EventHookConfig()
         config.policies = namedPolicies
         config.defaultPolicy = defaultPolicy
+        config.ha = ha
         return config
     }
 

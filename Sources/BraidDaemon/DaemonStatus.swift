@@ -1,3 +1,4 @@
+import BraidHA
 import Foundation
 import Synchronization
 
@@ -8,6 +9,8 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
     public var configPath: String
     public var startedAt: Date
     public var wans: [WanHealthStatus]
+    /// The HA pair's state, with `ha:` in the config.
+    public var ha: HAStatus?
 
     public init(pid: Int32, configPath: String, startedAt: Date, wans: [WanHealthStatus]) {
         self.pid = pid

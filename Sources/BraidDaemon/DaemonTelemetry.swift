@@ -12,6 +12,12 @@ public protocol DaemonTelemetry: Sendable {
     /// A resync or routing check repaired `count` changes made outside Braid.
     func repaired(count: Int)
     func hookRan(_ result: HookRunResult)
+    /// This gateway's HA role is now `role` (a word of `HARole`).
+    func haRoleChanged(to role: String)
+}
+
+extension DaemonTelemetry {
+    public func haRoleChanged(to role: String) {}
 }
 
 /// Counts nothing: a daemon without the HTTP API, and tests that do not look at metrics.

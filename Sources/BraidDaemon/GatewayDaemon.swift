@@ -88,6 +88,7 @@ public struct GatewayDaemon: Service {
             status: status, clock: clock, probers: .system, hub: hub, emit: { continuation.yield($0) })
         try controller.start()
         hub.attach { continuation.yield($0) }
+        let highAvailability = try startHighAvailability(hub: hub)
 
         let monitor = try LinkMonitor { kinds in
             if kinds.contains(.links) { continuation.yield(.linkChanged) }
@@ -98,9 +99,10 @@ public struct GatewayDaemon: Service {
         // costs `braid status` its live view, retried at every resync, never the gateway.
         let statusServer = StatusSocketServer(path: socketPath) { status.snapshot }
         do { try statusServer.listen() } catch { logger.error("\(error); will retry at every resync") }
-        let hangups = Task { [configPath] in
+        let hangups = Task { [configPath, config, logger] in
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                continuation.yield(.reload(await Self.loadOffTheControlLoop(configPath)))
+                let loaded = await Self.loadOffTheControlLoop(configPath)
+                continuation.yield(.reload(Self.keepingHighAvailability(of: config, in: loaded, logger: logger)))
             }
         }
         // `braid hooks report` (run by the DHCP/PPP client hooks) wrote a lease report.
@@ -132,6 +134,7 @@ public struct GatewayDaemon: Service {
             continuation.finish()
         }
         hub.attach(nil)
+        highAvailability?.stop()
         hangups.cancel()
         leaseNudges.cancel()
         resyncs.cancel()

@@ -24,6 +24,8 @@ public struct GatewayEventRecord: Sendable, Codable, Equatable {
         case reload
         case drain
         case undrain
+        /// This gateway's HA role changed (`from`, `to`: the words of `HARole`).
+        case role
     }
 
     /// Increases by one per event, across daemon restarts.

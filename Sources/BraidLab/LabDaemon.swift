@@ -13,13 +13,24 @@ public final class LabDaemon: @unchecked Sendable {
     private let lines = LockedBox<[LogLine]>([])
 
     /// Starts `binary run -c configPath` in the lab router's namespace.
-    public init(lab: Lab, binary: String, configPath: String, extraArguments: [String] = []) throws {
+    public convenience init(lab: Lab, binary: String, configPath: String, extraArguments: [String] = []) throws {
+        try self.init(
+            namespace: lab.router, stateDirectory: lab.stateDirectory, binary: binary, configPath: configPath,
+            extraArguments: extraArguments)
+        lab.register(self)
+    }
+
+    /// Starts `binary run -c configPath --state-dir stateDirectory` in `namespace` (one router of
+    /// a lab with several); the caller kills it at teardown.
+    public init(
+        namespace: NetworkNamespace, stateDirectory: String, binary: String, configPath: String, extraArguments: [String] = []
+    ) throws {
         let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
         child = try ChildProcess(
             executable: ip,
             arguments: [
-                "ip", "netns", "exec", lab.router.name, binary, "run", "-c", configPath,
-                "--state-dir", lab.stateDirectory,
+                "ip", "netns", "exec", namespace.name, binary, "run", "-c", configPath,
+                "--state-dir", stateDirectory,
             ] + extraArguments, mergeError: true)
         let lines = self.lines
         let descriptor = child.outputDescriptor
@@ -39,7 +50,6 @@ public final class LabDaemon: @unchecked Sendable {
             }
             close(descriptor)
         }
-        lab.register(self)
     }
 
     public var pid: Int32 { child.pid }

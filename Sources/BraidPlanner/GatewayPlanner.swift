@@ -17,7 +17,7 @@ public enum GatewayPlanner {
         let addressProblems = HostAddressCheck.problems(config, host: host)
         if !addressProblems.isEmpty { throw PlanError(problems: addressProblems) }
         let layout = config.kernel
-        let slots = WanSlotAssignment.assign(config.wans, previous: previousSlots, capacity: layout.markCapacity)
+        let slots = WanSlotAssignment.slots(config, previous: previousSlots)
         try checkSlots(slots, layout: layout)
         let slot = { (index: Int) in slots[config.wans[index].name]! }
         // A WAN the host cannot route through gets no route and no share; the others are planned

@@ -98,6 +98,8 @@ enum RulesetPlanner {
                 elements: wans.map { ("\"\($0.interface)\"", "\"tx_\($0.name)\"") }),
         ]
 
+        let virtualAddressSNAT: [NftablesRule] = config.wans.flatMap { HANATRules.virtualAddressSNAT(config, $0) }
+        let midStreamGuard: [NftablesRule] = HANATRules.midStreamGuard(config)
         var chains: [NftablesChain] = []
         chains.append(
             NftablesChain(
@@ -117,6 +119,9 @@ enum RulesetPlanner {
                             "ct mark & \(maskText) != 0 ct mark & \(maskText) vmap @wan_by_ct_mark",
                             comment: "Every later packet of a connection, both directions, takes the connection's WAN again."),
                         NftablesRule("ct state != new return"),
+                    ]
+                    + midStreamGuard
+                    + [
                         NftablesRule("iifname vmap @wan_by_ingress"),
                         NftablesRule(
                             "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
@@ -268,6 +273,7 @@ enum RulesetPlanner {
                                 )
                             ] : [])
                     : [])
+                    + virtualAddressSNAT
                     + config.wans.compactMap { wan in
                         switch wan.nat {
                         case .masquerade: NftablesRule("\(family.nfprotoMatch()) oifname \"\(wan.interface)\" masquerade")

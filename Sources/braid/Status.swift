@@ -44,6 +44,7 @@ struct Status: ParsableCommand {
                 }
             }
             print(health.map(HealthTable.render) ?? "\nNo daemon is running (`braid run` health-checks the WANs).")
+            if let ha = health?.ha { print(HAStatusTable.render(ha)) }
         }
     }
 }
