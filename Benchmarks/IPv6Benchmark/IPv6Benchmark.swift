@@ -31,78 +31,146 @@ struct IPv6Benchmark {
         let dual = try DualStackLab.make(lanHostCount: 1, name: "v6bench")
         defer { dual.teardown() }
         try await traffic(dual, binary: binary, repetitions: repetitions)
-        try await failover(dual, binary: binary, cuts: cuts)
+        if cuts > 0 { try await failover(dual, binary: binary, cuts: cuts) }
+    }
+
+    /// One way of forwarding the LAN host's traffic: set up, measured, torn down, once per round.
+    struct Variant {
+        let name: String
+        let source: IPv6Address
+        let setUp: () throws -> Void
+        let tearDown: () throws -> Void
+    }
+
+    /// One round's figures for one variant.
+    struct Sample {
+        var throughput: Double
+        var rate: Double
+        var ipv4Rate: Double
     }
 
     static func traffic(_ dual: DualStackLab, binary: String, repetitions: Int) async throws {
         let lab = dual.lab
         let host = lab.lanHosts[0]
         let routedHost = IPv6Address("\(routedLanPrefix)10")!
+        let isp2 = lab.wans[1]
         try lab.router.ip([["address", "add", "\(routedLanPrefix)1/64", "dev", Lab.lanInterface, "nodad"]])
         try host.ip([["address", "add", "\(routedHost)/64", "dev", "eth0", "nodad"]])
-        try lab.wans[1].namespace.ip([["route", "add", "\(routedLanPrefix)/64", "via", "\(dual.routerAddress(2))"]])
+        try isp2.namespace.ip([["route", "add", "\(routedLanPrefix)/64", "via", "\(dual.routerAddress(2))"]])
         try dual.waitForRouterAdvertisement()
 
-        // Baseline: forwarding on, one static default route, no nft table at all.
-        try lab.router.sysctl("net/ipv6/conf/all/forwarding", "1")
-        try lab.router.ip([
-            ["route", "add", "default", "via", "\(dual.ispAddress(2))", "dev", lab.wans[1].routerInterface, "metric", "1"]
-        ])
-        let plain = try await measure(dual, source: routedHost, repetitions: repetitions)
+        // Baseline: forwarding on, one static default route per family, no nft table at all (so
+        // no conntrack either). IPv4 needs a masquerade rule anyway (the LAN's 10/8 is not routed
+        // back), so the plain variant measures IPv6 only.
+        let routes = [
+            ["route", "add", "default", "via", "\(dual.ispAddress(2))", "dev", isp2.routerInterface, "metric", "1"],
+            ["route", "add", "default", "via", "\(isp2.gateway)", "dev", isp2.routerInterface, "metric", "1"],
+        ]
+        let forwardingOn = {
+            try lab.router.sysctl("net/ipv6/conf/all/forwarding", "1")
+            try lab.router.sysctl("net/ipv4/ip_forward", "1")
+            try lab.router.ip(routes)
+        }
+        let forwardingOff = {
+            try lab.router.ip(routes.map { $0.map { $0 == "add" ? "del" : $0 } })
+            try lab.router.sysctl("net/ipv6/conf/all/forwarding", "0")
+            try lab.router.sysctl("net/ipv4/ip_forward", "0")
+        }
+        let plain = Variant(name: "plain", source: routedHost, setUp: forwardingOn, tearDown: forwardingOff)
         // The least any NAT66 gateway does: conntrack and one masquerade rule, the ULA source.
-        try lab.router.run(
-            ["nft", "-f", "-"],
-            input: """
-                table inet bench_nat66 {
-                    chain postrouting {
-                        type nat hook postrouting priority srcnat; policy accept;
-                        oifname "\(lab.wans[1].routerInterface)" masquerade
-                    }
-                }
-                """)
-        let nat66 = try await measure(dual, source: dual.lanHostAddress(0), repetitions: repetitions)
-        try lab.router.run(["nft", "delete", "table", "inet", "bench_nat66"])
-        try lab.router.ip([
-            ["route", "del", "default", "via", "\(dual.ispAddress(2))", "dev", lab.wans[1].routerInterface, "metric", "1"]
-        ])
-        try lab.router.sysctl("net/ipv6/conf/all/forwarding", "0")
-
+        let nat66 = Variant(
+            name: "masquerade", source: dual.lanHostAddress(0),
+            setUp: {
+                try forwardingOn()
+                try lab.router.run(
+                    ["nft", "-f", "-"],
+                    input: """
+                        table inet bench_nat66 {
+                            chain postrouting {
+                                type nat hook postrouting priority srcnat; policy accept;
+                                oifname "\(isp2.routerInterface)" masquerade
+                            }
+                        }
+                        """)
+            },
+            tearDown: {
+                try lab.router.run(["nft", "delete", "table", "inet", "bench_nat66"])
+                try forwardingOff()
+            })
         // Braid: the lab's dual-stack config (isp1 prefix translation, isp2 masquerade, isp3 IPv4 only).
         let path = try lab.writeFile("braid.yaml", dual.configYAML())
-        let applied = try lab.runBraid(binary, ["apply", "-c", path])
-        guard applied.status == 0 else { throw LabError("braid apply failed: \(applied.standardError)") }
-        let braid = try await measure(dual, source: dual.lanHostAddress(0), repetitions: repetitions)
-        _ = try lab.runBraid(binary, ["down"])
+        let braid = Variant(
+            name: "braid", source: dual.lanHostAddress(0),
+            setUp: {
+                let applied = try lab.runBraid(binary, ["apply", "-c", path])
+                guard applied.status == 0 else { throw LabError("braid apply failed: \(applied.standardError)") }
+            },
+            tearDown: { _ = try lab.runBraid(binary, ["down"]) })
+
+        // Interleaved rounds, the order rotating, so that a burst of load from other work on the
+        // machine hits every variant alike; the figure is the median of the per-round ratios.
+        let variants = [plain, nat66, braid]
+        var samples: [String: [Sample]] = [:]
+        for round in 0..<repetitions {
+            for offset in 0..<variants.count {
+                let variant = variants[(round + offset) % variants.count]
+                try variant.setUp()
+                defer { try? variant.tearDown() }
+                samples[variant.name, default: []].append(
+                    try await measure(dual, source: variant.source, ipv4: variant.name != "plain"))
+            }
+        }
+        func ratios(_ name: String, over base: String, _ value: (Sample) -> Double) -> Double {
+            median(zip(samples[name]!, samples[base]!).map { value($0) / value($1) })
+        }
+        func medianOf(_ name: String, _ value: (Sample) -> Double) -> Double { median(samples[name]!.map(value)) }
 
         print("")
-        print("IPv6 forwarding through the router (LAN host → internet host), medians:")
-        print(row("plain forwarding: iperf3 TCP", plain.throughput, "Gbit/s", baseline: plain.throughput))
-        print(row("one masquerade rule (conntrack, NAT66): iperf3", nat66.throughput, "Gbit/s", baseline: plain.throughput))
-        print(row("Braid dual-stack ruleset: iperf3 TCP", braid.throughput, "Gbit/s", baseline: plain.throughput))
-        print(row("plain forwarding: new connections", plain.rate, "conn/s", baseline: plain.rate))
-        print(row("one masquerade rule: new connections", nat66.rate, "conn/s", baseline: plain.rate))
-        print(row("Braid dual-stack ruleset: new connections", braid.rate, "conn/s", baseline: plain.rate))
+        print("Forwarding through the router (LAN host → internet host), \(repetitions) interleaved rounds;")
+        print("values are medians, ratios the median of the per-round ratios:")
+        for (label, name) in [
+            ("plain IPv6 forwarding", "plain"), ("one masquerade rule (conntrack, NAT)", "masquerade"),
+            ("Braid dual-stack ruleset", "braid"),
+        ] {
+            print(row("\(label): iperf3 TCP", medianOf(name, \.throughput), "Gbit/s", ratios(name, over: "plain", \.throughput)))
+        }
+        for (label, name) in [
+            ("plain IPv6 forwarding", "plain"), ("one masquerade rule", "masquerade"), ("Braid dual-stack ruleset", "braid"),
+        ] {
+            print(row("\(label): new IPv6 conn", medianOf(name, \.rate), "conn/s", ratios(name, over: "plain", \.rate)))
+        }
         print(
             String(
-                format: "  Braid against one masquerade rule: iperf3 × %.2f, new connections × %.2f",
-                braid.throughput / nat66.throughput, braid.rate / nat66.rate))
+                format: "  Braid against one masquerade rule: iperf3 × %.2f, new IPv6 connections × %.2f",
+                ratios("braid", over: "masquerade", \.throughput), ratios("braid", over: "masquerade", \.rate)))
+        print(
+            String(
+                format: "  IPv4 in the same rounds: new connections %.0f (one masquerade rule) vs %.0f (Braid): × %.2f",
+                medianOf("masquerade", \.ipv4Rate), medianOf("braid", \.ipv4Rate),
+                ratios("braid", over: "masquerade", \.ipv4Rate)))
     }
 
-    static func measure(
-        _ dual: DualStackLab, source: IPv6Address, repetitions: Int
-    ) async throws -> (throughput: Double, rate: Double) {
-        var speeds: [Double] = []
-        var rates: [Double] = []
-        for _ in 0..<repetitions {
-            speeds.append(try iperf(dual, source: source))
-            let started = ContinuousClock.now
-            let answers = try await LabTraffic.newIPv6Connections(
-                from: dual.lab.lanHosts[0], count: 1000, to: DualStackLab.serverAddress, source: source)
-            let failed = answers.filter { $0.hasPrefix("failed") }.count
-            if failed > 0 { print("  warning: \(failed) connections failed: \(answers.first { $0.hasPrefix("failed") } ?? "")") }
-            rates.append(1000 / ((ContinuousClock.now - started).inMilliseconds / 1000))
+    static func measure(_ dual: DualStackLab, source: IPv6Address, ipv4: Bool) async throws -> Sample {
+        let speed = try iperf(dual, source: source)
+        let count = 1000
+        var started = ContinuousClock.now
+        let answers = try await LabTraffic.newIPv6Connections(
+            from: dual.lab.lanHosts[0], count: count, to: DualStackLab.serverAddress, source: source)
+        let rate = Double(count) / ((ContinuousClock.now - started).inMilliseconds / 1000)
+        warnAboutFailures(answers)
+        var ipv4Rate = 0.0
+        if ipv4 {
+            started = ContinuousClock.now
+            let answers4 = try await LabTraffic.newConnections(from: dual.lab.lanHosts[0], count: count)
+            ipv4Rate = Double(count) / ((ContinuousClock.now - started).inMilliseconds / 1000)
+            warnAboutFailures(answers4)
         }
-        return (median(speeds), median(rates))
+        return Sample(throughput: speed, rate: rate, ipv4Rate: ipv4Rate)
+    }
+
+    static func warnAboutFailures(_ answers: [String]) {
+        let failed = answers.filter { $0.hasPrefix("failed") }.count
+        if failed > 0 { print("  warning: \(failed) connections failed: \(answers.first { $0.hasPrefix("failed") } ?? "")") }
     }
 
     static func iperf(_ dual: DualStackLab, source: IPv6Address) throws -> Double {
@@ -180,9 +248,9 @@ struct IPv6Benchmark {
         }
     }
 
-    static func row(_ name: String, _ value: Double, _ unit: String, baseline: Double) -> String {
-        "  " + name.padding(toLength: 48, withPad: " ", startingAt: 0)
-            + String(format: "%10.2f %-7@ (× %.2f of plain)", value, unit as NSString, value / baseline)
+    static func row(_ name: String, _ value: Double, _ unit: String, _ ratio: Double) -> String {
+        "  " + name.padding(toLength: 56, withPad: " ", startingAt: 0)
+            + String(format: "%10.2f %-7@ (× %.2f of plain)", value, unit as NSString, ratio)
     }
 
     static func median(_ values: [Double]) -> Double {

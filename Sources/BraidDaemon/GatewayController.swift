@@ -654,7 +654,8 @@ public final class GatewayController {
                     "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)"
                 },
                 targets: targets, ipv6State: runtime.ipv6State(at: now),
-                ipv6Reason: runtime.ipv6Tracker == nil ? nil : runtime.ipv6Unusable ?? runtime.ipv6Reason?.text)
+                ipv6Reason: runtime.ipv6Tracker == nil ? nil : runtime.ipv6Unusable ?? runtime.ipv6Reason?.text,
+                gateway: runtime.gateway.map { $0.nextHop.map { "\($0)" } ?? "none" })
         }
         status.update { $0.wans = statuses }
         hub?.published(

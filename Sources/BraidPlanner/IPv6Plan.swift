@@ -73,7 +73,7 @@ struct IPv6Plan {
             return
                 "IPv6 gateway \(nextHop) is not on-link on \(wan.interface) (its IPv6 addresses: \(addresses.isEmpty ? "none" : addresses))"
         }
-        if ipv6.nat != .none, !facts.ipv6Addresses.contains(where: { !$0.address.isLinkLocal }) {
+        if ipv6.nat != .none, !facts.isStandIn, !facts.ipv6Addresses.contains(where: { !$0.address.isLinkLocal }) {
             return "\(wan.interface) has no global IPv6 address to translate LAN sources to"
         }
         return nil
