@@ -46,3 +46,12 @@ public struct TrafficCounter: Sendable, Equatable, Codable {
         self.bytes = bytes
     }
 }
+
+extension KernelPort {
+    /// Deletes the conntrack entries of one family that carry `mark` under `mask` (a WAN whose
+    /// IPv6 alone went down keeps its IPv4 connections). A port that cannot tell the families
+    /// apart deletes both, which is what flushing did before families were judged apart.
+    public func flushConnections(mark: UInt32, mask: UInt32, family: AddressFamily) throws(KernelError) -> Int {
+        try flushConnections(mark: mark, mask: mask)
+    }
+}

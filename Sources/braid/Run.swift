@@ -63,13 +63,12 @@ struct Run: AsyncParsableCommand {
             config: config, configPath: options.config, kernel: kernel, store: store, logger: logger,
             resyncInterval: resync, hub: hub)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
-        if let listen = config.api.listen {
-            // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon runs on.
-            services.append(
-                .init(
-                    service: APIServer(listen: listen, token: token, hub: hub, telemetry: telemetry, logger: logger),
-                    successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
-        }
+        // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon
+        // runs on. It runs even with `listen: none`, so a reload that turns the API on opens it.
+        services.append(
+            .init(
+                service: APIListenerService(hub: hub, api: config.api, token: token, telemetry: telemetry, logger: logger),
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
