@@ -42,7 +42,7 @@ public struct HostFacts: Sendable, Equatable {
                 ? InterfaceFacts(
                     name: wan.interface,
                     addresses: wan.gateway.fixedAddress.map { [InterfaceAddress(address: $0, prefixLength: 32)] } ?? [],
-                    ipv6Addresses: wan.ipv6?.gateway.fixedAddress.filter { !$0.isLinkLocal }.map {
+                    ipv6Addresses: wan.ipv6?.gateway.fixedAddress.flatMap { $0.isLinkLocal ? nil : $0 }.map {
                         [IPv6InterfaceAddress(address: $0, prefixLength: 128)]
                     } ?? [])
                 : InterfaceFacts(name: wan.interface, isUp: false)
