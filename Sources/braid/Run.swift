@@ -23,6 +23,9 @@ struct Run: AsyncParsableCommand {
     var resyncInterval: String = "10s"
 
     func run() async throws {
+        // glibc gives each thread that contends for malloc an arena of its own (up to 8 per core),
+        // each keeping its freed memory; the daemon's dozen threads allocate little, so two do.
+        ProcessMemory.limitMallocArenas(to: 2)
         let config = try loadConfig(options)
         try requireRoot("run")
         guard let level = Logger.Level(rawValue: logLevel) else {
