@@ -252,6 +252,10 @@ public final class FakeKernel: KernelPort {
     public struct FamilyFlush: Sendable, Equatable {
         public var mark: UInt32
         public var family: AddressFamily
+        public init(mark: UInt32, family: AddressFamily) {
+            self.mark = mark
+            self.family = family
+        }
     }
     private let familyFlushLog: Mutex<[FamilyFlush]> = Mutex([])
 
