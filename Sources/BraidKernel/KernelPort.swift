@@ -23,6 +23,8 @@ public protocol KernelPort: Sendable {
     /// Deletes the conntrack entries whose mark, under `mask`, equals `mark` (and no others);
     /// returns how many were deleted.
     func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
+    /// The same for one family's entries only (see the extension for ports that cannot tell them apart).
+    func flushConnections(mark: UInt32, mask: UInt32, family: AddressFamily) throws(KernelError) -> Int
     /// Braid's named counters: name → (packets, bytes).
     func readCounters() throws(KernelError) -> [String: TrafficCounter]
     /// The nftables ruleset generation, which every committed nft transaction (anyone's, on any

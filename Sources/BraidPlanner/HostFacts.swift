@@ -35,15 +35,15 @@ public struct HostFacts: Sendable, Equatable {
         for wan in config.wans where filled.interfaces[wan.interface] == nil {
             // Only a fixed gateway can stand in for an address; an `auto` or `none` WAN planned for
             // another machine shows as waiting for its address.
-            // The same for a fixed IPv6 gateway: a global one stands in for the WAN's IPv6 address
-            // (a link-local one is on-link anyway), so its IPv6 plans as usable too.
+            // The same for a fixed IPv6 gateway, so its IPv6 plans as usable too (a link-local one
+            // is not a public address: port forwards get none from it).
             var standIn =
                 assumedUp
                 ? InterfaceFacts(
                     name: wan.interface,
                     addresses: wan.gateway.fixedAddress.map { [InterfaceAddress(address: $0, prefixLength: 32)] } ?? [],
-                    ipv6Addresses: wan.ipv6?.gateway.fixedAddress.flatMap { $0.isLinkLocal ? nil : $0 }.map {
-                        [IPv6InterfaceAddress(address: $0, prefixLength: 128)]
+                    ipv6Addresses: wan.ipv6?.gateway.fixedAddress.map {
+                        [IPv6InterfaceAddress(address: $0, prefixLength: $0.isLinkLocal ? 64 : 128)]
                     } ?? [])
                 : InterfaceFacts(name: wan.interface, isUp: false)
             standIn.isStandIn = assumedUp

@@ -34,7 +34,7 @@ import Testing
         }
         #expect(harness.status("isp1")?.ipv6State == .down && harness.state("isp1") == .up)
         let state = harness.kernel.snapshot
-        #expect(state.connectionsByMark == [mark1: 5, mark2: 7], "its IPv4 connections stay")
+        #expect(state.connectionsByMark == [mark1: 5, mark2: 7], "its IPv4 connections stay: \(harness.log.text)")
         #expect(state.ipv6ConnectionsByMark == (flushOnDown ? [mark2: 4] : [mark1: 3, mark2: 4]), "\(harness.log.text)")
         #expect(harness.kernel.flushedMarks.isEmpty, "no whole-WAN flush")
         #expect(harness.kernel.flushedFamilyMarks == (flushOnDown ? [.init(mark: mark1, family: .ipv6)] : []))
