@@ -31,6 +31,12 @@ public struct APIListenerService: Service {
     }
 
     public func run() async throws {
+        // Graceful shutdown (SIGTERM) cancels the loop below; the server in it sees the same
+        // shutdown and closes its connections.
+        try await cancelWhenGracefulShutdown { try await listen() }
+    }
+
+    private func listen() async throws {
         // `serving`: what the listener runs with; `seen`: the last applied settings looked at (a
         // refused token file keeps `serving` but must not be retried at every poll).
         var serving = initial
@@ -42,7 +48,9 @@ public struct APIListenerService: Service {
                     let server = APIServer(listen: listen, token: token, hub: hub, telemetry: telemetry, logger: logger)
                     group.addTask { [logger] in
                         // A taken port is logged and the daemon runs on without the API until a reload moves it.
-                        do { try await server.run() } catch { logger.error("HTTP API on \(listen) stopped: \(error)") }
+                        do { try await server.run() } catch where !Task.isCancelled {
+                            logger.error("HTTP API on \(listen) stopped: \(error)")
+                        } catch {}
                         return nil
                     }
                 }

@@ -120,7 +120,7 @@ public final class DualStackLab: Sendable {
         let server = try IPv6WhoAmIServer(namespace: lab.internet.name, port: Lab.serverPort)
         servers.update { $0.append(server) }
         // HTTP (port 80) and DNS (port 53) on the server's IPv6 address, for TCP/HTTP/DNS probes.
-        let probeResponders = try IPv6ProbeResponders(namespace: lab.internet.name)
+        let probeResponders = try IPv6ProbeResponders(namespace: lab.internet.name, address: Self.serverAddress)
         responders.update { $0.append(probeResponders) }
         try waitForAddresses()
     }

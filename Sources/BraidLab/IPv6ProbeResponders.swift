@@ -7,20 +7,21 @@ import Glibc
 #endif
 
 /// `ProbeResponders` for IPv6: on `[::]` port 80 `GET /health` answers 200 (any other path 503),
-/// and on port 53 every DNS query gets an empty answer with its own id. IPv6 only, so the IPv4
-/// responders can run in the same namespace.
+/// and on `[address]:53` every DNS query gets an empty answer with its own id (bound to the
+/// address, so the answer comes from the address the probe's connected socket expects, not from
+/// the outgoing interface's). IPv6 only, so the IPv4 responders can run in the same namespace.
 public final class IPv6ProbeResponders: Sendable {
     private let httpListener: LabSocket
     private let dnsDescriptor: Int32
 
-    public init(namespace: String) throws {
+    public init(namespace: String, address: IPv6Address) throws {
         (httpListener, dnsDescriptor) = try NamespaceThread.runBlocking(in: namespace) {
             let listener = try LabSocket.tcpListener6(port: ProbeResponders.httpPort)
             let descriptor = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard descriptor >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
             var one: Int32 = 1
             setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
-            var local = LabSocket.socketAddress6(.unspecified, ProbeResponders.dnsPort)
+            var local = LabSocket.socketAddress6(address, ProbeResponders.dnsPort)
             let bound = withUnsafePointer(to: &local) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     Glibc.bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
@@ -28,7 +29,7 @@ public final class IPv6ProbeResponders: Sendable {
             }
             guard bound == 0 else {
                 close(descriptor)
-                throw LabError("bind [::]:53: \(String(cString: strerror(errno)))")
+                throw LabError("bind [\(address)]:53: \(String(cString: strerror(errno)))")
             }
             return (listener, descriptor)
         }
