@@ -18,6 +18,8 @@ extension LabTests.Observe {
             let path = try lab.writeFile("braid.yaml", base)
             let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: path)
             try await daemon.waitForLog("HTTP API listening on http://127.0.0.1:9180/", timeout: .seconds(15))
+            // SIGHUP before the control loop has installed its handler would end the daemon.
+            try await daemon.waitForLog("running", timeout: .seconds(15))
             #expect(try Self.probe(lab, "http://127.0.0.1:9180/api/v1/status").code == "200")
 
             var logged = daemon.log.count
