@@ -72,6 +72,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The daemon links the Swift runtime and Foundation statically: only what it uses is
+            // linked in, so far fewer library pages are touched (RSS; see README, observe-benchmark).
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib", "-lCoreFoundation", "-l_FoundationCollections", "-l_FoundationCShims", "-l_FoundationICU", "-lstdc++"], .when(platforms: [.linux], configuration: .release))
             ]
         ),
         .executableTarget(

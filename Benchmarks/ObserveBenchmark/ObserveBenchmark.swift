@@ -126,7 +126,7 @@ struct ObserveBenchmark {
         let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
         let cpu = Double(try cpuTicks(daemon.pid) - startCPU) / ticks / wallSeconds
         return Usage(
-            cpu: cpu, rssMB: String(format: "%.1f", Double(try rssKB(daemon.pid)) / 1024),
+            cpu: cpu, rssMB: String(format: "%.1f", Double(try rssKB(daemon.pid)) / 1024) + " (\(try breakdown(daemon.pid)))",
             maxRssMB: String(format: "%.1f", Double(maxRss) / 1024))
     }
 
@@ -137,10 +137,19 @@ struct ObserveBenchmark {
         return Int(fields[11])! + Int(fields[12])!
     }
 
-    static func rssKB(_ pid: Int32) throws -> Int {
+    static func rssKB(_ pid: Int32, field: String = "VmRSS") throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("\(field):") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    /// "anonymous A MB (heap, stacks), file-backed F MB (the binary and the Swift libraries' pages), T threads".
+    static func breakdown(_ pid: Int32) throws -> String {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let threads = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }?.split(separator: "\t").last ?? "?"
+        return String(
+            format: "anonymous %.1f MB, file-backed %.1f MB, %@ threads", Double(try rssKB(pid, field: "RssAnon")) / 1024,
+            Double(try rssKB(pid, field: "RssFile")) / 1024, String(threads) as NSString)
     }
 
     /// One `GET /metrics` from inside the router's namespace, timed from connect to the last byte.

@@ -42,7 +42,7 @@ struct LiveView: Encodable {
             let configured = config.wans.first { $0.name == wan.name }
             return Wan(
                 name: wan.name, state: wan.state.rawValue, reason: wan.reason, since: GatewayEventRecord.timeText(wan.since),
-                interface: configured?.interface ?? "", gateway: configured.map { "\($0.gateway)" } ?? "",
+                interface: configured?.interface ?? "", gateway: wan.gateway ?? "",
                 weight: configured?.weight ?? 0, share: shares[wan.name] ?? 0,
                 connections: marks[wan.name].map { sample.connectionsByMark[$0 & mask] ?? 0 },
                 rxBytes: sample.counters["rx_" + wan.name]?.bytes, txBytes: sample.counters["tx_" + wan.name]?.bytes,

@@ -42,8 +42,8 @@ public enum MetricsText {
                 WanState.allCases.map { ([("wan", wan.name), ("state", $0.rawValue)], state(wan.name)?.state == $0 ? "1" : "0") }
             })
         family(
-            "braid_wan_info", "gauge", "The WAN's interface and gateway (always 1).",
-            wans.map { ([("wan", $0.name), ("interface", $0.interface), ("gateway", "\($0.gateway)")], "1") })
+            "braid_wan_info", "gauge", "The WAN's interface and current gateway, the learned one for `gateway: auto` (always 1).",
+            wans.map { ([("wan", $0.name), ("interface", $0.interface), ("gateway", state($0.name)?.gateway ?? "")], "1") })
         family("braid_wan_weight", "gauge", "The WAN's configured weight.", wans.map { ([("wan", $0.name)], "\($0.weight)") })
         family(
             "braid_wan_share_ratio", "gauge", "The WAN's share of new connections in the installed split (0-1).",

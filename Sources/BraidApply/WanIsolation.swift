@@ -22,32 +22,48 @@ extension GatewayApplier {
                     config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
                     warnings: &warnings)
             } catch {
-                let culprits = Self.wansToIsolate(after: error, config: config).filter { availability.isolated[$0.name] == nil }
-                // Each retry isolates at least one more WAN, so this ends after at most one per WAN.
+                let culprits = Self.wansToIsolate(after: error, config: config).filter { culprit in
+                    culprit.ipv6Only
+                        ? availability.ipv6IsolationReason(culprit.name) == nil : availability.isolated[culprit.name] == nil
+                }
+                // Each retry isolates at least one more WAN or WAN's IPv6, so this ends after at
+                // most two per WAN.
                 guard !culprits.isEmpty else { throw error }
-                for culprit in culprits { availability.isolated[culprit.name] = culprit.reason }
+                for culprit in culprits {
+                    if culprit.ipv6Only {
+                        availability.ipv6Isolated[culprit.name] = culprit.reason
+                    } else {
+                        availability.isolated[culprit.name] = culprit.reason
+                    }
+                }
                 warnings = warningsBefore
             }
         }
     }
 
-    /// The WANs whose own pieces caused `error`, with the reason to report; empty when the failure
-    /// is not any single WAN's.
-    static func wansToIsolate(after error: ApplyError, config: Config) -> [(name: String, reason: String)] {
+    /// The WANs whose own pieces caused `error`, with the reason to report and whether the piece
+    /// is IPv6's (then only the WAN's IPv6 is taken out: its IPv4 does not depend on it); empty
+    /// when the failure is not any single WAN's.
+    static func wansToIsolate(after error: ApplyError, config: Config) -> [(name: String, reason: String, ipv6Only: Bool)] {
         switch error {
         case .stepFailed(let step, let kernelError, _):
             guard let wan = step.owningWan(in: config) else { return [] }
-            return [(wan.name, "the kernel refused its \(step.ownPieceDescription): \(kernelError)")]
+            return [(wan.name, "the kernel refused its \(step.ownPieceDescription): \(kernelError)", step.isIPv6Piece)]
         case .verificationFailed(let remaining):
             let owners = remaining.map { $0.owningWan(in: config) }
             guard owners.allSatisfy({ $0 != nil }) else { return [] }
             return zip(remaining, owners).map { step, wan in
-                (wan!.name, "after apply the kernel still lacks its \(step.ownPieceDescription)")
+                (wan!.name, "after apply the kernel still lacks its \(step.ownPieceDescription)", step.isIPv6Piece)
             }
         case .kernel(.commandFailed(let arguments, _, let standardError)) where arguments.starts(with: ["sysctl", "-n"]):
             // The interface vanished between reading the host and reading its sysctls.
             guard let key = arguments.last, let wan = KernelStep.wan(owningSysctl: key, in: config) else { return [] }
-            return [(wan.name, "cannot read \(key): \(standardError.trimmingCharacters(in: .whitespacesAndNewlines))")]
+            return [
+                (
+                    wan.name, "cannot read \(key): \(standardError.trimmingCharacters(in: .whitespacesAndNewlines))",
+                    key.hasPrefix("net/ipv6/")
+                )
+            ]
         default:
             return []
         }
@@ -69,7 +85,16 @@ extension KernelStep {
     }
 
     static func wan(owningSysctl key: String, in config: Config) -> WanConfig? {
-        config.wans.first { key.hasPrefix("net/ipv4/conf/\($0.interface)/") }
+        config.wans.first { key.hasPrefix("net/ipv4/conf/\($0.interface)/") || key.hasPrefix("net/ipv6/conf/\($0.interface)/") }
+    }
+
+    /// An IPv6 route or IPv6 sysctl of one WAN: refused, it takes out only that WAN's IPv6.
+    var isIPv6Piece: Bool {
+        switch self {
+        case .addRoute(let route), .deleteRoute(let route), .replaceRoute(_, let route): route.family == .ipv6
+        case .setSysctl(let key, _, _): key.hasPrefix("net/ipv6/")
+        default: false
+        }
     }
 
     /// "route default via … table …" / "sysctl net/ipv4/conf/wan1/rp_filter = 2"

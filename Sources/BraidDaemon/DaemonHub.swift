@@ -116,7 +116,8 @@ public final class DaemonHub: Sendable {
             shared.marks = marks
             for status in statuses {
                 guard let wan = config.wans.first(where: { $0.name == status.name }) else { continue }
-                let gateway = "\(wan.gateway)"
+                // The resolved next hop (a learned one for `gateway: auto`), not the setting.
+                let gateway = status.gateway ?? "none"
                 let before = shared.states[status.name]
                 if !first, let before, before != status.state {
                     let detection = status.state == .down ? shared.detections.removeValue(forKey: status.name) : nil
@@ -198,6 +199,6 @@ public final class DaemonHub: Sendable {
             GatewayEventRecord(
                 kind: drained ? .drain : .undrain, wan: wan.name, interface: wan.interface,
                 reason: drained ? "drained by the operator: no new connections" : "undrained by the operator",
-                gateway: "\(wan.gateway)", usableWans: usable))
+                gateway: status.snapshot.wans.first { $0.name == wan.name }?.gateway ?? "none", usableWans: usable))
     }
 }

@@ -62,10 +62,13 @@ public struct WanHealthStatus: Sendable, Codable, Equatable {
     /// The state of its IPv6 when IPv6 is judged by its own targets (nil: IPv6 shares `state`).
     public var ipv6State: WanState?
     public var ipv6Reason: String?
+    /// Its IPv4 next hop as the last apply resolved it (for `gateway: auto`, the learned one;
+    /// "none" for a device route); nil while none is known.
+    public var gateway: String?
 
     public init(
         state: WanState, name: String, since: Date, reason: String, probe: String?, targets: [TargetHealthStatus],
-        ipv6State: WanState? = nil, ipv6Reason: String? = nil
+        ipv6State: WanState? = nil, ipv6Reason: String? = nil, gateway: String? = nil
     ) {
         self.state = state
         self.name = name
@@ -75,6 +78,7 @@ public struct WanHealthStatus: Sendable, Codable, Equatable {
         self.targets = targets
         self.ipv6State = ipv6State
         self.ipv6Reason = ipv6Reason
+        self.gateway = gateway
     }
 }
 

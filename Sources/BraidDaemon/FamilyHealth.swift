@@ -35,6 +35,12 @@ extension WanRuntime {
     /// IPv4) the WAN's probes do.
     var isIPv6Down: Bool { ipv6Tracker.map { $0.state == .down } ?? isDown }
 
+    /// Flap damping keeps its IPv6 alone out of service at `now` (its own damper, for IPv6
+    /// judged apart); the whole WAN's hold holds its IPv6 too.
+    func isIPv6Held(at now: ContinuousClock.Instant) -> Bool {
+        isHeld(at: now) || (ipv6Damper?.isSuppressed(at: now) ?? false)
+    }
+
     /// The IPv6 state `braid status` shows, for a WAN whose IPv6 is judged apart; nil otherwise
     /// (its IPv6 shares `state(at:)`).
     func ipv6State(at now: ContinuousClock.Instant) -> WanState? {
@@ -43,6 +49,7 @@ extension WanRuntime {
         if shared == .noLink || shared == .noAddress || shared == .unusable || shared == .held { return shared }
         if ipv6Unusable != nil { return .unusable }
         if ipv6Tracker.state == .down { return .down }
+        if isIPv6Held(at: now) { return .held }
         return ipv6Judged ? .up : .probing
     }
 }

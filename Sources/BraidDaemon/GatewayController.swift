@@ -125,7 +125,8 @@ public final class GatewayController {
         case .command(let command, let reply):
             reply(perform(command))
         case .dampingExpired:
-            if availability.unavailable != lastAppliedUnavailable {
+            let now = availability
+            if now.unavailable != lastAppliedUnavailable || now.ipv6Unavailable != lastAppliedIPv6Unavailable {
                 let released = lastReleased()
                 let applied = reapply()
                 logger.notice(
@@ -175,8 +176,8 @@ public final class GatewayController {
     }
 
     /// Feeds the IPv6 part of a round to a WAN whose IPv6 is judged apart; a verdict re-plans only
-    /// the IPv6 split (its IPv4 keeps carrying traffic). No flap damping and no conntrack flush:
-    /// both act on the whole WAN (its mark), and so on its working IPv4 too.
+    /// the IPv6 split (its IPv4 keeps carrying traffic). Flap damping and the conntrack flush act
+    /// on its IPv6 alone: its own damper, and only its IPv6 entries (by mark and family).
     private func ipv6ProbeRound(_ round: ProbeRound, of wanName: String) {
         guard var tracker = wans[wanName]?.ipv6Tracker else { return }
         let transition = tracker.record(round, at: clock.now)
@@ -190,6 +191,7 @@ public final class GatewayController {
         let reason =
             transition.state == .down ? "\(transition.cause) (\(failures.joined(separator: "; ")))" : "\(transition.cause)"
         wans[wanName]?.ipv6Reason = WanRuntime.Reason(text: reason, since: clock.wallNow)
+        recordIPv6ForDamping(wanName)
         let applied = reapply()
         publishStatus()
         logger.notice(
@@ -198,6 +200,35 @@ public final class GatewayController {
                 "detection_ms": "\(Int(transition.detectionTime.inMilliseconds))",
                 "apply_ms": "\(applied.map { "\($0)" } ?? "failed")",
             ])
+        // As for the whole WAN: after a failed re-plan its IPv6 is still in the split.
+        if transition.state == .down, applied != nil, config.flushOnDown,
+            let mark = wans[wanName]?.mark
+        {
+            do {
+                let deleted = try applier.kernel.flushConnections(mark: mark, mask: config.kernel.markMask, family: .ipv6)
+                logger.info(
+                    "flushed \(deleted) IPv6 connection(s) of \(wanName) so its clients reconnect through a healthy WAN; its IPv4 ones stay"
+                )
+            } catch {
+                logger.error("cannot flush \(wanName)'s IPv6 connections: \(error)")
+            }
+        }
+    }
+
+    /// The IPv6 twin of `recordForDamping`, for a WAN whose IPv6 is judged apart.
+    private func recordIPv6ForDamping(_ wanName: String) {
+        guard var wan = wans[wanName], var damper = wan.ipv6Damper, let tracker = wan.ipv6Tracker else { return }
+        let holdBefore = damper.suppressedUntil
+        if let suppression = damper.record(tracker.state == .up ? .up : .down, at: clock.now) {
+            wan.ipv6Reason = WanRuntime.Reason(text: "flapping: \(suppression)", since: clock.wallNow)
+            logger.notice("\(wanName) IPv6 is held down: \(suppression)")
+        }
+        wan.ipv6Damper = damper
+        wans[wanName] = wan
+        if let until = damper.suppressedUntil, until != holdBefore {
+            let emit = self.emit
+            clock.schedule(at: until) { emit(.dampingExpired) }
+        }
     }
 
     /// WANs that must not take new connections: probes say down. (Link-down WANs are excluded by
@@ -206,16 +237,22 @@ public final class GatewayController {
         let now = clock.now
         return WanAvailability(
             unavailable: Set(wans.filter { $0.value.isDown || $0.value.isHeld(at: now) || $0.value.drained }.map(\.key)),
-            ipv6Unavailable: Set(wans.filter { $0.value.isIPv6Down || $0.value.isHeld(at: now) || $0.value.drained }.map(\.key)))
+            ipv6Unavailable: Set(
+                wans.filter { $0.value.isIPv6Down || $0.value.isIPv6Held(at: now) || $0.value.drained }.map(\.key)))
     }
 
     /// WANs the last successful apply kept out by health or damping.
     private var lastAppliedUnavailable: Set<String> = []
+    /// The same for IPv6 alone.
+    private var lastAppliedIPv6Unavailable: Set<String>? = []
 
     private func lastReleased() -> String {
         let now = clock.now
-        return lastAppliedUnavailable.sorted().filter { name in wans[name].map { !$0.isHeld(at: now) } ?? false }
-            .joined(separator: ", ")
+        let whole = lastAppliedUnavailable.sorted().filter { name in wans[name].map { !$0.isHeld(at: now) } ?? false }
+        let ipv6 = (lastAppliedIPv6Unavailable ?? []).subtracting(lastAppliedUnavailable).sorted().filter { name in
+            wans[name].map { $0.ipv6Damper != nil && !$0.isIPv6Held(at: now) && !$0.isIPv6Down } ?? false
+        }
+        return (whole + ipv6.map { "\($0) IPv6" }).joined(separator: ", ")
     }
 
     /// Applies the plan for the current config and availability, remembering what was applied.
@@ -236,6 +273,7 @@ public final class GatewayController {
                 ($0.name, $0.splitModulus == 0 ? 0 : Double($0.splitShare) / Double($0.splitModulus))
             })
         lastAppliedUnavailable = current.unavailable
+        lastAppliedIPv6Unavailable = current.ipv6Unavailable
         remember(report)
         return report
     }
@@ -408,8 +446,12 @@ public final class GatewayController {
                         runtime.ipv6Tracker = WanHealthTracker(check: ipv6, now: clock.now, initialState: .up)
                         runtime.ipv6Judged = false
                     }
+                    if runtime.ipv6Damper == nil || !keepDampers {
+                        runtime.ipv6Damper = FlapDamper(config: config.flapDamping)
+                    }
                 } else {
                     runtime.ipv6Tracker = nil
+                    runtime.ipv6Damper = nil
                 }
                 let check = checks.primary
                 if let tracker = runtime.tracker, tracker.check == check {
@@ -655,7 +697,8 @@ public final class GatewayController {
                     "\($0.method) every \(DurationText.format($0.interval)), timeout \(DurationText.format($0.timeout)), down after \($0.downAfter), up after \($0.upAfter), quorum \($0.quorum)"
                 },
                 targets: targets, ipv6State: runtime.ipv6State(at: now),
-                ipv6Reason: runtime.ipv6Tracker == nil ? nil : runtime.ipv6Unusable ?? runtime.ipv6Reason?.text)
+                ipv6Reason: runtime.ipv6Tracker == nil ? nil : runtime.ipv6Unusable ?? runtime.ipv6Reason?.text,
+                gateway: runtime.gateway.map { $0.nextHop.map { "\($0)" } ?? "none" })
         }
         status.update { $0.wans = statuses }
         hub?.published(

@@ -44,6 +44,9 @@ public struct WanRuntime: Sendable {
     public var ipv6Tracker: WanHealthTracker?
     public var ipv6Judged = false
     public var ipv6Reason: Reason?
+    /// Holds its IPv6 alone out of the IPv6 split when its IPv6 keeps coming back; nil unless
+    /// its IPv6 is judged apart.
+    public var ipv6Damper: FlapDamper?
     /// Why the last apply could not carry IPv6 through it (`DesiredState.ipv6UnusableReasons`).
     public var ipv6Unusable: String?
     /// The interface's IPv6 facts as last read, for a WAN that takes IPv6.

@@ -23,6 +23,8 @@ public protocol KernelPort: Sendable {
     /// Deletes the conntrack entries whose mark, under `mask`, equals `mark` (and no others);
     /// returns how many were deleted.
     func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int
+    /// The same for one family's entries only (see the extension for ports that cannot tell them apart).
+    func flushConnections(mark: UInt32, mask: UInt32, family: AddressFamily) throws(KernelError) -> Int
     /// Braid's named counters: name → (packets, bytes).
     func readCounters() throws(KernelError) -> [String: TrafficCounter]
     /// The nftables ruleset generation, which every committed nft transaction (anyone's, on any
@@ -44,5 +46,14 @@ public struct TrafficCounter: Sendable, Equatable, Codable {
     public init(packets: UInt64, bytes: UInt64) {
         self.packets = packets
         self.bytes = bytes
+    }
+}
+
+extension KernelPort {
+    /// Deletes the conntrack entries of one family that carry `mark` under `mask` (a WAN whose
+    /// IPv6 alone went down keeps its IPv4 connections). A port that cannot tell the families
+    /// apart deletes both, which is what flushing did before families were judged apart.
+    public func flushConnections(mark: UInt32, mask: UInt32, family: AddressFamily) throws(KernelError) -> Int {
+        try flushConnections(mark: mark, mask: mask)
     }
 }

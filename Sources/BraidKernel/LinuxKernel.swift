@@ -243,7 +243,14 @@ public struct LinuxKernel: KernelPort {
     }
 
     public func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
-        let arguments = ["conntrack", "-D", "-m", "\(mark)/\(mask)"]
+        try deleteConnections(["conntrack", "-D", "-m", "\(mark)/\(mask)"])
+    }
+
+    public func flushConnections(mark: UInt32, mask: UInt32, family: AddressFamily) throws(KernelError) -> Int {
+        try deleteConnections(["conntrack", "-D", "-f", family == .ipv4 ? "ipv4" : "ipv6", "-m", "\(mark)/\(mask)"])
+    }
+
+    private func deleteConnections(_ arguments: [String]) throws(KernelError) -> Int {
         let result = try runner.run(arguments)
         // conntrack exits 1 when nothing matched; the summary on stderr tells the count either way.
         if let count = Self.conntrackSummaryCount(result.standardError) { return count }

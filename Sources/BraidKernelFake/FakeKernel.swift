@@ -21,6 +21,9 @@ public final class FakeKernel: KernelPort {
         public var sysctls: [String: String]
         /// ct mark → how many conntrack entries carry it (the whole 32-bit mark, other tools' bits too).
         public var connectionsByMark: [UInt32: Int] = [:]
+        /// IPv6 conntrack entries by mark, apart so a per-family flush can be told from a whole one;
+        /// `connectionsByMark` holds the IPv4 ones (and all, for tests that do not care).
+        public var ipv6ConnectionsByMark: [UInt32: Int] = [:]
         /// Other programs' firewalls, as `readForeignRuleset` returns them; none by default.
         public var foreignRuleset: ForeignRuleset = .empty
 
@@ -238,7 +241,37 @@ public final class FakeKernel: KernelPort {
         return state.withLock { state in
             let matching = state.connectionsByMark.filter { $0.key & mask == mark & mask }
             for key in matching.keys { state.connectionsByMark[key] = nil }
-            return matching.values.reduce(0, +)
+            let matching6 = state.ipv6ConnectionsByMark.filter { $0.key & mask == mark & mask }
+            for key in matching6.keys { state.ipv6ConnectionsByMark[key] = nil }
+            return matching.values.reduce(0, +) + matching6.values.reduce(0, +)
+        }
+    }
+
+    /// Every per-family flush, in order: the mark and the family.
+    public var flushedFamilyMarks: [FamilyFlush] { familyFlushLog.withLock { $0 } }
+    public struct FamilyFlush: Sendable, Equatable {
+        public var mark: UInt32
+        public var family: AddressFamily
+        public init(mark: UInt32, family: AddressFamily) {
+            self.mark = mark
+            self.family = family
+        }
+    }
+    private let familyFlushLog: Mutex<[FamilyFlush]> = Mutex([])
+
+    public func flushConnections(mark: UInt32, mask: UInt32, family: AddressFamily) throws(KernelError) -> Int {
+        familyFlushLog.withLock { $0.append(FamilyFlush(mark: mark & mask, family: family)) }
+        return state.withLock { state in
+            switch family {
+            case .ipv4:
+                let matching = state.connectionsByMark.filter { $0.key & mask == mark & mask }
+                for key in matching.keys { state.connectionsByMark[key] = nil }
+                return matching.values.reduce(0, +)
+            case .ipv6:
+                let matching = state.ipv6ConnectionsByMark.filter { $0.key & mask == mark & mask }
+                for key in matching.keys { state.ipv6ConnectionsByMark[key] = nil }
+                return matching.values.reduce(0, +)
+            }
         }
     }
 

@@ -34,6 +34,7 @@ public final class DualStackLab: Sendable {
     private let radvd = LockedBox<[ChildProcess]>([])
     private let radvdLog = LockedBox<[UInt8]>([])
     private let servers = LockedBox<[IPv6WhoAmIServer]>([])
+    private let responders = LockedBox<[IPv6ProbeResponders]>([])
 
     init(lab: Lab) { self.lab = lab }
 
@@ -118,6 +119,9 @@ public final class DualStackLab: Sendable {
         try startRadvd(in: lab.wans[1].namespace)
         let server = try IPv6WhoAmIServer(namespace: lab.internet.name, port: Lab.serverPort)
         servers.update { $0.append(server) }
+        // HTTP (port 80) and DNS (port 53) on the server's IPv6 address, for TCP/HTTP/DNS probes.
+        let probeResponders = try IPv6ProbeResponders(namespace: lab.internet.name, address: Self.serverAddress)
+        responders.update { $0.append(probeResponders) }
         try waitForAddresses()
     }
 
@@ -172,6 +176,38 @@ public final class DualStackLab: Sendable {
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
+    }
+
+    /// The gateway the router learned from ISP 2's router advertisements (main table), if any.
+    public func learnedGateway() throws -> IPv6Address? {
+        let routes = try lab.router.run(["ip", "-6", "route", "show", "default", "dev", lab.wans[1].routerInterface, "proto", "ra"])
+        let words = routes.split(whereSeparator: \.isWhitespace)
+        guard let via = words.firstIndex(of: "via"), via + 1 < words.count else { return nil }
+        return IPv6Address(String(words[via + 1]))
+    }
+
+    /// ISP 2 moves its router to another link-local address: radvd stops (saying goodbye with a
+    /// zero router lifetime), the address it advertised from is removed, `newAddress` is added,
+    /// and radvd starts again, advertising from it. Returns the address it advertised from before.
+    @discardableResult
+    public func moveAdvertisedRouter(to newAddress: IPv6Address) throws -> IPv6Address {
+        guard let old = try learnedGateway() else { throw LabError("the router has learned no gateway from ISP 2") }
+        let isp = lab.wans[1].namespace
+        for child in radvd.value {
+            child.signal(SIGTERM)
+            _ = child.wait()
+        }
+        radvd.value = []
+        // Every other link-local address goes too, so radvd can only advertise from the new one.
+        let current = try isp.run(["ip", "-6", "address", "show", "dev", "customer", "scope", "link"])
+        for line in current.split(separator: "\n") {
+            let words = line.split(whereSeparator: \.isWhitespace)
+            guard let inet = words.firstIndex(of: "inet6"), inet + 1 < words.count else { continue }
+            try isp.ip([["address", "del", String(words[inet + 1]), "dev", "customer"]])
+        }
+        try isp.ip([["address", "add", "\(newAddress)/64", "dev", "customer", "nodad"]])
+        try startRadvd(in: isp)
+        return old
     }
 
     /// Waits until the router has learned ISP 2's default route from a router advertisement.
@@ -248,6 +284,8 @@ public final class DualStackLab: Sendable {
         radvd.value = []
         for server in servers.value { server.stop() }
         servers.value = []
+        for responder in responders.value { responder.stop() }
+        responders.value = []
         lab.teardown()
     }
 }

@@ -35,12 +35,19 @@ public struct HostFacts: Sendable, Equatable {
         for wan in config.wans where filled.interfaces[wan.interface] == nil {
             // Only a fixed gateway can stand in for an address; an `auto` or `none` WAN planned for
             // another machine shows as waiting for its address.
-            filled.interfaces[wan.interface] =
+            // The same for a fixed IPv6 gateway, so its IPv6 plans as usable too (a link-local one
+            // is not a public address: port forwards get none from it).
+            var standIn =
                 assumedUp
                 ? InterfaceFacts(
                     name: wan.interface,
-                    addresses: wan.gateway.fixedAddress.map { [InterfaceAddress(address: $0, prefixLength: 32)] } ?? [])
+                    addresses: wan.gateway.fixedAddress.map { [InterfaceAddress(address: $0, prefixLength: 32)] } ?? [],
+                    ipv6Addresses: wan.ipv6?.gateway.fixedAddress.map {
+                        [IPv6InterfaceAddress(address: $0, prefixLength: $0.isLinkLocal ? 64 : 128)]
+                    } ?? [])
                 : InterfaceFacts(name: wan.interface, isUp: false)
+            standIn.isStandIn = assumedUp
+            filled.interfaces[wan.interface] = standIn
             missingWans.append(wan.interface)
         }
         return (filled, missingWans, missingLans)
@@ -66,6 +73,9 @@ public struct InterfaceFacts: Sendable, Equatable {
     /// handling, an admin) put on this interface, in any table but Braid's own. What
     /// `GatewayResolution` learns an `auto` gateway from.
     public var defaultRoutes: [KernelDefaultRoute]
+    /// Made up by `fillingInMissingInterfaces` for a plan meant for another machine: its addresses
+    /// are stand-ins, so a check that needs a real one (a global IPv6 address for NAT66) is skipped.
+    public var isStandIn = false
 
     public init(
         name: String, isUp: Bool = true, addresses: [InterfaceAddress] = [], ipv6Addresses: [IPv6InterfaceAddress] = [],

@@ -28,7 +28,9 @@ struct IPv6Plan {
         var reasons: [String: String] = [:]
         for index in carrying {
             let wan = config.wans[index]
-            if let reason = availability.isolated[wan.name] ?? hostProblem(wan, host: host) { reasons[wan.name] = reason }
+            if let reason = availability.ipv6IsolationReason(wan.name) ?? hostProblem(wan, host: host) {
+                reasons[wan.name] = reason
+            }
         }
         let usable = carrying.filter { index in
             let name = config.wans[index].name
@@ -43,7 +45,7 @@ struct IPv6Plan {
         // no global address to masquerade to still gets its route, so probes can tell when it is back.
         let routes = carrying.compactMap { index -> Route? in
             let wan = config.wans[index]
-            guard availability.isolated[wan.name] == nil, let facts = host.interfaces[wan.interface], facts.isUp,
+            guard availability.ipv6IsolationReason(wan.name) == nil, let facts = host.interfaces[wan.interface], facts.isUp,
                 case .resolved(let gateway) = resolvedGateway(wan, host: host),
                 gateway.nextHop.map(facts.hasOnLink) ?? true
             else { return nil }
@@ -53,7 +55,7 @@ struct IPv6Plan {
         return IPv6Plan(
             usable: usable, split: split, routerSplit: routerSplit, stickyBuckets: sticky, routes: routes,
             policyRules: policyRules(config, slots: slots, carrying: carrying, split: split),
-            sysctls: sysctls(config, host: host), unusableReasons: reasons)
+            sysctls: sysctls(config, host: host, isolated: Set(availability.ipv6Isolated.keys)), unusableReasons: reasons)
     }
 
     /// Why the host cannot carry IPv6 through `wan` now, or nil when it can: its interface must be
@@ -73,7 +75,7 @@ struct IPv6Plan {
             return
                 "IPv6 gateway \(nextHop) is not on-link on \(wan.interface) (its IPv6 addresses: \(addresses.isEmpty ? "none" : addresses))"
         }
-        if ipv6.nat != .none, !facts.ipv6Addresses.contains(where: { !$0.address.isLinkLocal }) {
+        if ipv6.nat != .none, !facts.isStandIn, !facts.ipv6Addresses.contains(where: { !$0.address.isLinkLocal }) {
             return "\(wan.interface) has no global IPv6 address to translate LAN sources to"
         }
         return nil
@@ -124,8 +126,11 @@ struct IPv6Plan {
     /// on, the kernel ignores router advertisements on an interface whose `accept_ra` is 1, so the
     /// learned default route would silently expire at its router lifetime (the RA trap). Written
     /// before forwarding, so no advertisement in between is dropped; `down` restores both.
-    static func sysctls(_ config: Config, host: HostFacts) -> [SysctlSetting] {
-        config.wans.filter { $0.ipv6?.gateway == .auto && host.interfaces[$0.interface] != nil }.map { wan in
+    /// A WAN whose IPv6 is isolated (the kernel refused one of its IPv6 pieces) gets none.
+    static func sysctls(_ config: Config, host: HostFacts, isolated: Set<String> = []) -> [SysctlSetting] {
+        config.wans.filter {
+            $0.ipv6?.gateway == .auto && host.interfaces[$0.interface] != nil && !isolated.contains($0.name)
+        }.map { wan in
             SysctlSetting(
                 key: "net/ipv6/conf/\(wan.interface)/accept_ra", value: "2",
                 reason:

@@ -28,7 +28,7 @@ extension GatewayPlanner {
         switch family {
         case .ipv4: isUsable(wan, host: host, availability: availability)
         case .ipv6:
-            wan.ipv6 != nil && availability.isolated[wan.name] == nil && IPv6Plan.hostProblem(wan, host: host) == nil
+            wan.ipv6 != nil && availability.ipv6IsolationReason(wan.name) == nil && IPv6Plan.hostProblem(wan, host: host) == nil
                 && !availability.unavailableWans(for: .ipv6).contains(wan.name)
         }
     }

@@ -123,8 +123,13 @@ enum RulesetPlanner {
                     + midStreamGuard
                     + [
                         NftablesRule("iifname vmap @wan_by_ingress"),
+                        // IPv6 skips this lookup: the next rule's already returns its local, link-local
+                        // and multicast destinations (the kernel's fib6 answers no interface for a local
+                        // address, and the LAN's own for link-local and multicast ones), and a new IPv6
+                        // connection then pays for one policy-routed FIB lookup instead of two. IPv4's
+                        // multicast and limited broadcast would resolve to a WAN there, so it keeps it.
                         NftablesRule(
-                            "iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
+                            "\(only(.ipv4))iifname \(lanInterfaces) fib daddr type { local, broadcast, multicast } return",
                             comment: "Traffic for the router itself, and LAN broadcast/multicast, needs no WAN."),
                         // Without `. mark` the lookup sees no mark, like the connection's first routing
                         // decision would without Braid: main's specific routes first, then the fallback WAN.

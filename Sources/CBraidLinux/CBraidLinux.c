@@ -11,7 +11,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <malloc.h>
 #include "CBraidLinux.h"
+
+int braid_limit_malloc_arenas(int count) {
+    return mallopt(M_ARENA_MAX, count);
+}
 
 int braid_enter_network_namespace(int descriptor) {
     return setns(descriptor, CLONE_NEWNET);

@@ -23,6 +23,9 @@ struct Run: AsyncParsableCommand {
     var resyncInterval: String = "10s"
 
     func run() async throws {
+        // glibc gives each thread that contends for malloc an arena of its own (up to 8 per core),
+        // each keeping its freed memory; the daemon's dozen threads allocate little, so two do.
+        ProcessMemory.limitMallocArenas(to: 2)
         let config = try loadConfig(options)
         try requireRoot("run")
         guard let level = Logger.Level(rawValue: logLevel) else {
@@ -63,13 +66,12 @@ struct Run: AsyncParsableCommand {
             config: config, configPath: options.config, kernel: kernel, store: store, logger: logger,
             resyncInterval: resync, hub: hub)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
-        if let listen = config.api.listen {
-            // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon runs on.
-            services.append(
-                .init(
-                    service: APIServer(listen: listen, token: token, hub: hub, telemetry: telemetry, logger: logger),
-                    successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
-        }
+        // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon
+        // runs on. It runs even with `listen: none`, so a reload that turns the API on opens it.
+        services.append(
+            .init(
+                service: APIListenerService(hub: hub, api: config.api, token: token, telemetry: telemetry, logger: logger),
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

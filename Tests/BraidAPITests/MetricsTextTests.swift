@@ -12,15 +12,15 @@ import Testing
         lan: { interfaces: [lan0] }
         wans:
           - { name: isp1, interface: wan1, gateway: 192.0.2.1, weight: 70, health: { targets: [203.0.113.1] } }
-          - { name: isp2, interface: wan2, gateway: 198.51.100.1, weight: 30 }
+          - { name: isp2, interface: wan2, gateway: auto, weight: 30 }
         """)
 
     static func status(_ first: WanState) throws -> DaemonStatus {
         let json = """
             {"pid": 9, "configPath": "/etc/braid/braid.yaml", "startedAt": 0, "wans": [
-              {"state": "\(first.rawValue)", "name": "isp1", "since": 0, "reason": "r", "targets": [
+              {"state": "\(first.rawValue)", "name": "isp1", "since": 0, "reason": "r", "gateway": "192.0.2.1", "targets": [
                 {"address": "203.0.113.1", "lastRTTMilliseconds": 12.5, "loss": 0.25}]},
-              {"state": "up", "name": "isp2", "since": 0, "reason": "r", "targets": []}]}
+              {"state": "up", "name": "isp2", "since": 0, "reason": "r", "gateway": "198.51.100.77", "targets": []}]}
             """
         return try JSONDecoder().decode(DaemonStatus.self, from: Data(json.utf8))
     }
@@ -46,7 +46,9 @@ import Testing
             #"braid_wan_up{wan="isp1"} 0"#, #"braid_wan_up{wan="isp2"} 1"#,
             #"braid_wan_state{wan="isp1",state="down"} 1"#, #"braid_wan_state{wan="isp1",state="up"} 0"#,
             #"braid_wan_state{wan="isp1",state="drained"} 0"#,
-            #"braid_wan_info{wan="isp1",interface="wan1",gateway="192.0.2.1"} 1"#, #"braid_wan_weight{wan="isp1"} 70"#,
+            #"braid_wan_info{wan="isp1",interface="wan1",gateway="192.0.2.1"} 1"#,
+            // `gateway: auto`: the one the daemon learned, not the word "auto".
+            #"braid_wan_info{wan="isp2",interface="wan2",gateway="198.51.100.77"} 1"#, #"braid_wan_weight{wan="isp1"} 70"#,
             #"braid_wan_share_ratio{wan="isp2"} 1"#, #"braid_wan_connections{wan="isp1"} 7"#,
             #"braid_wan_connections{wan="isp2"} 3"#, #"braid_wan_bytes_total{wan="isp1",direction="rx"} 1500"#,
             #"braid_wan_packets_total{wan="isp2",direction="tx"} 2"#,

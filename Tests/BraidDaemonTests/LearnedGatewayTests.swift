@@ -82,6 +82,22 @@ import Testing
         #expect(harness.kernel.flushedMarks == [cableMark])
     }
 
+    @Test func statusAndEventsNameTheLearnedGatewayNotTheSetting() throws {
+        let harness = try DaemonHarness(
+            Self.yaml, kernel: Self.kernel(cableRoutes: [Self.dhcpRoute("192.168.1.1")]), withHub: true)
+        try harness.start()
+        #expect(harness.status("cable")?.gateway == "192.168.1.1")
+        #expect(harness.status("fibre")?.gateway == "192.168.2.1")
+        #expect(harness.status("dsl")?.gateway == "none", "gateway: none is a device route")
+        harness.kernel.setDefaultRoutes([Self.dhcpRoute("192.168.1.254")], on: "wan1")
+        harness.send(.routingChanged)
+        #expect(harness.status("cable")?.gateway == "192.168.1.254")
+        let events = try #require(harness.hub).events.recent
+        let change = try #require(events.last { $0.kind == .gateway && $0.wan == "cable" }, "\(events)")
+        #expect(change.from == "192.168.1.1" && change.to == "192.168.1.254" && change.gateway == "192.168.1.254")
+        #expect(!events.contains { $0.gateway == "auto" }, "\(events)")
+    }
+
     @Test func aHookReportIsFollowedWhenTheKernelHasNoRoute() throws {
         let harness = try DaemonHarness(Self.yaml, kernel: Self.kernel())
         try harness.start()

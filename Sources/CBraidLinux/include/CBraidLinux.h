@@ -14,6 +14,10 @@ int braid_open_link_monitor(void);
 /// by anyone, on any table. -1 and errno on failure.
 long long braid_nftables_generation(void);
 
+/// mallopt(M_ARENA_MAX, count): glibc's malloc arenas at most `count` (malloc.h is not in Swift's
+/// Glibc module). Returns mallopt's result: 1 on success.
+int braid_limit_malloc_arenas(int count);
+
 /// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
 int braid_pipe_cloexec(int descriptors[2]);
 
