@@ -181,7 +181,15 @@ enum HookProcess {
         let argv = [strdup(program)] + [nil]
         defer { for pointer in envp + argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        var spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        // ETXTBSY: the file is still open for writing somewhere, as while a package manager or an
+        // editor installs the hook, or for the instant another thread's fork holds the descriptor
+        // of a script just written. It clears within milliseconds; this is the hook thread, not the
+        // control loop, so a short wait is cheap.
+        for _ in 0..<20 where spawned == ETXTBSY {
+            usleep(25_000)
+            spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        }
         close(stdinPipe[0])
         close(outputPipe[1])
         guard spawned == 0 else {

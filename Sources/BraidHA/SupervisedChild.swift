@@ -53,23 +53,8 @@ final class SupervisedChild: Sendable {
             let child = try ChildProcess(executable: executable, arguments: [executable] + arguments, mergeError: true)
             current.withLock { $0 = child }
             alive.store(true, ordering: .relaxed)
-            let descriptor = child.outputDescriptor, logger = self.logger, name = self.name
-            Thread.detachNewThread {
-                var pending: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                    if count < 0 && errno == EINTR { continue }
-                    if count <= 0 { break }
-                    pending += buffer[..<count]
-                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                        let text = String(decoding: pending[..<newline], as: UTF8.self)
-                        pending.removeSubrange(...newline)
-                        if !text.isEmpty { logger.debug("\(name): \(text)") }
-                    }
-                }
-                close(descriptor)
-            }
+            let logger = self.logger, name = self.name
+            child.forEachOutputLine { text in if !text.isEmpty { logger.debug("\(name): \(text)") } }
         } catch {
             throw .program("cannot start \(executable): \(error) (install it: scripts/install-dependencies)")
         }

@@ -82,6 +82,29 @@ public final class ChildProcess: @unchecked Sendable {
         return result
     }
 
+    /// Reads the output pipe on a thread of its own until the child closes it, handing `line` each
+    /// line without its newline (and a last line that has none), then closes the pipe. For children
+    /// whose output is a log: a pipe nobody reads fills up and stalls the child.
+    public func forEachOutputLine(_ line: @escaping @Sendable (String) -> Void) {
+        let descriptor = outputDescriptor
+        Thread.detachNewThread {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending += buffer[..<count]
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    line(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+            if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
+            close(descriptor)
+        }
+    }
+
     /// Waits for the child to exit; returns its exit status (128 + signal when killed).
     @discardableResult
     public func wait() -> Int32 {

@@ -33,23 +33,7 @@ public final class LabDaemon: @unchecked Sendable {
                 "--state-dir", stateDirectory,
             ] + extraArguments, mergeError: true)
         let lines = self.lines
-        let descriptor = child.outputDescriptor
-        Thread.detachNewThread {
-            var pending: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                pending += buffer[..<count]
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let text = String(decoding: pending[..<newline], as: UTF8.self)
-                    pending.removeSubrange(...newline)
-                    lines.update { $0.append(LogLine(arrivedAt: ContinuousClock.now, text: text)) }
-                }
-            }
-            close(descriptor)
-        }
+        child.forEachOutputLine { text in lines.update { $0.append(LogLine(arrivedAt: ContinuousClock.now, text: text)) } }
     }
 
     public var pid: Int32 { child.pid }
