@@ -56,7 +56,9 @@ public final class IPv6ProbeResponders: Sendable {
                     }
                 }
                 if count < 0 && errno == EINTR { continue }
-                guard count >= 0 else { break }
+                // After `stop`'s shutdown a UDP socket returns 0 at once, forever: that is the end
+                // (a probe is never empty), not a short query to skip, or this loop spins a core.
+                guard count > 0 else { break }
                 guard count >= 12 else { continue }
                 var answer = Array(buffer[..<count])
                 answer[2] |= 0x80  // QR: this is a response
