@@ -22,8 +22,21 @@ extension LabTests.DualStack {
                 perWan: [3: ["health": "{ targets: [\(Lab.secondServerAddress)], \(timers) }"]])
             let daemon = try LabDaemon(lab: lab, binary: try BraidExecutable.path, configPath: try lab.writeFile("braid.yaml", yaml))
             try await daemon.waitForLog("running", timeout: .seconds(10))
+            // Until the RA-learned route and the neighbours settle, the first rounds may fail (seen once
+            // in a full lab run): wait for every verdict to be up, then demand that it stays so.
+            let settled = ContinuousClock.now + .seconds(8)
+            while ContinuousClock.now < settled {
+                if let status = lab.daemonStatus(),
+                    status.wans.allSatisfy({ $0.state == .up && ($0.name == "isp3" || $0.ipv6State == .up) })
+                {
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let settledAt = daemon.log.count
             try await Task.sleep(for: .milliseconds(1000))
-            #expect(!daemon.logText.contains(" down"), "a WAN or its IPv6 went down with healthy targets:\n\(daemon.logText)")
+            let sinceSettled = daemon.log.dropFirst(settledAt).map(\.text).joined(separator: "\n")
+            #expect(!sinceSettled.contains(" down"), "a WAN or its IPv6 went down with healthy targets:\n\(daemon.logText)")
             let status = try #require(lab.daemonStatus())
             for wan in status.wans where wan.state != .up || (wan.name != "isp3" && wan.ipv6State != .up) {
                 Issue.record("\(wan.name): \(wan.state) / IPv6 \(String(describing: wan.ipv6State)): \(wan.reason)")
