@@ -192,7 +192,8 @@ extension LabTests {
                 var text = ""
                 while ContinuousClock.now < deadline {
                     text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-                    if text.contains("BRAID_STATE=down") { break }
+                    // The hook appends its record piece by piece: wait for the `---` that ends it.
+                    if text.components(separatedBy: "---").dropLast().contains(where: { $0.contains("BRAID_STATE=down") }) { break }
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 let record = try #require(
