@@ -100,6 +100,13 @@ extension LabTests {
                     ["rule", "add", "priority", "500", "from", "192.0.2.0/24", "lookup", "100"],
                     ["route", "add", "192.0.2.0/24", "dev", Lab.lanInterface, "table", "100"],
                 ])
+                // The kernel adds a link-local address's local route only once duplicate address
+                // detection ends (about a second after the link came up): wait, or that route
+                // appears between the two snapshots as if `down` had left it.
+                let settled = ContinuousClock.now + .seconds(5)
+                while try !lab.router.run(["ip", "-6", "address", "show", "tentative"]).isEmpty, ContinuousClock.now < settled {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 let before = try lab.routerSnapshot()
                 try lab.applyExpectingSuccess(lab.configYAML(weights: [5, 3, 2]))
                 let applied = try lab.routerSnapshot()
