@@ -10,11 +10,17 @@ import Foundation
 /// (iperf3 throughput, new connections per second) slows down with 10,000 rules compared to 10.
 /// Every figure is also given as a ratio to a baseline measured in the same run.
 ///
-/// Run as root: `swift run -c release policy-scale-benchmark [repetitions]`.
+/// Run as root: `swift run -c release policy-scale-benchmark [repetitions]`; `… mixed [rounds]`
+/// compares mixed policies with an iptables gateway (`MixedPolicyScale`), `… named-policies [n]`
+/// compares 100 named policies with one.
 @main
 struct PolicyScaleBenchmark {
     static func main() async throws {
         let repetitions = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 3
+        if CommandLine.arguments.dropFirst().first == "mixed" {
+            let rounds = CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 3
+            return try await MixedPolicyScale.run(repetitions: rounds)
+        }
         let lab = try Lab(wanCount: 2, name: "scale")
         defer { lab.teardown() }
         if CommandLine.arguments.dropFirst().first == "named-policies" {

@@ -75,6 +75,10 @@ public struct AppliedStateStore: Sendable {
     /// last. A file that cannot be decoded is renamed to `state.json.corrupt-TIME` and treated as
     /// missing; `warning` says so.
     public func loadReporting() -> (state: AppliedState?, warning: String?) {
+        // The file this process wrote or read last, unchanged since: decoding its megabytes (the
+        // rendered table of a large policy) again on every failover would cost more than the change.
+        let stamp = PosixFile.stamp(path)
+        if let stamp, let known = memory.known, known.stamp == stamp { return (known.state, nil) }
         let bytes: [UInt8]
         switch PosixFile.read(path, limit: Self.maximumFileSize) {
         case .success(let read?): bytes = read
@@ -84,6 +88,8 @@ public struct AppliedStateStore: Sendable {
         }
         if let state = try? JSONDecoder().decode(AppliedState.self, from: Data(bytes)) {
             memory.state = state
+            // Only a stamp taken before the read vouches for what was read.
+            if let stamp, PosixFile.stamp(path) == stamp { memory.known = (stamp, state) }
             return (state, nil)
         }
         let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
@@ -103,6 +109,7 @@ public struct AppliedStateStore: Sendable {
     /// updated first, so a failed write still leaves this process knowing what it did.
     public func save(_ state: AppliedState) throws(StateFileError) {
         memory.state = state
+        memory.known = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? encoder.encode(state) else { throw .cannotWrite(path: path, reason: "cannot encode the state") }
@@ -113,24 +120,33 @@ public struct AppliedStateStore: Sendable {
         if case .failure(let error) = PosixFile.replace(path, with: Array(data), mode: 0o600) {
             throw .cannotWrite(path: path, reason: error.reason)
         }
+        if let stamp = PosixFile.stamp(path) { memory.known = (stamp, state) }
     }
 
     /// Forgets the state (after `down`).
     public func remove() throws(StateFileError) {
         memory.state = nil
+        memory.known = nil
         if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
             throw .cannotRemove(path: path, reason: PosixError.current().reason)
         }
     }
 }
 
-/// The state a process saved last, shared by every copy of its store.
+/// The state a process saved last, shared by every copy of its store, and the version of the file
+/// that holds it (so an unchanged file is not decoded again).
 final class StateMemory: Sendable {
     private let box = Mutex<AppliedState?>(nil)
+    private let file = Mutex<(stamp: FileStamp, state: AppliedState)?>(nil)
 
     var state: AppliedState? {
         get { box.withLock { $0 } }
         set { box.withLock { $0 = newValue } }
+    }
+
+    var known: (stamp: FileStamp, state: AppliedState)? {
+        get { file.withLock { $0 } }
+        set { file.withLock { $0 = newValue } }
     }
 }
 

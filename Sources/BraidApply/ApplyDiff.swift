@@ -18,15 +18,18 @@ struct ApplyDiff: Sendable {
         /// to be verified before use; see `ApplyDiff.inPlaceUpdate`.
         var inPlaceCandidate: TableUpdate?
 
-        init(desired: DesiredState, availability: WanAvailability = .allAvailable, stored: AppliedState?, table: ObservedTable?) {
+        init(
+            desired: DesiredState, availability: WanAvailability = .allAvailable, stored: AppliedState?, table: ObservedTable?,
+            loadedTables: LoadedTableCache = LoadedTableCache(), source rendered: String? = nil
+        ) {
             self.desired = desired
             self.availability = availability
-            source = desired.ruleset.render()
+            source = rendered ?? desired.ruleset.render()
             // The same text needs no update (and parsing it twice would slow every unchanged re-apply).
             if table != nil, let stored, let loaded = stored.rulesetSource, loaded != source,
                 stored.rulesetFingerprint == table?.fingerprint
             {
-                inPlaceCandidate = TableUpdate.inPlace(from: loaded, to: source)
+                inPlaceCandidate = loadedTables.update(from: loaded, to: source)
             }
         }
     }
@@ -73,7 +76,8 @@ struct ApplyDiff: Sendable {
         }
 
         rulesetUnchanged = Self.rulesetUnchanged(observation, target)
-        let digests = Self.setDigests(desired.ruleset)
+        let inPlace = Self.inPlaceUpdate(observation, target)
+        let digests = Self.setDigests(desired.ruleset, reusing: Self.reusableSetDigests(stored, target, inPlace))
         let keptSets = Set(digests.filter { stored?.setDigests?[$0.key] == $0.value }.map(\.key))
         let previousSource = observation.tableListing ?? stored?.rulesetSource
         var kernel = observation.kernel
@@ -86,7 +90,7 @@ struct ApplyDiff: Sendable {
             KernelChangeSet.steps(
                 from: kernel, to: desired, sysctls: observation.sysctls, rulesetUnchanged: rulesetUnchanged,
                 keptSets: keptSets, previousSource: previousSource,
-                inPlace: Self.inPlaceUpdate(observation, target)) + restores
+                inPlace: inPlace) + restores
         reloadedToBeSure = observation.verification.unverifiable && !steps.isEmpty
 
         // Only when this apply learned an original the file does not hold yet: on a failover
@@ -158,8 +162,19 @@ struct ApplyDiff: Sendable {
         observation.kernel.table != nil && !rulesetUnchanged(observation, target) && inPlaceUpdate(observation, target) == nil
     }
 
-    /// Set name → digest of its elements.
-    static func setDigests(_ ruleset: NftablesRuleset) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: ruleset.sets.map { ($0.name, StableDigest.of($0.elements)) })
+    /// Set name → digest of its elements; `reusing` holds digests known to be current (hashing
+    /// 100,000 prefixes on every failover is the cost to avoid).
+    static func setDigests(_ ruleset: NftablesRuleset, reusing known: [String: String] = [:]) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: ruleset.sets.map { ($0.name, known[$0.name] ?? StableDigest.of($0.elements)) })
+    }
+
+    /// The recorded set digests that still hold for the desired table: all of them when it renders
+    /// as the table recorded, those of the sets an in-place update leaves alone otherwise.
+    static func reusableSetDigests(_ stored: AppliedState?, _ target: Target, _ inPlace: TableUpdate?) -> [String: String] {
+        guard let stored, let recorded = stored.setDigests else { return [:] }
+        if stored.rulesetSource == target.source { return recorded }
+        guard let inPlace else { return [:] }
+        let rewritten = Set(inPlace.rewritten)
+        return recorded.filter { !rewritten.contains("set \($0.key)") }
     }
 }

@@ -14,6 +14,8 @@ public struct GatewayApplier: Sendable {
     /// Lets `apply` change the mark mask under open connections (`MarkRenumbering`), deleting their
     /// conntrack entries afterwards, instead of refusing.
     public var renumberMarks = false
+    /// The table text this applier parsed last, so a change parses only the new rendering.
+    let loadedTables = LoadedTableCache()
 
     public init(kernel: any KernelPort, store: AppliedStateStore, lockTimeout: Duration = .seconds(60)) {
         self.kernel = kernel
@@ -40,6 +42,8 @@ public struct GatewayApplier: Sendable {
         /// Problems with the state directory that did not stop the change (an unwritable or corrupt
         /// state file, a lock that could not be taken).
         public var stateWarnings: [String] = []
+        /// Where the apply spent its time, phase by phase, for logs and benchmarks.
+        public var timings = ApplyTimings()
     }
 
     /// The plan `apply` would install now: host facts from the kernel, WAN slots from the last apply.
@@ -128,7 +132,7 @@ public struct GatewayApplier: Sendable {
         _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
         warnings: inout [String]
     ) throws(ApplyError) -> Report {
-        let prepared = try prepare(
+        var prepared = try prepare(
             config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
             warnings: &warnings)
         let diff = prepared.diff
@@ -136,12 +140,17 @@ public struct GatewayApplier: Sendable {
         if let early = diff.earlyState {
             do { try store.save(early) } catch { warnings.append(error.description) }
         }
-        try perform(diff.steps, restoringStateTo: prepared.observation.stored, warnings: &warnings)
-        try verifyAndRecord(diff, observed: prepared.observation, config: config, warnings: &warnings)
+        try prepared.timings.measure(\.execute) { () throws(ApplyError) in
+            try perform(diff.steps, restoringStateTo: prepared.observation.stored, warnings: &warnings)
+        }
+        try prepared.timings.measure(\.verify) { () throws(ApplyError) in
+            try verifyAndRecord(diff, observed: prepared.observation, config: config, warnings: &warnings)
+        }
         let flush = flushRemovedWans(config, desired: diff.target.desired, previousSlots: prepared.previousSlots)
         var report = Report(
             desired: diff.target.desired, performed: diff.steps, reloadedToBeSure: diff.reloadedToBeSure,
             flushedConnections: flush.flushed, flushFailures: flush.failures, renumbering: prepared.renumbering)
+        report.timings = prepared.timings
         if let renumbering = prepared.renumbering {
             do { report.renumberedConnections = try renumbering.flush(kernel: kernel) } catch {
                 report.renumberFailure = "\(error)"
@@ -158,6 +167,7 @@ public struct GatewayApplier: Sendable {
         /// The mark mask changed since the last apply (see `MarkRenumbering`).
         var renumbering: MarkRenumbering?
         var diff: ApplyDiff
+        var timings = ApplyTimings()
     }
 
     /// Observe, plan and diff: what an apply of `config` would change now. Changes nothing, the
@@ -166,19 +176,30 @@ public struct GatewayApplier: Sendable {
         _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
         warnings: inout [String]
     ) throws(ApplyError) -> PreparedApply {
-        var observation = try observeInstalled(config, warnings: &warnings)
+        var timings = ApplyTimings()
+        var observation = try timings.measure(\.observe) { () throws(ApplyError) in
+            try observeInstalled(config, warnings: &warnings)
+        }
         let renumbering = try checkMarkRenumbering(config, observed: observation.kernel)
         let previousSlots = Self.previousSlots(config, stored: observation.stored, observed: observation.kernel)
-        let desired = try plan(
-            config, availability: availability, previousSlots: previousSlots,
-            missingInterfacesAreDown: missingInterfacesAreDown)
-        let target = ApplyDiff.Target(
-            desired: desired, availability: availability, stored: observation.stored,
-            table: observation.kernel.table)
-        do { try observe(&observation, for: target) } catch { throw .kernel(error) }
+        let desired = try timings.measure(\.plan) { () throws(ApplyError) in
+            try plan(
+                config, availability: availability, previousSlots: previousSlots,
+                missingInterfacesAreDown: missingInterfacesAreDown)
+        }
+        let source = timings.measure(\.render) { desired.ruleset.render() }
+        let target = timings.measure(\.diff) {
+            ApplyDiff.Target(
+                desired: desired, availability: availability, stored: observation.stored,
+                table: observation.kernel.table, loadedTables: loadedTables, source: source)
+        }
+        try timings.measure(\.observe) { () throws(ApplyError) in
+            do throws(KernelError) { try observe(&observation, for: target) } catch { throw .kernel(error) }
+        }
+        let diff = timings.measure(\.diff) { ApplyDiff(observation, target: target) }
         return PreparedApply(
             observation: observation, previousSlots: previousSlots, renumbering: renumbering,
-            diff: ApplyDiff(observation, target: target))
+            diff: diff, timings: timings)
     }
 
     /// A removed WAN's connections can no longer leave by it (its mark is in no map): with

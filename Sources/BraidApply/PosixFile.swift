@@ -20,6 +20,16 @@ public struct PosixError: Error, Sendable, Equatable {
 enum PosixFile {
     /// The whole file, nil when it does not exist. Refuses what is not a regular file (a FIFO
     /// would block, `/dev/zero` never ends) and anything larger than `limit`.
+    /// Which version of a file is at `path` (device, inode, size, modification time), or nil when
+    /// it cannot be seen: a file replaced by rename or rewritten has another stamp.
+    static func stamp(_ path: String) -> FileStamp? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileStamp(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
+    }
+
     static func read(_ path: String, limit: Int) -> Result<[UInt8]?, PosixError> {
         var info = stat()
         if stat(path, &info) != 0 { return errno == ENOENT ? .success(nil) : .failure(.current()) }
@@ -90,4 +100,13 @@ enum PosixFile {
         }
         return .success(())
     }
+}
+
+/// See `PosixFile.stamp`.
+struct FileStamp: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var seconds: Int64
+    var nanoseconds: Int64
 }

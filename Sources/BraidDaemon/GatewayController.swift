@@ -274,6 +274,7 @@ public final class GatewayController {
             })
         lastAppliedUnavailable = current.unavailable
         lastAppliedIPv6Unavailable = current.ipv6Unavailable
+        logger.debug("apply: \(report.performed.count) step(s); \(report.timings)")
         remember(report)
         return report
     }

@@ -202,6 +202,12 @@ public struct NftObjectModel: Sendable, Equatable {
             case .addMapElements(let map, let elements):
                 guard let index = maps.index(map) else { throw missing(.map, map) }
                 try addElements(elements, toMap: index)
+            case .deleteSetElements(let set, let elements):
+                guard let index = sets.index(set) else { throw missing(.set, set) }
+                try deleteElements(elements, fromSet: index)
+            case .deleteMapElements(let map, let keys):
+                guard let index = maps.index(map) else { throw missing(.map, map) }
+                try deleteElements(keys, fromMap: index)
             case .flushSet(let set):
                 guard let index = sets.index(set) else { throw missing(.set, set) }
                 sets.items[index]!.elements = []
@@ -262,6 +268,31 @@ public struct NftObjectModel: Sendable, Equatable {
         mutating func addElements(_ elements: [String], toSet index: Int) {
             var present = Set(sets.items[index]!.elements)
             for element in elements where present.insert(element).inserted { sets.items[index]!.elements.append(element) }
+        }
+
+        /// Every element must be there (the kernel answers "element does not exist"), each once.
+        mutating func deleteElements(_ elements: [String], fromSet index: Int) throws(NftRefusal) {
+            var doomed = Set(elements)
+            guard doomed.count == elements.count else { throw Self.missingElement(sets.items[index]!.name) }
+            let before = sets.items[index]!.elements.count
+            sets.items[index]!.elements.removeAll { doomed.remove($0) != nil }
+            guard sets.items[index]!.elements.count == before - elements.count else {
+                throw Self.missingElement(sets.items[index]!.name)
+            }
+        }
+
+        mutating func deleteElements(_ keys: [String], fromMap index: Int) throws(NftRefusal) {
+            var doomed = Set(keys)
+            guard doomed.count == keys.count else { throw Self.missingElement(maps.items[index]!.name) }
+            let before = maps.items[index]!.elements.count
+            maps.items[index]!.elements.removeAll { doomed.remove($0.key) != nil }
+            guard maps.items[index]!.elements.count == before - keys.count else {
+                throw Self.missingElement(maps.items[index]!.name)
+            }
+        }
+
+        static func missingElement(_ name: String) -> NftRefusal {
+            NftRefusal("Could not process rule: No such file or directory: element does not exist in \(name)")
         }
 
         /// A key that is there with the same value is no error; with another value it is.

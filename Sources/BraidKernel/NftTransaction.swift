@@ -71,6 +71,11 @@ public enum NftOperation: Sendable, Equatable {
     case addRule(chain: String, NftablesRule)
     case addSetElements(set: String, [String])
     case addMapElements(map: String, [NftMapElement])
+    /// Deletes these elements, written as they were added (an interval as the same prefix or
+    /// range); the kernel refuses the whole transaction when one is not there.
+    case deleteSetElements(set: String, [String])
+    /// Deletes the elements with these keys, whatever they map to.
+    case deleteMapElements(map: String, keys: [String])
     /// A table as `nft list table` printed it, loaded as it is: how an undo puts back a table
     /// whose rendering Braid did not keep (a lost state file). Its text is not Braid's rendering,
     /// so nothing but nft can read it; the fake accepts only its own listings.

@@ -49,6 +49,14 @@ enum NftTransactionRenderer {
                 break  // nft refuses `{ }`; adding nothing is nothing to say
             case .addMapElements(_, let elements) where elements.isEmpty:
                 break
+            case .deleteSetElements(_, let elements) where elements.isEmpty:
+                break
+            case .deleteMapElements(_, let keys) where keys.isEmpty:
+                break
+            case .deleteSetElements(let set, let elements):
+                line("delete element \(table) \(set) { \(elements.joined(separator: ", ")) }")
+            case .deleteMapElements(let map, let keys):
+                line("delete element \(table) \(map) { \(keys.joined(separator: ", ")) }")
             case .addSetElements(let set, let elements):
                 line("add element \(table) \(set) { \(elements.joined(separator: ", ")) }")
             case .addMapElements(let map, let elements):

@@ -211,6 +211,22 @@ public final class DualStackLab: Sendable {
     }
 
     /// Waits until the router has learned ISP 2's default route from a router advertisement.
+    /// Gives the router `fd00:N::1/64` on the LAN and the first LAN host two addresses in each
+    /// `fd00:N::/64` (`::10` and `::beef:1`), for tests of what keys on a client's /64. Prefix 1 is
+    /// the lab's own LAN prefix: only its second host address is new.
+    public func addLanPrefixes(_ numbers: ClosedRange<Int>) throws {
+        for number in numbers where number > 1 {
+            try lab.router.ip([["address", "add", "fd00:\(number)::1/64", "dev", Lab.lanInterface, "nodad"]])
+        }
+        for number in numbers {
+            try lab.lanHosts[0].ip(
+                [
+                    ["address", "add", "fd00:\(number)::10/64", "dev", "eth0", "nodad"],
+                    ["address", "add", "fd00:\(number)::beef:1/64", "dev", "eth0", "nodad"],
+                ].filter { number > 1 || $0[2] != "fd00:1::10/64" })
+        }
+    }
+
     public func waitForRouterAdvertisement(timeout: TimeInterval = 15) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while try !lab.router.run(["ip", "-6", "route", "show", "default", "dev", lab.wans[1].routerInterface]).contains(

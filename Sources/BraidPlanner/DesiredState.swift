@@ -21,12 +21,16 @@ public struct DesiredState: Sendable, Equatable {
     /// WAN name → why the host cannot carry IPv6 through it now (no IPv6 address, off-link IPv6
     /// gateway), for WANs with an `ipv6:` section whose IPv4 may still work.
     public var ipv6UnusableReasons: [String: String]
+    /// What works but deserves the operator's attention (a policy that costs many lookups per new
+    /// connection, naming the rules responsible); `braid plan` and `braid apply` print them.
+    public var warnings: [String]
 
     public init(
         ruleset: NftablesRuleset, policyRules: [PolicyRule], routes: [Route], sysctls: [SysctlSetting], wans: [PlannedWan],
         unusableReasons: [String: String] = [:], wansWithoutGateway: Set<String> = [],
-        ipv6UnusableReasons: [String: String] = [:]
+        ipv6UnusableReasons: [String: String] = [:], warnings: [String] = []
     ) {
+        self.warnings = warnings
         self.ruleset = ruleset
         self.policyRules = policyRules
         self.routes = routes

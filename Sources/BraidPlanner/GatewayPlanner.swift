@@ -47,7 +47,7 @@ public enum GatewayPlanner {
         }
         let usableNames = Set(usable.map { config.wans[$0].name })
         let usableIPv6Names = ipv6.map { Set($0.usable.map { config.wans[$0].name }) }
-        let policy = PolicyCompiler.compile(config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names)
+        let policy = try PolicyCompiler.compile(config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names)
         let namedPolicies = NamedPolicyPlanner.compile(
             config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names,
             lanInterfaces: RulesetPlanner.setLiteral(config.lan.interfaces))
@@ -78,7 +78,8 @@ public enum GatewayPlanner {
                     else { return false }
                     return true
                 }.map(\.name)),
-            ipv6UnusableReasons: ipv6?.unusableReasons ?? [:]
+            ipv6UnusableReasons: ipv6?.unusableReasons ?? [:],
+            warnings: policy.warnings
         )
     }
 

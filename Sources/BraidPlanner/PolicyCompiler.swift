@@ -1,24 +1,33 @@
 import BraidConfig
 
-/// Compiles the ordered policy rules into nft maps, so that matching costs one lookup per run of
-/// rules of the same kind instead of one comparison per rule:
+/// Compiles the ordered policy rules into a rank pipeline whose cost per new connection is
+/// bounded by the number of rule *shapes* (which criteria a rule uses), not by the number of rules:
 ///
-/// - rules that match only sources become one `ip saddr` interval map per run,
-/// - rules that match only destinations become one `ip daddr` interval map per run,
-/// - rules that match only a protocol and ports become one `meta l4proto . th dport` map per run,
-/// - any other rule (several criteria, a destination set, ICMP) is one nft rule.
+/// - every rule has a rank, its 1-based position in the config; lower wins (first match);
+/// - `traffic_rules` sets `ct mark` to NOMATCH (all ones in as few bits as hold every rank), then
+///   looks the connection up once per shape (and layer, see `ShapeLayering`) in a map
+///   `<shape's key> . ct mark → ct mark` whose elements read "if the packet is in this box and the
+///   best rank so far is worse than r, the best is now r": `box . r+1-NOMATCH : r`. A miss leaves
+///   ct mark alone. The first lookup meets NOMATCH anyway, so it is a plain `<shape's key>` map
+///   (the biggest one goes first: nft loads it several times faster);
+/// - a `destination_set` rule is one rule of its own, `ct mark > R … ip daddr @dst_SET ct mark set R`:
+///   nft 1.0.6 loads large plain sets quickly, but the same prefixes in a concatenated map not;
+/// - `ct mark vmap @rule_verdicts` dispatches the winning rank to a small `rule_action_N` chain
+///   that cleans ct mark and does what the rule says; a miss cleans ct mark and the split decides.
 ///
-/// Overlaps are resolved first-match-wins before the maps are written (nft interval maps refuse
-/// overlapping keys). A rule whose WANs are all unusable is passed over, so traffic falls through
-/// to the next rule — unless its `use` list ends with `balance`, `main` or `drop`.
+/// One-dimensional shapes (only sources, only destinations, only a protocol, or protocol and
+/// ports) are resolved first-match-wins into disjoint intervals (`FirstMatchSweep`); shapes of
+/// several dimensions go into layers of non-overlapping boxes. docs/design.md ("How rules
+/// compile") has the bounds and trade-offs.
 ///
-/// WAN health is kept out of the rule maps: a rule whose `use` list starts with a WAN sends its
-/// traffic to a small `use_N` chain, one per distinct list, and only those chains say which WAN is
-/// usable now. A failover rewrites a few `use_N` chains and the split, never 10,000 map elements.
-/// A list that may fall through (WANs only) is entered by `jump`, so an empty `use_N` returns to the
-/// next rule and a chosen WAN ends with `accept` (what the base chain does next anyway); a list
-/// that ends with `balance`, `main` or `drop` is entered by `goto`, so its `return` lands on the split.
-/// Where rules of one map overlap, the earlier rule's list carries the later one's as its fallback.
+/// WAN health is kept out of the rule maps: a rule whose `use` list starts with a WAN goes to a
+/// small `use_N` chain, one per distinct list, and only those chains say which WAN is usable now.
+/// The one exception is a rule whose `use` list has only WANs and none of them is usable: it is
+/// passed over (the next matching rule applies), so its elements leave the rank maps (a failover
+/// touches exactly those elements and the ones of rules they shadowed; a set rule's own pipeline
+/// rule leaves `traffic_rules`). A list that may fall
+/// through is entered by `jump`, so a chosen WAN ends with `accept`; a list that ends with
+/// `balance`, `main` or `drop` is entered by `goto`, so its `return` lands on the split.
 enum PolicyCompiler {
     /// What a rule does with the connections it matches, resolved against WAN availability.
     enum Action: Equatable, Hashable {
@@ -35,21 +44,17 @@ enum PolicyCompiler {
         var maps: [NftablesMap] = []
         /// The body of the `traffic_rules` chain.
         var rules: [NftablesRule] = []
-        /// The `use_N` chains: the only part of the policy that depends on WAN health.
+        /// The `use_N` chains (the only chains that depend on WAN health) and the `rule_action_N` chains.
         var chains: [NftablesChain] = []
         var usesMain = false
+        /// Policies that compile but cost more lookups per new connection than is comfortable.
+        var warnings: [String] = []
     }
 
-    /// A rule's `use` list up to its first target that never falls through; with the lists of
-    /// later overlapping rules appended as fallbacks.
+    /// A rule's `use` list up to its first target that never falls through.
     static func fallbackList(_ targets: [RuleTarget]) -> [RuleTarget] {
         guard let terminal = targets.firstIndex(where: { if case .wan = $0 { false } else { true } }) else { return targets }
         return Array(targets[...terminal])
-    }
-
-    static func combine(_ earlier: [RuleTarget], _ later: [RuleTarget]) -> [RuleTarget] {
-        guard case .wan = earlier.last else { return earlier }
-        return fallbackList(earlier + later)
     }
 
     /// The verdict for `targets` that does not depend on health, and the `use_N` chains it needs.
@@ -140,179 +145,171 @@ enum PolicyCompiler {
         }
     }
 
-    /// How a run of rules is looked up. An address map is of one family (its key type says
-    /// which), so runs of rules of different families are different runs.
-    private enum Kind: Equatable {
-        /// `ports(nil)`: a port rule of a single-stack table, which sees IPv4 only.
-        case sources(AddressFamily), destinations(AddressFamily), ports(AddressFamily?), single
-    }
-
     /// `usableIPv6`: the WANs that may take new IPv6 connections, nil when no WAN takes IPv6 (then
-    /// only IPv4 is compiled, and the table lets IPv6 pass to the main table).
+    /// only IPv4 is compiled, and the table lets IPv6 pass to the main table). Throws when the
+    /// policy would need more lookups or elements than `PolicyBounds` allows, naming the rules.
     static func compile(
         _ config: Config, wans: [PlannedWan], usable: Set<String>, usableIPv6: Set<String>? = nil
-    ) -> Output {
+    ) throws(PlanError) -> Output {
         var output = Output()
         let dualStack = usableIPv6 != nil
+        let families: [AddressFamily] = dualStack ? [.ipv4, .ipv6] : [.ipv4]
+        // Each set is one nft set per family, looked up by its rules' own pipeline rule: nft 1.0.6
+        // loads a plain interval set of 100,000 prefixes in seconds, but the same prefixes as
+        // elements of a concatenated interval map would take minutes.
         output.sets = config.sets.map { set in
             NftablesSet(
                 name: "dst_\(set.name)", type: AddressFamily.ipv4.nftAddressType, isInterval: true,
-                elements: mergedRanges(set.entries.compactMap(\.ipv4)).map(rangeText),
+                elements: RuleBox.merged(set.entries.filter { $0.family == .ipv4 }.map(RuleBox.range)).map {
+                    rangeText(UInt32($0.lower), UInt32($0.upper))
+                },
                 comment: set.name == config.sets.first?.name
                     ? "Destination sets from the config, merged into disjoint ranges." : nil)
         }
         if dualStack {
-            // A set may mix families; its IPv6 entries are a set of their own (an nft set has one key type).
             output.sets += config.sets.map { set in
                 NftablesSet(
                     name: IPv6PolicyRanges.setName(set.name), type: AddressFamily.ipv6.nftAddressType, isInterval: true,
-                    elements: IPv6PolicyRanges.merged(set.entries.filter { $0.family == .ipv6 }).map(IPv6PolicyRanges.text),
+                    elements: RuleBox.merged(set.entries.filter { $0.family == .ipv6 }.map(RuleBox.range)).map {
+                        IPv6PolicyRanges.text(IPv6Address($0.lower), IPv6Address($0.upper))
+                    },
                     comment: set.name == config.sets.first?.name ? "The sets' IPv6 entries." : nil)
             }
         }
-        var blockIndex = 0
+        // Only whether a set has entries of a family matters to the boxes: set rules are not
+        // folded into the rank maps (see `setRule`).
+        var sets: [String: [AddressFamily: [LineRange]]] = [:]
+        for set in config.sets where sets[set.name] == nil {
+            var byFamily: [AddressFamily: [LineRange]] = [:]
+            for family in families {
+                byFamily[family] = RuleBox.merged(set.entries.filter { $0.family == family }.map(RuleBox.range))
+            }
+            sets[set.name] = byFamily
+        }
+        let noMatch = noMatch(ruleCount: config.rules.count)
         var targets = TargetChains()
-        var pending: (kind: Kind, rules: [(TrafficRuleConfig, [RuleTarget])])?
-        /// The family whose WAN availability a rule's verdicts follow.
-        func family(of kind: Kind) -> AddressFamily {
-            switch kind {
-            case .sources(let family), .destinations(let family): family
-            case .ports(let family): family ?? .ipv4
-            case .single: .ipv4
+        var actions = ActionChains()
+        var pipelines: [FamilyPipeline] = []
+        for family in families {
+            let available = family == .ipv6 ? usableIPv6 ?? [] : usable
+            var pipeline = FamilyPipeline(family: family, noMatch: noMatch)
+            for (index, rule) in config.rules.enumerated() {
+                // Known WANs only, as `resolve` does; validation already refuses unknown names.
+                let list = fallbackList(
+                    rule.use.filter { target in
+                        if case .wan(let name) = target { config.wans.contains { $0.name == name } } else { true }
+                    })
+                if list.isEmpty { continue }
+                guard let box = RuleBox(rule, rank: index + 1, family: family, sets: sets) else { continue }
+                if list.contains(.main) { output.usesMain = true }
+                let action = actions.chain(for: targets.verdict(list, wans: wans, family: family))
+                pipeline.dispatch.append((hex(UInt32(box.rank)), "goto \(action)"))
+                // A rule whose WANs are all down is passed over: left out of the rank maps, so
+                // the next matching rule wins. Its dispatch element stays (it is never reached).
+                let passedOver = resolve(list, config: config, usable: available) == nil
+                if rule.destinationSet != nil {
+                    if !passedOver { pipeline.setRules.append((box, rule.restricted(to: family))) }
+                    continue
+                }
+                if passedOver { pipeline.passedOver.insert(box.rank) }
+                pipeline.rules.append(box)
             }
+            if !pipeline.rules.isEmpty || !pipeline.dispatch.isEmpty { pipelines.append(pipeline) }
         }
-
-        func flush() {
-            guard let block = pending, !block.rules.isEmpty else { return }
-            pending = nil
-            blockIndex += 1
-            let name = "rules_\(blockIndex)"
-            let names = block.rules.map(\.0.name)
-            let summary =
-                names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
-            if case .sources(.ipv6) = block.kind {
-                flushIPv6(block.rules.map { ($0.0.sources, $0.1) }, field: .source, name: name, summary: summary)
-                return
+        guard !pipelines.isEmpty else { return output }
+        var elementCount = 0
+        var problems: [PlanError.Problem] = []
+        output.rules.append(
+            NftablesRule(
+                "ct mark set \(hex(noMatch))",
+                comment:
+                    "A new connection's ct mark holds the best (lowest) matching rule number while the lookups run: none yet."
+            ))
+        var dispatchRules: [NftablesRule] = []
+        for pipeline in pipelines {
+            let only = dualStack ? pipeline.family.nfprotoMatch() + " " : ""
+            let suffix = pipeline.family == .ipv6 ? "_v6" : ""
+            var lookups = pipeline.lookups()
+            // The first lookup meets the register at "no match", so it needs no rank in its key:
+            // the biggest map (counted over all rules, so the choice does not follow health) goes
+            // first as a plain map, which nft loads several times faster.
+            if let biggest = lookups.indices.filter({ !lookups[$0].shape.dimensions.isEmpty }).max(by: {
+                (lookups[$0].size, $1) < (lookups[$1].size, $0)
+            }) {
+                lookups.insert(lookups.remove(at: biggest), at: 0)
+                lookups[0].first = true
             }
-            if case .destinations(.ipv6) = block.kind {
-                flushIPv6(block.rules.map { ($0.0.destinations, $0.1) }, field: .destination, name: name, summary: summary)
-                return
+            for lookup in lookups {
+                let name = lookup.name + suffix
+                elementCount += lookup.elements.count
+                let key = lookup.key(pipeline.family)
+                output.maps.append(
+                    NftablesMap(
+                        name: name, type: "typeof \(key) : ct mark", isInterval: true,
+                        elements: lookup.elements.map { box, rank in
+                            (lookup.first ? box : (box.isEmpty ? "" : box + " . ") + pipeline.rankRange(rank), hex(UInt32(rank)))
+                        }, comment: lookup.comment))
+                let addressless = !lookup.shape.source && !lookup.shape.destination
+                output.rules.append(NftablesRule("\(addressless ? only : "")ct mark set \(key) map @\(name)"))
             }
-            var partition = IntervalPartition<UInt32, [RuleTarget]>()
-            for (rule, list) in block.rules {
-                switch block.kind {
-                case .sources:
-                    for prefix in rule.sources.compactMap(\.ipv4) {
-                        partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine)
-                    }
-                case .destinations:
-                    for prefix in rule.destinations.compactMap(\.ipv4) {
-                        partition.add(prefix.address.value, prefix.address.value | ~prefix.mask, list, combining: combine)
-                    }
-                case .ports:
-                    let number = protocolNumber(rule.transport!)
-                    for range in rule.destinationPorts {
-                        partition.add(
-                            number << 16 | UInt32(range.first), number << 16 | UInt32(range.last), list, combining: combine)
-                    }
-                case .single: break
-                }
+            for (box, rule) in pipeline.setRules {
+                output.rules.append(
+                    NftablesRule(setRule(rule, rank: box.rank, family: pipeline.family), comment: "rule \"\(rule.name)\""))
             }
-            let pieces = partition.merged
-            let (type, key): (String, String)
-            switch block.kind {
-            case .sources(let family): (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.source))
-            case .destinations(let family):
-                (type, key) = ("type \(family.nftAddressType) : verdict", family.nftAddress(.destination))
-            default: (type, key) = ("typeof meta l4proto . th dport : verdict", "meta l4proto . th dport")
-            }
-            let elements = pieces.map { piece -> (key: String, value: String) in
-                let keyText: String
-                switch block.kind {
-                case .ports:
-                    let transport = piece.lower >> 16 == 6 ? "tcp" : "udp"
-                    let first = piece.lower & 0xffff, last = piece.upper & 0xffff
-                    keyText = "\(transport) . " + (first == last ? "\(first)" : "\(first)-\(last)")
-                default:
-                    keyText = rangeText(piece.lower, piece.upper)
-                }
-                return (keyText, targets.verdict(piece.value, wans: wans, family: family(of: block.kind)))
-            }
-            output.maps.append(NftablesMap(name: name, type: type, isInterval: true, elements: elements, comment: summary))
-            let prefix: String = if case .ports(let family?) = block.kind { family.nfprotoMatch() + " " } else { "" }
-            output.rules.append(NftablesRule("\(prefix)\(key) vmap @\(name)"))
-        }
-
-        func flushIPv6(_ entries: [([IPPrefix], [RuleTarget])], field: NftAddressField, name: String, summary: String) {
-            var partition = IntervalPartition<IPv6Address, [RuleTarget]>()
-            for (prefixes, list) in entries {
-                for prefix in prefixes {
-                    guard let range = IPv6PolicyRanges.range(prefix) else { continue }
-                    partition.add(range.lower, range.upper, list, combining: combine)
-                }
-            }
-            let elements = partition.merged.map { piece in
-                (IPv6PolicyRanges.text(piece.lower, piece.upper), targets.verdict(piece.value, wans: wans, family: .ipv6))
-            }
+            let dispatchName = "rule_verdicts" + suffix
             output.maps.append(
                 NftablesMap(
-                    name: name, type: "type \(AddressFamily.ipv6.nftAddressType) : verdict", isInterval: true, elements: elements,
-                    comment: summary))
-            output.rules.append(NftablesRule("\(AddressFamily.ipv6.nftAddress(field)) vmap @\(name)"))
-        }
-
-        let setFamilies = Dictionary(
-            config.sets.map { set in
-                (set.name, set.entries.isEmpty ? Set(AddressFamily.allCases) : Set(set.entries.map(\.family)))
-            }, uniquingKeysWith: { first, _ in first })
-        for (rule, family) in IPv6PolicyRanges.expand(config.rules, dualStack: dualStack, setFamilies: setFamilies) {
-            // Known WANs only, as `resolve` does; validation already refuses unknown names.
-            let list = fallbackList(
-                rule.use.filter { target in
-                    if case .wan(let name) = target { config.wans.contains { $0.name == name } } else { true }
-                })
-            if list.isEmpty { continue }
-            if list.contains(.main) { output.usesMain = true }
-            let kind = kind(of: rule, family: family)
-            if kind == .single {
-                flush()
-                output.rules.append(
-                    NftablesRule(
-                        singleRule(rule, family: family, verdict: targets.verdict(list, wans: wans, family: family ?? .ipv4)),
-                        comment: "rule \"\(rule.name)\""))
-                continue
+                    name: dispatchName, type: "typeof ct mark : verdict", elements: pipeline.dispatch,
+                    comment: "The matching rule with the lowest number → its action" + (suffix.isEmpty ? "" : " (IPv6)") + "."))
+            dispatchRules.append(NftablesRule("\(only)ct mark vmap @\(dispatchName)"))
+            let familyName = dualStack ? "\(pipeline.family) " : ""
+            let lookupCount = lookups.count + pipeline.setRules.count
+            if lookupCount > PolicyBounds.warningLookups {
+                output.warnings.append(
+                    "rules: the \(familyName)policy needs \(lookupCount) lookups per new connection (more than \(PolicyBounds.warningLookups)); "
+                        + pipeline.layerReasons(lookups))
             }
-            if pending?.kind != kind { flush(); pending = (kind, []) }
-            pending!.rules.append((rule, list))
+            if lookupCount > PolicyBounds.maximumLookups {
+                problems.append(
+                    .init(
+                        path: "rules",
+                        message:
+                            "the \(familyName)policy would need \(lookupCount) lookups per new connection, more than the \(PolicyBounds.maximumLookups) Braid allows: "
+                            + pipeline.layerReasons(lookups)
+                            + "; rules of one shape (the same kinds of criteria) that overlap need a lookup each, so reorder or merge them"))
+            }
         }
-        flush()
-        output.chains = targets.chains(config: config, wans: wans, usable: usable, usableIPv6: usableIPv6)
+        if elementCount > PolicyBounds.maximumElements {
+            problems.append(
+                .init(
+                    path: "rules",
+                    message:
+                        "the policy would need \(elementCount) map elements, more than the \(PolicyBounds.maximumElements) Braid allows: "
+                        + PolicyBounds.largestRules(pipelines.flatMap(\.rules))))
+        }
+        if !problems.isEmpty { throw PlanError(problems: problems) }
+        output.rules += dispatchRules
+        output.rules.append(
+            NftablesRule(
+                "ct mark set 0x00000000",
+                comment: "No rule matched, or its WANs are all down: clean the scratch ct mark; the split decides."))
+        output.chains = targets.chains(config: config, wans: wans, usable: usable, usableIPv6: usableIPv6) + actions.chains
         return output
     }
 
-    /// `family`: the one family this (restricted) rule is compiled for; nil in a single-stack table
-    /// for a rule without addresses.
-    private static func kind(of rule: TrafficRuleConfig, family: AddressFamily?) -> Kind {
-        let hasSources = !rule.sources.isEmpty, hasDestinations = !rule.destinations.isEmpty
-        let hasPorts = !rule.destinationPorts.isEmpty, hasSet = rule.destinationSet != nil
-        let addressFamily = family ?? .ipv4
-        if hasSources && !hasDestinations && !hasPorts && !hasSet && rule.transport == nil { return .sources(addressFamily) }
-        if hasDestinations && !hasSources && !hasPorts && !hasSet && rule.transport == nil { return .destinations(addressFamily) }
-        if hasPorts && !hasSources && !hasDestinations && !hasSet && (rule.transport == .tcp || rule.transport == .udp) {
-            return .ports(family)
-        }
-        return .single
+    /// "No rule matched yet": the worst rank, all ones in as few bits as hold every rank. A rank
+    /// range `r+1-NOMATCH` then splits into at most that many prefixes in the kernel's pipapo
+    /// tables, instead of up to 32 (it costs load time and memory per element).
+    static func noMatch(ruleCount: Int) -> UInt32 {
+        let bits = min(32, (UInt64(ruleCount) + 1).bitWidth - (UInt64(ruleCount) + 1).leadingZeroBitCount)
+        return bits >= 32 ? .max : UInt32((1 << bits) - 1)
     }
 
-    private static func singleRule(_ rule: TrafficRuleConfig, family compiledFamily: AddressFamily?, verdict: String) -> String {
-        var matches: [String] = []
+    /// A `destination_set` rule as one pipeline rule: `ct mark > R <criteria> ct mark set R`, "if
+    /// the best so far is worse than R and the connection matches, the best is R".
+    static func setRule(_ rule: TrafficRuleConfig, rank: Int, family: AddressFamily) -> String {
         func list(_ items: [String]) -> String { items.count == 1 ? items[0] : "{ " + items.joined(separator: ", ") + " }" }
-        let family = compiledFamily ?? .ipv4
-        // A rule without addresses (protocol and ports only) names its family only in a dual-stack
-        // table, where it is compiled once per family.
-        if let compiledFamily, rule.sources.isEmpty, rule.destinations.isEmpty, rule.destinationSet == nil {
-            matches.append(compiledFamily.nfprotoMatch())
-        }
+        var matches = ["ct mark > \(hex(UInt32(rank)))"]
         if !rule.sources.isEmpty { matches.append(family.nftAddressMatch(.source, list(rule.sources.map(\.description)))) }
         if !rule.destinations.isEmpty {
             matches.append(family.nftAddressMatch(.destination, list(rule.destinations.map(\.description))))
@@ -322,33 +319,169 @@ enum PolicyCompiler {
                 family.nftAddressMatch(.destination, family == .ipv6 ? "@\(IPv6PolicyRanges.setName(set))" : "@dst_\(set)"))
         }
         if let transport = rule.transport {
-            // ICMP for IPv6 is its own protocol (58): a ping rule means ICMPv6 for IPv6 connections.
-            matches.append("meta l4proto \(transport == .icmp && family == .ipv6 ? "ipv6-icmp" : transport.rawValue)")
+            matches.append("meta l4proto \(PolicyDimension.protocolName(protocolNumber(transport, family: family)))")
             if !rule.destinationPorts.isEmpty { matches.append("th dport \(list(rule.destinationPorts.map(\.description)))") }
         }
-        return (matches + [verdict]).joined(separator: " ")
+        return (matches + ["ct mark set \(hex(UInt32(rank)))"]).joined(separator: " ")
     }
 
-    static func protocolNumber(_ transport: TransportProtocol) -> UInt32 {
+    /// One small chain per distinct action of the matched rule: it cleans the scratch ct mark
+    /// (the `choose_*` chains OR the WAN's mark into the bits outside Braid's mask, which must
+    /// not hold a rule number) and then does what the rule says.
+    struct ActionChains {
+        private var verdicts: [String] = []
+        private var index: [String: Int] = [:]
+
+        mutating func chain(for verdict: String) -> String {
+            if let known = index[verdict] { return "rule_action_\(known)" }
+            verdicts.append(verdict)
+            index[verdict] = verdicts.count
+            return "rule_action_\(verdicts.count)"
+        }
+
+        var chains: [NftablesChain] {
+            verdicts.enumerated().map { offset, verdict in
+                NftablesChain(
+                    name: "rule_action_\(offset + 1)",
+                    rules: [NftablesRule("ct mark set 0x00000000"), NftablesRule(verdict)],
+                    comment: offset == 0
+                        ? "A matched rule's action: clean the scratch ct mark, then the rule's verdict (one chain per distinct verdict)."
+                        : nil)
+            }
+        }
+    }
+
+    /// One family's rules, as the rank pipeline sees them.
+    struct FamilyPipeline {
+        struct Lookup {
+            var name: String
+            var shape: PolicyShape
+            /// Each element's box (its dimensions' texts) and rank.
+            var elements: [(box: String, rank: Int)]
+            var comment: String
+            /// The rules in this map, and for a layer beyond the first, which earlier rule pushed each there.
+            var ruleNames: [String]
+            var pushed: [(rule: String, by: String)] = []
+            /// The boxes of all its rules whatever their health: what decides which map goes first.
+            var size = 0
+            /// The pipeline's first lookup: keyed without the rank (the register is at "no match").
+            var first = false
+
+            /// The key after `ct mark set`: the shape's dimensions, then (except for the first
+            /// lookup) the rank so far. The rank goes last: nft 1.0.6 loads a concatenated
+            /// interval map whose first field is a wide range (every element's `r+1-NOMATCH`
+            /// overlaps every other's) several times slower.
+            func key(_ family: AddressFamily) -> String {
+                (shape.dimensions.map { $0.key(family) } + (first ? [] : ["ct mark"])).joined(separator: " . ")
+            }
+        }
+
+        var family: AddressFamily
+        var noMatch: UInt32
+        var rules: [RuleBox] = []
+        var dispatch: [(key: String, value: String)] = []
+        /// `destination_set` rules still in play, each one pipeline rule of its own.
+        var setRules: [(box: RuleBox, rule: TrafficRuleConfig)] = []
+        /// Ranks of rules whose WANs are all unusable for this family now.
+        var passedOver: Set<Int> = []
+
+        /// `r+1-NOMATCH`: "the best so far is worse than r".
+        func rankRange(_ rank: Int) -> String { hex(UInt32(rank + 1)) + "-" + hex(noMatch) }
+
+        func lookups() -> [Lookup] {
+            var byShape: [PolicyShape: [RuleBox]] = [:]
+            for rule in rules { byShape[rule.shape, default: []].append(rule) }
+            var result: [Lookup] = []
+            for shape in byShape.keys.sorted() {
+                let members = byShape[shape]!
+                let dimensions = shape.dimensions
+                let live = members.filter { !passedOver.contains($0.rank) }
+                let size = members.reduce(0) { $0 + $1.boxCount }
+                switch dimensions.count {
+                case 0:
+                    // Rules that match everything: only the first one still in play can win.
+                    result.append(
+                        Lookup(
+                            name: shape.nameStem, shape: shape, elements: live.first.map { [("", $0.rank)] } ?? [],
+                            comment: PolicyCompiler.summary(members.map(\.name)), ruleNames: members.map(\.name), size: size))
+                case 1:
+                    let dimension = dimensions[0]
+                    let pieces = FirstMatchSweep.pieces(live.flatMap { rule in rule.ranges[0].map { ($0, rule.rank) } })
+                    var elements: [(box: String, rank: Int)] = []
+                    elements.reserveCapacity(pieces.count)
+                    for piece in pieces {
+                        elements.append((dimension.text(piece.lower, piece.upper, family: family), piece.rank))
+                    }
+                    result.append(
+                        Lookup(
+                            name: shape.nameStem, shape: shape, elements: elements,
+                            comment: PolicyCompiler.summary(members.map(\.name)), ruleNames: members.map(\.name), size: size))
+                default:
+                    let layering = ShapeLayering.layers(members)
+                    var layers = [Lookup](
+                        repeating: Lookup(name: "", shape: shape, elements: [], comment: "", ruleNames: []),
+                        count: layering.layerCount)
+                    for (memberIndex, rule) in members.enumerated() {
+                        let layer = layering.layers[memberIndex]
+                        layers[layer].ruleNames.append(rule.name)
+                        layers[layer].size += rule.boxCount
+                        if let by = layering.pushedBy[memberIndex] { layers[layer].pushed.append((rule.name, members[by].name)) }
+                        guard !passedOver.contains(rule.rank) else { continue }
+                        PolicyCompiler.appendProduct(of: rule, dimensions: dimensions, family: family, to: &layers[layer].elements)
+                    }
+                    for layer in layers.indices {
+                        layers[layer].name = shape.nameStem + (layer == 0 ? "" : "_\(layer + 1)")
+                        layers[layer].comment =
+                            PolicyCompiler.summary(layers[layer].ruleNames)
+                            + (layer == 0 ? "" : "; layer \(layer + 1): each overlaps a rule of the layer before")
+                    }
+                    result += layers
+                }
+            }
+            return result
+        }
+
+        /// Which rules forced the layers beyond the first, for a warning or refusal.
+        func layerReasons(_ lookups: [Lookup]) -> String {
+            let pushed = lookups.flatMap(\.pushed)
+            let shapes = Set(lookups.map(\.shape)).count
+            let sets = setRules.isEmpty ? "" : ", \(setRules.count) destination-set rules (one lookup each)"
+            guard !pushed.isEmpty else { return "\(shapes) shapes of rules, one lookup each\(sets)" }
+            let shown = pushed.prefix(5).map { "\"\($0.rule)\" overlaps \"\($0.by)\"" }.joined(separator: ", ")
+            return "\(shapes) shapes of rules\(sets), and extra layers because \(shown)"
+                + (pushed.count > 5 ? " (and \(pushed.count - 5) more)" : "")
+        }
+    }
+
+    static func summary(_ names: [String]) -> String {
+        names.count == 1 ? "rule \"\(names[0])\"" : "rules \"\(names.first!)\" … \"\(names.last!)\" (\(names.count))"
+    }
+
+    /// The rule's box as elements: the cartesian product of its dimensions' ranges, each text built once.
+    static func appendProduct(
+        of rule: RuleBox, dimensions: [PolicyDimension], family: AddressFamily, to elements: inout [(box: String, rank: Int)]
+    ) {
+        let texts = zip(dimensions, rule.ranges).map { dimension, ranges in
+            ranges.map { dimension.text($0.lower, $0.upper, family: family) }
+        }
+        elements.reserveCapacity(elements.count + rule.boxCount)
+        func extend(_ prefix: String, _ dimension: Int) {
+            if dimension == texts.count {
+                elements.append((prefix, rule.rank))
+                return
+            }
+            for text in texts[dimension] { extend(prefix.isEmpty ? text : prefix + " . " + text, dimension + 1) }
+        }
+        extend("", 0)
+    }
+
+    /// ICMP for IPv6 is its own protocol (58): a ping rule means ICMPv6 for IPv6 connections.
+    static func protocolNumber(_ transport: TransportProtocol, family: AddressFamily = .ipv4) -> UInt32 {
         switch transport {
         case .tcp: 6
         case .udp: 17
-        case .icmp: 1
+        case .icmp: family == .ipv6 ? 58 : 1
         }
-    }
-
-    /// Sorted, disjoint, merged ranges covering exactly the given prefixes.
-    static func mergedRanges(_ prefixes: [IPv4Prefix]) -> [(UInt32, UInt32)] {
-        let ranges = prefixes.map { ($0.address.value, $0.address.value | ~$0.mask) }.sorted { $0.0 < $1.0 }
-        var merged: [(UInt32, UInt32)] = []
-        for range in ranges {
-            if let last = merged.last, last.1 == UInt32.max || range.0 <= last.1 + 1 {
-                merged[merged.count - 1].1 = max(last.1, range.1)
-            } else {
-                merged.append(range)
-            }
-        }
-        return merged
     }
 
     static func rangeText(_ range: (UInt32, UInt32)) -> String { rangeText(range.0, range.1) }

@@ -234,7 +234,7 @@ enum RulesetPlanner {
                 NftablesChain(
                     name: "traffic_rules", rules: policy.rules,
                     comment:
-                        "Policy rules in config order, first match wins; see PolicyCompiler for how runs of rules become one lookup."
+                        "Policy rules, first match wins: one lookup per shape of rule keeps the lowest matching rule number in ct mark,\nthen the dispatch map runs that rule's action (see docs/design.md, How rules compile)."
                 ))
             chains += policy.chains
         }

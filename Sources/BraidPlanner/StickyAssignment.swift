@@ -47,22 +47,29 @@ extension StickyAssignment {
     /// modulus with `reciprocal_scale`. Reproduced so `braid explain` can name a client's WAN.
     static func bucket(for source: IPv4Address) -> Int {
         let value = source.value
-        let bytes: [UInt32] = [value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff]
-        var a: UInt32 = 0xdead_beef &+ 4 &+ hashSeed
-        var b = a
-        var c = a
-        a &+= bytes[3] << 24
-        a &+= bytes[2] << 16
-        a &+= bytes[1] << 8
-        a &+= bytes[0]
-        func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { value << count | value >> (32 - count) }
-        c ^= b; c &-= rotate(b, 14)
-        a ^= c; a &-= rotate(c, 11)
-        b ^= a; b &-= rotate(a, 25)
-        c ^= b; c &-= rotate(b, 16)
-        a ^= c; a &-= rotate(c, 4)
-        b ^= a; b &-= rotate(a, 14)
-        c ^= b; c &-= rotate(b, 24)
+        return jhashBucket([UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)])
+    }
+
+    /// The kernel's `jhash` (Bob Jenkins' lookup3, include/linux/jhash.h) of at most 12 bytes with
+    /// `hashSeed`, as nft's `jhash … mod bucketCount seed …` computes it, scaled to the modulus
+    /// like `reciprocal_scale`.
+    static func jhashBucket(_ bytes: [UInt8]) -> Int {
+        precondition(bytes.count <= 12, "jhash of more than one block is not needed here")
+        let initial: UInt32 = 0xdead_beef &+ UInt32(bytes.count) &+ hashSeed
+        // The tail: bytes 0-3 into a, 4-7 into b, 8-11 into c, least significant first.
+        var words: [UInt32] = [initial, initial, initial]
+        for (index, byte) in bytes.enumerated() { words[index / 4] &+= UInt32(byte) << (8 * UInt32(index % 4)) }
+        var (a, b, c) = (words[0], words[1], words[2])
+        if !bytes.isEmpty {
+            func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { value << count | value >> (32 - count) }
+            c ^= b; c &-= rotate(b, 14)
+            a ^= c; a &-= rotate(c, 11)
+            b ^= a; b &-= rotate(a, 25)
+            c ^= b; c &-= rotate(b, 16)
+            a ^= c; a &-= rotate(c, 4)
+            b ^= a; b &-= rotate(a, 14)
+            c ^= b; c &-= rotate(b, 24)
+        }
         return Int((UInt64(c) * UInt64(bucketCount)) >> 32)
     }
 }

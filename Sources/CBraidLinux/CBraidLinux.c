@@ -45,24 +45,49 @@ int braid_pipe_cloexec(int descriptors[2]) {
     return pipe2(descriptors, O_CLOEXEC);
 }
 
-long long braid_nftables_generation(void) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd < 0) return -1;
-    struct timeval timeout = { .tv_sec = 2, .tv_usec = 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+/// Sends one nfnetlink request without payload (`type` is subsystem << 8 | message) to the kernel.
+static int braid_nfnetlink_send(int fd, uint16_t type, uint16_t flags) {
     struct {
         struct nlmsghdr header;
         struct nfgenmsg body;
     } request;
     memset(&request, 0, sizeof request);
     request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-    request.header.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-    request.header.nlmsg_flags = NLM_F_REQUEST;
+    request.header.nlmsg_type = type;
+    request.header.nlmsg_flags = flags;
     request.header.nlmsg_seq = 1;
+    // AF_UNSPEC: every family (conntrack dumps the entries of IPv4 and IPv6 in this one request).
     request.body.nfgen_family = AF_UNSPEC;
     request.body.version = NFNETLINK_V0;
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+    if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -1;
+    return 0;
+}
+
+/// Finds the first u32 attribute of `type` (network order) in an nfnetlink message; 1 when found.
+static int braid_nfnetlink_u32(struct nlmsghdr *message, uint16_t type, uint32_t *value) {
+    size_t payload = NLMSG_PAYLOAD(message, 0);
+    size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+    while (offset + sizeof(struct nlattr) <= payload) {
+        struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
+        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) return 0;
+        if ((attribute->nla_type & NLA_TYPE_MASK) == type && attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
+            uint32_t raw;
+            memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
+            *value = ntohl(raw);
+            return 1;
+        }
+        offset += NLA_ALIGN(attribute->nla_len);
+    }
+    return 0;
+}
+
+long long braid_nftables_generation(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) return -1;
+    struct timeval timeout = { .tv_sec = 2, .tv_usec = 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (braid_nfnetlink_send(fd, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST) < 0) {
         int saved = errno; close(fd); errno = saved; return -1;
     }
     char buffer[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -81,18 +106,8 @@ long long braid_nftables_generation(void) {
             return -1;
         }
         if (message->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) continue;
-        size_t payload = NLMSG_PAYLOAD(message, 0);
-        size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-        while (offset + sizeof(struct nlattr) <= payload) {
-            struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
-            if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
-            if ((attribute->nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
-                uint32_t value;
-                memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
-                return (long long)ntohl(value);
-            }
-            offset += NLA_ALIGN(attribute->nla_len);
-        }
+        uint32_t generation;
+        if (braid_nfnetlink_u32(message, NFTA_GEN_ID, &generation)) return (long long)generation;
     }
     errno = EPROTO;
     return -1;
@@ -119,20 +134,7 @@ int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         int size = 4 << 20;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        struct {
-            struct nlmsghdr header;
-            struct nfgenmsg body;
-        } request;
-        memset(&request, 0, sizeof request);
-        request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-        request.header.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-        request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        request.header.nlmsg_seq = 1;
-        // AF_UNSPEC: the kernel dumps the entries of every family in this one request.
-        request.body.nfgen_family = AF_UNSPEC;
-        request.body.version = NFNETLINK_V0;
-        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-        if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        if (braid_nfnetlink_send(fd, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
         static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -165,19 +167,7 @@ int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts
                 if ((message->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW) continue;
                 seen++;
                 uint32_t mark = 0;
-                size_t payload = NLMSG_PAYLOAD(message, 0);
-                size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-                while (offset + sizeof(struct nlattr) <= payload) {
-                    struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
-                    if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
-                    if ((attribute->nla_type & NLA_TYPE_MASK) == CTA_MARK && attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
-                        uint32_t value;
-                        memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
-                        mark = ntohl(value);
-                        break;
-                    }
-                    offset += NLA_ALIGN(attribute->nla_len);
-                }
+                braid_nfnetlink_u32(message, CTA_MARK, &mark);
                 groups = braid_add_mark(mark & mask, counts, capacity, groups);
             }
         }

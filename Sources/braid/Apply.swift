@@ -26,7 +26,7 @@ struct Apply: ParsableCommand {
         do {
             let report = try applier.apply(config)
             ConfigPathRecord(stateDirectory: state.stateDirectory).save(options.config)
-            for warning in report.stateWarnings { printWarning(warning) }
+            for warning in report.stateWarnings + report.desired.warnings { printWarning(warning) }
             if report.performed.isEmpty {
                 print("Braid is already up to date: nothing changed")
             } else {

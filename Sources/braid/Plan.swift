@@ -36,7 +36,9 @@ struct Plan: ParsableCommand {
         }
         let previousSlots = GatewayApplier.previousSlots(config, stored: stored, observed: observed ?? ObservedKernelState())
         do {
-            print(PlanPrinter.render(try GatewayPlanner.plan(config, host: facts, previousSlots: previousSlots)), terminator: "")
+            let desired = try GatewayPlanner.plan(config, host: facts, previousSlots: previousSlots)
+            for warning in desired.warnings { printWarning(warning) }
+            print(PlanPrinter.render(desired), terminator: "")
         } catch {
             printError(error.description)
             throw ExitStatus.invalidInput

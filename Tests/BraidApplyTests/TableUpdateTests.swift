@@ -10,7 +10,9 @@ import Testing
 /// In-place table updates: a change of WAN health or weight rewrites only the split and the
 /// `use_N` chains, whatever the size of the policy; anything structural is a full reload.
 @Suite struct TableUpdateTests {
-    /// `count` rules alternating source and destination pins, so no two neighbours share a map.
+    /// `count` rules alternating source and destination pins. Both kinds end their lists with
+    /// `balance`, so a health change never passes one over: only a rule whose WANs-only list is
+    /// exhausted changes rank-map elements (see `aPassedOverRuleChangesOnlyItsOwnElements`).
     static func alternatingPolicy(count: Int) -> String {
         var lines = ["rules:"]
         for index in 0..<count {
@@ -18,7 +20,7 @@ import Testing
             let destination = IPv4Address(0xc612_0000 + UInt32(index))
             lines.append(
                 index % 2 == 0
-                    ? "  - {name: host-\(index), source: \(address), use: [isp1]}"
+                    ? "  - {name: host-\(index), source: \(address), use: [isp1, balance]}"
                     : "  - {name: site-\(index), destination: \(destination), use: [isp2, balance]}")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -97,6 +99,20 @@ import Testing
         #expect(try applier.apply(config).performed.isEmpty)
     }
 
+    @Test func aPassedOverRuleChangesOnlyItsOwnElements() throws {
+        let kernel = GatewayApplierTests.makeKernel()
+        let applier = GatewayApplierTests.makeApplier(kernel)
+        let config = try Self.config(rules: 2_000, extra: "  - {name: pinned, source: 10.99.0.1, use: [isp1]}\n")
+        try applier.apply(config)
+        let down = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
+        let transaction = try #require(Self.loadedTransaction(down))
+        #expect(!transaction.contains("flush table") && !transaction.contains("flush map inet braid rules_"))
+        // The passed-over rule's one element leaves its rank map; no other rule map is touched.
+        let edits = transaction.split(separator: "\n").filter { $0.contains("rules_") }
+        #expect(edits == ["delete element inet braid rules_src { 10.99.0.1 }"], "\(edits)")
+        #expect(Self.same(kernel.snapshot.table, down.desired.ruleset.render()))
+    }
+
     @Test func aWeightChangeRewritesOnlyTheSplit() throws {
         let kernel = GatewayApplierTests.makeKernel()
         let applier = GatewayApplierTests.makeApplier(kernel)
@@ -166,7 +182,7 @@ import Testing
         try applier.apply(config)
         // Someone changes an element: the chains (and so the fingerprint) look the same.
         kernel.commitForeignTransaction { table in
-            table = table?.replacingOccurrences(of: "10.100.0.0 : jump use_1", with: "10.100.0.0 : drop")
+            table = table?.replacingOccurrences(of: "0x00000001 : goto rule_action_1", with: "0x00000001 : drop")
         }
         let report = try applier.apply(config, availability: WanAvailability(unavailable: ["isp1"]))
         let transaction = try #require(Self.loadedTransaction(report))

@@ -53,13 +53,7 @@ import Testing
 
     @Test func aCatchAllRuleBecomesTheDefaultPolicyAndLaterRulesAreReported() throws {
         let result = try Mwan3Importer.convert(
-            mwan3: """
-                config interface wan
-                    option enabled 1
-                config member m
-                    option interface wan
-                config policy p
-                    list use_member m
+            mwan3: Mwan3Fixture.oneWanOnePolicy + """
                 config rule all
                     option dest_ip 0.0.0.0/0
                     option use_policy p
@@ -92,13 +86,7 @@ import Testing
 
     @Test func portsWithoutTcpOrUdpAndSourcePortsAreReported() throws {
         let result = try Mwan3Importer.convert(
-            mwan3: """
-                config interface wan
-                    option enabled 1
-                config member m
-                    option interface wan
-                config policy p
-                    list use_member m
+            mwan3: Mwan3Fixture.oneWanOnePolicy + """
                 config rule sport
                     option proto udp
                     option src_port 123

@@ -172,16 +172,7 @@ extension LabTests {
                 let lab = dual.lab
                 try dual.waitForRouterAdvertisement()
                 let prefixes = 1...8
-                for number in prefixes where number > 1 {
-                    try lab.router.ip([["address", "add", "fd00:\(number)::1/64", "dev", Lab.lanInterface, "nodad"]])
-                }
-                for number in prefixes {
-                    try lab.lanHosts[0].ip(
-                        [
-                            ["address", "add", "fd00:\(number)::10/64", "dev", "eth0", "nodad"],
-                            ["address", "add", "fd00:\(number)::beef:1/64", "dev", "eth0", "nodad"],
-                        ].filter { number > 1 || $0[2] != "fd00:1::10/64" })
-                }
+                try dual.addLanPrefixes(prefixes)
                 let path = try lab.writeFile("braid.yaml", "sticky: source\n" + dual.configYAML())
                 try lab.applyExpectingSuccess(try String(contentsOfFile: path, encoding: .utf8))
                 var seen: Set<Int> = []

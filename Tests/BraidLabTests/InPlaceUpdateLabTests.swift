@@ -56,6 +56,169 @@ extension LabTests.Policy {
     }
 }
 
+extension LabTests.Policy {
+    /// 10,000 source rules (one map with today's compiler) alternating between a WAN of their own
+    /// and `[next, balance]`, then a rule for a destination set of 100,000 prefixes, none of which
+    /// matches the lab's traffic.
+    static func largePolicy(_ yaml: String, wans: [String]) throws -> Config {
+        var config = try ConfigLoader.parse(yaml)
+        config.rules = (0..<10_000).map { index in
+            let wan = wans[index % wans.count]
+            let next = wans[(index + 1) % wans.count]
+            return TrafficRuleConfig(
+                name: "host-\(index)",
+                sources: [IPPrefix(IPv4Prefix(address: IPv4Address(0x0a64_0000 + UInt32(index)), length: 32)!)],
+                use: index % 2 == 0 ? [.wan(wan)] : [.wan(next), .balance])
+        }
+        // /24s a /24 apart from 20.0.0.0 up (adjacent ones would be merged into fewer elements).
+        let entries = (0..<UInt32(100_000)).map { IPPrefix(IPv4Prefix(address: IPv4Address(0x1400_0000 + $0 << 9), length: 24)!) }
+        config.sets = [AddressSetConfig(name: "big", entries: entries)]
+        config.rules.append(TrafficRuleConfig(name: "big", destinationSet: "big", use: [.wan(wans[0])]))
+        return config
+    }
+
+    @Test(
+        "With 10,000 rules and 100,000 set entries installed, weight and health changes are small in-place updates and a flow on every WAN survives 10 of them"
+    )
+    func flowsSurviveChangesWithALargePolicy() async throws {
+        try await Lab.with(wanCount: 3, name: "incr") { lab in
+            let names = lab.wans.map(\.name)
+            let kernel = TimedKernel(LinuxKernel(runner: lab.router.runner))
+            let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
+            var started = ContinuousClock.now
+            try applier.apply(try Self.largePolicy(lab.configYAML(), wans: names))
+            print("large policy: cold apply \(ContinuousClock.now - started)")
+            // One long-lived flow on each WAN (the lab host matches no rule: it is balanced).
+            var flows: [String: LongLivedFlow] = [:]
+            for _ in 0..<90 where flows.count < names.count {
+                let candidate = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.02)
+                if let first = await candidate.firstAnswer(), let name = lab.wan(forPeer: first)?.name, flows[name] == nil {
+                    flows[name] = candidate
+                } else {
+                    _ = candidate.stop()
+                }
+            }
+            try #require(flows.count == names.count, "no flow on every WAN in 90 tries: \(flows.keys.sorted())")
+            // Ten changes: weights and health in turn, each an in-place update of a few objects.
+            for change in 0..<10 {
+                let weights = [[3, 2, 1], [1, 1, 1], [1, 2, 3], [5, 1, 1], [2, 2, 1]][change / 2]
+                let config = try Self.largePolicy(lab.configYAML(weights: weights), wans: names)
+                let availability = change % 2 == 1 ? WanAvailability(unavailable: [names[change % names.count]]) : .allAvailable
+                kernel.reset()
+                started = ContinuousClock.now
+                let report = try applier.apply(config, availability: availability)
+                let elapsed = ContinuousClock.now - started
+                let transactions = report.performed.compactMap { step -> NftTransaction? in
+                    if case .loadRuleset(let transaction, _) = step { transaction } else { nil }
+                }
+                #expect(transactions.count == 1, "change \(change): \(transactions.count) loads")
+                let operations = transactions.flatMap(\.operations)
+                #expect(
+                    !operations.contains(.flushTable) && operations.count <= 16,
+                    "change \(change): \(operations.count) operations, \(transactions.map(\.declared))")
+                print(
+                    "change \(change) (\(change % 2 == 0 ? "weight" : "health")): \(elapsed) [\(report.timings)], "
+                        + "\(operations.count) operations, \(transactions.map(\.renderedByteCount)) bytes; kernel: \(kernel.summary)"
+                )
+            }
+            for (name, flow) in flows.sorted(by: { $0.key < $1.key }) {
+                let before = flow.answersSoFar.count
+                await flow.waitForAnswers(before + 10)
+                let answers = flow.stop()
+                #expect(
+                    answers.count >= before + 10 && lab.countByWan(answers) == [name: answers.count],
+                    "the flow on \(name) moved or broke: \(lab.countByWan(answers))")
+            }
+            try applier.down()
+        }
+    }
+
+    /// An nft listing as object header → its lines, with a set's or map's elements as a set: nft
+    /// lists a concatenated map's elements in the order they were added, which an edit changes.
+    static func objects(_ listing: String?) -> [String: Set<String>] {
+        var objects: [String: Set<String>] = [:]
+        var current = ""
+        var elements: String?
+        for line in (listing ?? "").split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("\t"), !line.hasPrefix("\t\t"), text.hasSuffix("{") {
+                current = text
+                objects[current] = []
+            } else if text.hasPrefix("elements = {") {
+                elements = String(text.dropFirst("elements = {".count))
+            } else if elements != nil {
+                elements! += " " + text
+            } else {
+                objects[current, default: []].insert(text)
+            }
+            if let collected = elements, collected.hasSuffix("}") {
+                for element in collected.dropLast().split(separator: ",") {
+                    objects[current, default: []].insert(element.trimmingCharacters(in: .whitespaces))
+                }
+                elements = nil
+            }
+        }
+        return objects
+    }
+
+    @Test("An element-level update of a real table leaves what a full load of the desired table leaves")
+    func elementLevelUpdateReadsBackAsTheDesiredTable() async throws {
+        try await Lab.with(wanCount: 1, name: "elem") { lab in
+            let kernel = LinuxKernel(runner: lab.router.runner)
+            // A large interval set, a large concatenated interval map and a verdict map, as Braid renders them.
+            func table(_ edit: (inout [String], inout [(key: String, value: String)]) -> Void) -> NftablesRuleset {
+                var set = (0..<1_500).map { "\(20 + $0 / 65_536).\($0 / 256 % 256).\($0 % 256).0/24" }
+                var map: [(key: String, value: String)] = (0..<1_200).map {
+                    ("0x00000401-0xffffffff . 100.\($0 / 256 % 256).\($0 % 256).0/24", "0x00000400")
+                }
+                edit(&set, &map)
+                return NftablesRuleset(
+                    sets: [NftablesSet(name: "big", type: "ipv4_addr", isInterval: true, elements: set)],
+                    maps: [
+                        NftablesMap(name: "rules", type: "typeof ct mark . ip daddr : ct mark", isInterval: true, elements: map),
+                        NftablesMap(
+                            name: "verdicts", type: "typeof ip saddr : verdict", isInterval: true,
+                            elements: (0..<1_100).map { ("10.\($0 / 256).\($0 % 256).0/24", $0 % 2 == 0 ? "goto a" : "accept") }),
+                    ],
+                    chains: [
+                        NftablesChain(
+                            name: "pre", hook: NftablesBaseChain(type: .filter, hook: .prerouting, priority: .mangle),
+                            rules: [
+                                NftablesRule("ip daddr @big ct mark set ct mark . ip daddr map @rules"),
+                                NftablesRule("ip saddr vmap @verdicts"),
+                            ]),
+                        NftablesChain(name: "a", rules: [NftablesRule("accept")]),
+                    ])
+            }
+            let loaded = table { _, _ in }
+            let desired = table { set, map in
+                set.remove(at: 3)
+                set.append("30.0.0.0/16")
+                set.append("20.0.3.0-20.0.3.9")  // a range inside the /24 that went
+                map[7].value = "0x00000500"
+                map.remove(at: 100)
+                map.append(("0x00000000-0x00000400 . 100.0.100.0/24", "0x00000600"))  // the same prefix, other marks
+                map.append(("0x00000401-0xffffffff . 100.9.0.0-100.9.0.9", "0x00000700"))
+            }
+            func load(_ ruleset: NftablesRuleset) throws -> String? {
+                try kernel.perform(.deleteTable)
+                try kernel.perform(
+                    .loadRuleset(transaction: NftTransaction([.addTable] + NftTransaction.declarations(of: ruleset)), undo: nil))
+                return try kernel.readTableListing()
+            }
+            let expected = try #require(try load(desired))
+            let original = try #require(try load(loaded))
+            let update = try #require(TableUpdate.inPlace(from: loaded.render(), to: desired.render()))
+            #expect(update.rewritten == ["set big", "map rules"])
+            try kernel.perform(.loadRuleset(transaction: update.transaction, undo: update.undo))
+            #expect(Self.objects(try kernel.readTableListing()) == Self.objects(expected))
+            try kernel.perform(.restoreRuleset(transaction: update.undo))
+            #expect(Self.objects(try kernel.readTableListing()) == Self.objects(original))
+            try kernel.perform(.deleteTable)
+        }
+    }
+}
+
 /// Forwards to a kernel and adds up how long each kind of call took, to see where an apply spends its time.
 final class TimedKernel: KernelPort, @unchecked Sendable {
     let kernel: any KernelPort

@@ -13,16 +13,7 @@ extension LabTests {
                 let lab = dual.lab
                 try dual.waitForRouterAdvertisement()
                 let prefixes = 1...8
-                for number in prefixes where number > 1 {
-                    try lab.router.ip([["address", "add", "fd00:\(number)::1/64", "dev", Lab.lanInterface, "nodad"]])
-                }
-                for number in prefixes {
-                    try lab.lanHosts[0].ip(
-                        [
-                            ["address", "add", "fd00:\(number)::10/64", "dev", "eth0", "nodad"],
-                            ["address", "add", "fd00:\(number)::beef:1/64", "dev", "eth0", "nodad"],
-                        ].filter { number > 1 || $0[2] != "fd00:1::10/64" })
-                }
+                try dual.addLanPrefixes(prefixes)
                 let yaml = dual.configYAML(
                     tail: """
                         policies:

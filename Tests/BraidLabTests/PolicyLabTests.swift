@@ -63,6 +63,51 @@ extension LabTests {
             }
         }
 
+        @Test("Rules of alternating shapes: the first matching rule wins across shapes, with one lookup per shape")
+        func alternatingShapes() async throws {
+            try await Lab.with(wanCount: 3, lanHostCount: 2, name: "rank") { lab in
+                let yaml =
+                    lab.configYAML() + """
+                        rules:
+                          - name: host2-web
+                            source: \(lab.lanHostAddress(1))
+                            protocol: tcp
+                            destination_port: \(Lab.serverPort)
+                            use: [isp3]
+                          - name: to-server
+                            destination: \(Lab.serverAddress)/32
+                            use: [isp2]
+                          - name: host1
+                            source: \(lab.lanHostAddress(0))
+                            use: [isp1]
+                          - name: host2
+                            source: \(lab.lanHostAddress(1))
+                            use: [isp1]
+                          - name: to-second-server
+                            destination: \(Lab.secondServerAddress)/32
+                            use: [isp3]
+
+                        """
+                try lab.applyExpectingSuccess(yaml)
+                // Host 2 to the server: three rules of three shapes match; the first one wins.
+                #expect(try await Self.counts(lab, from: lab.lanHosts[1]) == ["isp3": 40])
+                // Host 1 to the server: a destination rule and a later source rule match; the earlier one wins.
+                #expect(try await Self.counts(lab, from: lab.lanHosts[0]) == ["isp2": 40])
+                // Host 1 to the second server: the source rule comes before that destination rule.
+                let second = lab.countByWan(
+                    try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 30, to: Lab.secondServerAddress))
+                #expect(second == ["isp1": 30], "\(second)")
+                // The kernel's chain: the worst rank, one lookup per shape (src, dst, src+port), the dispatch, the clean-up.
+                let chain = try lab.router.run(["nft", "list", "chain", "inet", "braid", "traffic_rules"])
+                let lookups = chain.split(separator: "\n").filter { $0.contains(" map @rules_") }
+                #expect(lookups.count == 3, "\(chain)")
+                #expect(chain.contains("ct mark vmap @rule_verdicts"), "\(chain)")
+                // Nothing of the scratch register is left on the connections.
+                let marks = try lab.router.run(["conntrack", "-L", "-d", "\(Lab.secondServerAddress)"])
+                #expect(!marks.contains("mark=4294967295") && !marks.contains("mark=3 "), "\(marks)")
+            }
+        }
+
         @Test("Traffic between LAN subnets takes no WAN: rules (even drop) and the split leave it alone")
         func lanToLanIsNotBalanced() async throws {
             try await Lab.with(wanCount: 2, name: "l2l", guestLan: true) { lab in

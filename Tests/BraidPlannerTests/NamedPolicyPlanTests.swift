@@ -85,7 +85,8 @@ import Testing
 
     @Test func rulesGoStraightToTheirPolicyAndUnmatchedTrafficToTheDefault() throws {
         let state = try plan(Self.yaml)
-        let verdicts = state.ruleset.maps.flatMap { $0.elements.map(\.value) }
+        // A matched rule's action chain (cleaning the scratch ct mark first) goes straight to its policy.
+        let verdicts = state.ruleset.chains.filter { $0.name.hasPrefix("rule_action_") }.flatMap { $0.rules.map(\.text) }
         #expect(verdicts.contains("goto sticky_balanced_600"))
         #expect(verdicts.contains("goto policy_isp1_then_isp2"))
         #expect(verdicts.contains("goto policy_lte_only"))

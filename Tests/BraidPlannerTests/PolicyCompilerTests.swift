@@ -53,11 +53,26 @@ extension DesiredState {
         return rules[0]
     }
 
-    /// A policy map's "key : verdict" lines with the verdicts resolved through the `use_N` chains
-    /// ("pass" when the rule is passed over).
+    /// The verdict a rank (a rule's number) dispatches to now: through `rule_verdicts` (or
+    /// `rule_verdicts_v6`), its `rule_action_N` chain and its `use_N` chain.
+    func rankVerdict(_ rank: String, ipv6: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
+        let dispatch = try map(ipv6 ? "rule_verdicts_v6" : "rule_verdicts", sourceLocation: sourceLocation)
+        let element = try #require(dispatch.elements.first { $0.key == rank }, "no rank \(rank)", sourceLocation: sourceLocation)
+        let action = try chain(String(element.value.dropFirst("goto ".count)), sourceLocation: sourceLocation).rules.map(\.text)
+        try #require(action.count == 2 && action[0] == "ct mark set 0x00000000", sourceLocation: sourceLocation)
+        return try effectiveVerdict(action[1], sourceLocation: sourceLocation)
+    }
+
+    /// A rank map's "box : verdict" lines (the rank range left out) with the verdicts resolved
+    /// through dispatch, action and `use_N` chains ("pass" when the rule is passed over).
     func verdictLines(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
-        try map(name, sourceLocation: sourceLocation).elements.map {
-            "\($0.key) : \(try effectiveVerdict($0.value, sourceLocation: sourceLocation) ?? "pass")"
+        let map = try map(name, sourceLocation: sourceLocation)
+        // The rank so far is the key's last field, except in the first lookup (and it is all of `rules_any`).
+        let ranked = map.type.hasSuffix(" . ct mark : ct mark")
+        return try map.elements.map { element in
+            let box = ranked ? element.key.components(separatedBy: " . ").dropLast().joined(separator: " . ") : element.key
+            let verdict = try rankVerdict(element.value, ipv6: name.hasSuffix("_v6"), sourceLocation: sourceLocation)
+            return "\(box) : \(verdict ?? "pass")"
         }
     }
 }
@@ -173,8 +188,8 @@ extension NftablesMap {
 
 // MARK: - PolicyCompiler
 
-/// How rules become `traffic_rules`: runs of same-kind rules share one interval map, other rules
-/// are one nft rule each, and unusable rules are left out.
+/// How rules become `traffic_rules`: one rank map per shape of rule (sources, destinations,
+/// ports, several criteria…), first match resolved per map, and passed-over rules left out.
 @Suite struct PolicyCompilerTests {
     @Test func noRulesMeansNoPolicyChainAndNoJump() throws {
         let state = try plan(threeWanPolicyYAML)
@@ -184,7 +199,7 @@ extension NftablesMap {
         #expect(try !state.chain("output").rules.contains { $0.text.contains("traffic_rules") })
     }
 
-    @Test func consecutiveSourceRulesBecomeOneMap() throws {
+    @Test func sourceRulesShareOneMap() throws {
         let state = try plan(
             threeWanPolicyYAML + """
                 rules:
@@ -192,21 +207,27 @@ extension NftablesMap {
                   - {name: b, source: [10.0.1.0/24, 10.0.2.0/24], use: [isp2]}
                   - {name: c, source: 10.0.0.0/24, use: [isp3]}
                 """)
-        #expect(state.trafficRules == ["ip saddr vmap @rules_1"])
-        #expect(state.policyMapNames == ["rules_1"])
-        let map = try state.map("rules_1")
-        #expect(map.type == "type ipv4_addr : verdict" && map.isInterval)
+        #expect(
+            state.trafficRules == [
+                "ct mark set 0x00000007", "ct mark set ip saddr map @rules_src", "ct mark vmap @rule_verdicts",
+                "ct mark set 0x00000000",
+            ])
+        #expect(state.policyMapNames == ["rules_src"])
+        let map = try state.map("rules_src")
+        // The first lookup meets "no match" (0x7: three bits hold every rank), so it needs no rank in its key.
+        #expect(map.type == "typeof ip saddr : ct mark" && map.isInterval)
         #expect(map.comment == "rules \"a\" … \"c\" (3)")
         #expect(
-            try state.verdictLines("rules_1") == [
+            try state.verdictLines("rules_src") == [
                 "10.0.0.0-10.0.0.49 : goto choose_isp3",
                 "10.0.0.50 : goto choose_isp1",
                 "10.0.0.51-10.0.0.255 : goto choose_isp3",
                 "10.0.1.0-10.0.2.255 : goto choose_isp2",
             ])
+        #expect(try state.map("rule_verdicts").type == "typeof ct mark : verdict")
     }
 
-    @Test func changeOfKindStartsANewMap() throws {
+    @Test func rulesOfAlternatingKindsShareTheirShapesMaps() throws {
         let state = try plan(
             threeWanPolicyYAML + """
                 rules:
@@ -219,20 +240,26 @@ extension NftablesMap {
                 """)
         #expect(
             state.trafficRules == [
-                "ip saddr vmap @rules_1",
-                "ip daddr vmap @rules_2",
-                "meta l4proto . th dport vmap @rules_3",
-                "ip saddr vmap @rules_4",
+                "ct mark set 0x00000007",
+                "ct mark set meta l4proto . th dport map @rules_port",
+                "ct mark set ip daddr . ct mark map @rules_dst",
+                "ct mark set ip saddr . ct mark map @rules_src",
+                "ct mark vmap @rule_verdicts",
+                "ct mark set 0x00000000",
             ])
-        #expect(try state.verdictLines("rules_1") == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
-        #expect(try state.verdictLines("rules_2") == ["192.0.2.0/24 : goto choose_isp3"])
-        let ports = try state.map("rules_3")
-        #expect(ports.type == "typeof meta l4proto . th dport : verdict" && ports.isInterval)
+        #expect(try state.map("rules_src").type == "typeof ip saddr . ct mark : ct mark")
         #expect(
-            try state.verdictLines("rules_3") == [
+            try state.verdictLines("rules_src") == [
+                "10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2", "10.0.0.52 : goto choose_isp3",
+            ])
+        #expect(try state.verdictLines("rules_dst") == ["192.0.2.0/24 : goto choose_isp3"])
+        let ports = try state.map("rules_port")
+        #expect(ports.type == "typeof meta l4proto . th dport : ct mark" && ports.isInterval)
+        #expect(
+            try state.verdictLines("rules_port") == [
                 "tcp . 80 : goto choose_isp2", "tcp . 443 : goto choose_isp2", "udp . 27015-27030 : goto choose_isp1",
             ])
-        #expect(try state.map("rules_4").comment == "rule \"s3\"")
+        #expect(try state.map("rules_src").comment == "rules \"s1\" … \"s3\" (3)")
     }
 
     @Test func portRulesResolveOverlapsPerProtocol() throws {
@@ -244,16 +271,18 @@ extension NftablesMap {
                   - {name: same-on-udp, protocol: udp, destination_port: 8000-8999, use: [isp3]}
                   - {name: touching, protocol: tcp, destination_port: 9000-9100, use: [isp2]}
                 """)
+        // Touching pieces of different rules stay apart: their ranks differ.
         #expect(
-            try state.verdictLines("rules_1") == [
+            try state.verdictLines("rules_port") == [
                 "tcp . 8000-8079 : goto choose_isp2",
                 "tcp . 8080 : goto choose_isp1",
-                "tcp . 8081-9100 : goto choose_isp2",
+                "tcp . 8081-8999 : goto choose_isp2",
+                "tcp . 9000-9100 : goto choose_isp2",
                 "udp . 8000-8999 : goto choose_isp3",
             ])
     }
 
-    @Test func multiCriteriaRuleIsOneNftRuleAndSplitsTheRun() throws {
+    @Test func multiCriteriaRulesAreMapsOfTheirShape() throws {
         let state = try plan(
             threeWanPolicyYAML + """
                 sets:
@@ -270,21 +299,37 @@ extension NftablesMap {
                 """)
         #expect(
             state.trafficRules == [
-                "ip saddr vmap @rules_1",
-                "ip saddr { 10.0.1.0/24, 10.0.2.0/25 } meta l4proto tcp th dport { 80, 443, 8000-8080 } jump use_2",
-                "ip saddr vmap @rules_2",
-                "ip daddr @dst_cdn jump use_3",
-                "meta l4proto icmp jump use_1",
-                "meta l4proto tcp jump use_2",
-                "ip saddr 10.0.1.0/24 ip daddr 172.16.0.0/12 goto choose_main",
-                "jump use_3",
+                "ct mark set 0x0000000f",
+                "ct mark set ip saddr . meta l4proto . th dport map @rules_src_port",
+                "ct mark set ct mark map @rules_any",
+                "ct mark set meta l4proto . ct mark map @rules_proto",
+                "ct mark set ip saddr . ct mark map @rules_src",
+                "ct mark set ip saddr . ip daddr . ct mark map @rules_src_dst",
+                "ct mark > 0x00000004 ip daddr @dst_cdn ct mark set 0x00000004",
+                "ct mark vmap @rule_verdicts",
+                "ct mark set 0x00000000",
             ])
+        // The product of the sources (10.0.1.0/24 and 10.0.2.0/25 touch: one range) and 3 port ranges.
+        #expect(
+            try state.verdictLines("rules_src_port") == [
+                "10.0.1.0-10.0.2.127 . tcp . 80 : goto choose_isp2", "10.0.1.0-10.0.2.127 . tcp . 443 : goto choose_isp2",
+                "10.0.1.0-10.0.2.127 . tcp . 8000-8080 : goto choose_isp2",
+            ])
+        #expect(try state.verdictLines("rules_proto") == ["icmp : goto choose_isp1", "tcp : goto choose_isp2"])
+        #expect(try state.verdictLines("rules_src_dst") == ["10.0.1.0/24 . 172.16.0.0/12 : goto choose_main"])
+        #expect(try state.verdictLines("rules_any") == ["0x00000009-0x0000000f : goto choose_isp3"])
+        // A set rule is its own pipeline rule, named in its comment.
+        #expect(try state.chain("traffic_rules").rules[6].comment == "rule \"cdn\"")
+        // One action chain per distinct verdict, each cleaning the scratch ct mark first.
+        #expect(
+            try ["rule_action_1", "rule_action_2", "rule_action_3", "rule_action_4"].map { try state.chain($0).rules.map(\.text) } == [
+                ["ct mark set 0x00000000", "jump use_1"], ["ct mark set 0x00000000", "jump use_2"],
+                ["ct mark set 0x00000000", "jump use_3"], ["ct mark set 0x00000000", "goto choose_main"],
+            ])
+        #expect(try state.map("rule_verdicts").lines.count == 8)
         #expect(
             try ["use_1", "use_2", "use_3"].map { try state.chain($0).rules.map(\.text) }
                 == [["jump choose_isp1", "accept"], ["jump choose_isp2", "accept"], ["jump choose_isp3", "accept"]])
-        let chain = try state.chain("traffic_rules")
-        #expect(chain.rules[1].comment == "rule \"web-from-office\"")
-        #expect(state.policyMapNames == ["rules_1", "rules_2"])
     }
 
     @Test func ruleWhoseWansAreAllUnusableIsPassedOverAndTheNextRuleTakesItsKeys() throws {
@@ -296,33 +341,25 @@ extension NftablesMap {
                 """
         let allUp = try plan(yaml)
         #expect(
-            try allUp.verdictLines("rules_1") == [
+            try allUp.verdictLines("rules_src") == [
                 "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp1", "10.0.0.6-10.0.0.255 : goto choose_isp2",
             ])
-        // Where the rules overlap, the earlier rule's list carries the later one's as its fallback.
-        #expect(
-            try allUp.map("rules_1").lines == [
-                "10.0.0.0-10.0.0.4 : jump use_1", "10.0.0.5 : jump use_2", "10.0.0.6-10.0.0.255 : jump use_1",
-            ])
-        #expect(try allUp.chain("use_2").comment == "use: [isp1, isp2]")
+        #expect(try allUp.chain("use_1").comment?.hasPrefix("use: [isp1]") == true)
         let isp1Down = try plan(yaml, availability: WanAvailability(unavailable: ["isp1"]))
-        #expect(
-            try isp1Down.verdictLines("rules_1") == [
-                "10.0.0.0-10.0.0.4 : goto choose_isp2", "10.0.0.5 : goto choose_isp2", "10.0.0.6-10.0.0.255 : goto choose_isp2",
-            ])
-        // Health changes only the `use_N` chains, never the rule maps.
-        #expect(try isp1Down.map("rules_1") == allUp.map("rules_1"))
+        // The passed-over rule's elements leave the map; the rule it shadowed takes its keys.
+        #expect(try isp1Down.verdictLines("rules_src") == ["10.0.0.0/24 : goto choose_isp2"])
+        #expect(try isp1Down.chain("use_1").rules.isEmpty)
         // The same with the link down instead of the health check.
         let isp1LinkDown = try plan(yaml, linksDown: ["wan0"])
-        #expect(try isp1LinkDown.verdictLines("rules_1") == isp1Down.verdictLines("rules_1"))
-        // Every rule unusable: the maps stay, every lookup passes over to the split.
+        #expect(try isp1LinkDown.verdictLines("rules_src") == isp1Down.verdictLines("rules_src"))
+        // Every rule unusable: the maps stay declared, empty; every connection goes to the split.
         let bothDown = try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"]))
-        #expect(bothDown.trafficRules == ["ip saddr vmap @rules_1"])
-        #expect(try bothDown.verdictLines("rules_1").allSatisfy { $0.hasSuffix(" : pass") })
+        #expect(bothDown.trafficRules == allUp.trafficRules)
+        #expect(try bothDown.map("rules_src").elements.isEmpty)
         #expect(try bothDown.chain("use_1").rules.isEmpty && bothDown.chain("use_2").rules.isEmpty)
     }
 
-    @Test func passedOverSingleRuleKeepsItsPlace() throws {
+    @Test func passedOverMultiCriteriaRuleLeavesItsLayerAndTheRestStays() throws {
         let yaml =
             threeWanPolicyYAML + """
                 rules:
@@ -331,17 +368,11 @@ extension NftablesMap {
                   - {name: s2, source: 10.0.0.51, use: [isp2]}
                 """
         let state = try plan(yaml, availability: WanAvailability(unavailable: ["isp3"]))
-        #expect(
-            state.trafficRules == [
-                "ip saddr vmap @rules_1", "ip saddr 10.0.0.0/24 meta l4proto tcp th dport 443 jump use_2",
-                "ip saddr vmap @rules_2",
-            ])
+        #expect(try state.map("rules_src_port").elements.isEmpty)
         #expect(try state.chain("use_2").rules.isEmpty)
-        #expect(try state.verdictLines("rules_1") == ["10.0.0.50 : goto choose_isp1"])
-        #expect(try state.verdictLines("rules_2") == ["10.0.0.51 : goto choose_isp2"])
-        #expect(
-            try plan(yaml).ruleset.maps.filter { $0.name.hasPrefix("rules_") }
-                == state.ruleset.maps.filter { $0.name.hasPrefix("rules_") })
+        #expect(try state.verdictLines("rules_src") == ["10.0.0.50 : goto choose_isp1", "10.0.0.51 : goto choose_isp2"])
+        #expect(try plan(yaml).map("rules_src") == state.map("rules_src"))
+        #expect(try plan(yaml).verdictLines("rules_src_port") == ["10.0.0.0/24 . tcp . 443 : goto choose_isp3"])
         #expect(try plan(yaml).chain("use_2").rules.map(\.text) == ["jump choose_isp3", "accept"])
     }
 
@@ -351,15 +382,18 @@ extension NftablesMap {
                 rules:
                   - {name: r, destination: 192.0.2.0/24, use: [isp1, isp2, isp3]}
                 """
-        #expect(try plan(yaml).verdictLines("rules_1") == ["192.0.2.0/24 : goto choose_isp1"])
+        #expect(try plan(yaml).verdictLines("rules_dst") == ["192.0.2.0/24 : goto choose_isp1"])
         #expect(
-            try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == [
+            try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_dst") == [
                 "192.0.2.0/24 : goto choose_isp2"
             ])
         #expect(
-            try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).verdictLines("rules_1") == [
+            try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"])).verdictLines("rules_dst") == [
                 "192.0.2.0/24 : goto choose_isp3"
             ])
+        // Only the use_N chain changed.
+        #expect(
+            try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).map("rules_dst") == plan(yaml).map("rules_dst"))
     }
 
     @Test func balanceMainAndDropBecomeReturnGotoChooseMainAndDrop() throws {
@@ -374,20 +408,20 @@ extension NftablesMap {
                   - {name: fd, source: 10.0.0.6, use: [isp1, drop]}
                 """
         #expect(
-            try plan(yaml).verdictLines("rules_1") == [
+            try plan(yaml).verdictLines("rules_src") == [
                 "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
                 "10.0.0.4 : goto choose_isp1", "10.0.0.5 : goto choose_isp1", "10.0.0.6 : goto choose_isp1",
             ])
         // Lists that end in balance, main or drop never pass over: entered by goto, so `return` reaches the split.
         #expect(
-            try plan(yaml).map("rules_1").lines.suffix(3) == [
-                "10.0.0.4 : goto use_1", "10.0.0.5 : goto use_2", "10.0.0.6 : goto use_3",
-            ])
+            try plan(yaml).chain("rule_action_4").rules.map(\.text) == ["ct mark set 0x00000000", "goto use_1"])
+        let isp1Down = try plan(yaml, availability: WanAvailability(unavailable: ["isp1"]))
         #expect(
-            try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])).verdictLines("rules_1") == [
+            try isp1Down.verdictLines("rules_src") == [
                 "10.0.0.1 : return", "10.0.0.2 : goto choose_main", "10.0.0.3 : drop",
                 "10.0.0.4 : return", "10.0.0.5 : goto choose_main", "10.0.0.6 : drop",
             ])
+        #expect(try isp1Down.map("rules_src") == plan(yaml).map("rules_src"))
     }
 
     @Test func policyChainIsJumpedFromPreroutingForTheLanAndFromOutputForTheWans() throws {
@@ -428,8 +462,8 @@ extension NftablesMap {
                 == PolicyRule(priority: 504, fwmark: 0xf000, fwmask: 0xf000, table: 254))
     }
 
-    @Test func destinationSetsAreMergedIntoDisjointRanges() throws {
-        let state = try plan(
+    @Test func destinationSetsAreMergedIntoDisjointRangesAndLookedUpByTheirRule() throws {
+        let yaml =
             threeWanPolicyYAML + """
                 sets:
                   cdn: [10.0.0.128/25, 192.0.2.7, 10.0.0.0/25, 10.0.0.5, 192.0.2.0/24, 10.0.1.0/25, 203.0.113.1, 203.0.113.3]
@@ -437,13 +471,28 @@ extension NftablesMap {
                   all: [0.0.0.0/0, 10.0.0.0/8]
                 rules:
                   - {name: cdn, destination_set: cdn, use: [isp2]}
-                """)
+                  - {name: nothing, destination_set: empty, use: [isp1]}
+                  - {name: rest, destination_set: all, protocol: tcp, use: [isp3]}
+                """
+        let state = try plan(yaml)
         #expect(state.ruleset.sets.map(\.name) == ["dst_cdn", "dst_empty", "dst_all"])
         let cdn = try #require(state.ruleset.sets.first)
         #expect(cdn.type == "ipv4_addr" && cdn.isInterval)
         #expect(cdn.elements == ["10.0.0.0-10.0.1.127", "192.0.2.0/24", "203.0.113.1", "203.0.113.3"])
         #expect(state.ruleset.sets[1].elements.isEmpty)
         #expect(state.ruleset.sets[2].elements == ["0.0.0.0/0"])
+        // One pipeline rule per set rule: "worse than R, and in the set: R". An empty set matches nothing.
+        #expect(
+            state.trafficRules == [
+                "ct mark set 0x00000007",
+                "ct mark > 0x00000001 ip daddr @dst_cdn ct mark set 0x00000001",
+                "ct mark > 0x00000003 ip daddr @dst_all meta l4proto tcp ct mark set 0x00000003",
+                "ct mark vmap @rule_verdicts", "ct mark set 0x00000000",
+            ])
+        // A set rule whose WANs are all down leaves the chain; the set stays.
+        let isp2Down = try plan(yaml, availability: WanAvailability(unavailable: ["isp2"]))
+        #expect(!isp2Down.trafficRules.contains { $0.contains("@dst_cdn") })
+        #expect(isp2Down.ruleset.sets == state.ruleset.sets)
     }
 
     @Test func rangeTextPrefersPrefixes() {
@@ -769,7 +818,7 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
                     destinationPort: UInt16.random(in: 1...40, using: &random))
                 let explained = FlowExplainer.explain(
                     flow, config: config, host: host, availability: WanAvailability(unavailable: unavailable))
-                let verdict = try walk(state, flow)
+                let verdict = try RankPipelineWalker(state).verdict(flow)
                 let context =
                     "round \(round), \(flow), unavailable \(unavailable.sorted()): maps say \(verdict), explain says \(explained.outcome)\n\(config.rules)"
                 switch verdict {
@@ -781,42 +830,6 @@ func bucketWans(_ state: DesiredState) throws -> [String] {
                 }
             }
         }
-    }
-
-    /// Walks `traffic_rules` (map lookups only) like nft would; "return" when nothing decides.
-    func walk(_ state: DesiredState, _ flow: Flow) throws -> String {
-        for rule in state.trafficRules {
-            let parts = rule.components(separatedBy: " vmap @")
-            let map = try state.map(try #require(parts.last))
-            let key: UInt32
-            switch parts[0] {
-            case "ip saddr": key = flow.source.ipv4!.value
-            case "ip daddr": key = flow.destination.ipv4!.value
-            case "meta l4proto . th dport":
-                key = PolicyCompiler.protocolNumber(flow.transport!) << 16 | UInt32(flow.destinationPort!)
-            default: Issue.record("unexpected rule \(rule)"); return "?"
-            }
-            // A passed-over rule (empty `use_N`) goes on to the next rule.
-            if let element = try map.elements.first(where: { try elementKey($0.key).contains(key) }),
-                let verdict = try state.effectiveVerdict(element.value)
-            {
-                return verdict
-            }
-        }
-        return "return"
-    }
-
-    /// The keys an element covers, as a range of the same numbers the compiler partitions.
-    func elementKey(_ text: String) throws -> ClosedRange<UInt32> {
-        if text.hasPrefix("tcp . ") || text.hasPrefix("udp . ") {
-            let proto: UInt32 = text.hasPrefix("tcp") ? 6 : 17
-            let ports = try #require(PortRange.parse(String(text.dropFirst(6))))
-            return (proto << 16 | UInt32(ports.first))...(proto << 16 | UInt32(ports.last))
-        }
-        if let prefix = IPv4Prefix(text) { return prefix.address.value...(prefix.address.value | ~prefix.mask) }
-        let bounds = text.split(separator: "-").compactMap { IPv4Address($0) }
-        try #require(bounds.count == 2, "cannot read element key \(text)")
-        return bounds[0].value...bounds[1].value
     }
 }
 

@@ -1,0 +1,222 @@
+import BraidApply
+import BraidConfig
+import BraidKernel
+import BraidLab
+import BraidPlanner
+import Foundation
+
+/// `policy-scale-benchmark mixed [rounds]`: Braid's rank pipeline side by side with the iptables
+/// gateway it replaces (mwan3's layout: CONNMARK restore/save around a linear rule chain and a
+/// `statistic` split, one fwmark rule and routing table per WAN), in one 3-WAN lab and the same
+/// rounds. Each round measures every variant once, in turn, so the machine's load swings hit all
+/// of them alike; the figures are medians of the per-round ratios.
+///
+/// - new connections/s through the router with 10,000 rules of each mix, against Braid with no
+///   rules and against the iptables chain holding the same rules (the lab host matches none of
+///   them, so every new connection walks the whole policy);
+/// - cold apply of 10,000 alternating rules plus a rule for a 100,000-prefix set, against
+///   `iptables-restore` plus `ipset restore` of the same;
+/// - a weight change and a health change with that installed, against the peer's
+///   `iptables-restore --noflush` of its split chain.
+enum MixedPolicyScale {
+    /// One policy rule, spelled for both gateways.
+    struct Rule {
+        var source: String?
+        var destination: String?
+        var proto: String?
+        var port: UInt16?
+        var destinationSet: String?
+        var wan: Int
+
+        func yaml(name: String) -> String {
+            var keys = ["name: \(name)"]
+            if let source { keys.append("source: \(source)") }
+            if let destination { keys.append("destination: \(destination)") }
+            if let proto { keys.append("protocol: \(proto)") }
+            if let port { keys.append("destination_port: \(port)") }
+            if let destinationSet { keys.append("destination_set: \(destinationSet)") }
+            keys.append("use: [isp\(wan)]")
+            return "  - {" + keys.joined(separator: ", ") + "}"
+        }
+
+        /// mwan3's form: match, and only if no earlier rule marked the packet.
+        var iptables: String {
+            var words = ["-A", "peer_rules"]
+            if let source { words += ["-s", source] }
+            if let destination { words += ["-d", destination] }
+            if let proto { words += ["-p", proto] }
+            if let port { words += ["--dport", "\(port)"] }
+            if let destinationSet { words += ["-m", "set", "--match-set", destinationSet, "dst"] }
+            words += ["-m", "mark", "--mark", "0x0/0xff00", "-j", "MARK", "--set-xmark", "0x\(wan)00/0xff00"]
+            return words.joined(separator: " ")
+        }
+    }
+
+    /// 10,000 host addresses outside the lab (10.100.0.0/16 and 172.16.0.0/12 onwards).
+    static func source(_ index: Int) -> String { "\(IPv4Address(0x0a64_0000 + UInt32(index)))" }
+    static func destination(_ index: Int) -> String { "\(IPv4Address(0xac10_0000 + UInt32(index)))" }
+
+    /// `source:` and `destination:` rules taking turns: the mix that defeated per-run maps.
+    static func alternating(_ count: Int) -> [Rule] {
+        (0..<count).map { index in
+            index % 2 == 0
+                ? Rule(source: source(index), wan: 1 + index % 3) : Rule(destination: destination(index), wan: 1 + index % 3)
+        }
+    }
+
+    /// Four shapes in turn, three of them multi-criteria: source and destination; source, TCP and
+    /// a port; destination and a UDP port; source alone.
+    static func multiCriteria(_ count: Int) -> [Rule] {
+        (0..<count).map { index in
+            let wan = 1 + index % 3
+            let port = UInt16(1_000 + index % 50_000)
+            switch index % 4 {
+            case 0: return Rule(source: source(index), destination: destination(index), wan: wan)
+            case 1: return Rule(source: source(index), proto: "tcp", port: port, wan: wan)
+            case 2: return Rule(destination: destination(index), proto: "udp", port: port, wan: wan)
+            default: return Rule(source: source(index), wan: wan)
+            }
+        }
+    }
+
+    static func run(repetitions: Int) async throws {
+        let lab = try Lab(wanCount: 3, name: "mixd")
+        defer { lab.teardown() }
+        let kernel = LinuxKernel(runner: lab.router.runner)
+        let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
+        let peer = IptablesPeer(lab: lab)
+        defer { peer.remove() }
+        let base = lab.configYAML()
+        let setFile = try lab.writeFile("mixed-set.txt", PolicyScaleBenchmark.largeSet(count: 100_000))
+        let policies: [(name: String, rules: [Rule])] = [
+            ("10,000 alternating rules", alternating(10_000)),
+            ("10,000 multi-criteria rules", multiCriteria(10_000)),
+        ]
+        func braidConfig(_ rules: [Rule], set: Bool = false, weights: [Int]? = nil) throws -> Config {
+            var yaml = lab.configYAML(weights: weights)
+            if set { yaml += "sets:\n  large: { file: \(setFile) }\n" }
+            let all = rules + (set ? [Rule(destinationSet: "large", wan: 2)] : [])
+            if !all.isEmpty { yaml += "rules:\n" + all.enumerated().map { $1.yaml(name: "rule-\($0)") }.joined(separator: "\n") + "\n" }
+            return try ConfigLoader.parse(yaml)
+        }
+        let none = try ConfigLoader.parse(base)
+        let braidPolicies = try policies.map { try braidConfig($0.rules) }
+
+        print("Mixed policy benchmark: Braid vs an iptables peer (mwan3's layout), \(repetitions) interleaved rounds")
+        print("iptables: \((try? lab.router.run(["iptables", "-V"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?")")
+        print("")
+        print("new connections per second, 1,000 sequential TCP connections per variant per round:")
+        var rates: [String: [Double]] = [:]
+        func measure(_ key: String) async throws {
+            // No connection of an earlier variant (or its mark) is left to be met again.
+            _ = try? lab.router.run(["conntrack", "-F"])
+            let started = ContinuousClock.now
+            let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 1_000)
+            let failed = answers.filter { $0.hasPrefix("failed") }.count
+            if failed > 0 { print("  warning: \(key): \(failed) connections failed") }
+            rates[key, default: []].append(1_000 / ((ContinuousClock.now - started).inMilliseconds / 1_000))
+        }
+        for _ in 0..<repetitions {
+            try applier.down()
+            try applier.apply(none)
+            try await measure("braid, no rules")
+            for (index, policy) in policies.enumerated() {
+                try applier.down()
+                try applier.apply(braidPolicies[index])
+                try await measure("braid, \(policy.name)")
+            }
+            try applier.down()
+            for policy in policies {
+                try peer.install(policy.rules)
+                try await measure("iptables, \(policy.name)")
+                peer.remove()
+            }
+        }
+        let baseline = rates["braid, no rules"]!
+        print(row("Braid, no rules", median(baseline), "conn/s", ""))
+        for policy in policies {
+            let braid = rates["braid, \(policy.name)"]!
+            let iptables = rates["iptables, \(policy.name)"]!
+            print(
+                row(
+                    "Braid, \(policy.name)", median(braid), "conn/s",
+                    String(
+                        format: "× %.2f of no rules, × %.2f of iptables", medianRatio(braid, baseline),
+                        medianRatio(braid, iptables))))
+            print(
+                row(
+                    "iptables, \(policy.name)", median(iptables), "conn/s",
+                    String(format: "× %.2f of Braid with no rules", medianRatio(iptables, baseline))))
+        }
+
+        print("")
+        print("apply and changes: 10,000 alternating rules + a rule for a 100,000-prefix set:")
+        let withSet = alternating(10_000)
+        var braidCold: [Double] = []
+        var peerCold: [Double] = []
+        var braidWeight: [Double] = []
+        var braidHealth: [Double] = []
+        var peerWeight: [Double] = []
+        var peerHealth: [Double] = []
+        let large = try braidConfig(withSet, set: true)
+        let reweighted = try braidConfig(withSet, set: true, weights: [3, 2, 1])
+        let setEntries = try String(contentsOfFile: setFile, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }.map(String.init)
+        for _ in 0..<repetitions {
+            try applier.down()
+            var started = ContinuousClock.now
+            try applier.apply(large)
+            braidCold.append((ContinuousClock.now - started).inMilliseconds)
+            for change in 0..<4 {
+                started = ContinuousClock.now
+                if change % 2 == 0 {
+                    try applier.apply(change == 0 ? reweighted : large)
+                    braidWeight.append((ContinuousClock.now - started).inMilliseconds)
+                } else {
+                    try applier.apply(large, availability: change == 1 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
+                    braidHealth.append((ContinuousClock.now - started).inMilliseconds)
+                }
+            }
+            try applier.down()
+            started = ContinuousClock.now
+            try peer.install(withSet + [Rule(destinationSet: "large", wan: 2)], set: ("large", setEntries))
+            peerCold.append((ContinuousClock.now - started).inMilliseconds)
+            for change in 0..<4 {
+                started = ContinuousClock.now
+                try peer.replaceSplit(weights: change == 0 ? [3, 2, 1] : change == 1 ? [0, 1, 1] : [1, 1, 1])
+                if change % 2 == 0 {
+                    peerWeight.append((ContinuousClock.now - started).inMilliseconds)
+                } else {
+                    peerHealth.append((ContinuousClock.now - started).inMilliseconds)
+                }
+            }
+            peer.remove()
+        }
+        print(
+            row(
+                "Braid cold apply", median(braidCold), "ms",
+                String(format: "× %.2f of iptables-restore + ipset", medianRatio(braidCold, peerCold))))
+        print(row("iptables-restore + ipset restore", median(peerCold), "ms", ""))
+        print(
+            row(
+                "Braid weight change (plan, diff, apply)", median(braidWeight), "ms",
+                String(format: "× %.2f of the peer's", medianRatio(braidWeight, peerWeight))))
+        print(
+            row(
+                "Braid health change (plan, diff, apply)", median(braidHealth), "ms",
+                String(format: "× %.2f of the peer's", medianRatio(braidHealth, peerHealth))))
+        print(row("iptables --noflush split chain: weight / health", median(peerWeight), "ms", "/ \(median(peerHealth)) ms"))
+    }
+
+    static func row(_ name: String, _ value: Double, _ unit: String, _ note: String) -> String {
+        "  " + name.padding(toLength: 48, withPad: " ", startingAt: 0)
+            + String(format: "%10.1f %-7@ ", value, unit as NSString) + note
+    }
+
+    static func median(_ values: [Double]) -> Double { PolicyScaleBenchmark.median(values) }
+
+    /// The median of the per-round ratios (rounds pair up by position).
+    static func medianRatio(_ values: [Double], _ baseline: [Double]) -> Double {
+        median(zip(values, baseline).map { $0 / $1 })
+    }
+}

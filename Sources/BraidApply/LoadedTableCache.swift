@@ -1,0 +1,30 @@
+import BraidPlanner
+import Synchronization
+
+/// The last rendered table this process parsed, kept with its text: an in-place update reads the
+/// table Braid loaded last (from the state file) and the desired one, and with 100,000 set entries
+/// parsing both costs more than the update. After an apply the desired table is the loaded one of
+/// the next, so each change parses only the new rendering.
+///
+/// A memo of a pure function (text → its objects), never a record of what the kernel holds: whether
+/// the kernel still holds that text is decided by the nftables generation and the table's digest
+/// (`TableVerification`), as without the cache.
+final class LoadedTableCache: Sendable {
+    private let last = Mutex<(source: String, table: RenderedTable)?>(nil)
+
+    /// `source` parsed, from the cache when it is the text parsed last.
+    func table(_ source: String) -> RenderedTable? {
+        if let cached = last.withLock({ $0 }), cached.source == source { return cached.table }
+        guard let table = RenderedTable(parsing: source) else { return nil }
+        last.withLock { $0 = (source, table) }
+        return table
+    }
+
+    /// The in-place update from `loaded` to `desired` (see `TableUpdate.inPlace`), keeping the
+    /// parsed `desired` for the next change.
+    func update(from loaded: String, to desired: String) -> TableUpdate? {
+        guard let before = table(loaded), let after = RenderedTable(parsing: desired) else { return nil }
+        last.withLock { $0 = (desired, after) }
+        return TableUpdate.inPlace(from: before, to: after)
+    }
+}
