@@ -54,14 +54,6 @@ struct IPv6Benchmark {
         var ipv4CpuRate: Double
     }
 
-    /// This process's user + system CPU time, in seconds.
-    static func processCPU() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-
     static func traffic(_ dual: DualStackLab, binary: String, repetitions: Int) async throws {
         let lab = dual.lab
         let host = lab.lanHosts[0]
@@ -220,20 +212,20 @@ struct IPv6Benchmark {
         let speed = withIperf ? try iperf(dual, source: source) : .nan
         let count = 500
         var started = ContinuousClock.now
-        var cpu = processCPU()
+        var cpu = processCPUSeconds()
         let answers = try await LabTraffic.newIPv6Connections(
             from: dual.lab.lanHosts[0], count: count, to: DualStackLab.serverAddress, source: source)
         let rate = Double(count) / ((ContinuousClock.now - started).inMilliseconds / 1000)
-        let cpuRate = Double(count) / (processCPU() - cpu)
+        let cpuRate = Double(count) / (processCPUSeconds() - cpu)
         warnAboutFailures(answers)
         var ipv4Rate = Double.nan
         var ipv4CpuRate = Double.nan
         if ipv4 {
             started = ContinuousClock.now
-            cpu = processCPU()
+            cpu = processCPUSeconds()
             let answers4 = try await LabTraffic.newConnections(from: dual.lab.lanHosts[0], count: count)
             ipv4Rate = Double(count) / ((ContinuousClock.now - started).inMilliseconds / 1000)
-            ipv4CpuRate = Double(count) / (processCPU() - cpu)
+            ipv4CpuRate = Double(count) / (processCPUSeconds() - cpu)
             warnAboutFailures(answers4)
         }
         return Sample(throughput: speed, rate: rate, ipv4Rate: ipv4Rate, cpuRate: cpuRate, ipv4CpuRate: ipv4CpuRate)

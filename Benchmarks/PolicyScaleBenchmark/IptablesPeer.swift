@@ -14,14 +14,18 @@ struct IptablesPeer {
     func install(_ rules: [MixedPolicyScale.Rule], set: (name: String, entries: [String])? = nil) throws {
         let router = lab.router
         try router.sysctl("net.ipv4.ip_forward", "1")
-        // Replies come back on the WAN a connection left by, which main's routes may not name.
+        // Replies come back on the WAN a connection left by, from addresses main has no route
+        // to (the lab's main table has no default route), so even loose reverse-path filtering
+        // would drop them: off, as mwan3 needs too (the effective value is the larger of `all`
+        // and the interface's).
         for name in ["all", "default"] + lab.wans.map(\.routerInterface) {
-            try router.sysctl("net.ipv4.conf.\(name).rp_filter", "2")
+            try router.sysctl("net.ipv4.conf.\(name).rp_filter", "0")
         }
         if let set {
             let lines = ["create \(set.name) hash:net family inet hashsize 65536 maxelem 262144"]
                 + set.entries.map { "add \(set.name) \($0)" }
-            _ = try router.run(["ipset", "restore"], input: lines.joined(separator: "\n") + "\n")
+            // -exist: the random prefixes repeat now and then, which Braid's sets merge away.
+            _ = try router.run(["ipset", "restore", "-exist"], input: lines.joined(separator: "\n") + "\n")
         }
         for wan in lab.wans {
             try router.ip([

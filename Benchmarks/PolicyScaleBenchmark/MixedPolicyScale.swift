@@ -79,7 +79,11 @@ enum MixedPolicyScale {
         }
     }
 
-    static func run(repetitions: Int) async throws {
+    /// Enough that one round lasts about a second: shorter rounds measured the client's warm-up.
+    static let connectionsPerRound = 3_000
+
+    /// `only`: "changes" skips the connection rates.
+    static func run(repetitions: Int, only: String? = nil) async throws {
         let lab = try Lab(wanCount: 3, name: "mixd")
         defer { lab.teardown() }
         let kernel = LinuxKernel(runner: lab.router.runner)
@@ -105,50 +109,66 @@ enum MixedPolicyScale {
         print("Mixed policy benchmark: Braid vs an iptables peer (mwan3's layout), \(repetitions) interleaved rounds")
         print("iptables: \((try? lab.router.run(["iptables", "-V"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?")")
         print("")
-        print("new connections per second, 1,000 sequential TCP connections per variant per round:")
-        var rates: [String: [Double]] = [:]
-        func measure(_ key: String) async throws {
-            // No connection of an earlier variant (or its mark) is left to be met again.
-            _ = try? lab.router.run(["conntrack", "-F"])
-            let started = ContinuousClock.now
-            let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 1_000)
-            let failed = answers.filter { $0.hasPrefix("failed") }.count
-            if failed > 0 { print("  warning: \(key): \(failed) connections failed") }
-            rates[key, default: []].append(1_000 / ((ContinuousClock.now - started).inMilliseconds / 1_000))
-        }
-        for _ in 0..<repetitions {
-            try applier.down()
+        if only != "changes" {
+            print("new connections per second, \(connectionsPerRound) sequential TCP connections per variant per round:")
+            var rates: [String: [Double]] = [:]
+            var cpuRates: [String: [Double]] = [:]
+            func measure(_ key: String) async throws {
+                progress("measuring \(key)")
+                // No connection of an earlier variant (or its mark) is left to be met again.
+                _ = try? lab.router.run(["conntrack", "-F"])
+                let cpu = processCPUSeconds()
+                let started = ContinuousClock.now
+                let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: connectionsPerRound)
+                let failed = answers.filter { $0.hasPrefix("failed") }.count
+                if failed > 0 { print("  warning: \(key): \(failed) connections failed") }
+                rates[key, default: []].append(Double(connectionsPerRound) / ((ContinuousClock.now - started).inMilliseconds / 1_000))
+                cpuRates[key, default: []].append(Double(connectionsPerRound) / (processCPUSeconds() - cpu))
+            }
+            // Five variants of 3,000 connections a round would run the client out of ephemeral ports
+            // (each 4-tuple waits 60 s in TIME_WAIT, and a reused one meets the server's): no
+            // TIME_WAIT on either end, as load generators do.
+            for host in [lab.lanHosts[0], lab.internet] { try host.sysctl("net.ipv4.tcp_max_tw_buckets", "0") }
+            // A first round for nothing: neighbours resolved, caches and the server warm.
             try applier.apply(none)
-            try await measure("braid, no rules")
-            for (index, policy) in policies.enumerated() {
+            _ = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: connectionsPerRound)
+            for _ in 0..<repetitions {
                 try applier.down()
-                try applier.apply(braidPolicies[index])
-                try await measure("braid, \(policy.name)")
+                try applier.apply(none)
+                try await measure("braid, no rules")
+                for (index, policy) in policies.enumerated() {
+                    try applier.down()
+                    progress("apply \(policy.name)")
+                    try applier.apply(braidPolicies[index])
+                    try await measure("braid, \(policy.name)")
+                }
+                try applier.down()
+                for policy in policies {
+                    try peer.install(policy.rules)
+                    try await measure("iptables, \(policy.name)")
+                    peer.remove()
+                }
             }
-            try applier.down()
-            for policy in policies {
-                try peer.install(policy.rules)
-                try await measure("iptables, \(policy.name)")
-                peer.remove()
+            for (title, figures) in [("by wall clock", rates), ("per CPU-second of the client, server and forwarding", cpuRates)] {
+                print("  \(title):")
+                let baseline = figures["braid, no rules"]!
+                print(row("Braid, no rules", median(baseline), "conn/s", ""))
+                for policy in policies {
+                    let braid = figures["braid, \(policy.name)"]!
+                    let iptables = figures["iptables, \(policy.name)"]!
+                    print(
+                        row(
+                            "Braid, \(policy.name)", median(braid), "conn/s",
+                            String(
+                                format: "× %.2f of no rules, × %.2f of iptables", medianRatio(braid, baseline),
+                                medianRatio(braid, iptables))))
+                    print(
+                        row(
+                            "iptables, \(policy.name)", median(iptables), "conn/s",
+                            String(format: "× %.2f of Braid with no rules", medianRatio(iptables, baseline))))
+                }
             }
         }
-        let baseline = rates["braid, no rules"]!
-        print(row("Braid, no rules", median(baseline), "conn/s", ""))
-        for policy in policies {
-            let braid = rates["braid, \(policy.name)"]!
-            let iptables = rates["iptables, \(policy.name)"]!
-            print(
-                row(
-                    "Braid, \(policy.name)", median(braid), "conn/s",
-                    String(
-                        format: "× %.2f of no rules, × %.2f of iptables", medianRatio(braid, baseline),
-                        medianRatio(braid, iptables))))
-            print(
-                row(
-                    "iptables, \(policy.name)", median(iptables), "conn/s",
-                    String(format: "× %.2f of Braid with no rules", medianRatio(iptables, baseline))))
-        }
-
         print("")
         print("apply and changes: 10,000 alternating rules + a rule for a 100,000-prefix set:")
         let withSet = alternating(10_000)
@@ -158,37 +178,48 @@ enum MixedPolicyScale {
         var braidHealth: [Double] = []
         var peerWeight: [Double] = []
         var peerHealth: [Double] = []
+        var coldPhases: [ApplyTimings] = []
+        var weightPhases: [ApplyTimings] = []
+        var healthPhases: [ApplyTimings] = []
         let large = try braidConfig(withSet, set: true)
         let reweighted = try braidConfig(withSet, set: true, weights: [3, 2, 1])
+        // Weight, health, weight, health, each from the state the one before left, ending where it
+        // began: 1:1:1 → 3:2:1 → isp1 down → 1:1:1 (isp1 still down) → isp1 back.
+        let isp1Down = WanAvailability(unavailable: ["isp1"])
+        let changes: [(isWeight: Bool, config: Config, availability: WanAvailability, peerWeights: [Int])] = [
+            (true, reweighted, .allAvailable, [3, 2, 1]), (false, reweighted, isp1Down, [0, 2, 1]),
+            (true, large, isp1Down, [0, 1, 1]), (false, large, .allAvailable, [1, 1, 1]),
+        ]
         let setEntries = try String(contentsOfFile: setFile, encoding: .utf8).split(separator: "\n")
             .filter { !$0.hasPrefix("#") }.map(String.init)
         for _ in 0..<repetitions {
             try applier.down()
+            progress("cold apply of 10,000 alternating rules + the set")
             var started = ContinuousClock.now
-            try applier.apply(large)
+            coldPhases.append(try applier.apply(large).timings)
             braidCold.append((ContinuousClock.now - started).inMilliseconds)
-            for change in 0..<4 {
+            for change in changes {
                 started = ContinuousClock.now
-                if change % 2 == 0 {
-                    try applier.apply(change == 0 ? reweighted : large)
-                    braidWeight.append((ContinuousClock.now - started).inMilliseconds)
+                let report = try applier.apply(change.config, availability: change.availability)
+                let milliseconds = (ContinuousClock.now - started).inMilliseconds
+                if change.isWeight {
+                    braidWeight.append(milliseconds)
+                    weightPhases.append(report.timings)
                 } else {
-                    try applier.apply(large, availability: change == 1 ? WanAvailability(unavailable: ["isp1"]) : .allAvailable)
-                    braidHealth.append((ContinuousClock.now - started).inMilliseconds)
+                    braidHealth.append(milliseconds)
+                    healthPhases.append(report.timings)
                 }
             }
             try applier.down()
+            progress("iptables peer with the set")
             started = ContinuousClock.now
             try peer.install(withSet + [Rule(destinationSet: "large", wan: 2)], set: ("large", setEntries))
             peerCold.append((ContinuousClock.now - started).inMilliseconds)
-            for change in 0..<4 {
+            for change in changes {
                 started = ContinuousClock.now
-                try peer.replaceSplit(weights: change == 0 ? [3, 2, 1] : change == 1 ? [0, 1, 1] : [1, 1, 1])
-                if change % 2 == 0 {
-                    peerWeight.append((ContinuousClock.now - started).inMilliseconds)
-                } else {
-                    peerHealth.append((ContinuousClock.now - started).inMilliseconds)
-                }
+                try peer.replaceSplit(weights: change.peerWeights)
+                let milliseconds = (ContinuousClock.now - started).inMilliseconds
+                if change.isWeight { peerWeight.append(milliseconds) } else { peerHealth.append(milliseconds) }
             }
             peer.remove()
         }
@@ -206,7 +237,27 @@ enum MixedPolicyScale {
                 "Braid health change (plan, diff, apply)", median(braidHealth), "ms",
                 String(format: "× %.2f of the peer's", medianRatio(braidHealth, peerHealth))))
         print(row("iptables --noflush split chain: weight / health", median(peerWeight), "ms", "/ \(median(peerHealth)) ms"))
+        let phases: [(String, KeyPath<ApplyTimings, Duration>)] = [
+            ("observe", \.observe), ("plan", \.plan), ("render", \.render), ("diff", \.diff),
+            ("execute", \.execute), ("verify", \.verify),
+        ]
+        for (kind, timings) in [("cold apply", coldPhases), ("weight change", weightPhases), ("health change", healthPhases)] {
+            print(
+                "  Braid's \(kind), median per phase: "
+                    + phases.map { name, phase in
+                        name + String(format: " %.1f ms", median(timings.map { $0[keyPath: phase].inMilliseconds }))
+                    }.joined(separator: ", "))
+        }
     }
+
+    /// What the run is doing, on stderr, with the time since the start; the figures printed so far
+    /// are flushed first, so a run cut short still shows them.
+    static func progress(_ message: String) {
+        fflush(nil)
+        let seconds = (ContinuousClock.now - startedAt).inMilliseconds / 1_000
+        FileHandle.standardError.write(Data(String(format: "[%6.1f s] ", seconds).utf8) + Data((message + "\n").utf8))
+    }
+    static let startedAt = ContinuousClock.now
 
     static func row(_ name: String, _ value: Double, _ unit: String, _ note: String) -> String {
         "  " + name.padding(toLength: 48, withPad: " ", startingAt: 0)

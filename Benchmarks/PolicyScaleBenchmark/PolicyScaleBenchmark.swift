@@ -11,15 +11,19 @@ import Foundation
 /// Every figure is also given as a ratio to a baseline measured in the same run.
 ///
 /// Run as root: `swift run -c release policy-scale-benchmark [repetitions]`; `… mixed [rounds]`
-/// compares mixed policies with an iptables gateway (`MixedPolicyScale`), `… named-policies [n]`
+/// compares mixed policies with an iptables gateway (`MixedPolicyScale`; `… mixed [rounds] changes`:
+/// only its apply and change figures), `… named-policies [n]`
 /// compares 100 named policies with one.
 @main
 struct PolicyScaleBenchmark {
     static func main() async throws {
+        // A child that exits before reading all its input (ipset on a bad line) is an error to
+        // report, not a reason to die with the lab still up.
+        signal(SIGPIPE, SIG_IGN)
         let repetitions = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 3
         if CommandLine.arguments.dropFirst().first == "mixed" {
             let rounds = CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 3
-            return try await MixedPolicyScale.run(repetitions: rounds)
+            return try await MixedPolicyScale.run(repetitions: rounds, only: CommandLine.arguments.dropFirst(3).first)
         }
         let lab = try Lab(wanCount: 2, name: "scale")
         defer { lab.teardown() }
