@@ -3,16 +3,24 @@ import Foundation
 
 extension LinuxKernel {
     /// Lists the other IPv4-relevant nft tables one by one rather than `nft list ruleset`, which
-    /// would also print every element of Braid's own sets (slow with 100,000 of them). Legacy
-    /// iptables has hooks of its own that nft cannot see; `iptables-legacy-save` shows them when
-    /// the tool is installed (it only reads tables already loaded).
+    /// would also print every element of Braid's own sets (slow with 100,000 of them). The tables
+    /// are found from `nft list chains`: nft 1.0.6 answers `list tables` only after reading every
+    /// set's elements too (0.6 s with a 100,000-prefix set in Braid's table), `list chains` without
+    /// them, and a table without chains hooks nothing. Legacy iptables has hooks of its own that
+    /// nft cannot see; `iptables-legacy-save` shows them when the tool is installed (it only reads
+    /// tables already loaded).
     public func readForeignRuleset() throws(KernelError) -> ForeignRuleset {
-        let tablesOutput = try runner.check(["nft", "-j", "list", "tables"])
+        let chainsOutput = try runner.check(["nft", "-j", "list", "chains"])
         var objects: [Any] = []
-        for table in try Self.nftObjects(tablesOutput, command: "nft -j list tables") {
-            guard let table = table["table"] as? [String: Any], let family = table["family"] as? String,
-                let name = table["name"] as? String, ["ip", "inet"].contains(family),
-                !(family == RoutingLayout.tableFamily && name == RoutingLayout.tableName)
+        var tables: [(family: String, name: String)] = []
+        for chain in try Self.nftObjects(chainsOutput, command: "nft -j list chains") {
+            guard let chain = chain["chain"] as? [String: Any], let family = chain["family"] as? String,
+                let name = chain["table"] as? String, !tables.contains(where: { $0 == (family, name) })
+            else { continue }
+            tables.append((family, name))
+        }
+        for (family, name) in tables {
+            guard ["ip", "inet"].contains(family), !(family == RoutingLayout.tableFamily && name == RoutingLayout.tableName)
             else { continue }
             let arguments = ["nft", "-j", "list", "table", family, name]
             let result = try runner.run(arguments)

@@ -289,21 +289,6 @@ public struct LinuxKernel: KernelPort {
         return result.standardOutput
     }
 
-    public func readCounters() throws(KernelError) -> [String: TrafficCounter] {
-        let result = try runner.run(["nft", "-j", "list", "counters", "table"] + tableReference)
-        guard result.status == 0 else { return [:] }
-        guard let document = try parseJSON(result.standardOutput, command: "nft -j list counters") as? [String: Any],
-            let objects = document["nftables"] as? [[String: Any]]
-        else { return [:] }
-        var counters: [String: TrafficCounter] = [:]
-        for object in objects {
-            guard let counter = object["counter"] as? [String: Any], let name = counter["name"] as? String else { continue }
-            counters[name] = TrafficCounter(
-                packets: UInt64(counter["packets"] as? Int ?? 0), bytes: UInt64(counter["bytes"] as? Int ?? 0))
-        }
-        return counters
-    }
-
     private func parseJSON(_ text: String, command: String) throws(KernelError) -> Any {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { return [Any]() }

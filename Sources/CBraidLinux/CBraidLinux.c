@@ -179,3 +179,127 @@ int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts
     errno = EAGAIN;
     return -1;
 }
+
+#include <endian.h>
+#include <linux/netfilter.h>
+
+/// Copies the value of an NLA_STRING attribute into `out` (NUL-terminated, cut to `size`).
+static void braid_attribute_string(struct nlattr *attribute, char *out, size_t size) {
+    size_t length = attribute->nla_len - NLA_HDRLEN;
+    if (length >= size) length = size - 1;
+    memcpy(out, (char *)attribute + NLA_HDRLEN, length);
+    out[length] = 0;
+    // The kernel's string includes its NUL; a shorter copy is cut there anyway.
+    out[strnlen(out, length)] = 0;
+}
+
+/// Reads a counter object's nested NFTA_OBJ_DATA: its packets and bytes (64-bit, network order).
+static void braid_counter_data(struct nlattr *data, struct braid_counter *counter) {
+    size_t payload = data->nla_len - NLA_HDRLEN;
+    size_t offset = 0;
+    while (offset + sizeof(struct nlattr) <= payload) {
+        struct nlattr *attribute = (struct nlattr *)((char *)data + NLA_HDRLEN + offset);
+        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) return;
+        uint16_t type = attribute->nla_type & NLA_TYPE_MASK;
+        if ((type == NFTA_COUNTER_BYTES || type == NFTA_COUNTER_PACKETS) && attribute->nla_len >= NLA_HDRLEN + sizeof(uint64_t)) {
+            uint64_t raw;
+            memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
+            if (type == NFTA_COUNTER_BYTES) counter->bytes = be64toh(raw); else counter->packets = be64toh(raw);
+        }
+        offset += NLA_ALIGN(attribute->nla_len);
+    }
+}
+
+/// Appends an attribute to a request being built in `buffer` (whose header's length it grows).
+static void braid_append_attribute(struct nlmsghdr *header, uint16_t type, const void *value, size_t length) {
+    struct nlattr *attribute = (struct nlattr *)((char *)header + NLMSG_ALIGN(header->nlmsg_len));
+    attribute->nla_type = type;
+    attribute->nla_len = (uint16_t)(NLA_HDRLEN + length);
+    memcpy((char *)attribute + NLA_HDRLEN, value, length);
+    header->nlmsg_len = NLMSG_ALIGN(header->nlmsg_len) + NLA_ALIGN(attribute->nla_len);
+}
+
+int braid_nftables_counters(const char *table, struct braid_counter *counters, int capacity) {
+    size_t tableLength = strlen(table) + 1;
+    if (tableLength > 256) { errno = EINVAL; return -1; }
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0) return -1;
+        struct timeval timeout = { .tv_sec = 2, .tv_usec = 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        // NFT_MSG_GETOBJ as a dump, filtered by the kernel to one inet table's counters.
+        char request[512] __attribute__((aligned(NLMSG_ALIGNTO)));
+        memset(request, 0, sizeof request);
+        struct nlmsghdr *header = (struct nlmsghdr *)request;
+        header->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+        header->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETOBJ;
+        header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header->nlmsg_seq = 1;
+        struct nfgenmsg *body = NLMSG_DATA(header);
+        body->nfgen_family = NFPROTO_INET;
+        body->version = NFNETLINK_V0;
+        braid_append_attribute(header, NFTA_OBJ_TABLE, table, tableLength);
+        uint32_t type = htonl(NFT_OBJECT_COUNTER);
+        braid_append_attribute(header, NFTA_OBJ_TYPE, &type, sizeof type);
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+        if (sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+            int saved = errno; close(fd); errno = saved; return -1;
+        }
+        static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
+        int found = 0;
+        int interrupted = 0;
+        int done = 0;
+        while (!done) {
+            ssize_t received = recv(fd, buffer, sizeof buffer, 0);
+            if (received < 0) {
+                if (errno == EINTR) continue;
+                int saved = errno; close(fd); errno = saved; return -1;
+            }
+            if (received == 0) break;
+            int remaining = (int)received;
+            for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
+                 message = NLMSG_NEXT(message, remaining)) {
+                if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
+                if (message->nlmsg_type == NLMSG_DONE) { done = 1; break; }
+                if (message->nlmsg_type == NLMSG_ERROR) {
+                    struct nlmsgerr *error = NLMSG_DATA(message);
+                    int code = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && error->error ? -error->error : EPROTO;
+                    close(fd);
+                    errno = code;
+                    return -1;
+                }
+                if (message->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWOBJ)) continue;
+                struct braid_counter counter;
+                memset(&counter, 0, sizeof counter);
+                int isCounter = 0;
+                size_t payload = NLMSG_PAYLOAD(message, 0);
+                size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+                while (offset + sizeof(struct nlattr) <= payload) {
+                    struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
+                    if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
+                    switch (attribute->nla_type & NLA_TYPE_MASK) {
+                    case NFTA_OBJ_NAME: braid_attribute_string(attribute, counter.name, sizeof counter.name); break;
+                    case NFTA_OBJ_TYPE: {
+                        uint32_t value = 0;
+                        if (attribute->nla_len >= NLA_HDRLEN + sizeof value) memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
+                        isCounter = ntohl(value) == NFT_OBJECT_COUNTER;
+                        break;
+                    }
+                    case NFTA_OBJ_DATA: braid_counter_data(attribute, &counter); break;
+                    }
+                    offset += NLA_ALIGN(attribute->nla_len);
+                }
+                // Older kernels ignore the type filter: the type attribute is checked here too.
+                if (!isCounter || counter.name[0] == 0) continue;
+                if (found < capacity) counters[found] = counter;
+                found++;
+            }
+        }
+        close(fd);
+        if (done && !interrupted) return found;
+        if (!interrupted) { errno = EPROTO; return -1; }
+        // The ruleset changed during the dump: take it again.
+    }
+    errno = EAGAIN;
+    return -1;
+}

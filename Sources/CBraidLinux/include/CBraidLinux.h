@@ -34,4 +34,18 @@ struct braid_mark_count {
 /// (which may exceed `capacity`: the caller then retries with more room); -1 and errno on failure.
 /// `*entries` receives the total number of entries seen.
 int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts, int capacity, uint64_t *entries);
+
+/// One named nftables counter object and its values.
+struct braid_counter {
+    char name[256];
+    uint64_t packets;
+    uint64_t bytes;
+};
+
+/// Reads every counter object of the inet table `table` in ONE nftables netlink dump
+/// (NFT_MSG_GETOBJ, filtered by table and type in the kernel). nft 1.0.6's `list counters`
+/// reads the whole table first, every set element included: most of a second with a
+/// 100,000-prefix set, on every scrape. Writes up to `capacity` counters and returns how many
+/// were found (more than `capacity`: retry with more room); -1 and errno on failure.
+int braid_nftables_counters(const char *table, struct braid_counter *counters, int capacity);
 #endif
