@@ -55,15 +55,10 @@ extension GatewayApplier {
             return zip(remaining, owners).map { step, wan in
                 (wan!.name, "after apply the kernel still lacks its \(step.ownPieceDescription)", step.isIPv6Piece)
             }
-        case .kernel(.commandFailed(let arguments, _, let standardError)) where arguments.starts(with: ["sysctl", "-n"]):
+        case .kernel(.sysctlUnreadable(let key, let reason)):
             // The interface vanished between reading the host and reading its sysctls.
-            guard let key = arguments.last, let wan = KernelStep.wan(owningSysctl: key, in: config) else { return [] }
-            return [
-                (
-                    wan.name, "cannot read \(key): \(standardError.trimmingCharacters(in: .whitespacesAndNewlines))",
-                    key.hasPrefix("net/ipv6/")
-                )
-            ]
+            guard let wan = KernelStep.wan(owningSysctl: key, in: config) else { return [] }
+            return [(wan.name, "cannot read \(key): \(reason)", key.hasPrefix("net/ipv6/"))]
         default:
             return []
         }

@@ -9,6 +9,8 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
     case netlink(String)
     /// A network namespace could not be opened or entered (the lab, `--namespace` runners).
     case namespace(String)
+    /// A sysctl could not be read (its interface vanished, or the file is not there).
+    case sysctlUnreadable(key: String, reason: String)
     /// Anything else, with what was thrown.
     case unexpected(String)
 
@@ -21,6 +23,8 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "`\(arguments.joined(separator: " "))` failed (exit \(status))\(message.isEmpty ? "" : ": \(message)")"
         case .unexpectedOutput(let command, let detail):
             return "could not read the output of `\(command)`: \(detail)"
+        case .sysctlUnreadable(let key, let reason):
+            return "cannot read /proc/sys/\(key): \(reason)"
         case .netlink(let detail), .namespace(let detail), .unexpected(let detail):
             return detail
         }

@@ -156,9 +156,7 @@ public final class FakeKernel: KernelPort {
         var values: [String: String] = [:]
         for key in keys {
             guard let value = sysctls[key] else {
-                throw .commandFailed(
-                    arguments: ["sysctl", "-n", key], status: 255,
-                    standardError: "sysctl: cannot stat /proc/sys/\(key): No such file or directory")
+                throw .sysctlUnreadable(key: key, reason: "No such file or directory")
             }
             values[key] = value
         }
