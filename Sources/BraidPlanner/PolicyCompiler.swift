@@ -157,12 +157,18 @@ enum PolicyCompiler {
         // Each set is one nft set per family, looked up by its rules' own pipeline rule: nft 1.0.6
         // loads a plain interval set of 100,000 prefixes in seconds, but the same prefixes as
         // elements of a concatenated interval map would take minutes.
+        // Each set's entries merged and rendered once per family, and remembered across plans.
+        var elements: [String: [AddressFamily: SetElementsMemo.Elements]] = [:]
+        for set in config.sets where elements[set.name] == nil {
+            var byFamily: [AddressFamily: SetElementsMemo.Elements] = [:]
+            for family in families { byFamily[family] = SetElementsMemo.shared.elements(of: set.entries, family: family) }
+            elements[set.name] = byFamily
+        }
+        let sets = elements.mapValues { $0.mapValues(\.merged) }
         output.sets = config.sets.map { set in
             NftablesSet(
                 name: "dst_\(set.name)", type: AddressFamily.ipv4.nftAddressType, isInterval: true,
-                elements: RuleBox.merged(set.entries.filter { $0.family == .ipv4 }.map(RuleBox.range)).map {
-                    rangeText(UInt32($0.lower), UInt32($0.upper))
-                },
+                elements: elements[set.name]?[.ipv4]?.rendered ?? [],
                 comment: set.name == config.sets.first?.name
                     ? "Destination sets from the config, merged into disjoint ranges." : nil)
         }
@@ -170,22 +176,12 @@ enum PolicyCompiler {
             output.sets += config.sets.map { set in
                 NftablesSet(
                     name: IPv6PolicyRanges.setName(set.name), type: AddressFamily.ipv6.nftAddressType, isInterval: true,
-                    elements: RuleBox.merged(set.entries.filter { $0.family == .ipv6 }.map(RuleBox.range)).map {
-                        IPv6PolicyRanges.text(IPv6Address($0.lower), IPv6Address($0.upper))
-                    },
+                    elements: elements[set.name]?[.ipv6]?.rendered ?? [],
                     comment: set.name == config.sets.first?.name ? "The sets' IPv6 entries." : nil)
             }
         }
         // Only whether a set has entries of a family matters to the boxes: set rules are not
         // folded into the rank maps (see `setRule`).
-        var sets: [String: [AddressFamily: [LineRange]]] = [:]
-        for set in config.sets where sets[set.name] == nil {
-            var byFamily: [AddressFamily: [LineRange]] = [:]
-            for family in families {
-                byFamily[family] = RuleBox.merged(set.entries.filter { $0.family == family }.map(RuleBox.range))
-            }
-            sets[set.name] = byFamily
-        }
         let noMatch = noMatch(ruleCount: config.rules.count)
         var targets = TargetChains()
         var actions = ActionChains()
