@@ -181,11 +181,15 @@ struct IPv6Benchmark {
             ("plain IPv6 forwarding", "plain"), ("one masquerade rule", "masquerade"), ("Braid dual-stack ruleset", "braid"),
             ("Braid, before (two fib lookups)", "braid-before"),
         ] {
-            print(row("\(label): new IPv6 conn per CPU-s", medianOf(name, \.cpuRate), "conn/s", ratios(name, over: "plain", \.cpuRate)))
+            print(
+                row(
+                    "\(label): new IPv6 conn per CPU-s", medianOf(name, \.cpuRate), "conn/s",
+                    ratios(name, over: "plain", \.cpuRate)))
         }
         print(
             String(
-                format: "  per CPU-second: Braid against one masquerade rule × %.2f, against its ruleset before the change × %.2f",
+                format:
+                    "  per CPU-second: Braid against one masquerade rule × %.2f, against its ruleset before the change × %.2f",
                 ratios("braid", over: "masquerade", \.cpuRate), ratios("braid", over: "braid-before", \.cpuRate)))
         print(
             String(

@@ -57,7 +57,8 @@ struct ObserveBenchmark {
         try await waitUntilUp(lab)
         let coldOn = try await measure(daemon, seconds: window, scraping: lab)
         print(
-            "the same, binary read from disk:    CPU \(percent(coldOn.cpu)) of a core, RSS \(coldOn.rssMB) MB (max \(coldOn.maxRssMB) MB)")
+            "the same, binary read from disk:    CPU \(percent(coldOn.cpu)) of a core, RSS \(coldOn.rssMB) MB (max \(coldOn.maxRssMB) MB)"
+        )
         await daemon.stop()
 
         // 3. API off, same lab, same probes, binary read from disk.

@@ -22,15 +22,22 @@ struct IptablesPeer {
             try router.sysctl("net.ipv4.conf.\(name).rp_filter", "0")
         }
         if let set {
-            let lines = ["create \(set.name) hash:net family inet hashsize 65536 maxelem 262144"]
+            let lines =
+                ["create \(set.name) hash:net family inet hashsize 65536 maxelem 262144"]
                 + set.entries.map { "add \(set.name) \($0)" }
             // -exist: the random prefixes repeat now and then, which Braid's sets merge away.
             _ = try router.run(["ipset", "restore", "-exist"], input: lines.joined(separator: "\n") + "\n")
         }
         for wan in lab.wans {
             try router.ip([
-                ["route", "replace", "default", "via", "\(wan.gateway)", "dev", wan.routerInterface, "table", "\(100 + wan.index)"],
-                ["rule", "add", "fwmark", Self.mark(wan.index), "lookup", "\(100 + wan.index)", "priority", "\(1_000 + wan.index)"],
+                [
+                    "route", "replace", "default", "via", "\(wan.gateway)", "dev", wan.routerInterface, "table",
+                    "\(100 + wan.index)",
+                ],
+                [
+                    "rule", "add", "fwmark", Self.mark(wan.index), "lookup", "\(100 + wan.index)", "priority",
+                    "\(1_000 + wan.index)",
+                ],
             ])
         }
         var lines = [

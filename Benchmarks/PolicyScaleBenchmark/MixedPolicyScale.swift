@@ -100,7 +100,9 @@ enum MixedPolicyScale {
             var yaml = lab.configYAML(weights: weights)
             if set { yaml += "sets:\n  large: { file: \(setFile) }\n" }
             let all = rules + (set ? [Rule(destinationSet: "large", wan: 2)] : [])
-            if !all.isEmpty { yaml += "rules:\n" + all.enumerated().map { $1.yaml(name: "rule-\($0)") }.joined(separator: "\n") + "\n" }
+            if !all.isEmpty {
+                yaml += "rules:\n" + all.enumerated().map { $1.yaml(name: "rule-\($0)") }.joined(separator: "\n") + "\n"
+            }
             return try ConfigLoader.parse(yaml)
         }
         let none = try ConfigLoader.parse(base)
@@ -122,7 +124,8 @@ enum MixedPolicyScale {
                 let answers = try await LabTraffic.newConnections(from: lab.lanHosts[0], count: connectionsPerRound)
                 let failed = answers.filter { $0.hasPrefix("failed") }.count
                 if failed > 0 { print("  warning: \(key): \(failed) connections failed") }
-                rates[key, default: []].append(Double(connectionsPerRound) / ((ContinuousClock.now - started).inMilliseconds / 1_000))
+                rates[key, default: []].append(
+                    Double(connectionsPerRound) / ((ContinuousClock.now - started).inMilliseconds / 1_000))
                 cpuRates[key, default: []].append(Double(connectionsPerRound) / (processCPUSeconds() - cpu))
             }
             // Five variants of 3,000 connections a round would run the client out of ephemeral ports
@@ -149,7 +152,8 @@ enum MixedPolicyScale {
                     peer.remove()
                 }
             }
-            for (title, figures) in [("by wall clock", rates), ("per CPU-second of the client, server and forwarding", cpuRates)] {
+            for (title, figures) in [("by wall clock", rates), ("per CPU-second of the client, server and forwarding", cpuRates)]
+            {
                 print("  \(title):")
                 let baseline = figures["braid, no rules"]!
                 print(row("Braid, no rules", median(baseline), "conn/s", ""))

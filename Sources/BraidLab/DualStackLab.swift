@@ -180,7 +180,9 @@ public final class DualStackLab: Sendable {
 
     /// The gateway the router learned from ISP 2's router advertisements (main table), if any.
     public func learnedGateway() throws -> IPv6Address? {
-        let routes = try lab.router.run(["ip", "-6", "route", "show", "default", "dev", lab.wans[1].routerInterface, "proto", "ra"])
+        let routes = try lab.router.run([
+            "ip", "-6", "route", "show", "default", "dev", lab.wans[1].routerInterface, "proto", "ra",
+        ])
         let words = routes.split(whereSeparator: \.isWhitespace)
         guard let via = words.firstIndex(of: "via"), via + 1 < words.count else { return nil }
         return IPv6Address(String(words[via + 1]))

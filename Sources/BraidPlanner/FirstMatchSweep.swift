@@ -19,7 +19,9 @@ enum FirstMatchSweep {
         while next < entries.count || !active.isEmpty {
             if active.isEmpty { position = max(position, entries[next].range.lower) }
             while next < entries.count, entries[next].range.lower <= position {
-                if entries[next].range.upper >= position { active.push(rank: entries[next].rank, upper: entries[next].range.upper) }
+                if entries[next].range.upper >= position {
+                    active.push(rank: entries[next].rank, upper: entries[next].range.upper)
+                }
                 next += 1
             }
             // Ranges that ended before here no longer cover anything.

@@ -272,7 +272,8 @@ enum PolicyCompiler {
                         message:
                             "the \(familyName)policy would need \(lookupCount) lookups per new connection, more than the \(PolicyBounds.maximumLookups) Braid allows: "
                             + pipeline.layerReasons(lookups)
-                            + "; rules of one shape (the same kinds of criteria) that overlap need a lookup each, so reorder or merge them"))
+                            + "; rules of one shape (the same kinds of criteria) that overlap need a lookup each, so reorder or merge them"
+                    ))
             }
         }
         if elementCount > PolicyBounds.maximumElements {
@@ -423,7 +424,8 @@ enum PolicyCompiler {
                         layers[layer].size += rule.boxCount
                         if let by = layering.pushedBy[memberIndex] { layers[layer].pushed.append((rule.name, members[by].name)) }
                         guard !passedOver.contains(rule.rank) else { continue }
-                        PolicyCompiler.appendProduct(of: rule, dimensions: dimensions, family: family, to: &layers[layer].elements)
+                        PolicyCompiler.appendProduct(
+                            of: rule, dimensions: dimensions, family: family, to: &layers[layer].elements)
                     }
                     for layer in layers.indices {
                         layers[layer].name = shape.nameStem + (layer == 0 ? "" : "_\(layer + 1)")

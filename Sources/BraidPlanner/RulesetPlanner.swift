@@ -157,24 +157,24 @@ enum RulesetPlanner {
                                 "\(only(.ipv4))iifname \(lanInterfaces) numgen random mod \(split.modulus) vmap @new_connection_split"
                             )
                     ]
-                    + (ipv6.map { ipv6 in
-                        if ipv6.stickyBuckets != nil {
-                            // Bits 64-127 of the IPv6 header are the source's first 64: nft 1.0.6 cannot
-                            // mask a 128-bit value inside jhash, but it can hash a raw payload slice.
-                            return [
-                                NftablesRule(
-                                    "\(only(.ipv6))iifname \(lanInterfaces) jhash @nh,64,64 mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split_v6",
-                                    comment: "sticky: source keys IPv6 clients on their /64 (the header's source bits 0-63).")
-                            ]
-                        }
-                        return ipv6.split.modulus == 0
-                            ? []
-                            : [
-                                NftablesRule(
-                                    "\(only(.ipv6))iifname \(lanInterfaces) numgen random mod \(ipv6.split.modulus) vmap @new_connection_split_v6"
-                                )
-                            ]
-                    } ?? [])),
+                        + (ipv6.map { ipv6 in
+                            if ipv6.stickyBuckets != nil {
+                                // Bits 64-127 of the IPv6 header are the source's first 64: nft 1.0.6 cannot
+                                // mask a 128-bit value inside jhash, but it can hash a raw payload slice.
+                                return [
+                                    NftablesRule(
+                                        "\(only(.ipv6))iifname \(lanInterfaces) jhash @nh,64,64 mod \(StickyAssignment.bucketCount) seed \(hex(StickyAssignment.hashSeed)) vmap @sticky_split_v6",
+                                        comment: "sticky: source keys IPv6 clients on their /64 (the header's source bits 0-63).")
+                                ]
+                            }
+                            return ipv6.split.modulus == 0
+                                ? []
+                                : [
+                                    NftablesRule(
+                                        "\(only(.ipv6))iifname \(lanInterfaces) numgen random mod \(ipv6.split.modulus) vmap @new_connection_split_v6"
+                                    )
+                                ]
+                        } ?? [])),
                 comment: "Runs before DNAT and before the routing decision, so the mark chooses the routing table."))
         chains.append(
             NftablesChain(

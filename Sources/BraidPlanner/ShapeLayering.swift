@@ -30,7 +30,9 @@ enum ShapeLayering {
         var indexDimension = 0, bestDistinct = -1
         for dimension in 0..<dimensionCount {
             var distinct = Set<UInt128>()
-            for rule in rules { for range in rule.ranges[dimension] { distinct.insert(range.lower ^ (range.upper &* 0x9e37_79b9)) } }
+            for rule in rules {
+                for range in rule.ranges[dimension] { distinct.insert(range.lower ^ (range.upper &* 0x9e37_79b9)) }
+            }
             if distinct.count > bestDistinct { (indexDimension, bestDistinct) = (dimension, distinct.count) }
         }
         let index = IntervalIndex(
@@ -72,7 +74,11 @@ struct IntervalIndex {
         // A bottom-up tree over positions [n, 2n): node i covers children 2i and 2i+1.
         let count = entries.count
         for (position, entry) in entries.enumerated() { maxUpper[count + position] = entry.range.upper }
-        if count > 1 { for node in stride(from: count - 1, through: 1, by: -1) { maxUpper[node] = max(maxUpper[2 * node], maxUpper[2 * node + 1]) } }
+        if count > 1 {
+            for node in stride(from: count - 1, through: 1, by: -1) {
+                maxUpper[node] = max(maxUpper[2 * node], maxUpper[2 * node + 1])
+            }
+        }
     }
 
     /// Calls `body` with the tag of every range that shares a point with `query`.

@@ -125,56 +125,77 @@ static int braid_add_mark(uint32_t mark, struct braid_mark_count *counts, int ca
     return groups + 1;
 }
 
+/// Receives a netlink dump on `fd` until NLMSG_DONE, handing every message of `type` to `each`.
+/// Returns 0 when the dump is complete, 1 when it must be taken again (the kernel flagged it
+/// interrupted because the table changed under it, or the socket overflowed and lost messages:
+/// ENOBUFS), -1 and errno on failure.
+static int braid_receive_dump(int fd, uint16_t type, void (*each)(struct nlmsghdr *message, void *context), void *context) {
+    static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
+    int interrupted = 0;
+    while (1) {
+        ssize_t received = recv(fd, buffer, sizeof buffer, 0);
+        if (received < 0) {
+            if (errno == EINTR) continue;
+            return errno == ENOBUFS ? 1 : -1;
+        }
+        if (received == 0) { errno = EPROTO; return -1; }
+        // Signed, so that NLMSG_NEXT stepping past a short last message ends the loop.
+        int remaining = (int)received;
+        for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
+             message = NLMSG_NEXT(message, remaining)) {
+            if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
+            if (message->nlmsg_type == NLMSG_DONE) return interrupted;
+            if (message->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *error = NLMSG_DATA(message);
+                errno = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && error->error ? -error->error : EPROTO;
+                return -1;
+            }
+            if (message->nlmsg_type == type) each(message, context);
+        }
+    }
+}
+
+/// Opens a NETLINK_NETFILTER socket with a receive timeout of `seconds`; -1 and errno on failure.
+static int braid_nfnetlink_socket(int seconds) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) return -1;
+    struct timeval timeout = { .tv_sec = seconds, .tv_usec = 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    return fd;
+}
+
+struct braid_mark_groups {
+    uint32_t mask;
+    struct braid_mark_count *counts;
+    int capacity;
+    int groups;
+    uint64_t seen;
+};
+
+static void braid_count_entry(struct nlmsghdr *message, void *context) {
+    struct braid_mark_groups *groups = context;
+    groups->seen++;
+    uint32_t mark = 0;
+    braid_nfnetlink_u32(message, CTA_MARK, &mark);
+    groups->groups = braid_add_mark(mark & groups->mask, groups->counts, groups->capacity, groups->groups);
+}
+
 int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts, int capacity, uint64_t *entries) {
-    // A dump the kernel flags as interrupted (the table changed under it) is taken again, a few times.
+    // A dump that must be taken again (see braid_receive_dump) is, a few times.
     for (int attempt = 0; attempt < 4; attempt++) {
-        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        int fd = braid_nfnetlink_socket(5);
         if (fd < 0) return -1;
-        struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         int size = 4 << 20;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
         if (braid_nfnetlink_send(fd, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
-        static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
-        int groups = 0;
-        uint64_t seen = 0;
-        int interrupted = 0;
-        int done = 0;
-        while (!done) {
-            ssize_t received = recv(fd, buffer, sizeof buffer, 0);
-            if (received < 0) {
-                if (errno == EINTR) continue;
-                int saved = errno; close(fd); fd = -1; errno = saved;
-                // The socket overflowed: entries were lost, so this count would be short.
-                if (saved == ENOBUFS) { interrupted = 1; break; }
-                return -1;
-            }
-            if (received == 0) break;
-            int remaining = (int)received;
-            for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
-                 message = NLMSG_NEXT(message, remaining)) {
-                if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
-                if (message->nlmsg_type == NLMSG_DONE) { done = 1; break; }
-                if (message->nlmsg_type == NLMSG_ERROR) {
-                    struct nlmsgerr *error = NLMSG_DATA(message);
-                    int code = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && error->error ? -error->error : EPROTO;
-                    close(fd);
-                    errno = code;
-                    return -1;
-                }
-                if ((message->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW) continue;
-                seen++;
-                uint32_t mark = 0;
-                braid_nfnetlink_u32(message, CTA_MARK, &mark);
-                groups = braid_add_mark(mark & mask, counts, capacity, groups);
-            }
-        }
-        if (fd >= 0) close(fd);
-        if (done && !interrupted) { *entries = seen; return groups; }
-        if (!interrupted) { errno = EPROTO; return -1; }
-        // Interrupted (NLM_F_DUMP_INTR, or ENOBUFS): dump again.
+        struct braid_mark_groups groups = { .mask = mask, .counts = counts, .capacity = capacity };
+        int result = braid_receive_dump(fd, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, braid_count_entry, &groups);
+        int saved = errno;
+        close(fd);
+        if (result == 0) { *entries = groups.seen; return groups.groups; }
+        if (result < 0) { errno = saved; return -1; }
     }
     errno = EAGAIN;
     return -1;
@@ -219,14 +240,46 @@ static void braid_append_attribute(struct nlmsghdr *header, uint16_t type, const
     header->nlmsg_len = NLMSG_ALIGN(header->nlmsg_len) + NLA_ALIGN(attribute->nla_len);
 }
 
+struct braid_counter_list {
+    struct braid_counter *counters;
+    int capacity;
+    int found;
+};
+
+static void braid_read_counter(struct nlmsghdr *message, void *context) {
+    struct braid_counter_list *list = context;
+    struct braid_counter counter;
+    memset(&counter, 0, sizeof counter);
+    int isCounter = 0;
+    size_t payload = NLMSG_PAYLOAD(message, 0);
+    size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+    while (offset + sizeof(struct nlattr) <= payload) {
+        struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
+        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
+        switch (attribute->nla_type & NLA_TYPE_MASK) {
+        case NFTA_OBJ_NAME: braid_attribute_string(attribute, counter.name, sizeof counter.name); break;
+        case NFTA_OBJ_TYPE: {
+            uint32_t value = 0;
+            if (attribute->nla_len >= NLA_HDRLEN + sizeof value) memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
+            isCounter = ntohl(value) == NFT_OBJECT_COUNTER;
+            break;
+        }
+        case NFTA_OBJ_DATA: braid_counter_data(attribute, &counter); break;
+        }
+        offset += NLA_ALIGN(attribute->nla_len);
+    }
+    // A kernel that ignores the type filter still says each object's type.
+    if (!isCounter || counter.name[0] == 0) return;
+    if (list->found < list->capacity) list->counters[list->found] = counter;
+    list->found++;
+}
+
 int braid_nftables_counters(const char *table, struct braid_counter *counters, int capacity) {
     size_t tableLength = strlen(table) + 1;
     if (tableLength > 256) { errno = EINVAL; return -1; }
     for (int attempt = 0; attempt < 4; attempt++) {
-        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        int fd = braid_nfnetlink_socket(2);
         if (fd < 0) return -1;
-        struct timeval timeout = { .tv_sec = 2, .tv_usec = 0 };
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         // NFT_MSG_GETOBJ as a dump, filtered by the kernel to one inet table's counters.
         char request[512] __attribute__((aligned(NLMSG_ALIGNTO)));
         memset(request, 0, sizeof request);
@@ -245,60 +298,12 @@ int braid_nftables_counters(const char *table, struct braid_counter *counters, i
         if (sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
-        static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
-        int found = 0;
-        int interrupted = 0;
-        int done = 0;
-        while (!done) {
-            ssize_t received = recv(fd, buffer, sizeof buffer, 0);
-            if (received < 0) {
-                if (errno == EINTR) continue;
-                int saved = errno; close(fd); errno = saved; return -1;
-            }
-            if (received == 0) break;
-            int remaining = (int)received;
-            for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
-                 message = NLMSG_NEXT(message, remaining)) {
-                if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
-                if (message->nlmsg_type == NLMSG_DONE) { done = 1; break; }
-                if (message->nlmsg_type == NLMSG_ERROR) {
-                    struct nlmsgerr *error = NLMSG_DATA(message);
-                    int code = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && error->error ? -error->error : EPROTO;
-                    close(fd);
-                    errno = code;
-                    return -1;
-                }
-                if (message->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWOBJ)) continue;
-                struct braid_counter counter;
-                memset(&counter, 0, sizeof counter);
-                int isCounter = 0;
-                size_t payload = NLMSG_PAYLOAD(message, 0);
-                size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-                while (offset + sizeof(struct nlattr) <= payload) {
-                    struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
-                    if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
-                    switch (attribute->nla_type & NLA_TYPE_MASK) {
-                    case NFTA_OBJ_NAME: braid_attribute_string(attribute, counter.name, sizeof counter.name); break;
-                    case NFTA_OBJ_TYPE: {
-                        uint32_t value = 0;
-                        if (attribute->nla_len >= NLA_HDRLEN + sizeof value) memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
-                        isCounter = ntohl(value) == NFT_OBJECT_COUNTER;
-                        break;
-                    }
-                    case NFTA_OBJ_DATA: braid_counter_data(attribute, &counter); break;
-                    }
-                    offset += NLA_ALIGN(attribute->nla_len);
-                }
-                // Older kernels ignore the type filter: the type attribute is checked here too.
-                if (!isCounter || counter.name[0] == 0) continue;
-                if (found < capacity) counters[found] = counter;
-                found++;
-            }
-        }
+        struct braid_counter_list list = { .counters = counters, .capacity = capacity };
+        int result = braid_receive_dump(fd, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWOBJ, braid_read_counter, &list);
+        int saved = errno;
         close(fd);
-        if (done && !interrupted) return found;
-        if (!interrupted) { errno = EPROTO; return -1; }
-        // The ruleset changed during the dump: take it again.
+        if (result == 0) return list.found;
+        if (result < 0) { errno = saved; return -1; }
     }
     errno = EAGAIN;
     return -1;

@@ -125,6 +125,12 @@ import Testing
                     + "delete element inet braid rules { \(mapKey5), \(loaded.maps[0].elements[900].key) }\ntable inet braid {"))
 
         // The fake applies both as the kernel would: the same elements, whatever their order.
+        try Self.expectUpdateAndUndo(update, from: loaded, to: desired)
+    }
+
+    /// Loads `loaded` into a fake kernel, applies `update` (it must give `desired`), then its undo
+    /// (it must give `loaded` back).
+    static func expectUpdateAndUndo(_ update: TableUpdate, from loaded: NftablesRuleset, to desired: NftablesRuleset) throws {
         let kernel = FakeKernel(interfaces: [])
         try kernel.perform(
             .loadRuleset(transaction: NftTransaction([.addTable] + NftTransaction.declarations(of: loaded)), undo: nil))
@@ -142,7 +148,10 @@ import Testing
             return try #require(TableUpdate.inPlace(from: loaded.render(), to: desired.render()))
         }
         let few = try update(losing: TableUpdate.elementDeleteMaximum)
-        #expect(few.transaction.operations == [.deleteSetElements(set: "big", Array(loaded.sets[0].elements[100..<(100 + TableUpdate.elementDeleteMaximum)]))])
+        #expect(
+            few.transaction.operations == [
+                .deleteSetElements(set: "big", Array(loaded.sets[0].elements[100..<(100 + TableUpdate.elementDeleteMaximum)]))
+            ])
         let many = try update(losing: TableUpdate.elementDeleteMaximum + 1)
         #expect(many.transaction.operations.first == .flushSet("big"))
         #expect(!many.transaction.operations.contains { if case .deleteSetElements = $0 { true } else { false } })
@@ -166,13 +175,7 @@ import Testing
             if case .addMap(let map) = operation { map } else { nil }
         }
         #expect(declared.map(\.name) == ["rules"] && declared[0].elements.count == size - 500)
-        let kernel = FakeKernel(interfaces: [])
-        try kernel.perform(
-            .loadRuleset(transaction: NftTransaction([.addTable] + NftTransaction.declarations(of: loaded)), undo: nil))
-        try kernel.perform(.loadRuleset(transaction: update.transaction, undo: update.undo))
-        #expect(try Self.sameContent(kernel.snapshot.table, desired))
-        try kernel.perform(.restoreRuleset(transaction: update.undo))
-        #expect(try Self.sameContent(kernel.snapshot.table, loaded))
+        try Self.expectUpdateAndUndo(update, from: loaded, to: desired)
     }
 
     @Test func aSmallMapIsRefilledAndOneThatOnlyGainsIsAddedTo() throws {

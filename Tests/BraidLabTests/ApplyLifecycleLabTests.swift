@@ -75,14 +75,7 @@ extension LabTests {
                 try lab.applyExpectingSuccess(lab.configYAML(wanOrder: [2, 1, 0]))
                 let withIsp1 = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 90))
                 #expect(withIsp1["isp1", default: 0] > 10 && withIsp1["failed"] == nil, "after re-adding isp1: \(withIsp1)")
-                for (name, flow) in flows {
-                    let before = flow.answersSoFar.count
-                    await flow.waitForAnswers(before + 10)
-                    let answers = flow.stop()
-                    #expect(
-                        answers.count >= before + 10 && lab.countByWan(answers) == [name: answers.count],
-                        "the flow on \(name) moved or broke: \(lab.countByWan(answers))")
-                }
+                await lab.expectFlowsStayed(flows)
             }
         }
 

@@ -121,14 +121,7 @@ extension LabTests.Policy {
                         + "\(operations.count) operations, \(transactions.map(\.renderedByteCount)) bytes; kernel: \(kernel.summary)"
                 )
             }
-            for (name, flow) in flows.sorted(by: { $0.key < $1.key }) {
-                let before = flow.answersSoFar.count
-                await flow.waitForAnswers(before + 10)
-                let answers = flow.stop()
-                #expect(
-                    answers.count >= before + 10 && lab.countByWan(answers) == [name: answers.count],
-                    "the flow on \(name) moved or broke: \(lab.countByWan(answers))")
-            }
+            await lab.expectFlowsStayed(flows)
             try applier.down()
         }
     }

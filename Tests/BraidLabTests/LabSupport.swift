@@ -35,6 +35,19 @@ func binomialTolerance(trials: Int, probability: Double, deviations: Double = 5)
 }
 
 extension Lab {
+    /// Each long-lived flow (WAN name → flow) answers 10 more requests, all through its own WAN,
+    /// and is stopped.
+    func expectFlowsStayed(_ flows: [String: LongLivedFlow]) async {
+        for (name, flow) in flows.sorted(by: { $0.key < $1.key }) {
+            let before = flow.answersSoFar.count
+            await flow.waitForAnswers(before + 10)
+            let answers = flow.stop()
+            #expect(
+                answers.count >= before + 10 && countByWan(answers) == [name: answers.count],
+                "the flow on \(name) moved or broke: \(countByWan(answers))")
+        }
+    }
+
     /// The running daemon's status document, read from its socket as `braid status` does; nil
     /// when no daemon answers.
     func daemonStatus() -> DaemonStatus? {

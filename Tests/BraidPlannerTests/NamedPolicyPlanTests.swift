@@ -177,7 +177,8 @@ import Testing
         let balanceRule = try ConfigLoader.parse(
             Self.yaml + "\n  - { name: rest, protocol: udp, destination_port: 53, use: [lte, balance] }\n")
         let dns = FlowExplainer.explain(
-            Flow(source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .udp, destinationPort: 53),
+            Flow(
+                source: IPv4Address("10.0.5.7")!, destination: IPv4Address("203.0.113.9")!, transport: .udp, destinationPort: 53),
             config: balanceRule, host: host, availability: WanAvailability(unavailable: ["lte"]))
         #expect(dns.outcome.hasPrefix("policy balanced, tier 1"), "balance means the default policy: \(dns.outcome)")
         let cameras = FlowExplainer.explain(

@@ -322,10 +322,11 @@ extension NftablesMap {
         #expect(try state.chain("traffic_rules").rules[6].comment == "rule \"cdn\"")
         // One action chain per distinct verdict, each cleaning the scratch ct mark first.
         #expect(
-            try ["rule_action_1", "rule_action_2", "rule_action_3", "rule_action_4"].map { try state.chain($0).rules.map(\.text) } == [
-                ["ct mark set 0x00000000", "jump use_1"], ["ct mark set 0x00000000", "jump use_2"],
-                ["ct mark set 0x00000000", "jump use_3"], ["ct mark set 0x00000000", "goto choose_main"],
-            ])
+            try ["rule_action_1", "rule_action_2", "rule_action_3", "rule_action_4"].map { try state.chain($0).rules.map(\.text) }
+                == [
+                    ["ct mark set 0x00000000", "jump use_1"], ["ct mark set 0x00000000", "jump use_2"],
+                    ["ct mark set 0x00000000", "jump use_3"], ["ct mark set 0x00000000", "goto choose_main"],
+                ])
         #expect(try state.map("rule_verdicts").lines.count == 8)
         #expect(
             try ["use_1", "use_2", "use_3"].map { try state.chain($0).rules.map(\.text) }

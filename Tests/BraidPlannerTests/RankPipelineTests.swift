@@ -82,7 +82,8 @@ import Testing
                 "10.0.2.0/24 . tcp . 443 : 0x00000002",
             ])
         #expect(try state.map("rules_src_port_2").lines == ["10.0.0.0/16 . tcp . 1-1024 . 0x00000004-0x00000007 : 0x00000003"])
-        #expect(try state.map("rules_src_port_2").comment == "rule \"all-web\"; layer 2: each overlaps a rule of the layer before")
+        #expect(
+            try state.map("rules_src_port_2").comment == "rule \"all-web\"; layer 2: each overlaps a rule of the layer before")
         try GoldenFile.check(Self.policyText(state), against: "rank_pipeline_layers.golden")
         let walker = try RankPipelineWalker(state)
         // Two rules of different shapes match; the earlier one wins whatever the lookup order.
@@ -148,12 +149,15 @@ import Testing
         #expect(try isp1Down.map("rule_verdicts") == allUp.map("rule_verdicts"))
         #expect(isp1Down.trafficRules == allUp.trafficRules)
         let walker = try RankPipelineWalker(isp1Down)
-        #expect(try walker.verdict(Flow(source: IPv4Address("10.0.0.5")!, destination: IPv4Address("8.8.8.8")!)) == "goto choose_isp2")
+        #expect(
+            try walker.verdict(Flow(source: IPv4Address("10.0.0.5")!, destination: IPv4Address("8.8.8.8")!)) == "goto choose_isp2"
+        )
         #expect(try walker.verdict(Flow(source: IPv4Address("10.9.0.5")!, destination: IPv4Address("172.16.0.1")!)) == "return")
         #expect(
             try walker.verdict(
                 Flow(
-                    source: IPv4Address("10.0.0.5")!, destination: IPv4Address("8.8.8.8")!, transport: .tcp, destinationPort: 443))
+                    source: IPv4Address("10.0.0.5")!, destination: IPv4Address("8.8.8.8")!, transport: .tcp, destinationPort: 443)
+            )
                 == "goto choose_isp2")
     }
 
@@ -175,9 +179,13 @@ import Testing
     @Test func manyOverlappingLayersWarnThenRefuseNamingTheRules() throws {
         func rules(_ count: Int) -> String {
             "rules:\n"
-                + (1...count).map { "  - {name: r\($0), source: 10.0.0.0/\(32 - $0 % 8), protocol: tcp, destination_port: \($0), use: [isp1]}\n" }
+                + (1...count).map {
+                    "  - {name: r\($0), source: 10.0.0.0/\(32 - $0 % 8), protocol: tcp, destination_port: \($0), use: [isp1]}\n"
+                }
                 .joined()
-                + (1...count).map { "  - {name: wide\($0), source: 10.0.0.0/8, protocol: tcp, destination_port: 1-65535, use: [isp2]}\n" }
+                + (1...count).map {
+                    "  - {name: wide\($0), source: 10.0.0.0/8, protocol: tcp, destination_port: 1-65535, use: [isp2]}\n"
+                }
                 .joined()
         }
         let fine = try plan(threeWanPolicyYAML + rules(3))
@@ -222,7 +230,8 @@ import Testing
         for round in 0..<160 {
             var config = base
             config.sets = [
-                AddressSetConfig(name: "a", entries: (0..<3).map { _ in v4(0xac10_0000, 26...32) } + [v6("2001:db8:aa::", 122...128)]),
+                AddressSetConfig(
+                    name: "a", entries: (0..<3).map { _ in v4(0xac10_0000, 26...32) } + [v6("2001:db8:aa::", 122...128)]),
                 AddressSetConfig(name: "b", entries: (0..<2).map { _ in v4(0xac10_0000, 24...30) }),
             ]
             config.rules = (0..<Int.random(in: 1...10, using: &random)).map { index in
