@@ -25,7 +25,7 @@ extension LinuxKernel {
             }
             guard entries >= 0 else {
                 let reason =
-                    error == EAGAIN || error == EWOULDBLOCK ? "no complete dump after 4 tries" : String(cString: strerror(error))
+                    error == EAGAIN ? "every try was interrupted by other changes" : String(cString: strerror(error))
                 throw .netlink("cannot dump the conntrack table over netlink: \(reason)")
             }
             if entries > wanted {

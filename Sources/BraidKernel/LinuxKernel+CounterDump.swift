@@ -26,10 +26,10 @@ extension LinuxKernel {
                 return (found <= wanted ? Array(counters.prefix(Int(found))) : [], Int(found), 0)
             }
             guard found >= 0 else {
-                // ENOENT: no such table (or, on a kernel that checks it first, family) — no counters.
+                // A missing table is an empty dump on Linux 6.x; ENOENT covers a kernel that checks first.
                 if error == ENOENT { return [:] }
                 let reason =
-                    error == EAGAIN || error == EWOULDBLOCK ? "no complete dump after 4 tries" : String(cString: strerror(error))
+                    error == EAGAIN ? "every try was interrupted by other changes" : String(cString: strerror(error))
                 throw .netlink("cannot read Braid's nftables counters over netlink: \(reason)")
             }
             if found > wanted {

@@ -115,6 +115,7 @@ long long braid_nftables_generation(void) {
 
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <sys/time.h>
+#include <time.h>
 
 /// Adds one entry with `mark` to the groups; returns the new number of groups.
 static int braid_add_mark(uint32_t mark, struct braid_mark_count *counts, int capacity, int groups) {
@@ -128,7 +129,7 @@ static int braid_add_mark(uint32_t mark, struct braid_mark_count *counts, int ca
 /// Receives a netlink dump on `fd` until NLMSG_DONE, handing every message of `type` to `each`.
 /// Returns 0 when the dump is complete, 1 when it must be taken again (the kernel flagged it
 /// interrupted because the table changed under it, or the socket overflowed and lost messages:
-/// ENOBUFS), -1 and errno on failure.
+/// ENOBUFS), -1 and errno on failure (ETIMEDOUT when the kernel stopped answering).
 static int braid_receive_dump(int fd, uint16_t type, void (*each)(struct nlmsghdr *message, void *context), void *context) {
     static __thread char buffer[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
     int interrupted = 0;
@@ -136,7 +137,10 @@ static int braid_receive_dump(int fd, uint16_t type, void (*each)(struct nlmsghd
         ssize_t received = recv(fd, buffer, sizeof buffer, 0);
         if (received < 0) {
             if (errno == EINTR) continue;
-            return errno == ENOBUFS ? 1 : -1;
+            if (errno == ENOBUFS) return 1;
+            // The receive timeout: EAGAIN would read as "retried too often".
+            if (errno == EAGAIN || errno == EWOULDBLOCK) errno = ETIMEDOUT;
+            return -1;
         }
         if (received == 0) { errno = EPROTO; return -1; }
         // Signed, so that NLMSG_NEXT stepping past a short last message ends the loop.
@@ -144,7 +148,13 @@ static int braid_receive_dump(int fd, uint16_t type, void (*each)(struct nlmsghd
         for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
              message = NLMSG_NEXT(message, remaining)) {
             if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
-            if (message->nlmsg_type == NLMSG_DONE) return interrupted;
+            if (message->nlmsg_type == NLMSG_DONE) {
+                // A dump that failed part-way ends with the (negative) error in its DONE message.
+                int status = 0;
+                if (message->nlmsg_len >= NLMSG_LENGTH(sizeof status)) memcpy(&status, NLMSG_DATA(message), sizeof status);
+                if (status < 0) { errno = -status; return -1; }
+                return interrupted;
+            }
             if (message->nlmsg_type == NLMSG_ERROR) {
                 struct nlmsgerr *error = NLMSG_DATA(message);
                 errno = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && error->error ? -error->error : EPROTO;
@@ -153,6 +163,18 @@ static int braid_receive_dump(int fd, uint16_t type, void (*each)(struct nlmsghd
             if (message->nlmsg_type == type) each(message, context);
         }
     }
+}
+
+/// How often a dump that must be taken again is: another program busy with nftables or conntrack
+/// interrupts about one dump in five (measured with continuous changes), so a few tries in a row
+/// can all be unlucky.
+#define BRAID_DUMP_ATTEMPTS 12
+
+/// 1, 2, 4 … ms, at most 32 ms, before try `attempt` (the whole budget stays under a quarter second).
+static void braid_dump_pause(int attempt) {
+    int shift = attempt - 1 < 5 ? attempt - 1 : 5;
+    struct timespec pause = { .tv_sec = 0, .tv_nsec = (1L << shift) * 1000000L };
+    nanosleep(&pause, NULL);
 }
 
 /// Opens a NETLINK_NETFILTER socket with a receive timeout of `seconds`; -1 and errno on failure.
@@ -181,8 +203,9 @@ static void braid_count_entry(struct nlmsghdr *message, void *context) {
 }
 
 int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts, int capacity, uint64_t *entries) {
-    // A dump that must be taken again (see braid_receive_dump) is, a few times.
-    for (int attempt = 0; attempt < 4; attempt++) {
+    // A dump that must be taken again (see braid_receive_dump) is, with a growing pause.
+    for (int attempt = 0; attempt < BRAID_DUMP_ATTEMPTS; attempt++) {
+        if (attempt > 0) braid_dump_pause(attempt);
         int fd = braid_nfnetlink_socket(5);
         if (fd < 0) return -1;
         int size = 4 << 20;
@@ -277,7 +300,9 @@ static void braid_read_counter(struct nlmsghdr *message, void *context) {
 int braid_nftables_counters(const char *table, struct braid_counter *counters, int capacity) {
     size_t tableLength = strlen(table) + 1;
     if (tableLength > 256) { errno = EINVAL; return -1; }
-    for (int attempt = 0; attempt < 4; attempt++) {
+    // Any nft transaction meanwhile, by anyone, interrupts the dump: taken again, with a growing pause.
+    for (int attempt = 0; attempt < BRAID_DUMP_ATTEMPTS; attempt++) {
+        if (attempt > 0) braid_dump_pause(attempt);
         int fd = braid_nfnetlink_socket(2);
         if (fd < 0) return -1;
         // NFT_MSG_GETOBJ as a dump, filtered by the kernel to one inet table's counters.
