@@ -124,7 +124,7 @@ let package = Package(
             name: "BraidClientHooksTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidApply", "BraidClientHooks"]),
         .testTarget(name: "BraidImportTests", dependencies: ["BraidImport", "BraidConfig"], exclude: ["Corpus"]),
         .testTarget(name: "BraidHealthTests", dependencies: ["BraidConfig", "BraidHealth"]),
-        .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake"]),
+        .testTarget(name: "BraidKernelTests", dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidKernelFake", "CBraidLinux"]),
         .testTarget(
             name: "BraidApplyTests",
             dependencies: ["BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidKernelFake"]),

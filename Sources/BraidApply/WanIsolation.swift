@@ -10,11 +10,17 @@ extension GatewayApplier {
     /// the other WANs' failover. The isolated WANs and why are in `report.desired.unusableReasons`.
     /// Failures no single WAN owns (the nft table, the ip rules) still fail the whole apply,
     /// leaving the kernel as it was.
+    ///
+    /// A read-back that misses a piece the steps just installed is first taken again from a fresh
+    /// observation (up to `verificationRetries` times): another program deleting Braid's rules or
+    /// routes while the apply ran (the very thing a repair answers) must not read as this WAN's
+    /// kernel refusing its route.
     func applyIsolatingWans(
         _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
         warnings: inout [String]
     ) throws(ApplyError) -> Report {
         var availability = availability
+        var retriedVerifications = 0
         while true {
             let warningsBefore = warnings
             do {
@@ -22,6 +28,11 @@ extension GatewayApplier {
                     config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
                     warnings: &warnings)
             } catch {
+                if case .verificationFailed = error, retriedVerifications < Self.verificationRetries {
+                    retriedVerifications += 1
+                    warnings = warningsBefore
+                    continue
+                }
                 let culprits = Self.wansToIsolate(after: error, config: config).filter { culprit in
                     culprit.ipv6Only
                         ? availability.ipv6IsolationReason(culprit.name) == nil : availability.isolated[culprit.name] == nil
@@ -40,6 +51,9 @@ extension GatewayApplier {
             }
         }
     }
+
+    /// How often a read-back that misses pieces is retried before they count as refused.
+    static let verificationRetries = 3
 
     /// The WANs whose own pieces caused `error`, with the reason to report and whether the piece
     /// is IPv6's (then only the WAN's IPv6 is taken out: its IPv4 does not depend on it); empty

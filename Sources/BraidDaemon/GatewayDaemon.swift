@@ -21,14 +21,21 @@ public struct GatewayDaemon: Service {
     let clock = SystemDaemonClock()
     /// Shared with the HTTP API (status, events, metrics, commands); made here when none is given.
     let hub: DaemonHub?
+    /// Whether the pages of the binary touched while starting (or reloading) are given back once
+    /// the daemon has settled (`ProcessMemory.releaseExecutablePages`); `braid run` does.
+    let releasesStartupPages: Bool
+    /// How long after start, and after each reload, those pages are given back: by then the first
+    /// apply, the first probe rounds and the API's first requests have run.
+    static let startupPagesRelease = Duration.seconds(5)
 
     public static let defaultResyncInterval = Duration.seconds(10)
 
     public init(
         config: Config, configPath: String, kernel: any KernelPort, store: AppliedStateStore, logger: Logger,
-        resyncInterval: Duration = Self.defaultResyncInterval, hub: DaemonHub? = nil
+        resyncInterval: Duration = Self.defaultResyncInterval, hub: DaemonHub? = nil, releasesStartupPages: Bool = false
     ) {
         self.hub = hub
+        self.releasesStartupPages = releasesStartupPages
         self.config = config
         self.configPath = configPath
         self.kernel = kernel
@@ -99,10 +106,26 @@ public struct GatewayDaemon: Service {
         // costs `braid status` its live view, retried at every resync, never the gateway.
         let statusServer = StatusSocketServer(path: socketPath) { status.snapshot }
         do { try statusServer.listen() } catch { logger.error("\(error); will retry at every resync") }
+        let (settled, settle) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let pageRelease = Task { [releasesStartupPages, logger] in
+            guard releasesStartupPages else { return }
+            settle.yield()
+            for await _ in settled {
+                try? await Task.sleep(for: Self.startupPagesRelease)
+                do {
+                    let bytes = try ProcessMemory.releaseExecutablePages()
+                    logger.debug("gave back the start-up pages of \(bytes / 1_048_576) MB of braid's mappings")
+                } catch {
+                    logger.notice("\(error); the daemon keeps the pages it touched while starting")
+                    return
+                }
+            }
+        }
         let hangups = Task { [configPath, config, logger] in
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 let loaded = await Self.loadOffTheControlLoop(configPath)
                 continuation.yield(.reload(Self.keepingHighAvailability(of: config, in: loaded, logger: logger)))
+                settle.yield()
             }
         }
         // `braid hooks report` (run by the DHCP/PPP client hooks) wrote a lease report.
@@ -136,6 +159,7 @@ public struct GatewayDaemon: Service {
         hub.attach(nil)
         highAvailability?.stop()
         hangups.cancel()
+        pageRelease.cancel()
         leaseNudges.cancel()
         resyncs.cancel()
         controller.stop()

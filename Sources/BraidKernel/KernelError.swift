@@ -11,6 +11,8 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
     case namespace(String)
     /// A sysctl could not be read (its interface vanished, or the file is not there).
     case sysctlUnreadable(key: String, reason: String)
+    /// `madvise` refused to release the binary's pages (a kernel older than 5.4 has no MADV_PAGEOUT).
+    case memoryAdvice(errno: Int32)
     /// Anything else, with what was thrown.
     case unexpected(String)
 
@@ -25,6 +27,8 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "could not read the output of `\(command)`: \(detail)"
         case .sysctlUnreadable(let key, let reason):
             return "cannot read /proc/sys/\(key): \(reason)"
+        case .memoryAdvice(let errno):
+            return "madvise(MADV_PAGEOUT) on braid's own binary failed: \(String(cString: strerror(errno)))"
         case .netlink(let detail), .namespace(let detail), .unexpected(let detail):
             return detail
         }

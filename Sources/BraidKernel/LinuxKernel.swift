@@ -3,8 +3,9 @@ import BraidPlanner
 import CBraidLinux
 import Foundation
 
-/// The real kernel port: `ip` for links, rules and routes, `nft` for the table (one transaction per
-/// change, read back as JSON), `sysctl` and `conntrack`. Separate processes keep Braid free of
+/// The real kernel port: rtnetlink dumps to read links, addresses, rules and routes
+/// (LinuxKernel+Rtnetlink.swift) and `ip` to change them, `nft` for the table (one transaction per
+/// change, read back as JSON), /proc/sys and `conntrack`. Separate processes keep Braid free of
 /// libnftables' GPL-2 licence and of its crashes.
 public struct LinuxKernel: KernelPort {
     let runner: any CommandRunner
@@ -15,68 +16,6 @@ public struct LinuxKernel: KernelPort {
 
     var tableReference: [String] { [RoutingLayout.tableFamily, RoutingLayout.tableName] }
     var protocolTag: String { "\(RoutingLayout.protocolTag)" }
-
-    public func readHostFacts() throws(KernelError) -> HostFacts {
-        let output = try runner.check(["ip", "-j", "address", "show"])
-        guard let links = try parseJSON(output, command: "ip -j address show") as? [[String: Any]] else {
-            throw .unexpectedOutput(command: "ip -j address show", detail: "not a list")
-        }
-        let defaultRoutes = try readForeignDefaultRoutes()
-        return HostFacts(
-            interfaces: links.compactMap { link in
-                guard let name = link["ifname"] as? String else { return nil }
-                let flags = link["flags"] as? [String] ?? []
-                var ipv4: [InterfaceAddress] = [], ipv6: [IPv6InterfaceAddress] = []
-                for info in link["addr_info"] as? [[String: Any]] ?? [] {
-                    guard let local = (info["local"] as? String).flatMap({ IPAddress($0) }),
-                        let length = info["prefixlen"] as? Int
-                    else { continue }
-                    // ip lists a point-to-point peer as "address" (different from "local").
-                    let peer = (info["address"] as? String).flatMap { IPAddress($0) }.flatMap { $0 == local ? nil : $0 }
-                    switch (info["family"] as? String, local) {
-                    case ("inet", .v4(let address)):
-                        ipv4.append(InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv4))
-                    case ("inet6", .v6(let address)):
-                        ipv6.append(IPv6InterfaceAddress(address: address, prefixLength: length, peer: peer?.ipv6))
-                    default: continue
-                    }
-                }
-                return InterfaceFacts(
-                    name: name, isUp: flags.contains("UP") && flags.contains("LOWER_UP"), addresses: ipv4, ipv6Addresses: ipv6,
-                    index: link["ifindex"] as? Int,
-                    isPointToPoint: flags.contains("POINTOPOINT") || ipv4.contains { $0.peer != nil },
-                    defaultRoutes: defaultRoutes[name] ?? [])
-            })
-    }
-
-    /// Interface name → the default routes of both families other software has on it, in any
-    /// table but Braid's: one `ip -j route show table all default` per family, not one per
-    /// interface. Multipath routes (`nexthop … nexthop …`) and routes with no device (blackhole,
-    /// unreachable) are left out: neither names one interface's gateway.
-    func readForeignDefaultRoutes() throws(KernelError) -> [String: [KernelDefaultRoute]] {
-        var found: [String: [KernelDefaultRoute]] = [:]
-        for family in AddressFamily.allCases {
-            // -N: table ids and protocol numbers, not names from /etc/iproute2 (main is omitted).
-            let command = ["ip", family.ipOption, "-N", "-j", "route", "show", "table", "all", "default"]
-            guard let output = try listing(command, family: family),
-                let routes = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]]
-            else { continue }
-            for route in routes {
-                guard let device = route["dev"] as? String, route["type"] == nil || route["type"] as? String == "unicast"
-                else { continue }
-                let protocolNumber = (route["protocol"] as? String).flatMap { UInt32($0) } ?? 2
-                guard protocolNumber != RoutingLayout.protocolTag else { continue }
-                let gateway = (route["gateway"] as? String).flatMap { IPAddress($0) }
-                if route["gateway"] != nil, gateway?.family != family { continue }
-                let table = (route["table"] as? String).flatMap { UInt32($0) } ?? RoutingLayout.mainTable
-                found[device, default: []].append(
-                    KernelDefaultRoute(
-                        family: family, gateway: gateway, table: table,
-                        routeProtocol: Self.routeProtocolName(protocolNumber), metric: route["metric"] as? Int ?? 0))
-            }
-        }
-        return found
-    }
 
     /// iproute2's names for the route protocols a gateway is learned from (rtnetlink.h RTPROT_*).
     static func routeProtocolName(_ number: UInt32) -> String {
@@ -96,64 +35,6 @@ public struct LinuxKernel: KernelPort {
 
     public func readRouting() throws(KernelError) -> ObservedKernelState {
         ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes())
-    }
-
-    /// Braid's rules of both families: `down` and a changed plan must find IPv6 ones too.
-    func readPolicyRules() throws(KernelError) -> [PolicyRule] {
-        var found: [PolicyRule] = []
-        for family in AddressFamily.allCases {
-            // -N: numbers, not names from /etc/iproute2/rt_tables, so a named table id still reads back.
-            let command = ["ip", family.ipOption, "-N", "-j", "rule", "show"]
-            guard let output = try listing(command, family: family),
-                let rules = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]]
-            else { continue }
-            found += rules.compactMap { rule -> PolicyRule? in
-                guard "\(rule["protocol"] ?? "")" == protocolTag, let priority = rule["priority"] as? Int,
-                    let table = rule["table"] as? String
-                else { return nil }
-                let tableNumber: UInt32? = table == "main" ? RoutingLayout.mainTable : UInt32(table)
-                guard let tableNumber else { return nil }
-                let fwmark = (rule["fwmark"] as? String).flatMap(parseHex)
-                // ip omits the mask when it is all ones.
-                let fwmask = (rule["fwmask"] as? String).flatMap(parseHex) ?? (fwmark == nil ? nil : UInt32.max)
-                return PolicyRule(
-                    family: family, priority: UInt32(priority), fwmark: fwmark, fwmask: fwmask, table: tableNumber,
-                    suppressPrefixLength: rule["suppress_prefixlen"] as? Int)
-            }
-        }
-        return found
-    }
-
-    /// Braid's routes of both families, from every table.
-    func readRoutes() throws(KernelError) -> [Route] {
-        var found: [Route] = []
-        for family in AddressFamily.allCases {
-            let command = ["ip", family.ipOption, "-N", "-j", "route", "show", "table", "all", "proto", protocolTag]
-            guard let output = try listing(command, family: family),
-                let routes = try parseJSON(output, command: command.joined(separator: " ")) as? [[String: Any]]
-            else { continue }
-            found += routes.compactMap { route -> Route? in
-                guard let destination = route["dst"] as? String,
-                    let device = route["dev"] as? String,
-                    let table = (route["table"] as? String).flatMap({ UInt32($0) })
-                else { return nil }
-                // No gateway: a device route (point-to-point WAN, `gateway: none`).
-                let gateway = (route["gateway"] as? String).flatMap { IPAddress($0) }
-                if route["gateway"] != nil, gateway?.family != family { return nil }
-                let prefix = destination == "default" ? nil : IPPrefix(destination).flatMap { $0.family == family ? $0 : nil }
-                return Route(family: family, table: table, destination: prefix, gateway: gateway, device: device)
-            }
-        }
-        return found
-    }
-
-    /// The output of an `ip` listing, or nil for IPv6 on a host that has it disabled
-    /// (`ipv6.disable=1`), where there is nothing of Braid's to find.
-    private func listing(_ command: [String], family: AddressFamily) throws(KernelError) -> String? {
-        let result = try runner.run(command)
-        if result.status == 0 { return result.standardOutput }
-        if family == .ipv6, result.standardError.contains("Address family not supported") { return nil }
-        throw .commandFailed(arguments: command, status: result.status, standardError: result.standardError)
     }
 
     /// Braid's chains as the kernel has them now — never from Braid's own records, which a killed
@@ -325,9 +206,5 @@ public struct LinuxKernel: KernelPort {
         } catch {
             throw .unexpectedOutput(command: command, detail: "\(error)")
         }
-    }
-
-    private func parseHex(_ text: String) -> UInt32? {
-        text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
     }
 }

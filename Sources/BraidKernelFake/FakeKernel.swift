@@ -34,6 +34,7 @@ public final class FakeKernel: KernelPort {
     private let state: Mutex<State>
     private let failure: Mutex<(@Sendable (KernelStep) -> Bool)?> = Mutex(nil)
     private let log: Mutex<[KernelStep]> = Mutex([])
+    private let afterStep: Mutex<(@Sendable (KernelStep, inout State) -> Void)?> = Mutex(nil)
     private let flushLog: Mutex<[UInt32]> = Mutex([])
     /// The nftables generation: kept outside `State` so that snapshots compare the ruleset, not
     /// how many transactions it took.
@@ -61,6 +62,12 @@ public final class FakeKernel: KernelPort {
     }
 
     public func update(_ change: (inout State) -> Void) { state.withLock { change(&$0) } }
+
+    /// Runs `change` right after every later step that succeeds, as another program changing the
+    /// kernel while an apply runs would (deleting the route just added, say).
+    public func afterEachStep(_ change: (@Sendable (KernelStep, inout State) -> Void)?) {
+        afterStep.withLock { $0 = change }
+    }
 
     /// A link or address change: replaces the interface of that name, or adds it. (The daemon
     /// learns of it from the `.linkChanged` event its test sends, as rtnetlink would tell it.)
@@ -214,6 +221,7 @@ public final class FakeKernel: KernelPort {
             return nil
         }
         if let outcome { throw outcome }
+        if let change = afterStep.withLock({ $0 }) { state.withLock { change(step, &$0) } }
         switch step {
         case .loadRuleset, .restoreRuleset, .deleteTable: generation.withLock { $0 += 1 }
         default: break

@@ -12,10 +12,36 @@
 #include <errno.h>
 #include <stdint.h>
 #include <malloc.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include "CBraidLinux.h"
 
 int braid_limit_malloc_arenas(int count) {
     return mallopt(M_ARENA_MAX, count);
+}
+
+long braid_release_executable_pages(int random) {
+    char executable[4096];
+    ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
+    if (length <= 0) return -errno;
+    executable[length] = 0;
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (maps == NULL) return -errno;
+    long advised = 0;
+    char line[4096 + 128];
+    while (fgets(line, sizeof line, maps) != NULL) {
+        unsigned long start, end;
+        int pathOffset = -1;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &pathOffset) < 2 || pathOffset < 0) continue;
+        char *path = line + pathOffset;
+        path[strcspn(path, "\n")] = 0;
+        if (strcmp(path, executable) != 0) continue;
+        if (random && madvise((void *)start, end - start, MADV_RANDOM) != 0) { advised = -errno; break; }
+        if (madvise((void *)start, end - start, MADV_PAGEOUT) != 0) { advised = -errno; break; }
+        advised += (long)(end - start);
+    }
+    fclose(maps);
+    return advised;
 }
 
 int braid_enter_network_namespace(int descriptor) {
@@ -328,6 +354,196 @@ int braid_nftables_counters(const char *table, struct braid_counter *counters, i
         int saved = errno;
         close(fd);
         if (result == 0) return list.found;
+        if (result < 0) { errno = saved; return -1; }
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+#include <stdlib.h>
+#include <net/if.h>
+#include <linux/fib_rules.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+
+/// The records of one rtnetlink dump as they are parsed: a growing array of one kind's struct.
+struct braid_record_list {
+    enum braid_rtnetlink_kind kind;
+    size_t size;
+    char *records;
+    int count;
+    int capacity;
+    int failed;
+};
+
+/// Room for one more record (zeroed), or NULL when memory ran out.
+static void *braid_next_record(struct braid_record_list *list) {
+    if (list->failed) return NULL;
+    if (list->count == list->capacity) {
+        int capacity = list->capacity ? list->capacity * 2 : 64;
+        char *grown = realloc(list->records, (size_t)capacity * list->size);
+        if (grown == NULL) { list->failed = 1; return NULL; }
+        list->records = grown;
+        list->capacity = capacity;
+    }
+    void *record = list->records + (size_t)list->count * list->size;
+    memset(record, 0, list->size);
+    list->count++;
+    return record;
+}
+
+/// The attributes of an rtnetlink message after its fixed header of `header` bytes, by type
+/// (the last of a type wins; types above `maximum` are skipped).
+static void braid_rtnetlink_attributes(struct nlmsghdr *message, size_t header, struct rtattr **table, int maximum) {
+    memset(table, 0, sizeof(struct rtattr *) * (size_t)(maximum + 1));
+    if (message->nlmsg_len < NLMSG_LENGTH(header)) return;
+    int remaining = (int)(message->nlmsg_len - NLMSG_LENGTH(header));
+    for (struct rtattr *attribute = (struct rtattr *)((char *)NLMSG_DATA(message) + NLMSG_ALIGN(header));
+         RTA_OK(attribute, remaining); attribute = RTA_NEXT(attribute, remaining)) {
+        int type = attribute->rta_type & NLA_TYPE_MASK;
+        if (type <= maximum) table[type] = attribute;
+    }
+}
+
+static uint32_t braid_rta_u32(struct rtattr *attribute, uint32_t fallback) {
+    if (attribute == NULL || RTA_PAYLOAD(attribute) < sizeof(uint32_t)) return fallback;
+    uint32_t value;
+    memcpy(&value, RTA_DATA(attribute), sizeof value);
+    return value;
+}
+
+/// Copies an address attribute (4 or 16 bytes) into `out`; 1 when it was one.
+static int braid_rta_address(struct rtattr *attribute, uint8_t out[16]) {
+    if (attribute == NULL) return 0;
+    size_t length = RTA_PAYLOAD(attribute);
+    if (length != 4 && length != 16) return 0;
+    memcpy(out, RTA_DATA(attribute), length);
+    return 1;
+}
+
+#define BRAID_ATTRIBUTES_MAX 64
+
+static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context) {
+    struct braid_record_list *list = context;
+    struct rtattr *attributes[BRAID_ATTRIBUTES_MAX + 1];
+    switch (list->kind) {
+    case BRAID_LINKS: {
+        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) return;
+        struct ifinfomsg *info = NLMSG_DATA(message);
+        braid_rtnetlink_attributes(message, sizeof *info, attributes, IFLA_MAX < BRAID_ATTRIBUTES_MAX ? IFLA_MAX : BRAID_ATTRIBUTES_MAX);
+        struct braid_link *link = braid_next_record(list);
+        if (link == NULL) return;
+        link->index = info->ifi_index;
+        link->flags = info->ifi_flags;
+        if (attributes[IFLA_IFNAME] != NULL) {
+            size_t length = strnlen(RTA_DATA(attributes[IFLA_IFNAME]), RTA_PAYLOAD(attributes[IFLA_IFNAME]));
+            if (length >= sizeof link->name) length = sizeof link->name - 1;
+            memcpy(link->name, RTA_DATA(attributes[IFLA_IFNAME]), length);
+        }
+        break;
+    }
+    case BRAID_ADDRESSES: {
+        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifaddrmsg))) return;
+        struct ifaddrmsg *info = NLMSG_DATA(message);
+        braid_rtnetlink_attributes(message, sizeof *info, attributes, IFA_MAX);
+        struct braid_address *address = braid_next_record(list);
+        if (address == NULL) return;
+        address->family = info->ifa_family;
+        address->prefix_length = info->ifa_prefixlen;
+        address->index = (int32_t)info->ifa_index;
+        uint8_t peer[16] = {0};
+        int hasLocal = braid_rta_address(attributes[IFA_LOCAL], address->local);
+        int hasAddress = braid_rta_address(attributes[IFA_ADDRESS], peer);
+        if (!hasLocal && hasAddress) memcpy(address->local, peer, sizeof peer);
+        if (hasLocal && hasAddress && memcmp(address->local, peer, sizeof peer) != 0) {
+            memcpy(address->peer, peer, sizeof peer);
+            address->has_peer = 1;
+        }
+        if (!hasLocal && !hasAddress) list->count--;  // nothing to say about it
+        break;
+    }
+    case BRAID_ROUTES: {
+        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg))) return;
+        struct rtmsg *info = NLMSG_DATA(message);
+        // Cached clones are not routes anyone configured.
+        if (info->rtm_flags & RTM_F_CLONED) return;
+        braid_rtnetlink_attributes(message, sizeof *info, attributes, RTA_MAX);
+        struct braid_route *route = braid_next_record(list);
+        if (route == NULL) return;
+        route->family = info->rtm_family;
+        route->destination_length = info->rtm_dst_len;
+        route->protocol = info->rtm_protocol;
+        route->unicast = info->rtm_type == RTN_UNICAST;
+        route->table = braid_rta_u32(attributes[RTA_TABLE], info->rtm_table);
+        route->oif = (int32_t)braid_rta_u32(attributes[RTA_OIF], 0);
+        route->metric = braid_rta_u32(attributes[RTA_PRIORITY], 0);
+        route->has_destination = (uint8_t)braid_rta_address(attributes[RTA_DST], route->destination);
+        route->has_gateway = (uint8_t)braid_rta_address(attributes[RTA_GATEWAY], route->gateway);
+        route->multipath = attributes[RTA_MULTIPATH] != NULL;
+        break;
+    }
+    case BRAID_RULES: {
+        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct fib_rule_hdr))) return;
+        struct fib_rule_hdr *info = NLMSG_DATA(message);
+        braid_rtnetlink_attributes(message, sizeof *info, attributes, FRA_MAX);
+        struct braid_rule *rule = braid_next_record(list);
+        if (rule == NULL) return;
+        rule->family = info->family;
+        rule->action = info->action;
+        rule->table = braid_rta_u32(attributes[FRA_TABLE], info->table);
+        rule->priority = braid_rta_u32(attributes[FRA_PRIORITY], 0);
+        rule->has_fwmark = attributes[FRA_FWMARK] != NULL;
+        rule->fwmark = braid_rta_u32(attributes[FRA_FWMARK], 0);
+        rule->has_fwmask = attributes[FRA_FWMASK] != NULL;
+        rule->fwmask = braid_rta_u32(attributes[FRA_FWMASK], 0);
+        rule->suppress_prefix_length = (int32_t)braid_rta_u32(attributes[FRA_SUPPRESS_PREFIXLEN], (uint32_t)-1);
+        if (attributes[FRA_PROTOCOL] != NULL && RTA_PAYLOAD(attributes[FRA_PROTOCOL]) >= 1)
+            rule->protocol = *(uint8_t *)RTA_DATA(attributes[FRA_PROTOCOL]);
+        break;
+    }
+    }
+}
+
+int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **records, int *count) {
+    static const uint16_t requests[] = { RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE };
+    static const uint16_t answers[] = { RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE };
+    static const size_t sizes[] = {
+        sizeof(struct braid_link), sizeof(struct braid_address), sizeof(struct braid_route), sizeof(struct braid_rule) };
+    // Each request's own fixed header, zeroed but for the family (at offset 0 in all four).
+    static const size_t headers[] = {
+        sizeof(struct ifinfomsg), sizeof(struct ifaddrmsg), sizeof(struct rtmsg), sizeof(struct fib_rule_hdr) };
+    if ((unsigned)kind > BRAID_RULES) { errno = EINVAL; return -1; }
+    for (int attempt = 0; attempt < BRAID_DUMP_ATTEMPTS; attempt++) {
+        if (attempt > 0) braid_dump_pause(attempt);
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0) return -1;
+        struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        int size = 1 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        char request[NLMSG_SPACE(sizeof(struct ifinfomsg))] __attribute__((aligned(NLMSG_ALIGNTO)));
+        memset(request, 0, sizeof request);
+        struct nlmsghdr *header = (struct nlmsghdr *)request;
+        header->nlmsg_len = NLMSG_LENGTH(headers[kind]);
+        header->nlmsg_type = requests[kind];
+        header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header->nlmsg_seq = 1;
+        *(uint8_t *)NLMSG_DATA(header) = family;
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+        if (sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+            int saved = errno; close(fd); errno = saved; return -1;
+        }
+        struct braid_record_list list = { .kind = kind, .size = sizes[kind] };
+        int result = braid_receive_dump(fd, answers[kind], braid_read_rtnetlink_record, &list);
+        int saved = errno;
+        close(fd);
+        if (result == 0 && !list.failed) {
+            *records = list.records;
+            *count = list.count;
+            return 0;
+        }
+        free(list.records);
+        if (list.failed) { errno = ENOMEM; return -1; }
         if (result < 0) { errno = saved; return -1; }
     }
     errno = EAGAIN;

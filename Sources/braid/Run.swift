@@ -64,7 +64,7 @@ struct Run: AsyncParsableCommand {
         ConfigPathRecord(stateDirectory: state.stateDirectory).save(options.config)
         let daemon = GatewayDaemon(
             config: config, configPath: options.config, kernel: kernel, store: store, logger: logger,
-            resyncInterval: resync, hub: hub)
+            resyncInterval: resync, hub: hub, releasesStartupPages: true)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
         // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon
         // runs on. It runs even with `listen: none`, so a reload that turns the API on opens it.

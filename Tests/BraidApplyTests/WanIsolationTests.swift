@@ -2,6 +2,7 @@ import BraidConfig
 import BraidKernel
 import BraidPlanner
 import Foundation
+import Synchronization
 import Testing
 
 @testable import BraidApply
@@ -36,6 +37,34 @@ import Testing
         #expect(kernel.snapshot.routes.map(\.device).sorted() == ["wan2", "wan3"])
         // The fallback rule for unmarked traffic points at a WAN that has a route.
         #expect(report.desired.fallbackTable != 200)
+    }
+
+    @Test func aRouteAnotherProgramDeletesOnceDuringTheApplyIsPutBackNotIsolated() throws {
+        let kernel = GatewayApplierTests.makeKernel()
+        let deletions = Mutex(0)
+        kernel.afterEachStep { step, state in
+            guard case .addRoute(let route) = step, route.device == "wan1" else { return }
+            deletions.withLock { count in
+                guard count < 2 else { return }
+                count += 1
+                state.routes.removeAll { $0.key == route.key }
+            }
+        }
+        let report = try GatewayApplierTests.makeApplier(kernel).apply(try ConfigLoader.parse(Self.threeWans))
+        #expect(deletions.withLock { $0 } == 2)
+        #expect(report.desired.unusableReasons.isEmpty, "\(report.desired.unusableReasons)")
+        #expect(kernel.snapshot.routes.map(\.device).sorted() == ["wan1", "wan2", "wan3"])
+    }
+
+    @Test func aRouteTheKernelKeepsDroppingIsolatesItsWan() throws {
+        let kernel = GatewayApplierTests.makeKernel()
+        kernel.afterEachStep { step, state in
+            guard case .addRoute(let route) = step, route.device == "wan1" else { return }
+            state.routes.removeAll { $0.key == route.key }
+        }
+        let report = try GatewayApplierTests.makeApplier(kernel).apply(try ConfigLoader.parse(Self.threeWans))
+        #expect(report.desired.unusableReasons["isp1"]?.contains("still lacks its route default via 192.168.1.1") == true)
+        #expect(kernel.snapshot.routes.map(\.device).sorted() == ["wan2", "wan3"])
     }
 
     @Test func aRefusedTableStillFailsTheWholeApplyAndChangesNothing() throws {

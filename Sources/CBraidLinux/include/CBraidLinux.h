@@ -18,6 +18,13 @@ long long braid_nftables_generation(void);
 /// Glibc module). Returns mallopt's result: 1 on success.
 int braid_limit_malloc_arenas(int count);
 
+/// madvise(MADV_PAGEOUT) over every mapping of this process's own executable (/proc/self/exe as
+/// listed in /proc/self/maps): the kernel drops the binary's pages only this process maps, and
+/// later faults bring back only what is used again. With `random` set, MADV_RANDOM first, so a
+/// fault reads one page from disk instead of a readahead window. Returns the bytes advised, or
+/// -errno of the first call that failed.
+long braid_release_executable_pages(int random);
+
 /// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
 int braid_pipe_cloexec(int descriptors[2]);
 
@@ -48,4 +55,62 @@ struct braid_counter {
 /// 100,000-prefix set, on every scrape. Writes up to `capacity` counters and returns how many
 /// were found (more than `capacity`: retry with more room); -1 and errno on failure.
 int braid_nftables_counters(const char *table, struct braid_counter *counters, int capacity);
+/// One link of an RTM_GETLINK dump.
+struct braid_link {
+    int32_t index;
+    uint32_t flags;  // IFF_* (IFF_LOWER_UP included)
+    char name[16];   // IFNAMSIZ
+};
+
+/// One address of an RTM_GETADDR dump. `local` is IFA_LOCAL, else IFA_ADDRESS; `peer` is
+/// IFA_ADDRESS when both are there and differ (a point-to-point peer), as `ip` shows them.
+struct braid_address {
+    uint8_t family;
+    uint8_t prefix_length;
+    uint8_t has_peer;
+    int32_t index;
+    uint8_t local[16];
+    uint8_t peer[16];
+};
+
+/// One route of an RTM_GETROUTE dump (every table). Only RTA_GATEWAY counts as a gateway (an
+/// RTA_VIA of the other family does not); `multipath` marks RTA_MULTIPATH, whose hops name the
+/// devices, so `oif` is 0.
+struct braid_route {
+    uint8_t family;
+    uint8_t destination_length;
+    uint8_t protocol;
+    uint8_t unicast;  // rtm_type RTN_UNICAST (not blackhole, unreachable, local …)
+    uint8_t has_destination;
+    uint8_t has_gateway;
+    uint8_t multipath;
+    uint32_t table;
+    int32_t oif;
+    uint32_t metric;
+    uint8_t destination[16];
+    uint8_t gateway[16];
+};
+
+/// One policy rule of an RTM_GETRULE dump. `suppress_prefix_length` is -1 when not set.
+struct braid_rule {
+    uint8_t family;
+    uint8_t action;
+    uint8_t protocol;
+    uint8_t has_fwmark;
+    uint8_t has_fwmask;
+    uint32_t priority;
+    uint32_t table;
+    uint32_t fwmark;
+    uint32_t fwmask;
+    int32_t suppress_prefix_length;
+};
+
+/// What `braid_rtnetlink_read` reads.
+enum braid_rtnetlink_kind { BRAID_LINKS = 0, BRAID_ADDRESSES = 1, BRAID_ROUTES = 2, BRAID_RULES = 3 };
+
+/// One rtnetlink dump of `kind` for `family` (AF_UNSPEC, AF_INET, AF_INET6), in the calling
+/// thread's network namespace, taken again (with a growing pause) when a change interrupts it.
+/// `*records` receives a malloc'd array of the kind's struct (free() it) and `*count` its length.
+/// 0 on success; -1 and errno on failure (EAFNOSUPPORT: this kernel has no such family).
+int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **records, int *count);
 #endif
