@@ -37,19 +37,6 @@ public struct LinuxKernel: KernelPort {
         ObservedKernelState(policyRules: try readPolicyRules(), routes: try readRoutes())
     }
 
-    /// Braid's chains as the kernel has them now — never from Braid's own records, which a killed
-    /// `apply` (whose `nft` still committed) or another program makes stale.
-    func readTable() throws(KernelError) -> ObservedTable? {
-        let chains = try listObjects(["list", "chains", RoutingLayout.tableFamily], kind: "chain")
-        if chains.isEmpty {
-            guard try tableExists() else { return nil }
-        }
-        let fingerprint = chains.map { "\($0["name"] ?? "")#\($0["handle"] ?? "")" }.sorted().joined(separator: ",")
-        // Only the chains: they are all an unchanged table or an in-place update needs, and cheap
-        // however many maps and elements there are. A full reload asks `readObjectNames`.
-        return ObservedTable(chains: chains.compactMap { $0["name"] as? String }, fingerprint: fingerprint)
-    }
-
     public func readObjectNames() throws(KernelError) -> TableObjectNames {
         func names(_ arguments: [String], _ kind: String) throws(KernelError) -> [String] {
             try listObjects(arguments, kind: kind).compactMap { $0["name"] as? String }
@@ -78,11 +65,6 @@ public struct LinuxKernel: KernelPort {
             throw .unexpectedOutput(command: command.joined(separator: " "), detail: "no nftables array")
         }
         return objects.compactMap { $0[kind] as? [String: Any] }.filter { $0["table"] as? String == RoutingLayout.tableName }
-    }
-
-    /// An empty table (no chains, sets or maps) still counts as Braid's: it must be deleted on `down`.
-    private func tableExists() throws(KernelError) -> Bool {
-        try runner.run(["nft", "-t", "list", "table"] + tableReference).status == 0
     }
 
     /// Read from /proc/sys in the runner's namespace (a file under /proc/sys/net answers for the

@@ -549,3 +549,116 @@ int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **
     errno = EAGAIN;
     return -1;
 }
+
+struct braid_chain_list {
+    const char *table;
+    struct braid_chain *chains;
+    int capacity;
+    int found;
+};
+
+static void braid_read_chain(struct nlmsghdr *message, void *context) {
+    struct braid_chain_list *list = context;
+    struct braid_chain chain;
+    memset(&chain, 0, sizeof chain);
+    char table[256] = {0};
+    int hasHandle = 0;
+    size_t payload = NLMSG_PAYLOAD(message, 0);
+    size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+    while (offset + sizeof(struct nlattr) <= payload) {
+        struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
+        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
+        switch (attribute->nla_type & NLA_TYPE_MASK) {
+        case NFTA_CHAIN_TABLE: braid_attribute_string(attribute, table, sizeof table); break;
+        case NFTA_CHAIN_NAME: braid_attribute_string(attribute, chain.name, sizeof chain.name); break;
+        case NFTA_CHAIN_HANDLE:
+            if (attribute->nla_len >= NLA_HDRLEN + sizeof(uint64_t)) {
+                uint64_t raw;
+                memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
+                chain.handle = be64toh(raw);
+                hasHandle = 1;
+            }
+            break;
+        }
+        offset += NLA_ALIGN(attribute->nla_len);
+    }
+    // The kernel may answer with every inet table's chains: keep the asked table's.
+    if (strcmp(table, list->table) != 0 || chain.name[0] == 0 || !hasHandle) return;
+    if (list->found < list->capacity) list->chains[list->found] = chain;
+    list->found++;
+}
+
+/// Sends an nftables request for the inet table `table` with the table name as attribute `nameType`.
+static int braid_nftables_request(int fd, uint16_t type, uint16_t flags, uint16_t nameType, const char *table) {
+    char request[512] __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(request, 0, sizeof request);
+    struct nlmsghdr *header = (struct nlmsghdr *)request;
+    header->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+    header->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+    header->nlmsg_flags = flags;
+    header->nlmsg_seq = 1;
+    struct nfgenmsg *body = NLMSG_DATA(header);
+    body->nfgen_family = NFPROTO_INET;
+    body->version = NFNETLINK_V0;
+    braid_append_attribute(header, nameType, table, strlen(table) + 1);
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    return sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -1 : 0;
+}
+
+/// Whether the inet table `table` exists: 1 or 0, -1 and errno on failure.
+static int braid_nftables_table_exists(const char *table) {
+    int fd = braid_nfnetlink_socket(2);
+    if (fd < 0) return -1;
+    if (braid_nftables_request(fd, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, NFTA_TABLE_NAME, table) < 0) {
+        int saved = errno; close(fd); errno = saved; return -1;
+    }
+    char buffer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    // The answer is the table (NEWTABLE), or an error message: ENOENT when there is none.
+    while (1) {
+        ssize_t received = recv(fd, buffer, sizeof buffer, 0);
+        if (received < 0 && errno == EINTR) continue;
+        if (received <= 0) {
+            int saved = received == 0 ? EPROTO : (errno == EAGAIN || errno == EWOULDBLOCK) ? ETIMEDOUT : errno;
+            close(fd); errno = saved; return -1;
+        }
+        int remaining = (int)received;
+        for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
+             message = NLMSG_NEXT(message, remaining)) {
+            if (message->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE)) { close(fd); return 1; }
+            if (message->nlmsg_type != NLMSG_ERROR) continue;
+            struct nlmsgerr *error = NLMSG_DATA(message);
+            int code = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) ? -error->error : EPROTO;
+            close(fd);
+            if (code == ENOENT) return 0;
+            errno = code ? code : EPROTO;  // an acknowledgement with no table before it
+            return -1;
+        }
+    }
+}
+
+int braid_nftables_chains(const char *table, struct braid_chain *chains, int capacity, int *table_exists) {
+    if (strlen(table) + 1 > 256) { errno = EINVAL; return -1; }
+    for (int attempt = 0; attempt < BRAID_DUMP_ATTEMPTS; attempt++) {
+        if (attempt > 0) braid_dump_pause(attempt);
+        int fd = braid_nfnetlink_socket(2);
+        if (fd < 0) return -1;
+        if (braid_nftables_request(fd, NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, NFTA_CHAIN_TABLE, table) < 0) {
+            int saved = errno; close(fd); errno = saved; return -1;
+        }
+        struct braid_chain_list list = { .table = table, .chains = chains, .capacity = capacity };
+        int result = braid_receive_dump(fd, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN, braid_read_chain, &list);
+        int saved = errno;
+        close(fd);
+        if (result < 0) { errno = saved; return -1; }
+        if (result == 1) continue;
+        *table_exists = 1;
+        if (list.found == 0) {
+            int exists = braid_nftables_table_exists(table);
+            if (exists < 0) return -1;
+            *table_exists = exists;
+        }
+        return list.found;
+    }
+    errno = EAGAIN;
+    return -1;
+}

@@ -9,7 +9,7 @@ import Testing
 /// What the rtnetlink records become: host facts (each interface's index, flags, addresses of
 /// both families kept apart, point-to-point peers, the default routes others put on it) and
 /// Braid's own rules and routes. The records are built as the kernel sends them; the lab test
-/// `RtnetlinkReadLabTests` reads the same things from a real namespace.
+/// `NetlinkReadLabTests` reads the same things from a real namespace.
 @Suite struct RtnetlinkReadTests {
     static let up = UInt32(IFF_UP) | LinuxKernel.lowerUp
 

@@ -113,4 +113,16 @@ enum braid_rtnetlink_kind { BRAID_LINKS = 0, BRAID_ADDRESSES = 1, BRAID_ROUTES =
 /// `*records` receives a malloc'd array of the kind's struct (free() it) and `*count` its length.
 /// 0 on success; -1 and errno on failure (EAFNOSUPPORT: this kernel has no such family).
 int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **records, int *count);
+/// One chain of an nftables table: its name and kernel handle.
+struct braid_chain {
+    char name[256];
+    uint64_t handle;
+};
+
+/// Reads the chains of the inet table `table` in one nftables netlink dump (NFT_MSG_GETCHAIN),
+/// as `nft -j list chains` would list them, without an nft process. Writes up to `capacity`
+/// chains and returns how many were found (more than `capacity`: retry with more room). With no
+/// chain found, `*table_exists` says whether the table is there at all (NFT_MSG_GETTABLE).
+/// -1 and errno on failure.
+int braid_nftables_chains(const char *table, struct braid_chain *chains, int capacity, int *table_exists);
 #endif

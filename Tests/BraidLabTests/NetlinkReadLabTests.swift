@@ -5,11 +5,11 @@ import BraidPlanner
 import Foundation
 import Testing
 
-/// The rtnetlink readers against a real namespace: what `ip` put there reads back as the
+/// The netlink readers against a real namespace (rtnetlink, and the nftables chain dump below): what `ip` put there reads back as the
 /// planner needs it (point-to-point peers, foreign default routes with their protocol, metric and
 /// table, Braid's rules and routes of both families), and every interface and address agrees with
 /// what `ip -j address show` lists in the same namespace.
-@Suite(.serialized) struct RtnetlinkReadLabTests {
+@Suite(.serialized) struct NetlinkReadLabTests {
     @Test func linksAddressesRoutesAndRulesReadBackFromTheKernel() async throws {
         try await Lab.with(wanCount: 1, name: "rtnl") { lab in
             let router = lab.router
@@ -88,6 +88,32 @@ import Testing
                 #expect(facts.interfaces[name]?.addresses.map(\.description) == local("inet"), "\(name)")
                 #expect(facts.interfaces[name]?.ipv6Addresses.map(\.description) == local("inet6"), "\(name)")
             }
+        }
+    }
+
+    @Test func braidsChainsReadBackFromOneNetlinkDump() async throws {
+        try await Lab.with(wanCount: 1, name: "chdump") { lab in
+            let router = lab.router
+            let kernel = LinuxKernel(runner: router.runner)
+            #expect(try kernel.readState(layout: KernelLayoutConfig()).table == nil)
+            try router.run(["nft", "add", "table", "inet", "braid"])
+            // An empty table is still Braid's (`down` deletes it).
+            #expect(try kernel.readState(layout: KernelLayoutConfig()).table?.chains == [])
+            try router.run(["nft", "-f", "-"], input: """
+                add chain inet braid prerouting { type filter hook prerouting priority -150; }
+                add chain inet braid restore_isp1
+                add table ip braid
+                add chain ip braid other_family
+                add table inet other
+                add chain inet other other_table
+                """)
+            let table = try #require(try kernel.readState(layout: KernelLayoutConfig()).table)
+            #expect(table.chains == ["prerouting", "restore_isp1"])
+            let listed = try JSONSerialization.jsonObject(with: Data(router.run(["nft", "-j", "list", "chains", "inet"]).utf8))
+            let chains = try #require((listed as? [String: Any])?["nftables"] as? [[String: Any]]).compactMap {
+                $0["chain"] as? [String: Any]
+            }.filter { $0["table"] as? String == "braid" }
+            #expect(table.fingerprint == chains.map { "\($0["name"] ?? "")#\($0["handle"] ?? "")" }.sorted().joined(separator: ","))
         }
     }
 }
