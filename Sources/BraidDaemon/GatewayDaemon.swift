@@ -22,7 +22,7 @@ public struct GatewayDaemon: Service {
     /// Shared with the HTTP API (status, events, metrics, commands); made here when none is given.
     let hub: DaemonHub?
     /// Whether the pages of the binary touched while starting (or reloading) are given back once
-    /// the daemon has settled (`ProcessMemory.releaseExecutablePages`); `braid run` does.
+    /// the daemon has settled (`ProcessMemory.releaseCodePages`); `braid run` does.
     let releasesStartupPages: Bool
     /// How long after start, and after each reload, those pages are given back: by then the first
     /// apply, the first probe rounds and the API's first requests have run.
@@ -113,8 +113,8 @@ public struct GatewayDaemon: Service {
             for await _ in settled {
                 try? await Task.sleep(for: Self.startupPagesRelease)
                 do {
-                    let bytes = try ProcessMemory.releaseExecutablePages()
-                    logger.debug("gave back the start-up pages of \(bytes / 1_048_576) MB of braid's mappings")
+                    let bytes = try ProcessMemory.releaseCodePages()
+                    logger.debug("unmapped the code pages touched while starting (\(bytes / 1_048_576) MB of mappings)")
                 } catch {
                     logger.notice("\(error); the daemon keeps the pages it touched while starting")
                     return

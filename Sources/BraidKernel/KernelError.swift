@@ -11,7 +11,7 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
     case namespace(String)
     /// A sysctl could not be read (its interface vanished, or the file is not there).
     case sysctlUnreadable(key: String, reason: String)
-    /// `madvise` refused to release the binary's pages (a kernel older than 5.4 has no MADV_PAGEOUT).
+    /// `madvise` refused to unmap the binary's code pages.
     case memoryAdvice(errno: Int32)
     /// Anything else, with what was thrown.
     case unexpected(String)
@@ -28,7 +28,7 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .sysctlUnreadable(let key, let reason):
             return "cannot read /proc/sys/\(key): \(reason)"
         case .memoryAdvice(let errno):
-            return "madvise(MADV_PAGEOUT) on braid's own binary failed: \(String(cString: strerror(errno)))"
+            return "madvise(MADV_DONTNEED) on braid's own code failed: \(String(cString: strerror(errno)))"
         case .netlink(let detail), .namespace(let detail), .unexpected(let detail):
             return detail
         }

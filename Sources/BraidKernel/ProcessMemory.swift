@@ -7,20 +7,21 @@ public enum ProcessMemory {
         _ = braid_limit_malloc_arenas(count)
     }
 
-    /// Gives back the pages of this program's own binary that only this process maps
-    /// (`madvise(MADV_PAGEOUT)`), like the kernel freeing its `__init` memory after boot.
+    /// Unmaps the code pages of this program's own binary (`madvise(MADV_DONTNEED)` on its
+    /// read-only executable mapping), like the kernel freeing its `__init` memory after boot.
     ///
     /// Starting touches code that a running daemon never runs again — argument parsing, the YAML
     /// reader, the first full apply — and each fault maps its neighbours too (fault-around), so
-    /// most of a 25 MB text segment stays resident. After this, later faults bring back only what
-    /// the control loop, the probes and the API still run, read one page at a time
-    /// (`MADV_RANDOM`) rather than a readahead window. Clean file pages only: nothing is lost, a
-    /// page used again is read again.
+    /// most of a 25 MB text segment stays resident. After this, faults bring back only what the
+    /// control loop, the probes and the API still run. The pages stay in the page cache: a
+    /// failover that needs one again takes a minor fault, not a disk read (MADV_PAGEOUT would
+    /// evict them, and a gateway's SD card would then sit on its failover path). Writable and
+    /// relocated mappings are left alone: their written pages would be lost.
     /// - Returns: the bytes of mappings advised.
     /// - Throws: `KernelError.memoryAdvice` with the errno of the call that failed.
     @discardableResult
-    public static func releaseExecutablePages() throws(KernelError) -> Int {
-        let result = braid_release_executable_pages(1)
+    public static func releaseCodePages() throws(KernelError) -> Int {
+        let result = braid_release_code_pages()
         guard result >= 0 else { throw .memoryAdvice(errno: Int32(-result)) }
         return result
     }

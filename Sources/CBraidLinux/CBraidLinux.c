@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include "CBraidLinux.h"
@@ -20,7 +21,7 @@ int braid_limit_malloc_arenas(int count) {
     return mallopt(M_ARENA_MAX, count);
 }
 
-long braid_release_executable_pages(int random) {
+long braid_release_code_pages(void) {
     char executable[4096];
     ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
     if (length <= 0) return -errno;
@@ -31,13 +32,14 @@ long braid_release_executable_pages(int random) {
     char line[4096 + 128];
     while (fgets(line, sizeof line, maps) != NULL) {
         unsigned long start, end;
+        char permissions[8] = {0};
         int pathOffset = -1;
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &pathOffset) < 2 || pathOffset < 0) continue;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, permissions, &pathOffset) < 3 || pathOffset < 0) continue;
         char *path = line + pathOffset;
         path[strcspn(path, "\n")] = 0;
-        if (strcmp(path, executable) != 0) continue;
-        if (random && madvise((void *)start, end - start, MADV_RANDOM) != 0) { advised = -errno; break; }
-        if (madvise((void *)start, end - start, MADV_PAGEOUT) != 0) { advised = -errno; break; }
+        // Only the code: a written page of a writable or relocated (RELRO) mapping would be lost.
+        if (strcmp(path, executable) != 0 || strcmp(permissions, "r-xp") != 0) continue;
+        if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) { advised = -errno; break; }
         advised += (long)(end - start);
     }
     fclose(maps);

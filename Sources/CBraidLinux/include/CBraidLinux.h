@@ -18,12 +18,11 @@ long long braid_nftables_generation(void);
 /// Glibc module). Returns mallopt's result: 1 on success.
 int braid_limit_malloc_arenas(int count);
 
-/// madvise(MADV_PAGEOUT) over every mapping of this process's own executable (/proc/self/exe as
-/// listed in /proc/self/maps): the kernel drops the binary's pages only this process maps, and
-/// later faults bring back only what is used again. With `random` set, MADV_RANDOM first, so a
-/// fault reads one page from disk instead of a readahead window. Returns the bytes advised, or
-/// -errno of the first call that failed.
-long braid_release_executable_pages(int random);
+/// madvise(MADV_DONTNEED) over this process's own code: the read-only executable mappings of
+/// /proc/self/exe as /proc/self/maps lists them. The pages leave this process's RSS but stay in
+/// the page cache, so using one again is a minor fault, never a disk read. Returns the bytes
+/// advised, or -errno of the call that failed.
+long braid_release_code_pages(void);
 
 /// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
 int braid_pipe_cloexec(int descriptors[2]);
