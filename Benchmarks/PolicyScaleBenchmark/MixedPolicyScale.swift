@@ -255,7 +255,7 @@ enum MixedPolicyScale {
             row(
                 "Braid health change (plan, diff, apply)", median(braidHealth), "ms",
                 String(format: "× %.2f of the peer's", medianRatio(braidHealth, peerHealth))))
-        print(row("iptables --noflush split chain: weight / health", median(peerWeight), "ms", "/ \(median(peerHealth)) ms"))
+        print(row("iptables --noflush split chain: weight / health", median(peerWeight), "ms", String(format: "/ %.1f ms", median(peerHealth))))
         let phases: [(String, KeyPath<ApplyTimings, Duration>)] = [
             ("observe", \.observe), ("plan", \.plan), ("render", \.render), ("diff", \.diff),
             ("execute", \.execute), ("verify", \.verify),
