@@ -139,6 +139,7 @@ let package = Package(
             name: "BraidLabTests",
             dependencies: [
                 "BraidConfig", "BraidPlanner", "BraidKernel", "BraidApply", "BraidLab", "BraidDaemon", "BraidClientHooks",
+                "CBraidLinux",
             ]),
         .testTarget(name: "BraidHATests", dependencies: ["BraidConfig", "BraidPlanner", "BraidHA"]),
         .testTarget(

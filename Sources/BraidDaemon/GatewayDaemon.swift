@@ -111,7 +111,13 @@ public struct GatewayDaemon: Service {
             guard releasesStartupPages else { return }
             settle.yield()
             for await _ in settled {
-                try? await Task.sleep(for: Self.startupPagesRelease)
+                do { try await Task.sleep(for: Self.startupPagesRelease) } catch { return }
+                // A debugger's breakpoints live in private copies of code pages, which the
+                // release would drop: not while one is attached.
+                if ProcessMemory.isTraced {
+                    logger.info("a debugger or tracer is attached; the code pages touched while starting are kept")
+                    continue
+                }
                 do {
                     let bytes = try ProcessMemory.releaseCodePages()
                     logger.debug("unmapped the code pages touched while starting (\(bytes / 1_048_576) MB of mappings)")

@@ -112,10 +112,12 @@ extension LinuxKernel {
         return found
     }
 
-    /// Braid's routes (its protocol tag) in any table.
+    /// Braid's routes (its protocol tag) in any table but main, where Braid puts none: a route
+    /// there with the same protocol number is someone else's, and `down` must not delete it.
     static func braidsRoutes(_ routes: [braid_route], names: [Int32: String]) -> [Route] {
         routes.compactMap { route in
-            guard UInt32(route.protocol) == RoutingLayout.protocolTag, route.multipath == 0,
+            guard UInt32(route.protocol) == RoutingLayout.protocolTag, route.table != RoutingLayout.mainTable,
+                route.multipath == 0,
                 let family = AddressFamily(socketFamily: route.family), let device = names[route.oif]
             else { return nil }
             var destination: IPPrefix?

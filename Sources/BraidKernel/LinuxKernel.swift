@@ -20,8 +20,8 @@ public struct LinuxKernel: KernelPort {
     /// iproute2's names for the route protocols a gateway is learned from (rtnetlink.h RTPROT_*).
     static func routeProtocolName(_ number: UInt32) -> String {
         switch number {
-        case 2: "boot"
-        case 3: "kernel"
+        case 2: "kernel"
+        case 3: "boot"
         case 4: "static"
         case 9: "ra"
         case 16: "dhcp"

@@ -371,6 +371,8 @@ int braid_nftables_counters(const char *table, struct braid_counter *counters, i
 /// The records of one rtnetlink dump as they are parsed: a growing array of one kind's struct.
 struct braid_record_list {
     enum braid_rtnetlink_kind kind;
+    /// The family asked for; AF_UNSPEC for every family.
+    uint8_t family;
     size_t size;
     char *records;
     int count;
@@ -424,10 +426,20 @@ static int braid_rta_address(struct rtattr *attribute, uint8_t out[16]) {
 }
 
 #define BRAID_ATTRIBUTES_MAX 64
+_Static_assert(RTA_MAX <= BRAID_ATTRIBUTES_MAX && IFA_MAX <= BRAID_ATTRIBUTES_MAX && FRA_MAX <= BRAID_ATTRIBUTES_MAX,
+               "an attribute table too small for this kernel header");
+
+/// The family of an rtnetlink message (the first byte of each kind's fixed header).
+static uint8_t braid_message_family(struct nlmsghdr *message) {
+    return message->nlmsg_len > NLMSG_LENGTH(0) ? *(uint8_t *)NLMSG_DATA(message) : AF_UNSPEC;
+}
 
 static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context) {
     struct braid_record_list *list = context;
     struct rtattr *attributes[BRAID_ATTRIBUTES_MAX + 1];
+    // A family with no dump of its own (IPv6 on a kernel booted with ipv6.disable=1) is answered
+    // with every family's dump, not an error: keep the asked family's records, as `ip` does.
+    if (list->family != AF_UNSPEC && braid_message_family(message) != list->family) return;
     switch (list->kind) {
     case BRAID_LINKS: {
         if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) return;
@@ -535,11 +547,15 @@ int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **
         if (sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
-        struct braid_record_list list = { .kind = kind, .size = sizes[kind] };
+        struct braid_record_list list = { .kind = kind, .family = family, .size = sizes[kind] };
         int result = braid_receive_dump(fd, answers[kind], braid_read_rtnetlink_record, &list);
         int saved = errno;
         close(fd);
-        if (result == 0 && !list.failed) {
+        // Under changes that never stop (an interface with thousands of addresses being churned),
+        // the last try's dump is taken as it is, as `ip` takes every dump: a mix of just before
+        // and just after the change, which the next event or resync reads again.
+        int lastTry = attempt == BRAID_DUMP_ATTEMPTS - 1;
+        if ((result == 0 || (result == 1 && lastTry)) && !list.failed) {
             *records = list.records;
             *count = list.count;
             return 0;
@@ -565,6 +581,7 @@ static void braid_read_chain(struct nlmsghdr *message, void *context) {
     memset(&chain, 0, sizeof chain);
     char table[256] = {0};
     int hasHandle = 0;
+    int binding = 0;
     size_t payload = NLMSG_PAYLOAD(message, 0);
     size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
     while (offset + sizeof(struct nlattr) <= payload) {
@@ -573,6 +590,13 @@ static void braid_read_chain(struct nlmsghdr *message, void *context) {
         switch (attribute->nla_type & NLA_TYPE_MASK) {
         case NFTA_CHAIN_TABLE: braid_attribute_string(attribute, table, sizeof table); break;
         case NFTA_CHAIN_NAME: braid_attribute_string(attribute, chain.name, sizeof chain.name); break;
+        case NFTA_CHAIN_FLAGS:
+            if (attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
+                uint32_t raw;
+                memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
+                binding = (ntohl(raw) & NFT_CHAIN_BINDING) != 0;
+            }
+            break;
         case NFTA_CHAIN_HANDLE:
             if (attribute->nla_len >= NLA_HDRLEN + sizeof(uint64_t)) {
                 uint64_t raw;
@@ -584,8 +608,9 @@ static void braid_read_chain(struct nlmsghdr *message, void *context) {
         }
         offset += NLA_ALIGN(attribute->nla_len);
     }
-    // The kernel may answer with every inet table's chains: keep the asked table's.
-    if (strcmp(table, list->table) != 0 || chain.name[0] == 0 || !hasHandle) return;
+    // The kernel may answer with every inet table's chains: keep the asked table's. Anonymous
+    // chains bound to a rule (`jump { … }`) are part of that rule; `nft list chains` hides them too.
+    if (strcmp(table, list->table) != 0 || chain.name[0] == 0 || !hasHandle || binding) return;
     if (list->found < list->capacity) list->chains[list->found] = chain;
     list->found++;
 }

@@ -21,6 +21,11 @@ struct Run: AsyncParsableCommand {
     var logLevel: String = "info"
     @Option(help: "How often to compare the kernel with the plan and repair changes made outside Braid (e.g. 10s).")
     var resyncInterval: String = "10s"
+    @Flag(
+        help:
+            "Keep the code pages touched while starting mapped (by default they are unmapped 5 s after start and after each reload; a debugger's or uprobe's breakpoints set before then would be lost)."
+    )
+    var keepCodePages = false
 
     func run() async throws {
         // glibc gives each thread that contends for malloc an arena of its own (up to 8 per core),
@@ -64,7 +69,7 @@ struct Run: AsyncParsableCommand {
         ConfigPathRecord(stateDirectory: state.stateDirectory).save(options.config)
         let daemon = GatewayDaemon(
             config: config, configPath: options.config, kernel: kernel, store: store, logger: logger,
-            resyncInterval: resync, hub: hub, releasesStartupPages: true)
+            resyncInterval: resync, hub: hub, releasesStartupPages: !keepCodePages)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
         // The API stopping (its port taken, say) must not stop the gateway: it is logged, the daemon
         // runs on. It runs even with `listen: none`, so a reload that turns the API on opens it.

@@ -22,9 +22,11 @@ import Testing
         address(9, "100.64.0.2", 32, peer: "100.64.0.1"), address(9, "fe80::1:2", 128, peer: "fe80::1:1"),
         address(11, "198.51.100.2", 24),
     ]
-    // As this kernel has them: protocols 16 dhcp, 4 static, 9 ra, 2 boot, 213 Braid's.
+    // As this kernel has them: protocols 16 dhcp, 4 static, 9 ra, 3 boot (`ip route add`'s
+    // default), 2 kernel, 213 Braid's.
     static let routes = [
-        route(nil, 0, via: "198.51.100.1", oif: 11, table: 300, protocol: 2),
+        route(nil, 0, via: "198.51.100.1", oif: 11, table: 300, protocol: 3),
+        route(nil, 0, via: "198.51.100.9", oif: 11, table: 301, protocol: 2),
         route(nil, 0, oif: 9, table: 301, protocol: 4),
         route(nil, 0, via: "192.0.2.1", oif: 7, table: 200, protocol: 213),
         route(nil, 0, via: "192.0.2.1", oif: 7, table: 254, protocol: 16, metric: 1007),
@@ -35,6 +37,8 @@ import Testing
         route(nil, 0, via: "fe80::1", oif: 7, table: 200, protocol: 213, family: AF_INET6),
         route("2001:db8::", 32, via: "fe80::1", oif: 7, table: 200, protocol: 213, family: AF_INET6),
         route(nil, 0, oif: 9, table: 201, protocol: 213),
+        // Braid puts no route in main: one there with its protocol number is someone else's.
+        route("203.0.113.0", 24, via: "192.0.2.1", oif: 7, table: 254, protocol: 213),
     ]
 
     var facts: HostFacts { LinuxKernel.hostFacts(links: Self.links, addresses: Self.addresses, routes: Self.routes) }
@@ -66,7 +70,8 @@ import Testing
             ])
         #expect(
             facts.interfaces["wan2"]?.defaultRoutes == [
-                KernelDefaultRoute(family: .ipv4, gateway: IPAddress("198.51.100.1"), table: 300, routeProtocol: "boot")
+                KernelDefaultRoute(family: .ipv4, gateway: IPAddress("198.51.100.1"), table: 300, routeProtocol: "boot"),
+                KernelDefaultRoute(family: .ipv4, gateway: IPAddress("198.51.100.9"), table: 301, routeProtocol: "kernel"),
             ])
     }
 

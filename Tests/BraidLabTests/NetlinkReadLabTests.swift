@@ -1,12 +1,14 @@
 import BraidConfig
-import BraidKernel
 import BraidLab
 import BraidPlanner
+import CBraidLinux
 import Foundation
 import Testing
 
-/// The netlink readers against a real namespace (rtnetlink, and the nftables chain dump below): what `ip` put there reads back as the
-/// planner needs it (point-to-point peers, foreign default routes with their protocol, metric and
+@testable import BraidKernel
+
+/// The netlink readers against a real namespace (rtnetlink, and the nftables chain dump below):
+/// what `ip` put there reads back as the planner needs it (point-to-point peers, foreign default routes with their protocol, metric and
 /// table, Braid's rules and routes of both families), and every interface and address agrees with
 /// what `ip -j address show` lists in the same namespace.
 @Suite(.serialized) struct NetlinkReadLabTests {
@@ -32,6 +34,10 @@ import Testing
                 ["rule", "add", "fwmark", "0x7", "lookup", "311", "priority", "20002", "proto", "213"],
                 ["rule", "add", "lookup", "main", "suppress_prefixlength", "0", "priority", "20000", "proto", "213"],
                 ["rule", "add", "fwmark", "0x40000", "lookup", "312", "priority", "20003"],
+                // Not Braid's, though it carries its protocol number: Braid puts no route in main.
+                ["route", "add", "203.0.113.0/24", "via", "100.99.0.1", "dev", "rtt0", "proto", "213"],
+                // `ip route add`'s default protocol is boot (3), the kernel's own routes are 2.
+                ["route", "add", "default", "via", "100.99.0.1", "dev", "rtt0", "table", "305"],
             ])
             // `ip -batch` takes no family option.
             for command in [
@@ -53,6 +59,7 @@ import Testing
                         family: .ipv4, gateway: IPAddress("100.99.0.1"), table: 300, routeProtocol: "dhcp", metric: 7),
                     KernelDefaultRoute(
                         family: .ipv6, gateway: IPAddress("fe80::99"), table: 304, routeProtocol: "ra", metric: 1024),
+                    KernelDefaultRoute(family: .ipv4, gateway: IPAddress("100.99.0.1"), table: 305, routeProtocol: "boot"),
                 ])
             // Down (never set up): not up, not point-to-point.
             let rtt2 = try #require(facts.interfaces["rtt2"])
@@ -71,6 +78,14 @@ import Testing
                     "priority 20001 fwmark 0x00030000/0x00ff0000 lookup 310",
                     "priority 20002 fwmark 0x00000007/0xffffffff lookup 311",
                 ])
+
+            // A family with no route or rule dump of its own (as IPv6 is on a kernel booted with
+            // ipv6.disable=1): the kernel answers routes with every family's dump, which must not
+            // read as that family's; rules, with EAFNOSUPPORT.
+            let decnet: Int32 = 12
+            let otherFamilyRoutes: [braid_route]? = try kernel.rtnetlinkRecords(BRAID_ROUTES, family: decnet)
+            #expect(otherFamilyRoutes?.isEmpty == true, "\(otherFamilyRoutes?.count ?? -1) routes")
+            #expect(throws: KernelError.self) { let _: [braid_rule]? = try kernel.rtnetlinkRecords(BRAID_RULES, family: decnet) }
 
             // Every interface and address as `ip -j address show` lists them here.
             let listed = try JSONSerialization.jsonObject(with: Data(router.run(["ip", "-j", "address", "show"]).utf8))
