@@ -434,19 +434,32 @@ static uint8_t braid_message_family(struct nlmsghdr *message) {
     return message->nlmsg_len > NLMSG_LENGTH(0) ? *(uint8_t *)NLMSG_DATA(message) : AF_UNSPEC;
 }
 
+/// Each kind's fixed header (request and answer alike; the family is its first byte in all four),
+/// the highest attribute type it reads, and its record's size.
+static const size_t braid_rtnetlink_headers[] = {
+    sizeof(struct ifinfomsg), sizeof(struct ifaddrmsg), sizeof(struct rtmsg), sizeof(struct fib_rule_hdr) };
+static const int braid_rtnetlink_maxima[] = {
+    IFLA_MAX < BRAID_ATTRIBUTES_MAX ? IFLA_MAX : BRAID_ATTRIBUTES_MAX, IFA_MAX, RTA_MAX, FRA_MAX };
+static const size_t braid_rtnetlink_record_sizes[] = {
+    sizeof(struct braid_link), sizeof(struct braid_address), sizeof(struct braid_route), sizeof(struct braid_rule) };
+
 static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context) {
     struct braid_record_list *list = context;
     struct rtattr *attributes[BRAID_ATTRIBUTES_MAX + 1];
     // A family with no dump of its own (IPv6 on a kernel booted with ipv6.disable=1) is answered
     // with every family's dump, not an error: keep the asked family's records, as `ip` does.
     if (list->family != AF_UNSPEC && braid_message_family(message) != list->family) return;
+    size_t header = braid_rtnetlink_headers[list->kind];
+    if (message->nlmsg_len < NLMSG_LENGTH(header)) return;
+    // Cached clones are not routes anyone configured.
+    if (list->kind == BRAID_ROUTES && (((struct rtmsg *)NLMSG_DATA(message))->rtm_flags & RTM_F_CLONED)) return;
+    braid_rtnetlink_attributes(message, header, attributes, braid_rtnetlink_maxima[list->kind]);
+    void *record = braid_next_record(list);
+    if (record == NULL) return;
     switch (list->kind) {
     case BRAID_LINKS: {
-        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) return;
         struct ifinfomsg *info = NLMSG_DATA(message);
-        braid_rtnetlink_attributes(message, sizeof *info, attributes, IFLA_MAX < BRAID_ATTRIBUTES_MAX ? IFLA_MAX : BRAID_ATTRIBUTES_MAX);
-        struct braid_link *link = braid_next_record(list);
-        if (link == NULL) return;
+        struct braid_link *link = record;
         link->index = info->ifi_index;
         link->flags = info->ifi_flags;
         if (attributes[IFLA_IFNAME] != NULL) {
@@ -457,11 +470,8 @@ static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context)
         break;
     }
     case BRAID_ADDRESSES: {
-        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifaddrmsg))) return;
         struct ifaddrmsg *info = NLMSG_DATA(message);
-        braid_rtnetlink_attributes(message, sizeof *info, attributes, IFA_MAX);
-        struct braid_address *address = braid_next_record(list);
-        if (address == NULL) return;
+        struct braid_address *address = record;
         address->family = info->ifa_family;
         address->prefix_length = info->ifa_prefixlen;
         address->index = (int32_t)info->ifa_index;
@@ -477,13 +487,8 @@ static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context)
         break;
     }
     case BRAID_ROUTES: {
-        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg))) return;
         struct rtmsg *info = NLMSG_DATA(message);
-        // Cached clones are not routes anyone configured.
-        if (info->rtm_flags & RTM_F_CLONED) return;
-        braid_rtnetlink_attributes(message, sizeof *info, attributes, RTA_MAX);
-        struct braid_route *route = braid_next_record(list);
-        if (route == NULL) return;
+        struct braid_route *route = record;
         route->family = info->rtm_family;
         route->destination_length = info->rtm_dst_len;
         route->protocol = info->rtm_protocol;
@@ -497,11 +502,8 @@ static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context)
         break;
     }
     case BRAID_RULES: {
-        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct fib_rule_hdr))) return;
         struct fib_rule_hdr *info = NLMSG_DATA(message);
-        braid_rtnetlink_attributes(message, sizeof *info, attributes, FRA_MAX);
-        struct braid_rule *rule = braid_next_record(list);
-        if (rule == NULL) return;
+        struct braid_rule *rule = record;
         rule->family = info->family;
         rule->action = info->action;
         rule->table = braid_rta_u32(attributes[FRA_TABLE], info->table);
@@ -521,11 +523,6 @@ static void braid_read_rtnetlink_record(struct nlmsghdr *message, void *context)
 int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **records, int *count) {
     static const uint16_t requests[] = { RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE };
     static const uint16_t answers[] = { RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE };
-    static const size_t sizes[] = {
-        sizeof(struct braid_link), sizeof(struct braid_address), sizeof(struct braid_route), sizeof(struct braid_rule) };
-    // Each request's own fixed header, zeroed but for the family (at offset 0 in all four).
-    static const size_t headers[] = {
-        sizeof(struct ifinfomsg), sizeof(struct ifaddrmsg), sizeof(struct rtmsg), sizeof(struct fib_rule_hdr) };
     if ((unsigned)kind > BRAID_RULES) { errno = EINVAL; return -1; }
     for (int attempt = 0; attempt < BRAID_DUMP_ATTEMPTS; attempt++) {
         if (attempt > 0) braid_dump_pause(attempt);
@@ -538,7 +535,8 @@ int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **
         char request[NLMSG_SPACE(sizeof(struct ifinfomsg))] __attribute__((aligned(NLMSG_ALIGNTO)));
         memset(request, 0, sizeof request);
         struct nlmsghdr *header = (struct nlmsghdr *)request;
-        header->nlmsg_len = NLMSG_LENGTH(headers[kind]);
+        // The request's fixed header is zeroed but for the family.
+        header->nlmsg_len = NLMSG_LENGTH(braid_rtnetlink_headers[kind]);
         header->nlmsg_type = requests[kind];
         header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         header->nlmsg_seq = 1;
@@ -547,7 +545,7 @@ int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **
         if (sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
-        struct braid_record_list list = { .kind = kind, .family = family, .size = sizes[kind] };
+        struct braid_record_list list = { .kind = kind, .family = family, .size = braid_rtnetlink_record_sizes[kind] };
         int result = braid_receive_dump(fd, answers[kind], braid_read_rtnetlink_record, &list);
         int saved = errno;
         close(fd);
