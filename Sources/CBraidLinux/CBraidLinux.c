@@ -297,30 +297,71 @@ struct braid_counter_list {
     int found;
 };
 
-static void braid_read_counter(struct nlmsghdr *message, void *context) {
-    struct braid_counter_list *list = context;
-    struct braid_counter counter;
-    memset(&counter, 0, sizeof counter);
-    int isCounter = 0;
+/// Sends an nftables request for the inet table `table`, its name as attribute `nameType`, and
+/// when `extraType` is not 0 a u32 attribute `extraType` = `extraValue` (network order).
+static int braid_nftables_request(
+    int fd, uint16_t type, uint16_t flags, uint16_t nameType, const char *table, uint16_t extraType, uint32_t extraValue) {
+    char request[512] __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(request, 0, sizeof request);
+    struct nlmsghdr *header = (struct nlmsghdr *)request;
+    header->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+    header->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+    header->nlmsg_flags = flags;
+    header->nlmsg_seq = 1;
+    struct nfgenmsg *body = NLMSG_DATA(header);
+    body->nfgen_family = NFPROTO_INET;
+    body->version = NFNETLINK_V0;
+    braid_append_attribute(header, nameType, table, strlen(table) + 1);
+    if (extraType != 0) {
+        uint32_t value = htonl(extraValue);
+        braid_append_attribute(header, extraType, &value, sizeof value);
+    }
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    return sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -1 : 0;
+}
+
+/// The attributes of an nfnetlink message by type (the last of a type wins; types above
+/// `maximum` are skipped).
+static void braid_nfnetlink_attributes(struct nlmsghdr *message, struct nlattr **table, int maximum) {
+    memset(table, 0, sizeof(struct nlattr *) * (size_t)(maximum + 1));
     size_t payload = NLMSG_PAYLOAD(message, 0);
     size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
     while (offset + sizeof(struct nlattr) <= payload) {
         struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
-        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
-        switch (attribute->nla_type & NLA_TYPE_MASK) {
-        case NFTA_OBJ_NAME: braid_attribute_string(attribute, counter.name, sizeof counter.name); break;
-        case NFTA_OBJ_TYPE: {
-            uint32_t value = 0;
-            if (attribute->nla_len >= NLA_HDRLEN + sizeof value) memcpy(&value, (char *)attribute + NLA_HDRLEN, sizeof value);
-            isCounter = ntohl(value) == NFT_OBJECT_COUNTER;
-            break;
-        }
-        case NFTA_OBJ_DATA: braid_counter_data(attribute, &counter); break;
-        }
+        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) return;
+        int type = attribute->nla_type & NLA_TYPE_MASK;
+        if (type <= maximum) table[type] = attribute;
         offset += NLA_ALIGN(attribute->nla_len);
     }
+}
+
+/// A u32 (network order) or u64 (big endian) attribute's value, or `fallback` when absent or short.
+static uint32_t braid_nla_u32(struct nlattr *attribute, uint32_t fallback) {
+    if (attribute == NULL || attribute->nla_len < NLA_HDRLEN + sizeof(uint32_t)) return fallback;
+    uint32_t raw;
+    memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
+    return ntohl(raw);
+}
+
+static int braid_nla_u64(struct nlattr *attribute, uint64_t *value) {
+    if (attribute == NULL || attribute->nla_len < NLA_HDRLEN + sizeof(uint64_t)) return 0;
+    uint64_t raw;
+    memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
+    *value = be64toh(raw);
+    return 1;
+}
+
+static void braid_read_counter(struct nlmsghdr *message, void *context) {
+    struct braid_counter_list *list = context;
+    struct nlattr *attributes[NFTA_OBJ_MAX + 1];
+    braid_nfnetlink_attributes(message, attributes, NFTA_OBJ_MAX);
     // A kernel that ignores the type filter still says each object's type.
-    if (!isCounter || counter.name[0] == 0) return;
+    if (braid_nla_u32(attributes[NFTA_OBJ_TYPE], 0) != NFT_OBJECT_COUNTER || attributes[NFTA_OBJ_NAME] == NULL) return;
+    struct braid_counter counter;
+    memset(&counter, 0, sizeof counter);
+    braid_attribute_string(attributes[NFTA_OBJ_NAME], counter.name, sizeof counter.name);
+    if (attributes[NFTA_OBJ_DATA] != NULL) braid_counter_data(attributes[NFTA_OBJ_DATA], &counter);
+    if (counter.name[0] == 0) return;
     if (list->found < list->capacity) list->counters[list->found] = counter;
     list->found++;
 }
@@ -334,21 +375,8 @@ int braid_nftables_counters(const char *table, struct braid_counter *counters, i
         int fd = braid_nfnetlink_socket(2);
         if (fd < 0) return -1;
         // NFT_MSG_GETOBJ as a dump, filtered by the kernel to one inet table's counters.
-        char request[512] __attribute__((aligned(NLMSG_ALIGNTO)));
-        memset(request, 0, sizeof request);
-        struct nlmsghdr *header = (struct nlmsghdr *)request;
-        header->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-        header->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETOBJ;
-        header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        header->nlmsg_seq = 1;
-        struct nfgenmsg *body = NLMSG_DATA(header);
-        body->nfgen_family = NFPROTO_INET;
-        body->version = NFNETLINK_V0;
-        braid_append_attribute(header, NFTA_OBJ_TABLE, table, tableLength);
-        uint32_t type = htonl(NFT_OBJECT_COUNTER);
-        braid_append_attribute(header, NFTA_OBJ_TYPE, &type, sizeof type);
-        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-        if (sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        if (braid_nftables_request(
+                fd, NFT_MSG_GETOBJ, NLM_F_REQUEST | NLM_F_DUMP, NFTA_OBJ_TABLE, table, NFTA_OBJ_TYPE, NFT_OBJECT_COUNTER) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
         struct braid_counter_list list = { .counters = counters, .capacity = capacity };
@@ -575,37 +603,15 @@ struct braid_chain_list {
 
 static void braid_read_chain(struct nlmsghdr *message, void *context) {
     struct braid_chain_list *list = context;
+    struct nlattr *attributes[NFTA_CHAIN_MAX + 1];
+    braid_nfnetlink_attributes(message, attributes, NFTA_CHAIN_MAX);
     struct braid_chain chain;
     memset(&chain, 0, sizeof chain);
     char table[256] = {0};
-    int hasHandle = 0;
-    int binding = 0;
-    size_t payload = NLMSG_PAYLOAD(message, 0);
-    size_t offset = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-    while (offset + sizeof(struct nlattr) <= payload) {
-        struct nlattr *attribute = (struct nlattr *)((char *)NLMSG_DATA(message) + offset);
-        if (attribute->nla_len < sizeof(struct nlattr) || offset + attribute->nla_len > payload) break;
-        switch (attribute->nla_type & NLA_TYPE_MASK) {
-        case NFTA_CHAIN_TABLE: braid_attribute_string(attribute, table, sizeof table); break;
-        case NFTA_CHAIN_NAME: braid_attribute_string(attribute, chain.name, sizeof chain.name); break;
-        case NFTA_CHAIN_FLAGS:
-            if (attribute->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
-                uint32_t raw;
-                memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
-                binding = (ntohl(raw) & NFT_CHAIN_BINDING) != 0;
-            }
-            break;
-        case NFTA_CHAIN_HANDLE:
-            if (attribute->nla_len >= NLA_HDRLEN + sizeof(uint64_t)) {
-                uint64_t raw;
-                memcpy(&raw, (char *)attribute + NLA_HDRLEN, sizeof raw);
-                chain.handle = be64toh(raw);
-                hasHandle = 1;
-            }
-            break;
-        }
-        offset += NLA_ALIGN(attribute->nla_len);
-    }
+    if (attributes[NFTA_CHAIN_TABLE] != NULL) braid_attribute_string(attributes[NFTA_CHAIN_TABLE], table, sizeof table);
+    if (attributes[NFTA_CHAIN_NAME] != NULL) braid_attribute_string(attributes[NFTA_CHAIN_NAME], chain.name, sizeof chain.name);
+    int hasHandle = braid_nla_u64(attributes[NFTA_CHAIN_HANDLE], &chain.handle);
+    int binding = (braid_nla_u32(attributes[NFTA_CHAIN_FLAGS], 0) & NFT_CHAIN_BINDING) != 0;
     // The kernel may answer with every inet table's chains: keep the asked table's. Anonymous
     // chains bound to a rule (`jump { … }`) are part of that rule; `nft list chains` hides them too.
     if (strcmp(table, list->table) != 0 || chain.name[0] == 0 || !hasHandle || binding) return;
@@ -613,28 +619,11 @@ static void braid_read_chain(struct nlmsghdr *message, void *context) {
     list->found++;
 }
 
-/// Sends an nftables request for the inet table `table` with the table name as attribute `nameType`.
-static int braid_nftables_request(int fd, uint16_t type, uint16_t flags, uint16_t nameType, const char *table) {
-    char request[512] __attribute__((aligned(NLMSG_ALIGNTO)));
-    memset(request, 0, sizeof request);
-    struct nlmsghdr *header = (struct nlmsghdr *)request;
-    header->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-    header->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-    header->nlmsg_flags = flags;
-    header->nlmsg_seq = 1;
-    struct nfgenmsg *body = NLMSG_DATA(header);
-    body->nfgen_family = NFPROTO_INET;
-    body->version = NFNETLINK_V0;
-    braid_append_attribute(header, nameType, table, strlen(table) + 1);
-    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    return sendto(fd, request, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -1 : 0;
-}
-
 /// Whether the inet table `table` exists: 1 or 0, -1 and errno on failure.
 static int braid_nftables_table_exists(const char *table) {
     int fd = braid_nfnetlink_socket(2);
     if (fd < 0) return -1;
-    if (braid_nftables_request(fd, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, NFTA_TABLE_NAME, table) < 0) {
+    if (braid_nftables_request(fd, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, NFTA_TABLE_NAME, table, 0, 0) < 0) {
         int saved = errno; close(fd); errno = saved; return -1;
     }
     char buffer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -667,7 +656,7 @@ int braid_nftables_chains(const char *table, struct braid_chain *chains, int cap
         if (attempt > 0) braid_dump_pause(attempt);
         int fd = braid_nfnetlink_socket(2);
         if (fd < 0) return -1;
-        if (braid_nftables_request(fd, NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, NFTA_CHAIN_TABLE, table) < 0) {
+        if (braid_nftables_request(fd, NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, NFTA_CHAIN_TABLE, table, 0, 0) < 0) {
             int saved = errno; close(fd); errno = saved; return -1;
         }
         struct braid_chain_list list = { .table = table, .chains = chains, .capacity = capacity };
