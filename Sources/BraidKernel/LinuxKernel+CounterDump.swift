@@ -14,32 +14,15 @@ extension LinuxKernel {
     /// asks for family inet: `RoutingLayout.tableFamily`.)
     public func readCounters() throws(KernelError) -> [String: TrafficCounter] {
         // Two per WAN; the room grows if another program added counters of its own to the table.
-        var capacity = 64
-        while true {
-            let wanted = capacity
-            let (counters, found, error) = try runner.withinNetworkNamespace { () -> ([braid_counter], Int, Int32) in
-                var counters = [braid_counter](repeating: braid_counter(), count: wanted)
-                let found = counters.withUnsafeMutableBufferPointer {
-                    braid_nftables_counters(RoutingLayout.tableName, $0.baseAddress, Int32(wanted))
-                }
-                guard found >= 0 else { return ([], -1, errno) }
-                return (found <= wanted ? Array(counters.prefix(Int(found))) : [], Int(found), 0)
-            }
-            guard found >= 0 else {
-                // A missing table is an empty dump on Linux 6.x; ENOENT covers a kernel that checks first.
-                if error == ENOENT { return [:] }
-                let reason =
-                    error == EAGAIN ? "every try was interrupted by other changes" : String(cString: strerror(error))
-                throw .netlink("cannot read Braid's nftables counters over netlink: \(reason)")
-            }
-            if found > wanted {
-                capacity = found
-                continue
-            }
-            return counters.reduce(into: [:]) { result, counter in
-                let name = withUnsafeBytes(of: counter.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                result[name] = TrafficCounter(packets: counter.packets, bytes: counter.bytes)
-            }
+        let dump = try growingDump(capacity: 64, empty: braid_counter(), extra: ()) { counters, capacity, _ in
+            braid_nftables_counters(RoutingLayout.tableName, counters, capacity)
+        }
+        // A missing table is an empty dump on Linux 6.x; ENOENT covers a kernel that checks first.
+        if dump.error == ENOENT { return [:] }
+        guard dump.error == 0 else { throw .netlink("cannot read Braid's nftables counters over netlink: \(dump.reason)") }
+        return dump.records.reduce(into: [:]) { result, counter in
+            let name = withUnsafeBytes(of: counter.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            result[name] = TrafficCounter(packets: counter.packets, bytes: counter.bytes)
         }
     }
 }
