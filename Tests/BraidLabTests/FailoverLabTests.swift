@@ -48,8 +48,13 @@ extension LabTests {
                 #expect(
                     afterSwitch.count > 20 && unexpected.isEmpty,
                     "after the switch: \(unexpected.map { "\($0.startedAt - cutAt): \($0.answer)" })")
-                // Every connection succeeded in the end: the dead WAN's were re-balanced after the flush.
-                #expect(samples.allSatisfy { !$0.failed }, "failed: \(samples.filter(\.failed).map(\.answer))")
+                // Every connection begun after the cut succeeded in the end: the dead WAN's were
+                // re-balanced after the flush. One begun while the cut was being made can finish its
+                // handshake through isp1 and lose the answer: it is established on a dead WAN, and a
+                // receive timeout is how it ends. A connect that failed, or any failure of one begun
+                // after the cut was in place, is Braid's.
+                let lost = samples.filter { $0.failed && !($0.startedAt < cutDone && $0.answer.hasPrefix("failed: receive")) }
+                #expect(lost.isEmpty, "failed: \(lost.map { "\($0.startedAt - cutAt): \($0.answer)" })")
                 #expect(await daemon.stop() == 0)
             }
         }
