@@ -20,16 +20,17 @@ struct ApplyDiff: Sendable {
 
         init(
             desired: DesiredState, availability: WanAvailability = .allAvailable, stored: AppliedState?, table: ObservedTable?,
-            loadedTables: LoadedTableCache = LoadedTableCache(), source rendered: String? = nil
+            loadedTables: LoadedTableCache = LoadedTableCache(), rendering: RulesetRendering? = nil
         ) {
             self.desired = desired
             self.availability = availability
-            source = rendered ?? desired.ruleset.render()
+            let rendering = rendering ?? desired.ruleset.rendering()
+            source = rendering.source
             // The same text needs no update (and parsing it twice would slow every unchanged re-apply).
             if table != nil, let stored, let loaded = stored.rulesetSource, loaded != source,
                 stored.rulesetFingerprint == table?.fingerprint
             {
-                inPlaceCandidate = loadedTables.update(from: loaded, to: source)
+                inPlaceCandidate = loadedTables.update(from: loaded, to: rendering)
             }
         }
     }

@@ -16,6 +16,8 @@ public struct GatewayApplier: Sendable {
     public var renumberMarks = false
     /// The table text this applier parsed last, so a change parses only the new rendering.
     let loadedTables = LoadedTableCache()
+    /// Each object's last rendering, so a change renders only the objects that changed.
+    let renderedObjects = RenderedObjectMemo()
 
     public init(kernel: any KernelPort, store: AppliedStateStore, lockTimeout: Duration = .seconds(60)) {
         self.kernel = kernel
@@ -187,11 +189,11 @@ public struct GatewayApplier: Sendable {
                 config, availability: availability, previousSlots: previousSlots,
                 missingInterfacesAreDown: missingInterfacesAreDown)
         }
-        let source = timings.measure(\.render) { desired.ruleset.render() }
+        let rendering = timings.measure(\.render) { desired.ruleset.rendering(memo: renderedObjects) }
         let target = timings.measure(\.diff) {
             ApplyDiff.Target(
                 desired: desired, availability: availability, stored: observation.stored,
-                table: observation.kernel.table, loadedTables: loadedTables, source: source)
+                table: observation.kernel.table, loadedTables: loadedTables, rendering: rendering)
         }
         try timings.measure(\.observe) { () throws(ApplyError) in
             do throws(KernelError) { try observe(&observation, for: target) } catch { throw .kernel(error) }

@@ -3,8 +3,8 @@ import Synchronization
 
 /// The last rendered table this process parsed, kept with its text: an in-place update reads the
 /// table Braid loaded last (from the state file) and the desired one, and with 100,000 set entries
-/// parsing both costs more than the update. After an apply the desired table is the loaded one of
-/// the next, so each change parses only the new rendering.
+/// parsing both costs more than the update. After an apply the desired table (built object by
+/// object, `NftablesRuleset.rendering`) is the loaded one of the next, so a change parses nothing.
 ///
 /// A memo of a pure function (text → its objects), never a record of what the kernel holds: whether
 /// the kernel still holds that text is decided by the nftables generation and the table's digest
@@ -20,11 +20,11 @@ final class LoadedTableCache: Sendable {
         return table
     }
 
-    /// The in-place update from `loaded` to `desired` (see `TableUpdate.inPlace`), keeping the
-    /// parsed `desired` for the next change.
-    func update(from loaded: String, to desired: String) -> TableUpdate? {
-        guard let before = table(loaded), let after = RenderedTable(parsing: desired) else { return nil }
-        last.withLock { $0 = (desired, after) }
-        return TableUpdate.inPlace(from: before, to: after)
+    /// The in-place update from `loaded` to `desired` (see `TableUpdate.inPlace`), keeping
+    /// `desired`'s objects for the next change.
+    func update(from loaded: String, to desired: RulesetRendering) -> TableUpdate? {
+        guard let before = table(loaded) else { return nil }
+        last.withLock { $0 = (desired.source, desired.table) }
+        return TableUpdate.inPlace(from: before, to: desired.table)
     }
 }

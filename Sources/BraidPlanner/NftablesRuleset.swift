@@ -21,70 +21,10 @@ public struct NftablesRuleset: Sendable, Equatable {
         self.chains = chains
     }
 
-    /// The declarative table body, loadable with `nft -f`.
-    public func render() -> String {
-        var lines = ["table \(family) \(name) {"]
-        func comment(_ text: String) {
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) { lines.append("\t# \(line)") }
-        }
-        for counter in counters {
-            if let note = counter.comment { comment(note) }
-            lines.append("\tcounter \(counter.name) {")
-            lines.append("\t}")
-        }
-        // Sets and maps share one layout: header, type, flags, then element lines joined by commas.
-        func collection(
-            _ keyword: String, _ name: String, typeLine: String, isInterval: Bool, note: String?, elementLines: [String],
-            timeoutSeconds: Int? = nil
-        ) {
-            if !lines.last!.hasSuffix("{") { lines.append("") }
-            if let note { comment(note) }
-            lines.append("\t\(keyword) \(name) {")
-            lines.append("\t\t\(typeLine)")
-            if isInterval { lines.append("\t\tflags interval") }
-            if let timeoutSeconds {
-                lines.append("\t\tflags dynamic,timeout")
-                lines.append("\t\ttimeout \(timeoutSeconds)s")
-            }
-            if !elementLines.isEmpty {
-                lines.append("\t\telements = {")
-                for (index, line) in elementLines.enumerated() {
-                    lines.append("\t\t\t" + line + (index == elementLines.count - 1 ? "" : ","))
-                }
-                lines.append("\t\t}")
-            }
-            lines.append("\t}")
-        }
-        for set in sets {
-            // Eight per line: sets can hold 100,000 prefixes.
-            let rows = stride(from: 0, to: set.elements.count, by: 8).map {
-                set.elements[$0..<min($0 + 8, set.elements.count)].joined(separator: ", ")
-            }
-            collection(
-                "set", set.name, typeLine: "type \(set.type)", isInterval: set.isInterval, note: set.comment, elementLines: rows,
-                timeoutSeconds: set.timeoutSeconds)
-        }
-        for map in maps {
-            collection(
-                "map", map.name, typeLine: map.type, isInterval: map.isInterval, note: map.comment,
-                elementLines: map.elements.map { "\($0.key) : \($0.value)" })
-        }
-        for chain in chains {
-            lines.append("")
-            if let note = chain.comment { comment(note) }
-            lines.append("\tchain \(chain.name) {")
-            if let hook = chain.hook { lines.append("\t\t\(hook.declaration)") }
-            for rule in chain.rules {
-                if let note = rule.comment {
-                    for line in note.split(separator: "\n") { lines.append("\t\t# \(line)") }
-                }
-                lines.append("\t\t\(rule.text)")
-            }
-            lines.append("\t}")
-        }
-        lines.append("}")
-        return lines.joined(separator: "\n") + "\n"
-    }
+    /// The declarative table body, loadable with `nft -f`: counters, sets, maps, then chains, each
+    /// after its comment; a set or map is set off by a blank line unless it opens the table, a
+    /// chain always. Sets are written eight elements a line (they can hold 100,000 prefixes).
+    public func render() -> String { rendering().source }
 }
 
 /// A named counter; named so its totals survive re-applies (rules are replaced, objects are kept).
@@ -140,8 +80,10 @@ public struct NftablesMap: Sendable, Equatable {
     }
 
     public static func == (lhs: NftablesMap, rhs: NftablesMap) -> Bool {
+        // Element by element, without copying 10,000 keys into arrays first.
         lhs.name == rhs.name && lhs.type == rhs.type && lhs.isInterval == rhs.isInterval && lhs.comment == rhs.comment
-            && lhs.elements.map(\.key) == rhs.elements.map(\.key) && lhs.elements.map(\.value) == rhs.elements.map(\.value)
+            && lhs.elements.count == rhs.elements.count
+            && zip(lhs.elements, rhs.elements).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }
 
