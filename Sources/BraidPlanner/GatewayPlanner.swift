@@ -47,7 +47,11 @@ public enum GatewayPlanner {
         }
         let usableNames = Set(usable.map { config.wans[$0].name })
         let usableIPv6Names = ipv6.map { Set($0.usable.map { config.wans[$0].name }) }
-        let policy = try PolicyCompiler.compile(config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names)
+        let policy = try PolicyCompileMemo.shared.output(
+            for: .init(config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names)
+        ) { () throws(PlanError) in
+            try PolicyCompiler.compile(config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names)
+        }
         let namedPolicies = NamedPolicyPlanner.compile(
             config, wans: wans, usable: usableNames, usableIPv6: usableIPv6Names,
             lanInterfaces: RulesetPlanner.setLiteral(config.lan.interfaces))

@@ -39,7 +39,7 @@ enum PolicyCompiler {
         case policy(String, stickySeconds: Int?)
     }
 
-    struct Output {
+    struct Output: Sendable {
         var sets: [NftablesSet] = []
         var maps: [NftablesMap] = []
         /// The body of the `traffic_rules` chain.

@@ -1,5 +1,5 @@
 import BraidConfig
-import BraidPlanner
+@testable import BraidPlanner
 import Testing
 
 /// `NftablesRuleset.rendering`: the objects it builds are what parsing its text gives, and a memo
@@ -68,5 +68,58 @@ import Testing
         #expect(rendering.source.contains("\t\t\t10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, 10.0.0.7, 10.0.0.8,\n\t\t\t10.0.0.9\n"))
         #expect(RenderedTable(parsing: rendering.source) == rendering.table)
         #expect(rendering.table.objects.map(\.content.count) == [0, 2, 2, 3])
+    }
+}
+
+/// `PolicyCompileMemo`: its key holds everything the compiler reads, and a hit is returned only
+/// for an equal key.
+@Suite struct PolicyCompileMemoTests {
+    /// What the key leaves out (weights, NAT, health settings) must not change what the compiler
+    /// makes: else a hit would hand back a stale compilation.
+    @Test func whatTheKeyLeavesOutDoesNotChangeTheCompilation() throws {
+        let yaml = RulesetRenderingTests.policyYAML
+        let config = try ConfigLoader.parse(yaml)
+        let other = try ConfigLoader.parse(
+            yaml.replacingOccurrences(of: "weight: 3", with: "weight: 7, nat: none")
+                .replacingOccurrences(of: "weight: 1}", with: "weight: 2, health: {targets: [192.0.2.53]}}"))
+        #expect(config.wans != other.wans)
+        for unavailable in [[], ["fiber"], ["cable"], ["fiber", "cable"]] as [Set<String>] {
+            let availability = WanAvailability(unavailable: unavailable)
+            let wans = try GatewayPlanner.plan(config, host: .having(interfacesOf: config), availability: availability).wans
+            let otherWans = try GatewayPlanner.plan(other, host: .having(interfacesOf: other), availability: availability).wans
+            let usable = Set(config.wans.map(\.name)).subtracting(unavailable)
+            #expect(PolicyCompileMemo.Key(config, wans: wans, usable: usable, usableIPv6: nil)
+                == PolicyCompileMemo.Key(other, wans: otherWans, usable: usable, usableIPv6: nil))
+            let one = try PolicyCompiler.compile(config, wans: wans, usable: usable)
+            let two = try PolicyCompiler.compile(other, wans: otherWans, usable: usable)
+            #expect(one.maps == two.maps && one.chains == two.chains && one.rules == two.rules && one.sets == two.sets)
+        }
+    }
+
+    @Test func anEqualKeyHitsAndAnyOtherCompiles() throws {
+        let config = try ConfigLoader.parse(RulesetRenderingTests.policyYAML)
+        let wans = try GatewayPlanner.plan(config, host: .having(interfacesOf: config)).wans
+        let memo = PolicyCompileMemo()
+        var compiled: [Set<String>] = []
+        func output(_ usable: Set<String>, rules config: Config = config) throws -> PolicyCompiler.Output {
+            try memo.output(for: .init(config, wans: wans, usable: usable, usableIPv6: nil)) { () throws(PlanError) in
+                compiled.append(usable)
+                return try PolicyCompiler.compile(config, wans: wans, usable: usable)
+            }
+        }
+        let all: Set<String> = ["fiber", "cable"]
+        let allUp = try output(all)
+        let fiberDown = try output(["cable"])
+        #expect(try output(all).maps == allUp.maps)
+        #expect(try output(["cable"]).maps == fiberDown.maps)
+        #expect(allUp.maps != fiberDown.maps)
+        #expect(compiled == [all, ["cable"]])
+        // Two kept: a third key pushes out the oldest compilation.
+        _ = try output(["fiber"])
+        _ = try output(all)
+        #expect(compiled == [all, ["cable"], ["fiber"], all])
+        let edited = try ConfigLoader.parse(RulesetRenderingTests.policyYAML.replacingOccurrences(of: "10.0.0.128/25", with: "10.0.0.0/25"))
+        _ = try output(all, rules: edited)
+        #expect(compiled.count == 5, "another rule list is another key")
     }
 }
