@@ -15,7 +15,7 @@ import Glibc
 public struct AppliedState: Sendable, Equatable, Codable {
     /// Sysctl key → value before Braid first changed it.
     public var originalSysctls: [String: String]
-    /// The rendered table Braid loaded last.
+    /// The rendered table Braid loaded last (on disk in a file of its own, `RulesetSourceFile`).
     public var rulesetSource: String?
     /// The table's fingerprint right after that load; a difference means someone changed it.
     public var rulesetFingerprint: String?
@@ -32,6 +32,8 @@ public struct AppliedState: Sendable, Equatable, Codable {
     /// Digest of the table's full listing as verified by an apply that loaded nothing; nil right
     /// after a load.
     public var tableDigest: String?
+    /// Where `rulesetSource` is kept on disk (see `RulesetSourceFile`); set only in the file.
+    var rulesetSourceFile: String?
 
     public init(
         originalSysctls: [String: String] = [:], rulesetSource: String? = nil, rulesetFingerprint: String? = nil,
@@ -74,7 +76,9 @@ public struct AppliedStateStore: Sendable {
     /// The last saved state: from the file, or (when the file is missing) what this process saved
     /// last. A file that cannot be decoded is renamed to `state.json.corrupt-TIME` and treated as
     /// missing; `warning` says so.
-    public func loadReporting() -> (state: AppliedState?, warning: String?) {
+    public func loadReporting() -> (state: AppliedState?, warning: String?) { loadReporting(retries: 2) }
+
+    private func loadReporting(retries: Int) -> (state: AppliedState?, warning: String?) {
         // The file this process wrote or read last, unchanged since: decoding its megabytes (the
         // rendered table of a large policy) again on every failover would cost more than the change.
         let stamp = PosixFile.stamp(path)
@@ -86,7 +90,16 @@ public struct AppliedStateStore: Sendable {
         case .failure(let error):
             return (memory.state, "cannot read Braid's state file \(path) (\(error.reason)); treating it as missing")
         }
-        if let state = try? JSONDecoder().decode(AppliedState.self, from: Data(bytes)) {
+        if var state = try? JSONDecoder().decode(AppliedState.self, from: Data(bytes)) {
+            if let name = state.rulesetSourceFile {
+                state.rulesetSourceFile = nil
+                // Missing (deleted by hand, or swept by a save that replaced this state.json
+                // since it was read): the loaded table is unknown, which costs a reload at most.
+                state.rulesetSource = RulesetSourceFile.read(named: name, in: directory, limit: Self.maximumFileSize)
+                if state.rulesetSource == nil, PosixFile.stamp(path) != stamp, retries > 0 {
+                    return loadReporting(retries: retries - 1)
+                }
+            }
             memory.state = state
             // Only a stamp taken before the read vouches for what was read.
             if let stamp, PosixFile.stamp(path) == stamp { memory.known = (stamp, state) }
@@ -110,17 +123,38 @@ public struct AppliedStateStore: Sendable {
     public func save(_ state: AppliedState) throws(StateFileError) {
         memory.state = state
         memory.known = nil
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(state) else { throw .cannotWrite(path: path, reason: "cannot encode the state") }
         if case .failure(let error) = PosixFile.createDirectory(directory) {
             throw .cannotWrite(path: path, reason: "cannot create \(directory): \(error.reason)")
         }
+        var onDisk = state
+        if let source = state.rulesetSource {
+            let name: String
+            if let written = memory.rulesetFile, written.source == source,
+                PosixFile.stamp(directory + "/" + written.name) != nil
+            {
+                name = written.name
+            } else {
+                name = RulesetSourceFile.newName()
+                if case .failure(let error) = RulesetSourceFile.write(source, named: name, in: directory) {
+                    // Said as state.json's failure (it cannot be written without this file), with
+                    // no fresh file name in it: a directory that stays unwritable gives the same
+                    // warning from every save, and the daemon says it once.
+                    throw .cannotWrite(path: path, reason: error.reason)
+                }
+                memory.rulesetFile = (name, source)
+            }
+            onDisk.rulesetSource = nil
+            onDisk.rulesetSourceFile = name
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(onDisk) else { throw .cannotWrite(path: path, reason: "cannot encode the state") }
         // Write then rename, so a crash never leaves half a file where the originals were.
         if case .failure(let error) = PosixFile.replace(path, with: Array(data), mode: 0o600) {
             throw .cannotWrite(path: path, reason: error.reason)
         }
         if let stamp = PosixFile.stamp(path) { memory.known = (stamp, state) }
+        RulesetSourceFile.sweep(directory, keeping: onDisk.rulesetSourceFile)
     }
 
     /// Forgets the state (after `down`).
@@ -130,6 +164,8 @@ public struct AppliedStateStore: Sendable {
         if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
             throw .cannotRemove(path: path, reason: PosixError.current().reason)
         }
+        RulesetSourceFile.sweep(directory, keeping: nil)
+        memory.rulesetFile = nil
     }
 }
 
@@ -138,6 +174,7 @@ public struct AppliedStateStore: Sendable {
 final class StateMemory: Sendable {
     private let box = Mutex<AppliedState?>(nil)
     private let file = Mutex<(stamp: FileStamp, state: AppliedState)?>(nil)
+    private let written = Mutex<(name: String, source: String)?>(nil)
 
     var state: AppliedState? {
         get { box.withLock { $0 } }
@@ -147,6 +184,13 @@ final class StateMemory: Sendable {
     var known: (stamp: FileStamp, state: AppliedState)? {
         get { file.withLock { $0 } }
         set { file.withLock { $0 = newValue } }
+    }
+
+    /// The ruleset file this process wrote last, and what it holds: an unchanged table is not
+    /// written again.
+    var rulesetFile: (name: String, source: String)? {
+        get { written.withLock { $0 } }
+        set { written.withLock { $0 = newValue } }
     }
 }
 
