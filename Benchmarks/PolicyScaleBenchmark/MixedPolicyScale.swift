@@ -86,8 +86,12 @@ enum MixedPolicyScale {
     static func run(repetitions: Int, only: String? = nil) async throws {
         let lab = try Lab(wanCount: 3, name: "mixd")
         defer { lab.teardown() }
-        let kernel = LinuxKernel(runner: lab.router.runner)
+        // As the daemon runs nft scripts (libnftables in the process), and, as a baseline in the
+        // same run, through an `nft -f -` process per script.
+        let kernel = LinuxKernel(runner: NamespacedCommandRunner(namespace: lab.router.name, nftInProcess: true))
         let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
+        let processApplier = GatewayApplier(
+            kernel: LinuxKernel(runner: lab.router.runner), store: AppliedStateStore(directory: lab.stateDirectory))
         let peer = IptablesPeer(lab: lab)
         defer { peer.remove() }
         let base = lab.configYAML()
@@ -211,7 +215,23 @@ enum MixedPolicyScale {
         ]
         let setEntries = try String(contentsOfFile: setFile, encoding: .utf8).split(separator: "\n")
             .filter { !$0.hasPrefix("#") }.map(String.init)
+        var processCold: [Double] = []
+        var processWeight: [Double] = []
+        var processHealth: [Double] = []
         for _ in 0..<repetitions {
+            // The baseline: the same changes, each script run by an `nft -f -` process.
+            try processApplier.down()
+            progress("cold apply and changes, nft scripts run by an nft process")
+            var baselineStarted = ContinuousClock.now
+            try processApplier.apply(large)
+            processCold.append((ContinuousClock.now - baselineStarted).inMilliseconds)
+            for change in changes {
+                baselineStarted = ContinuousClock.now
+                try processApplier.apply(change.config, availability: change.availability)
+                let milliseconds = (ContinuousClock.now - baselineStarted).inMilliseconds
+                if change.isWeight { processWeight.append(milliseconds) } else { processHealth.append(milliseconds) }
+            }
+            try processApplier.down()
             try applier.down()
             progress("cold apply of 10,000 alternating rules + the set")
             var started = ContinuousClock.now
@@ -256,6 +276,16 @@ enum MixedPolicyScale {
                 "Braid health change (plan, diff, apply)", median(braidHealth), "ms",
                 String(format: "× %.2f of the peer's", medianRatio(braidHealth, peerHealth))))
         print(row("iptables --noflush split chain: weight / health", median(peerWeight), "ms", String(format: "/ %.1f ms", median(peerHealth))))
+        print(
+            row(
+                "Braid with an nft process per script: cold", median(processCold), "ms",
+                String(format: "(in-process × %.2f of it)", medianRatio(braidCold, processCold))))
+        print(
+            row(
+                "  … weight change / health change", median(processWeight), "ms",
+                String(
+                    format: "/ %.1f ms (in-process × %.2f / × %.2f of them)", median(processHealth),
+                    medianRatio(braidWeight, processWeight), medianRatio(braidHealth, processHealth))))
         let phases: [(String, KeyPath<ApplyTimings, Duration>)] = [
             ("observe", \.observe), ("plan", \.plan), ("render", \.render), ("diff", \.diff),
             ("execute", \.execute), ("verify", \.verify),

@@ -7,6 +7,8 @@ public protocol CommandRunner: Sendable {
     /// Runs `body` in the network namespace the programs run in, for the kernel port's few
     /// direct netlink requests.
     func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result
+    /// Runs an nft script as one transaction, as `nft -f -` reads it from standard input.
+    func runNftScript(_ script: String) throws(KernelError) -> CommandResult
 }
 
 extension CommandRunner {
@@ -17,6 +19,24 @@ extension CommandRunner {
 
     public func run(_ arguments: [String]) throws(KernelError) -> CommandResult {
         try run(arguments, input: nil)
+    }
+
+    /// The nft program, unless a runner says otherwise.
+    public func runNftScript(_ script: String) throws(KernelError) -> CommandResult {
+        try run(Self.nftScriptArguments, input: script)
+    }
+
+    /// How an nft script is run, and named in errors, whether or not a program runs.
+    public static var nftScriptArguments: [String] { ["nft", "-f", "-"] }
+
+    /// `runNftScript`, throwing `KernelError.commandFailed` when nft refuses the script.
+    @discardableResult
+    public func checkNftScript(_ script: String) throws(KernelError) -> String {
+        let result = try runNftScript(script)
+        guard result.status == 0 else {
+            throw .commandFailed(arguments: Self.nftScriptArguments, status: result.status, standardError: result.standardError)
+        }
+        return result.standardOutput
     }
 
     /// Runs and throws `KernelError.commandFailed` on a non-zero exit.
@@ -46,6 +66,13 @@ public struct CommandResult: Sendable, Equatable {
 /// Runs programs in this process's network namespace, found on the usual sbin/bin paths.
 public struct ProcessCommandRunner: CommandRunner {
     public init() {}
+
+    /// Through libnftables in this process (`NftSession`) when it loads and the calling thread
+    /// is in the session's namespace; else the nft program.
+    public func runNftScript(_ script: String) throws(KernelError) -> CommandResult {
+        if let result = NftSession.forThisProcess?.run(script) { return result }
+        return try run(Self.nftScriptArguments, input: script)
+    }
 
     static let searchPath = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
 
@@ -109,9 +136,24 @@ public struct NamespacedCommandRunner: CommandRunner {
     public let namespace: String
     let base: any CommandRunner
 
-    public init(namespace: String, base: any CommandRunner = ProcessCommandRunner()) {
+    /// The namespace's own libnftables session, when asked for one; shared by copies of this runner.
+    private let nftSession: NamespaceNftSession?
+
+    /// `nftInProcess`: run nft scripts through a libnftables session opened in the namespace
+    /// (the way the daemon runs them), instead of `ip netns exec … nft -f -`. The session holds
+    /// a netlink socket, which keeps the namespace alive until the last copy of this runner goes.
+    public init(namespace: String, base: any CommandRunner = ProcessCommandRunner(), nftInProcess: Bool = false) {
         self.namespace = namespace
         self.base = base
+        self.nftSession = nftInProcess ? NamespaceNftSession() : nil
+    }
+
+    public func runNftScript(_ script: String) throws(KernelError) -> CommandResult {
+        if let nftSession {
+            let session = try nftSession.session(in: self)
+            if let session, let result = try withinNetworkNamespace({ session.run(script) }) { return result }
+        }
+        return try run(Self.nftScriptArguments, input: script)
     }
 
     public func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result {
@@ -130,3 +172,4 @@ public struct NamespacedCommandRunner: CommandRunner {
         return result
     }
 }
+

@@ -115,9 +115,9 @@ public struct LinuxKernel: KernelPort {
         case .deleteRule(let rule):
             try runner.check(rule.command("del") + ["protocol", protocolTag])
         case .loadRuleset(let transaction, _), .restoreRuleset(let transaction):
-            try runner.check(["nft", "-f", "-"], input: NftTransactionRenderer.render(transaction))
+            try runner.checkNftScript(NftTransactionRenderer.render(transaction))
         case .deleteTable:
-            try runner.check(["nft", "-f", "-"], input: NftTransactionRenderer.render(.deletingTable()))
+            try runner.checkNftScript(NftTransactionRenderer.render(.deletingTable()))
         case .setSysctl(let key, let value, _):
             try runner.check(["sysctl", "-q", "-w", "\(key)=\(value)"])
         }
