@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "braid", targets: ["braid"]),
+        .executable(name: "braid-nft-session", targets: ["braid-nft-session"]),
         .library(name: "BraidConfig", targets: ["BraidConfig"]),
         .library(name: "BraidPlanner", targets: ["BraidPlanner"]),
         .library(name: "BraidKernel", targets: ["BraidKernel"]),
@@ -79,6 +80,9 @@ let package = Package(
                 .unsafeFlags(["-static-stdlib", "-lCoreFoundation", "-l_FoundationCollections", "-l_FoundationCShims", "-l_FoundationICU", "-lstdc++"], .when(platforms: [.linux], configuration: .release))
             ]
         ),
+        // nft with one libnftables context kept open, run by Braid as a helper program (GPL-2.0,
+        // because libnftables is: see its LICENSE; Braid talks to it over a socket).
+        .executableTarget(name: "braid-nft-session", exclude: ["LICENSE"]),
         .executableTarget(
             name: "failover-benchmark",
             dependencies: ["BraidConfig", "BraidLab"],

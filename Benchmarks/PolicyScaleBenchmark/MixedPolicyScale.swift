@@ -86,9 +86,9 @@ enum MixedPolicyScale {
     static func run(repetitions: Int, only: String? = nil) async throws {
         let lab = try Lab(wanCount: 3, name: "mixd")
         defer { lab.teardown() }
-        // As the daemon runs nft scripts (libnftables in the process), and, as a baseline in the
-        // same run, through an `nft -f -` process per script.
-        let kernel = LinuxKernel(runner: NamespacedCommandRunner(namespace: lab.router.name, nftInProcess: true))
+        // As the daemon runs nft scripts (one braid-nft-session helper kept running), and, as a
+        // baseline in the same run, through an `nft -f -` process per script.
+        let kernel = LinuxKernel(runner: NamespacedCommandRunner(namespace: lab.router.name, keepsNftSession: true))
         let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
         let processApplier = GatewayApplier(
             kernel: LinuxKernel(runner: lab.router.runner), store: AppliedStateStore(directory: lab.stateDirectory))
@@ -279,12 +279,12 @@ enum MixedPolicyScale {
         print(
             row(
                 "Braid with an nft process per script: cold", median(processCold), "ms",
-                String(format: "(in-process × %.2f of it)", medianRatio(braidCold, processCold))))
+                String(format: "(the session × %.2f of it)", medianRatio(braidCold, processCold))))
         print(
             row(
                 "  … weight change / health change", median(processWeight), "ms",
                 String(
-                    format: "/ %.1f ms (in-process × %.2f / × %.2f of them)", median(processHealth),
+                    format: "/ %.1f ms (the session × %.2f / × %.2f of them)", median(processHealth),
                     medianRatio(braidWeight, processWeight), medianRatio(braidHealth, processHealth))))
         let phases: [(String, KeyPath<ApplyTimings, Duration>)] = [
             ("observe", \.observe), ("plan", \.plan), ("render", \.render), ("diff", \.diff),

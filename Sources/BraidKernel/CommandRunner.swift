@@ -67,14 +67,19 @@ public struct CommandResult: Sendable, Equatable {
 public struct ProcessCommandRunner: CommandRunner {
     public init() {}
 
-    /// Through libnftables in this process (`NftSession`) when it loads and the calling thread
-    /// is in the session's namespace; else the nft program.
+    /// Through the braid-nft-session helper (`NftSession`) when it is installed and the calling
+    /// thread is in the helper's namespace; else the nft program.
     public func runNftScript(_ script: String) throws(KernelError) -> CommandResult {
-        if let result = NftSession.forThisProcess?.run(script) { return result }
+        if let result = NftSession.forThisProcess.run(script) { return result }
         return try run(Self.nftScriptArguments, input: script)
     }
 
     static let searchPath = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
+
+    /// The path of `program` on the search path, nil when it is not installed.
+    static func locate(_ program: String) -> String? {
+        searchPath.map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
 
     public func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
         guard let program = arguments.first else {
@@ -84,13 +89,7 @@ public struct ProcessCommandRunner: CommandRunner {
         if program.hasPrefix("/") {
             executable = program
         } else {
-            guard
-                let found = Self.searchPath.map({ "\($0)/\(program)" }).first(where: {
-                    FileManager.default.isExecutableFile(atPath: $0)
-                })
-            else {
-                throw .missingProgram(program)
-            }
+            guard let found = Self.locate(program) else { throw .missingProgram(program) }
             executable = found
         }
         let child: ChildProcess
@@ -136,23 +135,21 @@ public struct NamespacedCommandRunner: CommandRunner {
     public let namespace: String
     let base: any CommandRunner
 
-    /// The namespace's own libnftables session, when asked for one; shared by copies of this runner.
-    private let nftSession: NamespaceNftSession?
+    /// The namespace's own braid-nft-session helper, when asked for one; shared by copies of this runner.
+    let nftSession: NftSession?
 
-    /// `nftInProcess`: run nft scripts through a libnftables session opened in the namespace
-    /// (the way the daemon runs them), instead of `ip netns exec … nft -f -`. The session holds
-    /// a netlink socket, which keeps the namespace alive until the last copy of this runner goes.
-    public init(namespace: String, base: any CommandRunner = ProcessCommandRunner(), nftInProcess: Bool = false) {
+    /// `keepsNftSession`: run nft scripts through a braid-nft-session helper started in the
+    /// namespace (the way the daemon runs them), instead of `ip netns exec … nft -f -` each time.
+    /// The helper lives until the last copy of this runner goes, and keeps the namespace alive
+    /// meanwhile: for benchmarks, which hold a runner for as long as the namespace.
+    public init(namespace: String, base: any CommandRunner = ProcessCommandRunner(), keepsNftSession: Bool = false) {
         self.namespace = namespace
         self.base = base
-        self.nftSession = nftInProcess ? NamespaceNftSession() : nil
+        self.nftSession = keepsNftSession ? NftSession.inNamespace(namespace) : nil
     }
 
     public func runNftScript(_ script: String) throws(KernelError) -> CommandResult {
-        if let nftSession {
-            let session = try nftSession.session(in: self)
-            if let session, let result = try withinNetworkNamespace({ session.run(script) }) { return result }
-        }
+        if let result = nftSession?.run(script) { return result }
         return try run(Self.nftScriptArguments, input: script)
     }
 

@@ -4,9 +4,10 @@ import CBraidLinux
 import Foundation
 
 /// The real kernel port: rtnetlink dumps to read links, addresses, rules and routes
-/// (LinuxKernel+Rtnetlink.swift) and `ip` to change them, `nft` for the table (one transaction per
-/// change, read back as JSON), /proc/sys and `conntrack`. Separate processes keep Braid free of
-/// libnftables' GPL-2 licence and of its crashes.
+/// (LinuxKernel+Rtnetlink.swift) and `ip` to change them, nft for the table (one transaction per
+/// change, through the braid-nft-session helper or the nft program; read back as JSON), /proc/sys
+/// and `conntrack`. Separate processes keep Braid free of libnftables' GPL-2 licence and of its
+/// crashes.
 public struct LinuxKernel: KernelPort {
     let runner: any CommandRunner
 

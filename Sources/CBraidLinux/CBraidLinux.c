@@ -73,6 +73,10 @@ int braid_pipe_cloexec(int descriptors[2]) {
     return pipe2(descriptors, O_CLOEXEC);
 }
 
+int braid_socketpair_cloexec(int descriptors[2]) {
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, descriptors);
+}
+
 /// Sends one nfnetlink request without payload (`type` is subsystem << 8 | message) to the kernel.
 static int braid_nfnetlink_send(int fd, uint16_t type, uint16_t flags) {
     struct {

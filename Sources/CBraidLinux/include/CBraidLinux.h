@@ -124,23 +124,7 @@ struct braid_chain {
 /// chain found, `*table_exists` says whether the table is there at all (NFT_MSG_GETTABLE).
 /// -1 and errno on failure.
 int braid_nftables_chains(const char *table, struct braid_chain *chains, int capacity, int *table_exists);
-/// nft's own library (libnftables.so.1, which the nft program is built on) with one context kept
-/// open: a script run through it costs what the kernel does with it, not the 15–20 ms an nft
-/// process spends starting and reading the ruleset afresh.
-struct braid_nft_session;
-
-/// Loads libnftables and opens a context whose netlink socket lives in the calling thread's
-/// network namespace. NULL when the library or one of its functions is missing.
-struct braid_nft_session *braid_nft_session_open(void);
-
-/// Runs `script` as `nft -f` would read it, as one transaction. Returns 0 on success. `*error`
-/// receives nft's error text (empty on success), valid until the next run on this session.
-/// Not thread-safe: one run at a time per session.
-int braid_nft_session_run(struct braid_nft_session *session, const char *script, const char **error);
-
-void braid_nft_session_close(struct braid_nft_session *session);
-
-/// malloc_trim(0): hands the heap's free pages back to the kernel (a large load through
-/// libnftables frees tens of megabytes that would otherwise stay in RSS).
-int braid_malloc_trim(void);
+/// socketpair(AF_UNIX, SOCK_STREAM) with SOCK_CLOEXEC on both ends: a stream to a helper
+/// program that a write to cannot kill the writer with SIGPIPE (send with MSG_NOSIGNAL).
+int braid_socketpair_cloexec(int descriptors[2]);
 #endif
