@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,18 +115,63 @@ static int braid_nfnetlink_u32(struct nlmsghdr *message, uint16_t type, uint32_t
     return 0;
 }
 
+/// Closes a NETLINK_NETFILTER socket on a thread of its own. Closing one makes nf_tables wait,
+/// under its commit mutex, for the clean-up of the last transaction (the NETLINK_URELEASE
+/// notifier flushes the destroy work, an RCU grace period): 5–15 ms right after a commit, which a
+/// verification read just after a weight change would spend waiting for nothing it needs.
+static pthread_mutex_t braid_closer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t braid_closer_wake = PTHREAD_COND_INITIALIZER;
+static int braid_closer_queue[64];
+static int braid_closer_count = 0;
+static int braid_closer_started = 0;
+
+static void *braid_closer_run(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&braid_closer_lock);
+    while (1) {
+        while (braid_closer_count == 0) pthread_cond_wait(&braid_closer_wake, &braid_closer_lock);
+        int fd = braid_closer_queue[--braid_closer_count];
+        pthread_mutex_unlock(&braid_closer_lock);
+        close(fd);
+        pthread_mutex_lock(&braid_closer_lock);
+    }
+    return NULL;
+}
+
+static void braid_nfnetlink_close(int fd) {
+    int saved = errno;
+    pthread_mutex_lock(&braid_closer_lock);
+    if (!braid_closer_started) {
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        braid_closer_started = pthread_create(&thread, &attributes, braid_closer_run, NULL) == 0 ? 1 : -1;
+        pthread_attr_destroy(&attributes);
+    }
+    // No closer thread, or a full queue (it is stuck): close here, as before.
+    int queued = braid_closer_started == 1 && braid_closer_count < (int)(sizeof braid_closer_queue / sizeof braid_closer_queue[0]);
+    if (queued) {
+        braid_closer_queue[braid_closer_count++] = fd;
+        pthread_cond_signal(&braid_closer_wake);
+    }
+    pthread_mutex_unlock(&braid_closer_lock);
+    if (!queued) close(fd);
+    errno = saved;
+}
+
 long long braid_nftables_generation(void) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
     if (fd < 0) return -1;
     struct timeval timeout = { .tv_sec = 2, .tv_usec = 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     if (braid_nfnetlink_send(fd, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST) < 0) {
-        int saved = errno; close(fd); errno = saved; return -1;
+        int saved = errno; braid_nfnetlink_close(fd); errno = saved; return -1;
     }
     char buffer[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
     ssize_t received = recv(fd, buffer, sizeof buffer, 0);
     int saved = errno;
-    close(fd);
+    braid_nfnetlink_close(fd);
     if (received < 0) { errno = saved; return -1; }
     // Signed, so that NLMSG_NEXT stepping past a short last message ends the loop.
     int remaining = (int)received;
@@ -243,12 +289,12 @@ int braid_conntrack_count_by_mark(uint32_t mask, struct braid_mark_count *counts
         int size = 4 << 20;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
         if (braid_nfnetlink_send(fd, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP) < 0) {
-            int saved = errno; close(fd); errno = saved; return -1;
+            int saved = errno; braid_nfnetlink_close(fd); errno = saved; return -1;
         }
         struct braid_mark_groups groups = { .mask = mask, .counts = counts, .capacity = capacity };
         int result = braid_receive_dump(fd, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, braid_count_entry, &groups);
         int saved = errno;
-        close(fd);
+        braid_nfnetlink_close(fd);
         if (result == 0) { *entries = groups.seen; return groups.groups; }
         if (result < 0) { errno = saved; return -1; }
     }
@@ -381,12 +427,12 @@ int braid_nftables_counters(const char *table, struct braid_counter *counters, i
         // NFT_MSG_GETOBJ as a dump, filtered by the kernel to one inet table's counters.
         if (braid_nftables_request(
                 fd, NFT_MSG_GETOBJ, NLM_F_REQUEST | NLM_F_DUMP, NFTA_OBJ_TABLE, table, NFTA_OBJ_TYPE, NFT_OBJECT_COUNTER) < 0) {
-            int saved = errno; close(fd); errno = saved; return -1;
+            int saved = errno; braid_nfnetlink_close(fd); errno = saved; return -1;
         }
         struct braid_counter_list list = { .counters = counters, .capacity = capacity };
         int result = braid_receive_dump(fd, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWOBJ, braid_read_counter, &list);
         int saved = errno;
-        close(fd);
+        braid_nfnetlink_close(fd);
         if (result == 0) return list.found;
         if (result < 0) { errno = saved; return -1; }
     }
@@ -628,7 +674,7 @@ static int braid_nftables_table_exists(const char *table) {
     int fd = braid_nfnetlink_socket(2);
     if (fd < 0) return -1;
     if (braid_nftables_request(fd, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, NFTA_TABLE_NAME, table, 0, 0) < 0) {
-        int saved = errno; close(fd); errno = saved; return -1;
+        int saved = errno; braid_nfnetlink_close(fd); errno = saved; return -1;
     }
     char buffer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
     // The answer is the table (NEWTABLE), or an error message: ENOENT when there is none.
@@ -637,16 +683,16 @@ static int braid_nftables_table_exists(const char *table) {
         if (received < 0 && errno == EINTR) continue;
         if (received <= 0) {
             int saved = received == 0 ? EPROTO : (errno == EAGAIN || errno == EWOULDBLOCK) ? ETIMEDOUT : errno;
-            close(fd); errno = saved; return -1;
+            braid_nfnetlink_close(fd); errno = saved; return -1;
         }
         int remaining = (int)received;
         for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; remaining > 0 && NLMSG_OK(message, remaining);
              message = NLMSG_NEXT(message, remaining)) {
-            if (message->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE)) { close(fd); return 1; }
+            if (message->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE)) { braid_nfnetlink_close(fd); return 1; }
             if (message->nlmsg_type != NLMSG_ERROR) continue;
             struct nlmsgerr *error = NLMSG_DATA(message);
             int code = message->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) ? -error->error : EPROTO;
-            close(fd);
+            braid_nfnetlink_close(fd);
             if (code == ENOENT) return 0;
             errno = code ? code : EPROTO;  // an acknowledgement with no table before it
             return -1;
@@ -661,12 +707,12 @@ int braid_nftables_chains(const char *table, struct braid_chain *chains, int cap
         int fd = braid_nfnetlink_socket(2);
         if (fd < 0) return -1;
         if (braid_nftables_request(fd, NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, NFTA_CHAIN_TABLE, table, 0, 0) < 0) {
-            int saved = errno; close(fd); errno = saved; return -1;
+            int saved = errno; braid_nfnetlink_close(fd); errno = saved; return -1;
         }
         struct braid_chain_list list = { .table = table, .chains = chains, .capacity = capacity };
         int result = braid_receive_dump(fd, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN, braid_read_chain, &list);
         int saved = errno;
-        close(fd);
+        braid_nfnetlink_close(fd);
         if (result < 0) { errno = saved; return -1; }
         if (result == 1) continue;
         *table_exists = 1;

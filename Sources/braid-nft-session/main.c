@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 struct library {
     void *(*context_new)(uint32_t flags);
@@ -92,6 +93,10 @@ static void unavailable(const char *reason) {
 }
 
 int main(void) {
+    // Whatever else the caller left open (a daemon's listening sockets, if they lacked
+    // close-on-exec) would stay open for as long as this program runs, and a daemon that closes
+    // its HTTP listener could not bind the address again.
+    close_range(3, ~0U, 0);
     void *handle = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) unavailable(dlerror());
     struct library nft = {

@@ -16,6 +16,9 @@ import Testing
             do {
                 let runner = NamespacedCommandRunner(namespace: router.name, keepsNftSession: true)
                 let session = try #require(runner.nftSession)
+                // A descriptor without close-on-exec, as a daemon's listening socket may be.
+                let inherited = open("/dev/null", O_RDONLY)
+                defer { close(inherited) }
                 let created = try runner.runNftScript("add table inet braid_session_test\nadd chain inet braid_session_test c\n")
                 #expect(created.status == 0, "\(created.standardError)")
                 helper = try #require(session.helperProcessID, "the helper did not start: is it built beside the tests?")
@@ -26,6 +29,16 @@ import Testing
                 let routerNamespace = try #require(
                     router.run(["readlink", "/proc/self/ns/net"]).split(separator: "\n").first.map(String.init))
                 #expect(helperNamespace == routerNamespace)
+                // It keeps nothing of its parent's open but its socket and standard error (a
+                // daemon's HTTP listener held by it could not be bound again after a reload).
+                func openFiles(_ process: String, from first: Int) throws -> Set<String> {
+                    let directory = "/proc/\(process)/fd"
+                    return Set(
+                        try FileManager.default.contentsOfDirectory(atPath: directory).filter { Int($0)! >= first }
+                            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") })
+                }
+                let shared = try openFiles("\(helper)", from: 3).intersection(openFiles("self", from: 0))
+                #expect(shared.isEmpty, "the helper holds its parent's \(shared)")
 
                 // One transaction: a script that fails halfway leaves nothing of its first half.
                 let refused = try runner.runNftScript("add chain inet braid_session_test half\nadd rule inet braid_session_test nosuch drop\n")
