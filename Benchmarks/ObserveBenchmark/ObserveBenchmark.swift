@@ -148,8 +148,28 @@ struct ObserveBenchmark {
         let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
         let cpu = Double(try cpuTicks(daemon.pid) - startCPU) / ticks / wallSeconds
         return Usage(
-            cpu: cpu, rssMB: String(format: "%.1f", Double(try rssKB(daemon.pid)) / 1024) + " (\(try breakdown(daemon.pid)))",
+            cpu: cpu,
+            rssMB: String(format: "%.1f", Double(try rssKB(daemon.pid)) / 1024) + " (\(try breakdown(daemon.pid)))"
+                + helperUsage(of: daemon.pid),
             maxRssMB: String(format: "%.1f", Double(maxRss) / 1024))
+    }
+
+    /// The daemon's braid-nft-session helper (a child process, not in the daemon's RSS): its RSS
+    /// and CPU since it started, or "" when the daemon runs none.
+    static func helperUsage(of daemon: Int32) -> String {
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in processes {
+            guard let pid = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                stat.contains("(braid-nft-sessi)"),
+                let ppid = stat.split(separator: ")").last?.split(separator: " ").dropFirst().first.flatMap({ Int32($0) }),
+                ppid == daemon, let rss = try? rssKB(pid), let ticks = try? cpuTicks(pid)
+            else { continue }
+            return String(
+                format: "; its braid-nft-session beside it: RSS %.1f MB, %.2f s of CPU in all", Double(rss) / 1024,
+                Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK))))
+        }
+        return ""
     }
 
     static func cpuTicks(_ pid: Int32) throws -> Int {
