@@ -12,6 +12,10 @@ enum PolicyBounds {
     /// Above this many rule-map elements in all, planning refuses (about 10 s of loading and
     /// hundreds of MB of kernel memory).
     static let maximumElements = 2_000_000
+    /// From this many rank-map elements in all, a policy's maps are split by pass-over group
+    /// (`PreparedPolicy`), so that a health change touches no map: replacing a map of fewer
+    /// elements costs a few ms, a lookup per group and shape costs every new connection.
+    static let groupingElements = 1_000
 
     /// The rules with the largest boxes, for a refusal over `maximumElements`.
     static func largestRules(_ rules: [RuleBox]) -> String {

@@ -16,6 +16,7 @@ final class PolicyCompileMemo: Sendable {
         var plannedWans: [String]
         var usable: Set<String>
         var usableIPv6: Set<String>?
+        var grouping: PolicyCompiler.Grouping
 
         init(_ config: Config, wans: [PlannedWan], usable: Set<String>, usableIPv6: Set<String>?) {
             rules = config.rules
@@ -24,6 +25,7 @@ final class PolicyCompileMemo: Sendable {
             plannedWans = wans.map(\.name)
             self.usable = usable
             self.usableIPv6 = usableIPv6
+            grouping = PolicyCompiler.grouping
         }
     }
 

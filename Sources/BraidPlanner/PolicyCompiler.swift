@@ -148,11 +148,37 @@ enum PolicyCompiler {
     /// `usableIPv6`: the WANs that may take new IPv6 connections, nil when no WAN takes IPv6 (then
     /// only IPv4 is compiled, and the table lets IPv6 pass to the main table). Throws when the
     /// policy would need more lookups or elements than `PolicyBounds` allows, naming the rules.
+    ///
+    /// Everything that does not depend on WAN health is prepared once per policy and remembered
+    /// (`PreparedPolicyMemo`); with pass-over groups (see `PreparedPolicy`) a health change only
+    /// picks which lookups `traffic_rules` runs.
     static func compile(
         _ config: Config, wans: [PlannedWan], usable: Set<String>, usableIPv6: Set<String>? = nil
     ) throws(PlanError) -> Output {
-        var output = Output()
         let dualStack = usableIPv6 != nil
+        let key = PreparedPolicyMemo.Key(config, wans: wans, dualStack: dualStack, grouping: grouping)
+        let prepared = try PreparedPolicyMemo.shared.prepared(for: key) { () throws(PlanError) in
+            try prepare(config, wans: wans, dualStack: dualStack)
+        }
+        return try prepared.output(config: config, wans: wans, usable: usable, usableIPv6: usableIPv6)
+    }
+
+    /// Whether a policy's rank maps are split by pass-over group (`PreparedPolicy`).
+    enum Grouping: Sendable, Equatable {
+        /// From `PolicyBounds.groupingElements` elements on, while the pipeline stays within
+        /// `PolicyBounds.warningLookups`.
+        case automatic
+        /// Always, or never: for tests, which compile small policies both ways.
+        case always, never
+    }
+
+    /// A task-local so that tests can choose; planning uses `.automatic`.
+    @TaskLocal static var grouping = Grouping.automatic
+
+    /// The health-independent part of `compile`: sets, dispatch and action chains, every rule's
+    /// box and pass-over group, and (when grouped) the rank maps and their lookup rules.
+    static func prepare(_ config: Config, wans: [PlannedWan], dualStack: Bool) throws(PlanError) -> PreparedPolicy {
+        var output = Output()
         let families: [AddressFamily] = dualStack ? [.ipv4, .ipv6] : [.ipv4]
         // Each set is one nft set per family, looked up by its rules' own pipeline rule: nft 1.0.6
         // loads a plain interval set of 100,000 prefixes in seconds, but the same prefixes as
@@ -183,12 +209,10 @@ enum PolicyCompiler {
         // Only whether a set has entries of a family matters to the boxes: set rules are not
         // folded into the rank maps (see `setRule`).
         let noMatch = noMatch(ruleCount: config.rules.count)
-        var targets = TargetChains()
-        var actions = ActionChains()
-        var pipelines: [FamilyPipeline] = []
+        var prepared = PreparedPolicy(noMatch: noMatch, dualStack: dualStack)
+        var groupIndex: [PassOverGroup: Int] = [:]
         for family in families {
-            let available = family == .ipv6 ? usableIPv6 ?? [] : usable
-            var pipeline = FamilyPipeline(family: family, noMatch: noMatch)
+            var pipeline = FamilyPipeline(family: family, noMatch: noMatch, dualStack: dualStack)
             for (index, rule) in config.rules.enumerated() {
                 // Known WANs only, as `resolve` does; validation already refuses unknown names.
                 let list = fallbackList(
@@ -198,100 +222,132 @@ enum PolicyCompiler {
                 if list.isEmpty { continue }
                 guard let box = RuleBox(rule, rank: index + 1, family: family, sets: sets) else { continue }
                 if list.contains(.main) { output.usesMain = true }
-                let action = actions.chain(for: targets.verdict(list, wans: wans, family: family))
+                let action = prepared.actions.chain(for: prepared.targets.verdict(list, wans: wans, family: family))
                 pipeline.dispatch.append((hex(UInt32(box.rank)), "goto \(action)"))
-                // A rule whose WANs are all down is passed over: left out of the rank maps, so
-                // the next matching rule wins. Its dispatch element stays (it is never reached).
-                let passedOver = resolve(list, config: config, usable: available) == nil
+                let group = PassOverGroup(list)
+                let number: Int
+                if let known = groupIndex[group] {
+                    number = known
+                } else {
+                    number = prepared.groups.count
+                    prepared.groups.append(group)
+                    groupIndex[group] = number
+                }
                 if rule.destinationSet != nil {
-                    if !passedOver { pipeline.setRules.append((box, rule.restricted(to: family))) }
+                    pipeline.setRules.append((box, rule.restricted(to: family), number))
                     continue
                 }
-                if passedOver { pipeline.passedOver.insert(box.rank) }
                 pipeline.rules.append(box)
+                pipeline.ruleGroups.append(number)
             }
-            if !pipeline.rules.isEmpty || !pipeline.dispatch.isEmpty { pipelines.append(pipeline) }
+            if !pipeline.rules.isEmpty || !pipeline.dispatch.isEmpty { prepared.pipelines.append(pipeline) }
         }
-        guard !pipelines.isEmpty else { return output }
+        // Grouping costs a lookup per group and shape: worth it only where a health change would
+        // otherwise rewrite large maps, and only while the pipeline stays short.
+        let elementTotal = prepared.pipelines.reduce(0) { total, pipeline in total + pipeline.rules.reduce(0) { $0 + $1.boxCount } }
+        let groupedLookups = prepared.pipelines.map { pipeline in
+            Set(zip(pipeline.rules, pipeline.ruleGroups).map { GroupShape(group: $1, shape: $0.shape) }).count
+                + pipeline.setRules.count
+        }
+        switch grouping {
+        case .always: prepared.grouped = true
+        case .never: prepared.grouped = false
+        case .automatic:
+            prepared.grouped =
+                prepared.groups.count <= 1
+                || (elementTotal >= PolicyBounds.groupingElements
+                    && (groupedLookups.max() ?? 0) <= PolicyBounds.warningLookups)
+        }
+        output.chains = prepared.actions.chains
+        if prepared.grouped {
+            var problems: [PlanError.Problem] = []
+            var elementCount = 0
+            for pipeline in prepared.pipelines {
+                let compiled = compiledLookups(pipeline, pipeline.lookups(groups: prepared.groups))
+                prepared.lookupMaps.append(compiled.maps)
+                prepared.lookupRules.append(compiled.rules)
+                elementCount += compiled.elementCount
+                if let warning = compiled.warning { output.warnings.append(warning) }
+                if let problem = compiled.problem { problems.append(problem) }
+            }
+            if let problem = elementProblem(elementCount, prepared.pipelines) { problems.append(problem) }
+            if !problems.isEmpty { throw PlanError(problems: problems) }
+        }
+        prepared.output = output
+        return prepared
+    }
+
+    /// Which pipelines share a lookup when grouped.
+    private struct GroupShape: Hashable {
+        var group: Int
+        var shape: PolicyShape
+    }
+
+    /// One family's lookups as maps and `traffic_rules` lines (each with its pass-over group, nil
+    /// when ungrouped), with the warning or refusal their number earns.
+    static func compiledLookups(_ pipeline: FamilyPipeline, _ ordered: [FamilyPipeline.Lookup]) -> (
+        maps: [NftablesMap], rules: [(rule: NftablesRule, group: Int?)], elementCount: Int, warning: String?,
+        problem: PlanError.Problem?
+    ) {
+        let only = pipeline.dualStack ? pipeline.family.nfprotoMatch() + " " : ""
+        let suffix = pipeline.family == .ipv6 ? "_v6" : ""
+        var lookups = ordered
+        // The first lookup meets the register at "no match", so it needs no rank in its key:
+        // the biggest map (counted over all rules, so the choice does not follow health) goes
+        // first as a plain map, which nft loads several times faster.
+        if let biggest = lookups.indices.filter({ !lookups[$0].shape.dimensions.isEmpty }).max(by: {
+            (lookups[$0].size, $1) < (lookups[$1].size, $0)
+        }) {
+            lookups.insert(lookups.remove(at: biggest), at: 0)
+            lookups[0].first = true
+        }
+        var maps: [NftablesMap] = []
+        var rules: [(rule: NftablesRule, group: Int?)] = []
         var elementCount = 0
-        var problems: [PlanError.Problem] = []
-        output.rules.append(
-            NftablesRule(
-                "ct mark set \(hex(noMatch))",
-                comment:
-                    "A new connection's ct mark holds the best (lowest) matching rule number while the lookups run: none yet."
-            ))
-        var dispatchRules: [NftablesRule] = []
-        for pipeline in pipelines {
-            let only = dualStack ? pipeline.family.nfprotoMatch() + " " : ""
-            let suffix = pipeline.family == .ipv6 ? "_v6" : ""
-            var lookups = pipeline.lookups()
-            // The first lookup meets the register at "no match", so it needs no rank in its key:
-            // the biggest map (counted over all rules, so the choice does not follow health) goes
-            // first as a plain map, which nft loads several times faster.
-            if let biggest = lookups.indices.filter({ !lookups[$0].shape.dimensions.isEmpty }).max(by: {
-                (lookups[$0].size, $1) < (lookups[$1].size, $0)
-            }) {
-                lookups.insert(lookups.remove(at: biggest), at: 0)
-                lookups[0].first = true
-            }
-            for lookup in lookups {
-                let name = lookup.name + suffix
-                elementCount += lookup.elements.count
-                let key = lookup.key(pipeline.family)
-                output.maps.append(
-                    NftablesMap(
-                        name: name, type: "typeof \(key) : ct mark", isInterval: true,
-                        elements: lookup.elements.map { box, rank in
-                            (lookup.first ? box : (box.isEmpty ? "" : box + " . ") + pipeline.rankRange(rank), hex(UInt32(rank)))
-                        }, comment: lookup.comment))
-                let addressless = !lookup.shape.source && !lookup.shape.destination
-                output.rules.append(NftablesRule("\(addressless ? only : "")ct mark set \(key) map @\(name)"))
-            }
-            for (box, rule) in pipeline.setRules {
-                output.rules.append(
-                    NftablesRule(setRule(rule, rank: box.rank, family: pipeline.family), comment: "rule \"\(rule.name)\""))
-            }
-            let dispatchName = "rule_verdicts" + suffix
-            output.maps.append(
+        for lookup in lookups {
+            let name = lookup.name + suffix
+            elementCount += lookup.elements.count
+            let key = lookup.key(pipeline.family)
+            maps.append(
                 NftablesMap(
-                    name: dispatchName, type: "typeof ct mark : verdict", elements: pipeline.dispatch,
-                    comment: "The matching rule with the lowest number → its action" + (suffix.isEmpty ? "" : " (IPv6)") + "."))
-            dispatchRules.append(NftablesRule("\(only)ct mark vmap @\(dispatchName)"))
-            let familyName = dualStack ? "\(pipeline.family) " : ""
-            let lookupCount = lookups.count + pipeline.setRules.count
-            if lookupCount > PolicyBounds.warningLookups {
-                output.warnings.append(
-                    "rules: the \(familyName)policy needs \(lookupCount) lookups per new connection (more than \(PolicyBounds.warningLookups)); "
-                        + pipeline.layerReasons(lookups))
-            }
-            if lookupCount > PolicyBounds.maximumLookups {
-                problems.append(
-                    .init(
-                        path: "rules",
-                        message:
-                            "the \(familyName)policy would need \(lookupCount) lookups per new connection, more than the \(PolicyBounds.maximumLookups) Braid allows: "
-                            + pipeline.layerReasons(lookups)
-                            + "; rules of one shape (the same kinds of criteria) that overlap need a lookup each, so reorder or merge them"
-                    ))
-            }
+                    name: name, type: "typeof \(key) : ct mark", isInterval: true,
+                    elements: lookup.elements.map { box, rank in
+                        (lookup.first ? box : (box.isEmpty ? "" : box + " . ") + pipeline.rankRange(rank), hex(UInt32(rank)))
+                    }, comment: lookup.comment))
+            let addressless = !lookup.shape.source && !lookup.shape.destination
+            rules.append((NftablesRule("\(addressless ? only : "")ct mark set \(key) map @\(name)"), lookup.group))
         }
-        if elementCount > PolicyBounds.maximumElements {
-            problems.append(
-                .init(
-                    path: "rules",
-                    message:
-                        "the policy would need \(elementCount) map elements, more than the \(PolicyBounds.maximumElements) Braid allows: "
-                        + PolicyBounds.largestRules(pipelines.flatMap(\.rules))))
+        for (box, rule, group) in pipeline.setRules {
+            rules.append(
+                (NftablesRule(setRule(rule, rank: box.rank, family: pipeline.family), comment: "rule \"\(rule.name)\""), group))
         }
-        if !problems.isEmpty { throw PlanError(problems: problems) }
-        output.rules += dispatchRules
-        output.rules.append(
-            NftablesRule(
-                "ct mark set 0x00000000",
-                comment: "No rule matched, or its WANs are all down: clean the scratch ct mark; the split decides."))
-        output.chains = targets.chains(config: config, wans: wans, usable: usable, usableIPv6: usableIPv6) + actions.chains
-        return output
+        let familyName = pipeline.dualStack ? "\(pipeline.family) " : ""
+        let lookupCount = lookups.count + pipeline.setRules.count
+        var warning: String?
+        var problem: PlanError.Problem?
+        if lookupCount > PolicyBounds.warningLookups {
+            warning =
+                "rules: the \(familyName)policy needs \(lookupCount) lookups per new connection (more than \(PolicyBounds.warningLookups)); "
+                + pipeline.layerReasons(lookups)
+        }
+        if lookupCount > PolicyBounds.maximumLookups {
+            problem = .init(
+                path: "rules",
+                message:
+                    "the \(familyName)policy would need \(lookupCount) lookups per new connection, more than the \(PolicyBounds.maximumLookups) Braid allows: "
+                    + pipeline.layerReasons(lookups)
+                    + "; rules of one shape (the same kinds of criteria) that overlap need a lookup each, so reorder or merge them")
+        }
+        return (maps, rules, elementCount, warning, problem)
+    }
+
+    static func elementProblem(_ elementCount: Int, _ pipelines: [FamilyPipeline]) -> PlanError.Problem? {
+        guard elementCount > PolicyBounds.maximumElements else { return nil }
+        return .init(
+            path: "rules",
+            message:
+                "the policy would need \(elementCount) map elements, more than the \(PolicyBounds.maximumElements) Braid allows: "
+                + PolicyBounds.largestRules(pipelines.flatMap(\.rules)))
     }
 
     /// "No rule matched yet": the worst rank, all ones in as few bits as hold every rank. A rank
@@ -363,6 +419,8 @@ enum PolicyCompiler {
             var size = 0
             /// The pipeline's first lookup: keyed without the rank (the register is at "no match").
             var first = false
+            /// The pass-over group whose lookups this is one of; nil when the policy is not grouped.
+            var group: Int?
 
             /// The key after `ct mark set`: the shape's dimensions, then (except for the first
             /// lookup) the rank so far. The rank goes last: nft 1.0.6 loads a concatenated
@@ -375,17 +433,59 @@ enum PolicyCompiler {
 
         var family: AddressFamily
         var noMatch: UInt32
+        /// Whether the table holds both families (then addressless lookups name theirs).
+        var dualStack = false
         var rules: [RuleBox] = []
+        /// Each rule's pass-over group (an index into `PreparedPolicy.groups`), in `rules`' order.
+        var ruleGroups: [Int] = []
         var dispatch: [(key: String, value: String)] = []
-        /// `destination_set` rules still in play, each one pipeline rule of its own.
-        var setRules: [(box: RuleBox, rule: TrafficRuleConfig)] = []
-        /// Ranks of rules whose WANs are all unusable for this family now.
+        /// `destination_set` rules, each one pipeline rule of its own, with its pass-over group.
+        var setRules: [(box: RuleBox, rule: TrafficRuleConfig, group: Int)] = []
+        /// Ranks of rules whose WANs are all unusable for this family now (ungrouped policies only).
         var passedOver: Set<Int> = []
+
+        init(family: AddressFamily, noMatch: UInt32, dualStack: Bool) {
+            self.family = family
+            self.noMatch = noMatch
+            self.dualStack = dualStack
+        }
 
         /// `r+1-NOMATCH`: "the best so far is worse than r".
         func rankRange(_ rank: Int) -> String { hex(UInt32(rank + 1)) + "-" + hex(noMatch) }
 
-        func lookups() -> [Lookup] {
+        var dispatchName: String { "rule_verdicts" + (family == .ipv6 ? "_v6" : "") }
+
+        /// The winning rank → its `rule_action_N` chain.
+        var dispatchMap: NftablesMap {
+            NftablesMap(
+                name: dispatchName, type: "typeof ct mark : verdict", elements: dispatch,
+                comment: "The matching rule with the lowest number → its action" + (family == .ipv6 ? " (IPv6)" : "") + ".")
+        }
+
+        var dispatchRule: NftablesRule {
+            NftablesRule("\(dualStack ? family.nfprotoMatch() + " " : "")ct mark vmap @\(dispatchName)")
+        }
+
+        /// The lookups of all rules (`groups` nil), or one set per pass-over group, each lookup
+        /// tagged with its group.
+        func lookups(groups: [PassOverGroup]?) -> [Lookup] {
+            guard let groups else { return lookups(of: rules, group: nil) }
+            var byGroup: [Int: [RuleBox]] = [:]
+            for (rule, group) in zip(rules, ruleGroups) { byGroup[group, default: []].append(rule) }
+            return byGroup.keys.sorted().flatMap { group in
+                lookups(of: byGroup[group]!, group: group).map { lookup in
+                    var tagged = lookup
+                    tagged.group = group
+                    if groups.count > 1 {
+                        tagged.name += "_g\(group + 1)"
+                        tagged.comment += "; \(groups[group].note)"
+                    }
+                    return tagged
+                }
+            }
+        }
+
+        private func lookups(of rules: [RuleBox], group: Int?) -> [Lookup] {
             var byShape: [PolicyShape: [RuleBox]] = [:]
             for rule in rules { byShape[rule.shape, default: []].append(rule) }
             var result: [Lookup] = []
@@ -443,10 +543,12 @@ enum PolicyCompiler {
         func layerReasons(_ lookups: [Lookup]) -> String {
             let pushed = lookups.flatMap(\.pushed)
             let shapes = Set(lookups.map(\.shape)).count
+            let groups = Set(lookups.compactMap(\.group)).count
+            let grouping = groups > 1 ? " in \(groups) pass-over groups" : ""
             let sets = setRules.isEmpty ? "" : ", \(setRules.count) destination-set rules (one lookup each)"
-            guard !pushed.isEmpty else { return "\(shapes) shapes of rules, one lookup each\(sets)" }
+            guard !pushed.isEmpty else { return "\(shapes) shapes of rules\(grouping), one lookup each\(sets)" }
             let shown = pushed.prefix(5).map { "\"\($0.rule)\" overlaps \"\($0.by)\"" }.joined(separator: ", ")
-            return "\(shapes) shapes of rules\(sets), and extra layers because \(shown)"
+            return "\(shapes) shapes of rules\(grouping)\(sets), and extra layers because \(shown)"
                 + (pushed.count > 5 ? " (and \(pushed.count - 5) more)" : "")
         }
     }

@@ -161,6 +161,82 @@ import Testing
                 == "goto choose_isp2")
     }
 
+    /// Grouped by pass-over group, a health change leaves every map as it is: the lookups of
+    /// the group whose WANs are down leave `traffic_rules`, and the rules they shadowed win again.
+    @Test func groupedPolicyPassesOverByLeavingLookupsOut() throws {
+        let yaml =
+            threeWanPolicyYAML + """
+                rules:
+                  - {name: pinned, source: 10.0.0.5, use: [isp1]}
+                  - {name: lan, source: 10.0.0.0/24, use: [isp2]}
+                  - {name: web, source: 10.0.0.0/24, protocol: tcp, destination_port: 443, use: [isp1, drop]}
+                  - {name: dc, destination: 172.16.0.0/12, use: [isp1]}
+                  - {name: both, destination: 172.16.0.0/16, use: [isp2, isp1]}
+                """
+        let (allUp, isp1Down, bothDown) = try PolicyCompiler.$grouping.withValue(.always) {
+            (
+                try plan(yaml), try plan(yaml, availability: WanAvailability(unavailable: ["isp1"])),
+                try plan(yaml, availability: WanAvailability(unavailable: ["isp1", "isp2"]))
+            )
+        }
+        try GoldenFile.check(Self.policyText(isp1Down), against: "rank_pipeline_grouped_isp1_down.golden")
+        // Groups: {isp1} (pinned, dc), {isp2} (lan), never ([isp1, drop]), {isp1, isp2} (both).
+        #expect(allUp.policyMapNames == ["rules_dst_g1", "rules_src_g1", "rules_src_g2", "rules_src_port_g3", "rules_dst_g4"])
+        func policyMaps(_ state: DesiredState) -> [NftablesMap] { state.ruleset.maps.filter { $0.name.hasPrefix("rule") } }
+        #expect(policyMaps(isp1Down) == policyMaps(allUp))
+        #expect(policyMaps(bothDown) == policyMaps(allUp))
+        // Each group resolves first match among its own rules; the lookups compose by lowest rank.
+        #expect(try allUp.map("rules_src_g1").lines == ["10.0.0.5 . 0x00000002-0x00000007 : 0x00000001"])
+        #expect(try allUp.map("rules_src_g2").lines == ["10.0.0.0/24 . 0x00000003-0x00000007 : 0x00000002"])
+        #expect(!isp1Down.trafficRules.contains { $0.contains("_g1") })
+        #expect(isp1Down.trafficRules.filter { !$0.contains("_g1") } == allUp.trafficRules.filter { !$0.contains("_g1") })
+        #expect(!bothDown.trafficRules.contains { $0.contains("_g1") || $0.contains("_g2") || $0.contains("_g4") })
+        #expect(bothDown.trafficRules.contains { $0.contains("@rules_src_port_g3") })
+        let host = Flow(source: IPv4Address("10.0.0.5")!, destination: IPv4Address("8.8.8.8")!)
+        let dc = Flow(source: IPv4Address("10.9.0.5")!, destination: IPv4Address("172.16.0.1")!)
+        let web = Flow(
+            source: IPv4Address("10.0.0.5")!, destination: IPv4Address("8.8.8.8")!, transport: .tcp, destinationPort: 443)
+        #expect(try RankPipelineWalker(allUp).verdict(host) == "goto choose_isp1")
+        #expect(try RankPipelineWalker(isp1Down).verdict(host) == "goto choose_isp2")
+        #expect(try RankPipelineWalker(isp1Down).verdict(dc) == "goto choose_isp2")
+        #expect(try RankPipelineWalker(bothDown).verdict(dc) == "return")
+        #expect(try RankPipelineWalker(bothDown).verdict(web) == "drop")
+        #expect(try RankPipelineWalker(isp1Down).verdict(web) == "goto choose_isp2")
+    }
+
+    /// A large policy is grouped on its own; one whose groups would cost more lookups than the
+    /// warning bound is not, and passes over by leaving elements out.
+    @Test func largePoliciesAreGroupedWhileTheLookupsStayFew() throws {
+        func rules(_ count: Int, lists: [String]) -> String {
+            "rules:\n"
+                + (0..<count).map { index in
+                    let address = IPv4Address(0x0a64_0000 + UInt32(index))
+                    return "  - {name: r\(index), source: \(address), use: \(lists[index % lists.count])}"
+                }.joined(separator: "\n") + "\n"
+        }
+        let grouped = try plan(threeWanPolicyYAML + rules(1_200, lists: ["[isp1]", "[isp2]", "[isp3, balance]"]))
+        #expect(grouped.policyMapNames == ["rules_src_g1", "rules_src_g2", "rules_src_g3"])
+        let small = try plan(threeWanPolicyYAML + rules(30, lists: ["[isp1]", "[isp2]", "[isp3, balance]"]))
+        #expect(small.policyMapNames == ["rules_src"])
+        // Eight groups (every non-empty set of the three WANs, and "never") of two shapes: 16
+        // lookups grouped, more than the 8 a grouped pipeline may cost; ungrouped it is 2.
+        let lists = ["[isp1]", "[isp2]", "[isp3]", "[isp1, isp2]", "[isp2, isp3]", "[isp1, isp3]", "[isp1, isp2, isp3]",
+            "[balance]", "[isp1, drop]"]
+        let mixed =
+            "rules:\n"
+            + (0..<1_800).map { index in
+                let address = IPv4Address(0x0a64_0000 + UInt32(index))
+                let criterion = index % 2 == 0 ? "source" : "destination"
+                return "  - {name: r\(index), \(criterion): \(address), use: \(lists[index % lists.count])}"
+            }.joined(separator: "\n") + "\n"
+        let many = try plan(threeWanPolicyYAML + mixed)
+        #expect(Set(many.policyMapNames) == ["rules_src", "rules_dst"])
+        let manyDown = try plan(threeWanPolicyYAML + mixed, availability: WanAvailability(unavailable: ["isp1"]))
+        // The 100 source rules that use only isp1 leave their map.
+        #expect(try many.map("rules_src").elements.count == 900)
+        #expect(try manyDown.map("rules_src").elements.count == 800)
+    }
+
     @Test func ruleThatMatchesEverythingIsOneElementOfItsOwnMap() throws {
         let yaml =
             threeWanPolicyYAML + """
@@ -206,7 +282,12 @@ import Testing
 
     /// Random policies of every kind and both families, random WAN health and many flows: the
     /// compiled maps (walked as nft would) and `braid explain` (the config's rules in order) agree.
-    @Test func compiledMapsAgreeWithFirstMatchOverRandomPolicies() throws {
+    @Test(arguments: [PolicyCompiler.Grouping.never, .always])
+    func compiledMapsAgreeWithFirstMatchOverRandomPolicies(grouping: PolicyCompiler.Grouping) throws {
+        try PolicyCompiler.$grouping.withValue(grouping) { try checkRandomPolicies() }
+    }
+
+    func checkRandomPolicies() throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["BRAID_RANK_SEED"] ?? "") ?? 20_261_202
         var random = SplitMix64(seed: seed)
         var base = try ConfigLoader.parse(DualStackPlanTests.yaml)
