@@ -12,15 +12,17 @@ extension GatewayApplier {
     /// leaving the kernel as it was.
     ///
     /// A read-back that misses a piece the steps just installed is first taken again from a fresh
-    /// observation (up to `verificationRetries` times): another program deleting Braid's rules or
-    /// routes while the apply ran (the very thing a repair answers) must not read as this WAN's
-    /// kernel refusing its route.
+    /// observation: another program deleting Braid's rules or routes while the apply ran (the
+    /// very thing a repair answers) must not read as this WAN's kernel refusing its route. A piece
+    /// counts as refused only once it has been missing from `refusalStreak` read-backs in a row;
+    /// a stream of other deletions (one `ip rule del` after another, then a route) retries with
+    /// each new piece's streak starting at one, up to `verificationAttempts` applies in all.
     func applyIsolatingWans(
         _ config: Config, availability: WanAvailability, missingInterfacesAreDown: Bool,
         warnings: inout [String]
     ) throws(ApplyError) -> Report {
         var availability = availability
-        var retriedVerifications = 0
+        var verifications = VerificationStreaks()
         while true {
             let warningsBefore = warnings
             do {
@@ -28,10 +30,17 @@ extension GatewayApplier {
                     config, availability: availability, missingInterfacesAreDown: missingInterfacesAreDown,
                     warnings: &warnings)
             } catch {
-                if case .verificationFailed = error, retriedVerifications < Self.verificationRetries {
-                    retriedVerifications += 1
-                    warnings = warningsBefore
-                    continue
+                var error = error
+                if case .verificationFailed(let remaining) = error {
+                    switch verifications.judge(missing: remaining) {
+                    case .retry:
+                        warnings = warningsBefore
+                        continue
+                    case .refused(let pieces):
+                        error = .verificationFailed(pieces)
+                    case .givenUp:
+                        throw error
+                    }
                 }
                 let culprits = Self.wansToIsolate(after: error, config: config).filter { culprit in
                     culprit.ipv6Only
@@ -52,8 +61,38 @@ extension GatewayApplier {
         }
     }
 
-    /// How often a read-back that misses pieces is retried before they count as refused.
-    static let verificationRetries = 3
+    /// How many read-backs in a row must miss a piece before it counts as refused by the kernel.
+    static let refusalStreak = 4
+
+    /// The most applies one call makes while read-backs keep missing pieces that other programs
+    /// may be deleting; past it the call fails (the next repair or resync tries again).
+    static let verificationAttempts = 12
+
+    /// How many read-backs in a row have missed each piece, and what the latest one means.
+    struct VerificationStreaks {
+        enum Verdict: Equatable {
+            /// Something missing may have been deleted by another program since it was installed: apply again.
+            case retry
+            /// These pieces were missing from `refusalStreak` read-backs in a row: the kernel does not keep them.
+            case refused([KernelStep])
+            /// Too many attempts, and nothing missing has been refused: fail without blaming a WAN.
+            case givenUp
+        }
+
+        private var streaks: [String: Int] = [:]
+        private var attempts = 0
+
+        mutating func judge(missing: [KernelStep]) -> Verdict {
+            attempts += 1
+            var next: [String: Int] = [:]
+            for step in missing { next[step.description] = (streaks[step.description] ?? 0) + 1 }
+            streaks = next
+            let refused = missing.filter { (streaks[$0.description] ?? 0) >= GatewayApplier.refusalStreak }
+            if refused.count == missing.count { return .refused(refused) }
+            if attempts < GatewayApplier.verificationAttempts { return .retry }
+            return refused.isEmpty ? .givenUp : .refused(refused)
+        }
+    }
 
     /// The WANs whose own pieces caused `error`, with the reason to report and whether the piece
     /// is IPv6's (then only the WAN's IPv6 is taken out: its IPv4 does not depend on it); empty

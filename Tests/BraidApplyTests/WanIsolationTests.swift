@@ -56,6 +56,38 @@ import Testing
         #expect(kernel.snapshot.routes.map(\.device).sorted() == ["wan1", "wan2", "wan3"])
     }
 
+    /// The lab's repair race: an admin deletes Braid's ip rules one by one (each deletion lands
+    /// while the previous repair is being verified) and then a WAN's route. Every read-back misses
+    /// something, but nothing is missed twice in a row, so no WAN is blamed.
+    @Test func aStreamOfDeletionsEndingWithARouteIsRepairedNotIsolated() throws {
+        let kernel = GatewayApplierTests.makeKernel()
+        struct Adversary { var deletedRules: [PolicyRule] = []; var deletedRoute = false }
+        let adversary = Mutex(Adversary())
+        kernel.afterEachStep { step, state in
+            adversary.withLock { adversary in
+                let reAdded: Bool
+                if case .addRule(let rule) = step { reAdded = rule == adversary.deletedRules.last } else { reAdded = false }
+                guard adversary.deletedRules.isEmpty || reAdded else { return }
+                if adversary.deletedRules.count < 5,
+                    let victim = state.policyRules.first(where: { !adversary.deletedRules.contains($0) })
+                {
+                    state.policyRules.removeAll { $0 == victim }
+                    adversary.deletedRules.append(victim)
+                } else if !adversary.deletedRoute {
+                    adversary.deletedRoute = true
+                    state.routes.removeAll { $0.device == "wan1" }
+                }
+            }
+        }
+        let report = try GatewayApplierTests.makeApplier(kernel).apply(try ConfigLoader.parse(Self.threeWans))
+        let seen = adversary.withLock { $0 }
+        // More failed read-backs in a row than a fixed retry count of three would have allowed.
+        #expect(seen.deletedRules.count >= 4 && seen.deletedRoute, "\(seen.deletedRules.count) rules")
+        #expect(report.desired.unusableReasons.isEmpty, "\(report.desired.unusableReasons)")
+        #expect(kernel.snapshot.routes.map(\.device).sorted() == ["wan1", "wan2", "wan3"])
+        #expect(Set(kernel.snapshot.policyRules) == Set(report.desired.policyRules))
+    }
+
     @Test func aRouteTheKernelKeepsDroppingIsolatesItsWan() throws {
         let kernel = GatewayApplierTests.makeKernel()
         kernel.afterEachStep { step, state in
