@@ -88,7 +88,7 @@ enum MixedPolicyScale {
         defer { lab.teardown() }
         // As the daemon runs nft scripts (one braid-nft-session helper kept running), and, as a
         // baseline in the same run, through an `nft -f -` process per script.
-        let kernel = LinuxKernel(runner: NamespacedCommandRunner(namespace: lab.router.name, keepsNftSession: true))
+        let kernel = LinuxKernel(runner: NamespacedCommandRunner(namespace: lab.router.name, keepsNftSession: true, keepsNamespaceThread: true))
         let applier = GatewayApplier(kernel: kernel, store: AppliedStateStore(directory: lab.stateDirectory))
         let processApplier = GatewayApplier(
             kernel: LinuxKernel(runner: lab.router.runner), store: AppliedStateStore(directory: lab.stateDirectory))
@@ -247,6 +247,11 @@ enum MixedPolicyScale {
                 } else {
                     braidHealth.append(milliseconds)
                     healthPhases.append(report.timings)
+                    if ProcessInfo.processInfo.environment["DUMPTX"] != nil {
+                        for step in report.performed {
+                            if case .loadRuleset(let tx, _) = step { print("TX \(tx.renderedByteCount) bytes"); for op in tx.operations { print("  OP " + String(String(describing: op).prefix(400))) } } else { print("STEP \(step)") }
+                        }
+                    }
                 }
             }
             try applier.down()

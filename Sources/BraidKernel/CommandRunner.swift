@@ -137,15 +137,23 @@ public struct NamespacedCommandRunner: CommandRunner {
 
     /// The namespace's own braid-nft-session helper, when asked for one; shared by copies of this runner.
     let nftSession: NftSession?
+    /// A thread kept in the namespace for netlink requests, when asked for one; shared likewise.
+    let worker: NamespaceWorker?
 
     /// `keepsNftSession`: run nft scripts through a braid-nft-session helper started in the
     /// namespace (the way the daemon runs them), instead of `ip netns exec … nft -f -` each time.
-    /// The helper lives until the last copy of this runner goes, and keeps the namespace alive
-    /// meanwhile: for benchmarks, which hold a runner for as long as the namespace.
-    public init(namespace: String, base: any CommandRunner = ProcessCommandRunner(), keepsNftSession: Bool = false) {
+    /// `keepsNamespaceThread`: run netlink requests on one thread kept in the namespace
+    /// (`NamespaceWorker`), instead of a new thread entering it for each. Both live until the last
+    /// copy of this runner goes, and keep the namespace alive meanwhile: for benchmarks, which
+    /// hold a runner for as long as the namespace.
+    public init(
+        namespace: String, base: any CommandRunner = ProcessCommandRunner(), keepsNftSession: Bool = false,
+        keepsNamespaceThread: Bool = false
+    ) {
         self.namespace = namespace
         self.base = base
         self.nftSession = keepsNftSession ? NftSession.inNamespace(namespace) : nil
+        self.worker = keepsNamespaceThread ? NamespaceWorker(namespace: namespace) : nil
     }
 
     public func runNftScript(_ script: String) throws(KernelError) -> CommandResult {
@@ -154,6 +162,7 @@ public struct NamespacedCommandRunner: CommandRunner {
     }
 
     public func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result {
+        if let worker { return try worker.run(body) }
         do { return try NamespaceThread.runBlocking(in: namespace) { body() } } catch let error as KernelError {
             throw error
         } catch {

@@ -7,6 +7,8 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpectedOutput(command: String, detail: String)
     /// A netlink request (the nftables generation) failed or got no answer.
     case netlink(String)
+    /// The kernel refused an rtnetlink change; `request` is the `ip` command that asks the same.
+    case refused(request: [String], reason: String)
     /// A network namespace could not be opened or entered (the lab, `--namespace` runners).
     case namespace(String)
     /// A sysctl could not be read (its interface vanished, or the file is not there).
@@ -25,6 +27,8 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "`\(arguments.joined(separator: " "))` failed (exit \(status))\(message.isEmpty ? "" : ": \(message)")"
         case .unexpectedOutput(let command, let detail):
             return "could not read the output of `\(command)`: \(detail)"
+        case .refused(let request, let reason):
+            return "the kernel refused `\(request.joined(separator: " "))`: \(reason)"
         case .sysctlUnreadable(let key, let reason):
             return "cannot read /proc/sys/\(key): \(reason)"
         case .memoryAdvice(let errno):

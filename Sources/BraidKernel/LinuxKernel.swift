@@ -4,7 +4,8 @@ import CBraidLinux
 import Foundation
 
 /// The real kernel port: rtnetlink dumps to read links, addresses, rules and routes
-/// (LinuxKernel+Rtnetlink.swift) and `ip` to change them, nft for the table (one transaction per
+/// (LinuxKernel+Rtnetlink.swift) and rtnetlink requests to change Braid's
+/// (LinuxKernel+RoutingChanges.swift), nft for the table (one transaction per
 /// change, through the braid-nft-session helper or the nft program; read back as JSON), /proc/sys
 /// and `conntrack`. Separate processes keep Braid free of libnftables' GPL-2 licence and of its
 /// crashes.
@@ -106,15 +107,15 @@ public struct LinuxKernel: KernelPort {
     public func perform(_ step: KernelStep) throws(KernelError) {
         switch step {
         case .addRoute(let route):
-            try runner.check(route.command("add") + ["proto", protocolTag])
+            try changeRoute(BRAID_ADD, route)
         case .deleteRoute(let route):
-            try runner.check(route.command("del") + ["proto", protocolTag])
+            try changeRoute(BRAID_DELETE, route)
         case .replaceRoute(_, let new):
-            try runner.check(new.command("replace") + ["proto", protocolTag])
+            try changeRoute(BRAID_REPLACE, new)
         case .addRule(let rule):
-            try runner.check(rule.command("add") + ["protocol", protocolTag])
+            try changeRule(BRAID_ADD, rule)
         case .deleteRule(let rule):
-            try runner.check(rule.command("del") + ["protocol", protocolTag])
+            try changeRule(BRAID_DELETE, rule)
         case .loadRuleset(let transaction, _), .restoreRuleset(let transaction):
             try runner.checkNftScript(NftTransactionRenderer.render(transaction))
         case .deleteTable:

@@ -726,3 +726,132 @@ int braid_nftables_chains(const char *table, struct braid_chain *chains, int cap
     errno = EAGAIN;
     return -1;
 }
+
+/// Sends one rtnetlink request built in `header` and waits for its acknowledgement: 0, or -1
+/// with errno set to what the kernel answered (EEXIST, ENETUNREACH, ESRCH …) and, when the kernel
+/// said why (its extended ack, as `ip` prints after "Error:"), that text in `message`.
+static int braid_rtnetlink_transact(struct nlmsghdr *header, char *message, size_t size) {
+    if (size > 0) message[0] = 0;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    int on = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on);
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
+    header->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    header->nlmsg_seq = 1;
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(fd, header, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        int saved = errno; close(fd); errno = saved; return -1;
+    }
+    char answer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    for (;;) {
+        ssize_t length = recv(fd, answer, sizeof answer, 0);
+        if (length < 0) {
+            if (errno == EINTR) continue;
+            int saved = errno; close(fd); errno = saved; return -1;
+        }
+        int remaining = (int)length;
+        for (struct nlmsghdr *reply = (struct nlmsghdr *)answer; NLMSG_OK(reply, remaining);
+             reply = NLMSG_NEXT(reply, remaining)) {
+            if (reply->nlmsg_seq != 1 || reply->nlmsg_type != NLMSG_ERROR) continue;
+            if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) { close(fd); errno = EPROTO; return -1; }
+            struct nlmsgerr *error = NLMSG_DATA(reply);
+            int code = error->error;
+            // With NETLINK_CAP_ACK the request is not echoed: the extended-ack attributes follow.
+            if (code != 0 && (reply->nlmsg_flags & NLM_F_ACK_TLVS) && (reply->nlmsg_flags & NLM_F_CAPPED) && size > 0) {
+                int attributes = (int)(reply->nlmsg_len - NLMSG_LENGTH(sizeof(struct nlmsgerr)));
+                for (struct nlattr *attribute = (struct nlattr *)((char *)error + sizeof(struct nlmsgerr));
+                     attributes >= (int)sizeof(struct nlattr) && attribute->nla_len >= sizeof(struct nlattr)
+                     && (int)attribute->nla_len <= attributes;
+                     attributes -= NLA_ALIGN(attribute->nla_len),
+                     attribute = (struct nlattr *)((char *)attribute + NLA_ALIGN(attribute->nla_len))) {
+                    if ((attribute->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+                        braid_attribute_string(attribute, message, size);
+                        break;
+                    }
+                }
+            }
+            close(fd);
+            if (code == 0) return 0;
+            errno = -code;
+            return -1;
+        }
+    }
+}
+
+/// Appends an rtattr to an rtnetlink request (whose header's length it grows).
+static void braid_append_rtattr(struct nlmsghdr *header, uint16_t type, const void *value, size_t length) {
+    struct rtattr *attribute = (struct rtattr *)((char *)header + NLMSG_ALIGN(header->nlmsg_len));
+    attribute->rta_type = type;
+    attribute->rta_len = (unsigned short)RTA_LENGTH(length);
+    memcpy(RTA_DATA(attribute), value, length);
+    header->nlmsg_len = NLMSG_ALIGN(header->nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+}
+
+static void braid_append_rtattr_u32(struct nlmsghdr *header, uint16_t type, uint32_t value) {
+    braid_append_rtattr(header, type, &value, sizeof value);
+}
+
+int braid_rtnetlink_change_rule(enum braid_rtnetlink_verb verb, const struct braid_rule *rule, char *message, size_t size) {
+    if (verb == BRAID_REPLACE) { errno = EINVAL; return -1; }
+    char request[256] __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(request, 0, sizeof request);
+    struct nlmsghdr *header = (struct nlmsghdr *)request;
+    header->nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
+    header->nlmsg_type = verb == BRAID_ADD ? RTM_NEWRULE : RTM_DELRULE;
+    // As `ip rule add` asks: an identical rule already there is EEXIST, not a second copy.
+    if (verb == BRAID_ADD) header->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    struct fib_rule_hdr *body = NLMSG_DATA(header);
+    body->family = rule->family;
+    body->action = FR_ACT_TO_TBL;
+    body->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
+    braid_append_rtattr_u32(header, FRA_PRIORITY, rule->priority);
+    if (rule->has_fwmark) braid_append_rtattr_u32(header, FRA_FWMARK, rule->fwmark);
+    if (rule->has_fwmask) braid_append_rtattr_u32(header, FRA_FWMASK, rule->fwmask);
+    braid_append_rtattr_u32(header, FRA_TABLE, rule->table);
+    if (rule->suppress_prefix_length >= 0) {
+        braid_append_rtattr_u32(header, FRA_SUPPRESS_PREFIXLEN, (uint32_t)rule->suppress_prefix_length);
+    }
+    uint8_t protocol = rule->protocol;
+    braid_append_rtattr(header, FRA_PROTOCOL, &protocol, sizeof protocol);
+    return braid_rtnetlink_transact(header, message, size);
+}
+
+int braid_rtnetlink_change_route(enum braid_rtnetlink_verb verb, const struct braid_route *route, char *message, size_t size) {
+    char request[256] __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(request, 0, sizeof request);
+    struct nlmsghdr *header = (struct nlmsghdr *)request;
+    header->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+    size_t addressLength = route->family == AF_INET6 ? 16 : 4;
+    struct rtmsg *body = NLMSG_DATA(header);
+    body->rtm_family = route->family;
+    body->rtm_dst_len = route->has_destination ? route->destination_length : 0;
+    body->rtm_table = route->table < 256 ? (uint8_t)route->table : RT_TABLE_UNSPEC;
+    body->rtm_protocol = route->protocol;
+    switch (verb) {
+    case BRAID_ADD: header->nlmsg_type = RTM_NEWROUTE; header->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL; break;
+    case BRAID_REPLACE: header->nlmsg_type = RTM_NEWROUTE; header->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE; break;
+    case BRAID_DELETE: header->nlmsg_type = RTM_DELROUTE; break;
+    default: errno = EINVAL; return -1;
+    }
+    if (verb == BRAID_DELETE) {
+        // As `ip route del` asks: any scope and type, matched by table, destination, protocol,
+        // gateway and device.
+        body->rtm_scope = RT_SCOPE_NOWHERE;
+        body->rtm_type = RTN_UNSPEC;
+    } else {
+        // As `ip route add` sets them: a route through a gateway is universe-scoped, a device
+        // route (a point-to-point link's) link-scoped.
+        body->rtm_scope = route->has_gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+        body->rtm_type = RTN_UNICAST;
+    }
+    if (route->has_destination && route->destination_length > 0) {
+        braid_append_rtattr(header, RTA_DST, route->destination, addressLength);
+    }
+    if (route->has_gateway) braid_append_rtattr(header, RTA_GATEWAY, route->gateway, addressLength);
+    braid_append_rtattr_u32(header, RTA_OIF, (uint32_t)route->oif);
+    braid_append_rtattr_u32(header, RTA_TABLE, route->table);
+    return braid_rtnetlink_transact(header, message, size);
+}

@@ -27,6 +27,7 @@ long braid_release_code_pages(void);
 /// pipe2(2) with O_CLOEXEC, so a pipe never leaks into a program another thread spawns meanwhile.
 int braid_pipe_cloexec(int descriptors[2]);
 
+#include <stddef.h>
 #include <stdint.h>
 
 /// One distinct masked conntrack mark and how many entries carry it.
@@ -112,6 +113,22 @@ enum braid_rtnetlink_kind { BRAID_LINKS = 0, BRAID_ADDRESSES = 1, BRAID_ROUTES =
 /// `*records` receives a malloc'd array of the kind's struct (free() it) and `*count` its length.
 /// 0 on success; -1 and errno on failure (EAFNOSUPPORT: this kernel has no such family).
 int braid_rtnetlink_read(enum braid_rtnetlink_kind kind, uint8_t family, void **records, int *count);
+/// What `braid_rtnetlink_change_rule` and `braid_rtnetlink_change_route` do.
+enum braid_rtnetlink_verb { BRAID_ADD = 0, BRAID_DELETE = 1, BRAID_REPLACE = 2 };
+
+/// Adds or deletes one policy rule in the calling thread's network namespace, as `ip rule add` /
+/// `ip rule del` would: priority, fwmark and mask when `has_…`, table, suppress_prefixlength when
+/// not -1, and protocol (`action` is ignored: the rule looks up its table). 0, or -1 and errno
+/// set to the kernel's answer, with its reason in `message` (up to `size` bytes; empty when it
+/// gave none).
+int braid_rtnetlink_change_rule(enum braid_rtnetlink_verb verb, const struct braid_rule *rule, char *message, size_t size);
+
+/// Adds, replaces or deletes one unicast route in the calling thread's network namespace, as
+/// `ip route add|replace|del` would: destination when `has_destination`, gateway when
+/// `has_gateway`, device `oif`, table and protocol (`unicast`, `multipath` and `metric` are
+/// ignored). 0, or -1 and errno set to the kernel's answer, with its reason in `message`.
+int braid_rtnetlink_change_route(enum braid_rtnetlink_verb verb, const struct braid_route *route, char *message, size_t size);
+
 /// One chain of an nftables table: its name and kernel handle.
 struct braid_chain {
     char name[256];
