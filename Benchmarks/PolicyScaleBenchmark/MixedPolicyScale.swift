@@ -247,11 +247,6 @@ enum MixedPolicyScale {
                 } else {
                     braidHealth.append(milliseconds)
                     healthPhases.append(report.timings)
-                    if ProcessInfo.processInfo.environment["DUMPTX"] != nil {
-                        for step in report.performed {
-                            if case .loadRuleset(let tx, _) = step { print("TX \(tx.renderedByteCount) bytes"); for op in tx.operations { print("  OP " + String(String(describing: op).prefix(400))) } } else { print("STEP \(step)") }
-                        }
-                    }
                 }
             }
             try applier.down()

@@ -129,7 +129,7 @@ public struct AppliedStateStore: Sendable {
         var onDisk = state
         if let source = state.rulesetSource {
             let name: String
-            if let written = memory.rulesetFile, written.source == source,
+            if let written = memory.rulesetFile, written.source.isSameText(as: source),
                 PosixFile.stamp(directory + "/" + written.name) != nil
             {
                 name = written.name

@@ -27,7 +27,7 @@ struct ApplyDiff: Sendable {
             let rendering = rendering ?? desired.ruleset.rendering()
             source = rendering.source
             // The same text needs no update (and parsing it twice would slow every unchanged re-apply).
-            if table != nil, let stored, let loaded = stored.rulesetSource, loaded != source,
+            if table != nil, let stored, let loaded = stored.rulesetSource, !loaded.isSameText(as: source),
                 stored.rulesetFingerprint == table?.fingerprint
             {
                 inPlaceCandidate = loadedTables.update(from: loaded, to: rendering)
@@ -123,7 +123,7 @@ struct ApplyDiff: Sendable {
     /// to be verified (`ApplyObservation.verification`).
     static func tableLooksUnchanged(_ observation: ApplyObservation, _ target: Target) -> Bool {
         let table = observation.kernel.table
-        return table != nil && observation.stored?.rulesetSource == target.source
+        return table != nil && observation.stored?.rulesetSource.isSameText(as: target.source) == true
             && observation.stored?.rulesetFingerprint == table?.fingerprint
     }
 
@@ -173,7 +173,7 @@ struct ApplyDiff: Sendable {
     /// as the table recorded, those of the sets an in-place update leaves alone otherwise.
     static func reusableSetDigests(_ stored: AppliedState?, _ target: Target, _ inPlace: TableUpdate?) -> [String: String] {
         guard let stored, let recorded = stored.setDigests else { return [:] }
-        if stored.rulesetSource == target.source { return recorded }
+        if stored.rulesetSource.isSameText(as: target.source) { return recorded }
         guard let inPlace else { return [:] }
         let rewritten = Set(inPlace.rewritten)
         return recorded.filter { !rewritten.contains("set \($0.key)") }

@@ -14,7 +14,7 @@ final class LoadedTableCache: Sendable {
 
     /// `source` parsed, from the cache when it is the text parsed last.
     func table(_ source: String) -> RenderedTable? {
-        if let cached = last.withLock({ $0 }), cached.source == source { return cached.table }
+        if let cached = last.withLock({ $0 }), cached.source.isSameText(as: source) { return cached.table }
         guard let table = RenderedTable(parsing: source) else { return nil }
         last.withLock { $0 = (source, table) }
         return table
