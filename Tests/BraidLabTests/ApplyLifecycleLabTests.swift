@@ -2,6 +2,7 @@ import BraidApply
 import BraidConfig
 import BraidKernel
 import BraidLab
+import BraidPlanner
 import Foundation
 import Testing
 
@@ -150,10 +151,11 @@ extension LabTests {
         func halfwayFailureRollsBack() async throws {
             try await Lab.with(wanCount: 3, name: "roll") { lab in
                 let before = try lab.routerSnapshot()
-                // The rules come after every WAN's route went in.
-                let runner = FailingRunner(base: lab.router.runner, failingProgram: "ip rule")
+                // The rules come after every WAN's route went in. (They are rtnetlink requests, not
+                // `ip` processes a runner could fail: the refusal is injected at the port.)
                 let applier = GatewayApplier(
-                    kernel: LinuxKernel(runner: runner), store: AppliedStateStore(directory: lab.stateDirectory))
+                    kernel: RuleRefusingKernel(LinuxKernel(runner: lab.router.runner)),
+                    store: AppliedStateStore(directory: lab.stateDirectory))
                 #expect {
                     try applier.apply(try ConfigLoader.parse(lab.configYAML()))
                 } throws: { error in
@@ -211,11 +213,7 @@ struct FailingRunner: CommandRunner {
     func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult {
         let isWrite =
             (arguments.first == "nft" && arguments.contains("-f")) || (arguments.first == "sysctl" && arguments.contains("-w"))
-        // `ip -4 rule add …`: skip the family option.
-        let isRuleAdd =
-            failingProgram == "ip rule" && arguments.first == "ip"
-            && arguments.dropFirst().drop(while: { $0.hasPrefix("-") }).starts(with: ["rule", "add"])
-        if arguments.first == failingProgram && isWrite || isRuleAdd {
+        if arguments.first == failingProgram && isWrite {
             return CommandResult(status: 1, standardOutput: "", standardError: "injected failure")
         }
         return try base.run(arguments, input: input)
@@ -224,6 +222,39 @@ struct FailingRunner: CommandRunner {
     func withinNetworkNamespace<Result: Sendable>(_ body: @escaping @Sendable () -> Result) throws(KernelError) -> Result {
         try base.withinNetworkNamespace(body)
     }
+}
+
+/// The Linux kernel port, but every `ip rule add` is refused as the kernel would refuse it.
+struct RuleRefusingKernel: KernelPort {
+    let kernel: LinuxKernel
+
+    init(_ kernel: LinuxKernel) { self.kernel = kernel }
+
+    func perform(_ step: KernelStep) throws(KernelError) {
+        if case .addRule(let rule) = step {
+            throw .refused(request: rule.command("add") + ["protocol", "213"], reason: "injected refusal")
+        }
+        try kernel.perform(step)
+    }
+
+    func readHostFacts() throws(KernelError) -> HostFacts { try kernel.readHostFacts() }
+    func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState { try kernel.readState(layout: layout) }
+    func readRouting() throws(KernelError) -> ObservedKernelState { try kernel.readRouting() }
+    func readForeignRuleset() throws(KernelError) -> ForeignRuleset { try kernel.readForeignRuleset() }
+    func readObjectNames() throws(KernelError) -> TableObjectNames { try kernel.readObjectNames() }
+    func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] { try kernel.readSysctls(keys) }
+    func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        try kernel.countConnections(mark: mark, mask: mask)
+    }
+    func countConnectionsByMark(mask: UInt32) throws(KernelError) -> [UInt32: Int] {
+        try kernel.countConnectionsByMark(mask: mask)
+    }
+    func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
+        try kernel.flushConnections(mark: mark, mask: mask)
+    }
+    func readCounters() throws(KernelError) -> [String: TrafficCounter] { try kernel.readCounters() }
+    func readRulesetGeneration() throws(KernelError) -> UInt64 { try kernel.readRulesetGeneration() }
+    func readTableListing() throws(KernelError) -> String? { try kernel.readTableListing() }
 }
 
 /// One bad config for the lab: the YAML (which may use the lab's real interface names) and the key
