@@ -83,6 +83,14 @@ enum MixedPolicyScale {
     static let connectionsPerRound = 3_000
 
     /// `only`: "changes" skips the connection rates.
+    /// The changes are measured on a table that is installed, not one still being installed: the
+    /// kernel frees a cold load's 100,000-element transaction in the background, and the next
+    /// transaction waits for that (seen: a weight change 1 ms after the cold apply took 16–31 ms
+    /// in nft, 3–5 ms a second later). Braid and the peer both get this pause.
+    static func settleAfterColdLoad() async throws {
+        try await Task.sleep(for: .milliseconds(500))
+    }
+
     static func run(repetitions: Int, only: String? = nil) async throws {
         let lab = try Lab(wanCount: 3, name: "mixd")
         defer { lab.teardown() }
@@ -225,6 +233,7 @@ enum MixedPolicyScale {
             var baselineStarted = ContinuousClock.now
             try processApplier.apply(large)
             processCold.append((ContinuousClock.now - baselineStarted).inMilliseconds)
+            try await settleAfterColdLoad()
             for change in changes {
                 baselineStarted = ContinuousClock.now
                 try processApplier.apply(change.config, availability: change.availability)
@@ -237,6 +246,7 @@ enum MixedPolicyScale {
             var started = ContinuousClock.now
             coldPhases.append(try applier.apply(large).timings)
             braidCold.append((ContinuousClock.now - started).inMilliseconds)
+            try await settleAfterColdLoad()
             for change in changes {
                 started = ContinuousClock.now
                 let report = try applier.apply(change.config, availability: change.availability)
@@ -254,6 +264,7 @@ enum MixedPolicyScale {
             started = ContinuousClock.now
             try peer.install(withSet + [Rule(destinationSet: "large", wan: 2)], set: ("large", setEntries))
             peerCold.append((ContinuousClock.now - started).inMilliseconds)
+            try await settleAfterColdLoad()
             for change in changes {
                 started = ContinuousClock.now
                 try peer.replaceSplit(weights: change.peerWeights)

@@ -31,6 +31,8 @@ struct ApplyDiff: Sendable {
                 stored.rulesetFingerprint == table?.fingerprint
             {
                 inPlaceCandidate = loadedTables.update(from: loaded, to: rendering)
+            } else {
+                loadedTables.remember(rendering)
             }
         }
     }

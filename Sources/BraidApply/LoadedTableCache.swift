@@ -20,6 +20,13 @@ final class LoadedTableCache: Sendable {
         return table
     }
 
+    /// Keeps `rendering`'s objects for the next change, when this one computes no update (a full
+    /// load, a first apply): the change after a cold apply of a 2 MB table would otherwise parse it
+    /// (60 ms).
+    func remember(_ rendering: RulesetRendering) {
+        last.withLock { $0 = (rendering.source, rendering.table) }
+    }
+
     /// The in-place update from `loaded` to `desired` (see `TableUpdate.inPlace`), keeping
     /// `desired`'s objects for the next change.
     func update(from loaded: String, to desired: RulesetRendering) -> TableUpdate? {
