@@ -224,37 +224,15 @@ struct FailingRunner: CommandRunner {
     }
 }
 
-/// The Linux kernel port, but every `ip rule add` is refused as the kernel would refuse it.
-struct RuleRefusingKernel: KernelPort {
-    let kernel: LinuxKernel
-
-    init(_ kernel: LinuxKernel) { self.kernel = kernel }
-
-    func perform(_ step: KernelStep) throws(KernelError) {
+/// The Linux kernel port, but every `ip rule add` is refused as the kernel would refuse it (the
+/// forwarding of every other call is `TimedKernel`'s).
+final class RuleRefusingKernel: TimedKernel, @unchecked Sendable {
+    override func perform(_ step: KernelStep) throws(KernelError) {
         if case .addRule(let rule) = step {
             throw .refused(request: rule.command("add") + ["protocol", "213"], reason: "injected refusal")
         }
-        try kernel.perform(step)
+        try super.perform(step)
     }
-
-    func readHostFacts() throws(KernelError) -> HostFacts { try kernel.readHostFacts() }
-    func readState(layout: KernelLayoutConfig) throws(KernelError) -> ObservedKernelState { try kernel.readState(layout: layout) }
-    func readRouting() throws(KernelError) -> ObservedKernelState { try kernel.readRouting() }
-    func readForeignRuleset() throws(KernelError) -> ForeignRuleset { try kernel.readForeignRuleset() }
-    func readObjectNames() throws(KernelError) -> TableObjectNames { try kernel.readObjectNames() }
-    func readSysctls(_ keys: [String]) throws(KernelError) -> [String: String] { try kernel.readSysctls(keys) }
-    func countConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
-        try kernel.countConnections(mark: mark, mask: mask)
-    }
-    func countConnectionsByMark(mask: UInt32) throws(KernelError) -> [UInt32: Int] {
-        try kernel.countConnectionsByMark(mask: mask)
-    }
-    func flushConnections(mark: UInt32, mask: UInt32) throws(KernelError) -> Int {
-        try kernel.flushConnections(mark: mark, mask: mask)
-    }
-    func readCounters() throws(KernelError) -> [String: TrafficCounter] { try kernel.readCounters() }
-    func readRulesetGeneration() throws(KernelError) -> UInt64 { try kernel.readRulesetGeneration() }
-    func readTableListing() throws(KernelError) -> String? { try kernel.readTableListing() }
 }
 
 /// One bad config for the lab: the YAML (which may use the lab's real interface names) and the key
