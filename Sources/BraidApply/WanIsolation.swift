@@ -75,7 +75,8 @@ extension GatewayApplier {
             case retry
             /// These pieces were missing from `refusalStreak` read-backs in a row: the kernel does not keep them.
             case refused([KernelStep])
-            /// Too many attempts, and nothing missing has been refused: fail without blaming a WAN.
+            /// Too many attempts while something missing was still new: fail without blaming a
+            /// WAN (the next repair or resync looks again).
             case givenUp
         }
 
@@ -85,12 +86,10 @@ extension GatewayApplier {
         mutating func judge(missing: [KernelStep]) -> Verdict {
             attempts += 1
             var next: [String: Int] = [:]
-            for step in missing { next[step.description] = (streaks[step.description] ?? 0) + 1 }
+            for step in missing { next[step.pieceKey] = (streaks[step.pieceKey] ?? 0) + 1 }
             streaks = next
-            let refused = missing.filter { (streaks[$0.description] ?? 0) >= GatewayApplier.refusalStreak }
-            if refused.count == missing.count { return .refused(refused) }
-            if attempts < GatewayApplier.verificationAttempts { return .retry }
-            return refused.isEmpty ? .givenUp : .refused(refused)
+            if missing.allSatisfy({ (streaks[$0.pieceKey] ?? 0) >= GatewayApplier.refusalStreak }) { return .refused(missing) }
+            return attempts < GatewayApplier.verificationAttempts ? .retry : .givenUp
         }
     }
 
@@ -142,6 +141,17 @@ extension KernelStep {
         case .addRoute(let route), .deleteRoute(let route), .replaceRoute(_, let route): route.family == .ipv6
         case .setSysctl(let key, _, _): key.hasPrefix("net/ipv6/")
         default: false
+        }
+    }
+
+    /// What the step installs, whatever the step: a route's place (an add and a replace of the
+    /// same route are one piece, whichever the diff chose), a sysctl's key, else the step itself.
+    var pieceKey: String {
+        switch self {
+        case .addRoute(let route), .deleteRoute(let route), .replaceRoute(_, let route):
+            "route \(route.family) \(route.table) \(route.destination.map { "\($0)" } ?? "default")"
+        case .setSysctl(let key, _, _): "sysctl \(key)"
+        default: description
         }
     }
 

@@ -82,17 +82,15 @@ extension LinuxKernel {
 
         init(refusal: String?) { self.refusal = refusal }
 
-        /// Runs `request` (a C call that returns 0 or -1 with errno) with room for the kernel's reason.
+        /// Runs `request` (a C call that returns 0 or minus an errno) with room for the kernel's reason.
         init(_ request: (UnsafeMutablePointer<CChar>, Int) -> Int32) {
             var message = [CChar](repeating: 0, count: 256)
-            let (status, error) = message.withUnsafeMutableBufferPointer { buffer in
-                (request(buffer.baseAddress!, buffer.count), errno)
-            }
+            let status = message.withUnsafeMutableBufferPointer { buffer in request(buffer.baseAddress!, buffer.count) }
             guard status != 0 else {
                 refusal = nil
                 return
             }
-            let errnoText = String(cString: strerror(error))
+            let errnoText = String(cString: strerror(-status))
             let said = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             refusal = said.isEmpty ? errnoText : "\(said) (\(errnoText))"
         }

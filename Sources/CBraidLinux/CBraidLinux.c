@@ -727,13 +727,15 @@ int braid_nftables_chains(const char *table, struct braid_chain *chains, int cap
     return -1;
 }
 
-/// Sends one rtnetlink request built in `header` and waits for its acknowledgement: 0, or -1
-/// with errno set to what the kernel answered (EEXIST, ENETUNREACH, ESRCH …) and, when the kernel
-/// said why (its extended ack, as `ip` prints after "Error:"), that text in `message`.
+/// Sends one rtnetlink request built in `header` and waits for its acknowledgement: 0, or minus
+/// the error the kernel answered (EEXIST, ENETUNREACH, ESRCH …; ETIMEDOUT when no answer came in
+/// 5 s) and, when the kernel said why (its extended ack, as `ip` prints after "Error:"), that text
+/// in `message`. The error is returned, not left in errno, which the Swift caller cannot read
+/// reliably after the call returns.
 static int braid_rtnetlink_transact(struct nlmsghdr *header, char *message, size_t size) {
     if (size > 0) message[0] = 0;
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) return -1;
+    if (fd < 0) return -errno;
     struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     int on = 1;
@@ -743,20 +745,23 @@ static int braid_rtnetlink_transact(struct nlmsghdr *header, char *message, size
     header->nlmsg_seq = 1;
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
     if (sendto(fd, header, header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-        int saved = errno; close(fd); errno = saved; return -1;
+        int saved = errno; close(fd); return -saved;
     }
     char answer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
     for (;;) {
         ssize_t length = recv(fd, answer, sizeof answer, 0);
         if (length < 0) {
             if (errno == EINTR) continue;
-            int saved = errno; close(fd); errno = saved; return -1;
+            int saved = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+            close(fd);
+            return -saved;
         }
+        if (length == 0) { close(fd); return -EPROTO; }
         int remaining = (int)length;
         for (struct nlmsghdr *reply = (struct nlmsghdr *)answer; NLMSG_OK(reply, remaining);
              reply = NLMSG_NEXT(reply, remaining)) {
             if (reply->nlmsg_seq != 1 || reply->nlmsg_type != NLMSG_ERROR) continue;
-            if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) { close(fd); errno = EPROTO; return -1; }
+            if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) { close(fd); return -EPROTO; }
             struct nlmsgerr *error = NLMSG_DATA(reply);
             int code = error->error;
             // With NETLINK_CAP_ACK the request is not echoed: the extended-ack attributes follow.
@@ -774,9 +779,7 @@ static int braid_rtnetlink_transact(struct nlmsghdr *header, char *message, size
                 }
             }
             close(fd);
-            if (code == 0) return 0;
-            errno = -code;
-            return -1;
+            return code > 0 ? -code : code;
         }
     }
 }
@@ -795,7 +798,7 @@ static void braid_append_rtattr_u32(struct nlmsghdr *header, uint16_t type, uint
 }
 
 int braid_rtnetlink_change_rule(enum braid_rtnetlink_verb verb, const struct braid_rule *rule, char *message, size_t size) {
-    if (verb == BRAID_REPLACE) { errno = EINVAL; return -1; }
+    if (verb == BRAID_REPLACE) return -EINVAL;
     char request[256] __attribute__((aligned(NLMSG_ALIGNTO)));
     memset(request, 0, sizeof request);
     struct nlmsghdr *header = (struct nlmsghdr *)request;
@@ -809,7 +812,8 @@ int braid_rtnetlink_change_rule(enum braid_rtnetlink_verb verb, const struct bra
     body->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
     braid_append_rtattr_u32(header, FRA_PRIORITY, rule->priority);
     if (rule->has_fwmark) braid_append_rtattr_u32(header, FRA_FWMARK, rule->fwmark);
-    if (rule->has_fwmask) braid_append_rtattr_u32(header, FRA_FWMASK, rule->fwmask);
+    // A mask means nothing without a mark (`ip rule` sends it only with one).
+    if (rule->has_fwmark && rule->has_fwmask) braid_append_rtattr_u32(header, FRA_FWMASK, rule->fwmask);
     braid_append_rtattr_u32(header, FRA_TABLE, rule->table);
     if (rule->suppress_prefix_length >= 0) {
         braid_append_rtattr_u32(header, FRA_SUPPRESS_PREFIXLEN, (uint32_t)rule->suppress_prefix_length);
@@ -834,7 +838,7 @@ int braid_rtnetlink_change_route(enum braid_rtnetlink_verb verb, const struct br
     case BRAID_ADD: header->nlmsg_type = RTM_NEWROUTE; header->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL; break;
     case BRAID_REPLACE: header->nlmsg_type = RTM_NEWROUTE; header->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE; break;
     case BRAID_DELETE: header->nlmsg_type = RTM_DELROUTE; break;
-    default: errno = EINVAL; return -1;
+    default: return -EINVAL;
     }
     if (verb == BRAID_DELETE) {
         // As `ip route del` asks: any scope and type, matched by table, destination, protocol,

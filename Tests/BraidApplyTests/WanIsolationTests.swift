@@ -88,6 +88,22 @@ import Testing
         #expect(Set(kernel.snapshot.policyRules) == Set(report.desired.policyRules))
     }
 
+    @Test func readBacksRefuseAPieceOnlyAfterFourMissesInARowAndGiveUpAfterTwelve() {
+        let route = Route(table: 200, gateway: IPv4Address("192.168.1.1")!, device: "wan1")
+        let moved = Route(table: 200, gateway: IPv4Address("192.168.1.9")!, device: "wan1")
+        // An add and a replace of the same route are one piece, whichever the diff chose.
+        var streaks = GatewayApplier.VerificationStreaks()
+        let misses: [KernelStep] = [.addRoute(route), .replaceRoute(old: moved, new: route), .addRoute(route)]
+        for step in misses { #expect(streaks.judge(missing: [step]) == .retry) }
+        #expect(streaks.judge(missing: [.replaceRoute(old: moved, new: route)]) == .refused([.replaceRoute(old: moved, new: route)]))
+        // A different rule missing each time never builds a streak: twelve applies, then no one is blamed.
+        var stream = GatewayApplier.VerificationStreaks()
+        for priority in 0..<11 {
+            #expect(stream.judge(missing: [.addRule(PolicyRule(priority: UInt32(10_000 + priority), table: 200))]) == .retry)
+        }
+        #expect(stream.judge(missing: [.addRule(PolicyRule(priority: 10_011, table: 200)), .addRoute(route)]) == .givenUp)
+    }
+
     @Test func aRouteTheKernelKeepsDroppingIsolatesItsWan() throws {
         let kernel = GatewayApplierTests.makeKernel()
         kernel.afterEachStep { step, state in

@@ -118,15 +118,15 @@ enum braid_rtnetlink_verb { BRAID_ADD = 0, BRAID_DELETE = 1, BRAID_REPLACE = 2 }
 
 /// Adds or deletes one policy rule in the calling thread's network namespace, as `ip rule add` /
 /// `ip rule del` would: priority, fwmark and mask when `has_…`, table, suppress_prefixlength when
-/// not -1, and protocol (`action` is ignored: the rule looks up its table). 0, or -1 and errno
-/// set to the kernel's answer, with its reason in `message` (up to `size` bytes; empty when it
+/// not -1, and protocol (`action` is ignored: the rule looks up its table). 0, or minus the
+/// errno of the kernel's answer, with its reason in `message` (up to `size` bytes; empty when it
 /// gave none).
 int braid_rtnetlink_change_rule(enum braid_rtnetlink_verb verb, const struct braid_rule *rule, char *message, size_t size);
 
 /// Adds, replaces or deletes one unicast route in the calling thread's network namespace, as
 /// `ip route add|replace|del` would: destination when `has_destination`, gateway when
 /// `has_gateway`, device `oif`, table and protocol (`unicast`, `multipath` and `metric` are
-/// ignored). 0, or -1 and errno set to the kernel's answer, with its reason in `message`.
+/// ignored). 0, or minus the errno of the kernel's answer, with its reason in `message`.
 int braid_rtnetlink_change_route(enum braid_rtnetlink_verb verb, const struct braid_route *route, char *message, size_t size);
 
 /// One chain of an nftables table: its name and kernel handle.
