@@ -91,6 +91,41 @@ enum MixedPolicyScale {
         try await Task.sleep(for: .milliseconds(500))
     }
 
+    /// One long-lived flow on every WAN, opened with `installed` in place, through ten of
+    /// `changes` in a row (weights and health, as measured): each must go on answering through
+    /// the WAN it began on. Returns a line for the report.
+    static func flowsThroughChanges(
+        lab: Lab, applier: GatewayApplier, installed: Config,
+        changes: [(isWeight: Bool, config: Config, availability: WanAvailability, peerWeights: [Int])]
+    ) async throws -> String {
+        progress("long-lived flows through 10 changes")
+        try applier.apply(installed)
+        try await settleAfterColdLoad()
+        var flows: [String: LongLivedFlow] = [:]
+        for _ in 0..<90 where flows.count < lab.wans.count {
+            let candidate = try await LongLivedFlow(from: lab.lanHosts[0], interval: 0.01)
+            let name = await candidate.firstAnswer().flatMap { lab.wan(forPeer: $0)?.name }
+            if let name, flows[name] == nil { flows[name] = candidate } else { _ = candidate.stop() }
+        }
+        for index in 0..<10 {
+            let change = changes[index % changes.count]
+            try applier.apply(change.config, availability: change.availability)
+        }
+        var verdicts: [String] = []
+        for (name, flow) in flows.sorted(by: { $0.key < $1.key }) {
+            let before = flow.answersSoFar.count
+            _ = await flow.waitForAnswers(before + 10)
+            let answers = flow.stop()
+            let elsewhere = answers.filter { lab.wan(forPeer: $0)?.name != name }
+            verdicts.append(
+                "\(name) " + (answers.count >= before + 10 && elsewhere.isEmpty ? "kept" : "LOST (\(elsewhere.first ?? "too few answers"))")
+                    + ", \(answers.count) answers")
+        }
+        try applier.down()
+        return "  long-lived flows through 10 changes (one per WAN found: \(flows.count) of \(lab.wans.count)): "
+            + verdicts.joined(separator: "; ")
+    }
+
     static func run(repetitions: Int, only: String? = nil) async throws {
         let lab = try Lab(wanCount: 3, name: "mixd")
         defer { lab.teardown() }
@@ -273,6 +308,7 @@ enum MixedPolicyScale {
             }
             peer.remove()
         }
+        let flowsKept = try await flowsThroughChanges(lab: lab, applier: applier, installed: large, changes: changes)
         print(
             row(
                 "Braid cold apply", median(braidCold), "ms",
@@ -308,6 +344,7 @@ enum MixedPolicyScale {
                         name + String(format: " %.1f ms", median(timings.map { $0[keyPath: phase].inMilliseconds }))
                     }.joined(separator: ", "))
         }
+        print(flowsKept)
     }
 
     /// What the run is doing, on stderr, with the time since the start; the figures printed so far
