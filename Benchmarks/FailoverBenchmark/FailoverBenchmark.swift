@@ -7,7 +7,10 @@ import Foundation
 /// last new connection that still went to the dead WAN). Figures are also given as a ratio to the
 /// worst case the health settings promise, computed for the same run.
 ///
-/// Run as root: `swift run -c release failover-benchmark [cuts] [interval] [timeout] [down_after]`.
+/// Run as root: `swift run -c release failover-benchmark [cuts] [interval] [timeout] [down_after] [rules]`.
+/// `rules`: that many policy rules installed (alternating `source:` and `destination:`, half of
+/// them on each WAN, none matching the lab's own traffic), to compare failover with a large policy
+/// against failover with none: a WAN going down passes half of them over.
 @main
 struct FailoverBenchmark {
     static func main() async throws {
@@ -16,8 +19,9 @@ struct FailoverBenchmark {
         let interval = arguments.dropFirst().first ?? DurationText.format(HealthCheckConfig.defaultInterval)
         let timeout = arguments.dropFirst(2).first ?? DurationText.format(HealthCheckConfig.defaultTimeout)
         let downAfter = arguments.dropFirst(3).first.flatMap(Int.init) ?? HealthCheckConfig.defaultDownAfter
+        let ruleCount = arguments.dropFirst(4).first.flatMap(Int.init) ?? 0
         guard let intervalValue = DurationText.parse(interval), let timeoutValue = DurationText.parse(timeout) else {
-            print("usage: failover-benchmark [cuts] [interval] [timeout] [down_after]")
+            print("usage: failover-benchmark [cuts] [interval] [timeout] [down_after] [rules]")
             exit(2)
         }
         let bound = intervalValue * downAfter + timeoutValue
@@ -28,7 +32,7 @@ struct FailoverBenchmark {
             exit(1)
         }
         print(
-            "Failover benchmark: \(cuts) upstream cuts, health icmp interval \(interval), timeout \(timeout), down_after \(downAfter), up_after 3"
+            "Failover benchmark: \(cuts) upstream cuts, health icmp interval \(interval), timeout \(timeout), down_after \(downAfter), up_after 3, \(ruleCount) policy rules"
         )
         print("Promised worst-case detection: \(bound.inMilliseconds) ms")
 
@@ -45,7 +49,7 @@ struct FailoverBenchmark {
                 + lab.configYAML(extraWanKeys: [
                     "health":
                         "{ targets: [\(Lab.serverAddress)], interval: \(interval), timeout: \(timeout), down_after: \(downAfter), up_after: 3 }"
-                ])
+                ]) + policy(ruleCount)
             let daemon = try LabDaemon(lab: lab, binary: binary, configPath: try lab.writeFile("braid.yaml", yaml))
             try await daemon.waitForLog("running")
             for cut in 1...cuts {
@@ -81,6 +85,20 @@ struct FailoverBenchmark {
             _ = await daemon.stop()
             report(detections: detections, switches: switches, linkDowns: linkDowns, bound: bound)
         }
+    }
+
+    /// `count` rules in YAML: sources in 10.100.0.0/16 and destinations in 172.16.0.0/16 by turns,
+    /// on isp1 and isp2 by turns (the lab's hosts are 10.77.0.0/24, its server 198.19.0.10).
+    static func policy(_ count: Int) -> String {
+        guard count > 0 else { return "" }
+        return "rules:\n"
+            + (0..<count).map { index in
+                let match =
+                    index % 2 == 0
+                    ? "source: \(IPv4Address(0x0a64_0000 + UInt32(index)))"
+                    : "destination: \(IPv4Address(0xac10_0000 + UInt32(index)))"
+                return "  - { name: rule-\(index), \(match), use: [isp\(1 + (index / 2) % 2)] }"
+            }.joined(separator: "\n") + "\n"
     }
 
     static func report(detections: [Double], switches: [Double], linkDowns: [Double], bound: Duration) {
