@@ -165,7 +165,16 @@ extension LabTests {
                 try lab.recreateRouterLink(lab.wans[1])
                 try lab.makePointToPoint(lab.wans[1])
                 #expect(try index() != before, "the re-created interface kept its index")
+                // Up, and routed again: the status may say up for a moment while the link has its
+                // first address, before the flush and the point-to-point address reach the daemon.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline {
+                    let routed = try lab.router.run(["ip", "-4", "route", "show", "table", "201"]).contains("default dev wan2")
+                    if routed, lab.daemonStatus()?.wans.first(where: { $0.name == "isp2" })?.state == .up { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 try await lab.waitForWan("isp2", .up)
+                try await Task.sleep(for: .milliseconds(100))
                 counts = lab.countByWan(try await LabTraffic.newConnections(from: lab.lanHosts[0], count: 60))
                 #expect(counts["failed"] == nil && (counts["isp2"] ?? 0) > 0, "\(counts)\n\(daemon.logText)")
                 #expect(await daemon.stop() == 0)
