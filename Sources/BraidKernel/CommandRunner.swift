@@ -1,7 +1,8 @@
 import Foundation
 
 /// Runs an external program with an argv array (never through a shell) and captures its output.
-/// The kernel port talks to `nft`, `ip`, `sysctl` and `conntrack` only through this.
+/// The kernel port runs `nft`, `sysctl` and `conntrack` only through this (rules and routes are
+/// rtnetlink requests, made in `withinNetworkNamespace`).
 public protocol CommandRunner: Sendable {
     func run(_ arguments: [String], input: String?) throws(KernelError) -> CommandResult
     /// Runs `body` in the network namespace the programs run in, for the kernel port's few
